@@ -1,0 +1,381 @@
+"""Programme catalogue: tasks, measures, indicators, funding lines, aggregation rules.
+
+The catalogue lives in a workspace as ``templates/catalogue.yaml`` (human-editable UTF-8,
+Ukrainian wording verbatim) next to ``templates/executors.csv``.  IDs are written in the
+file and never computed from row positions:
+
+* task ``T2``; measure ``T2.6`` (task 2, measure 6 of the act);
+* indicator ``T2.6.1`` (first indicator of that measure in the programme passport);
+* funding line ``F.T2.6.LOC.UA-21`` (measure, source, budget holder).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import CatalogueError
+from .registry import Registry, load_registry
+
+CATALOGUE_FILE = "catalogue.yaml"
+REGISTRY_FILE = "executors.csv"
+
+RULES = ("sum", "lead", "max", "percent", "text")
+RULE_LABELS = {
+    "sum": "сума часток виконавців",
+    "lead": "показник відповідального виконавця",
+    "max": "максимум (ті самі події, не додаються)",
+    "percent": "відсоток, перерахований із чисельника і знаменника",
+    "text": "лише текстовий опис",
+}
+UNITS = ("count", "number", "percent", "thousand", "text")
+UNIT_LABELS = {"count": "од.", "number": "число", "percent": "%", "thousand": "тис.", "text": "—"}
+SOURCES = ("state_general", "state_special", "local", "other", "none")
+SOURCE_LABELS = {
+    "state_general": "державний бюджет (загальний фонд)",
+    "state_special": "державний бюджет (спеціальний фонд)",
+    "local": "місцеві бюджети",
+    "other": "інші джерела",
+    "none": "-",
+}
+# Executor groups that may stand in a measure's executor list.  A group is expanded to
+# every registered executor of the given kinds; a group with no kinds is informational.
+GROUPS = {
+    "REGIONS": ("обласні, Київська міська державні адміністрації (військові адміністрації)", ("oblast", "kyiv_city")),
+    "HROMADAS": ("органи місцевого самоврядування (за згодою)", ("hromada",)),
+    "OTHER_CEA": ("інші органи виконавчої влади", ()),
+}
+PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
+
+
+@dataclass(frozen=True)
+class Programme:
+    code: str
+    title: str
+    act: str
+    customer: str
+    customer_executor: str
+    term: str
+    report_year: int
+    deadline: dt.date
+    quarter_deadline_day: int
+    version: str
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    number: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    task_id: str
+    number: int
+    text: str
+    executors: tuple[str, ...]  # codes and group names, lead first, as in the act
+
+    @property
+    def lead(self) -> str:
+        return self.executors[0]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    measure_id: str
+    name: str
+    unit: str
+    planned: float | None
+    rule: str
+    rule_why: str = ""
+    numerator: str = ""  # label of the numerator collected for `percent` indicators
+    denominator: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.rule != "text"
+
+
+@dataclass(frozen=True)
+class FundingLine:
+    id: str
+    measure_id: str
+    holder: str  # executor code, or a group (a programme-level line nobody reports)
+    source: str
+    source_label: str
+    programme_amount: float | None
+    planned: float | None
+    budget_code: str = ""
+
+    @property
+    def reported(self) -> bool:
+        """A line with a single budget holder is reported by that holder."""
+        return self.holder not in GROUPS
+
+
+@dataclass
+class Catalogue:
+    programme: Programme
+    tasks: list[Task]
+    measures: list[Measure]
+    indicators: list[Indicator]
+    funding: list[FundingLine]
+    registry: Registry
+    source_path: Path | None = None
+    _by_id: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        for coll in (self.tasks, self.measures, self.indicators, self.funding):
+            for item in coll:
+                self._by_id[item.id] = item
+
+    # --- lookups -------------------------------------------------------------
+    def get(self, item_id: str):
+        return self._by_id.get(item_id)
+
+    def task(self, task_id: str) -> Task:
+        return self._by_id[task_id]
+
+    def measure(self, measure_id: str) -> Measure:
+        return self._by_id[measure_id]
+
+    def indicators_of(self, measure_id: str) -> list[Indicator]:
+        return [i for i in self.indicators if i.measure_id == measure_id]
+
+    def funding_of(self, measure_id: str) -> list[FundingLine]:
+        return [f for f in self.funding if f.measure_id == measure_id]
+
+    def measures_of_task(self, task_id: str) -> list[Measure]:
+        return [m for m in self.measures if m.task_id == task_id]
+
+    def expand(self, codes: tuple[str, ...] | list[str]) -> list[str]:
+        """Executor codes named by a list of codes and groups, in order, without repeats."""
+        out: list[str] = []
+        for code in codes:
+            if code in GROUPS:
+                kinds = GROUPS[code][1]
+                members = [e.code for e in self.registry if e.kind in kinds]
+            else:
+                members = [code]
+            for m in members:
+                if m not in out:
+                    out.append(m)
+        return out
+
+    def executors_of(self, measure_id: str) -> list[str]:
+        return self.expand(self.measure(measure_id).executors)
+
+    def measures_for(self, executor: str) -> list[Measure]:
+        """Measures where the executor is named (directly or through a group)."""
+        return [m for m in self.measures if executor in self.executors_of(m.id)]
+
+    def funding_for(self, executor: str) -> list[FundingLine]:
+        return [f for f in self.funding if f.holder == executor]
+
+    def expected_executors(self) -> list[str]:
+        """Every registered executor that has something to report, in registry order."""
+        named = set()
+        for m in self.measures:
+            named.update(self.executors_of(m.id))
+        named.update(f.holder for f in self.funding if f.reported)
+        return [e.code for e in self.registry if e.code in named]
+
+    def executor_label(self, code: str) -> str:
+        if code in GROUPS:
+            return GROUPS[code][0]
+        e = self.registry.get(code)
+        return e.short_name if e else code
+
+    # --- identity ------------------------------------------------------------
+    @property
+    def digest(self) -> str:
+        """sha256 of the catalogue's content (not of file formatting)."""
+        payload = {
+            "programme": {k: str(v) for k, v in asdict(self.programme).items()},
+            "tasks": [asdict(t) for t in self.tasks],
+            "measures": [asdict(m) for m in self.measures],
+            "indicators": [asdict(i) for i in self.indicators],
+            "funding": [asdict(f) for f in self.funding],
+            "executors": [asdict(e) for e in self.registry],
+        }
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+    @property
+    def template_version(self) -> str:
+        return f"{self.programme.version}+{self.digest[:12]}"
+
+    # --- periods ---------------------------------------------------------------
+    def default_period(self) -> str:
+        return str(self.programme.report_year)
+
+    def check_period(self, period: str) -> str:
+        m = PERIOD_RE.match(period or "")
+        if not m:
+            raise CatalogueError([f"Невірний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (напр. 2024, 2024-Q3)"])
+        if int(m.group(1)) != self.programme.report_year:
+            raise CatalogueError([f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})"])
+        return period
+
+    def deadline(self, period: str) -> dt.date:
+        m = PERIOD_RE.match(self.check_period(period))
+        quarter = m.group(2)
+        if not quarter or quarter == "4":
+            return self.programme.deadline
+        month = int(quarter) * 3 + 1
+        return dt.date(int(m.group(1)), month, self.programme.quarter_deadline_day)
+
+
+def period_label(period: str) -> str:
+    m = PERIOD_RE.match(period)
+    if m and m.group(2):
+        return f"{m.group(2)} квартал {m.group(1)} року"
+    return f"{period} рік"
+
+
+# ---------------------------------------------------------------------------------
+# loading and validation
+# ---------------------------------------------------------------------------------
+
+def _num(value, where: str, problems: list[str], name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.append(f"{where}: поле «{name}» має бути числом, знайдено «{value}»")
+        return None
+    if value < 0:
+        problems.append(f"{where}: від’ємна сума/значення в полі «{name}»: {value}")
+    return float(value)
+
+
+def load_catalogue(templates_dir: Path) -> Catalogue:
+    """Load and validate ``catalogue.yaml`` and ``executors.csv`` from a templates folder."""
+    templates_dir = Path(templates_dir)
+    registry = load_registry(templates_dir / REGISTRY_FILE)
+    path = templates_dir / CATALOGUE_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogueError([f"{path}: не вдалося прочитати каталог ({exc.strerror})"]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", рядок {mark.line + 1}" if mark else ""
+        raise CatalogueError([f"{path}{line}: файл каталогу не є коректним YAML ({getattr(exc, 'problem', exc)})"]) from exc
+    return build_catalogue(data, registry, path)
+
+
+def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE_FILE) -> Catalogue:
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise CatalogueError([f"{path}: очікується словник з ключами programme і tasks"])
+    p = data.get("programme") or {}
+    where = f"{path}: programme"
+    for key in ("code", "title", "act", "customer", "term", "report_year", "deadline", "version"):
+        if p.get(key) in (None, ""):
+            problems.append(f"{where}: бракує поля «{key}»")
+    deadline = p.get("deadline")
+    if isinstance(deadline, str):
+        try:
+            deadline = dt.date.fromisoformat(deadline)
+        except ValueError:
+            problems.append(f"{where}: поле «deadline» має бути датою РРРР-ММ-ДД, знайдено «{deadline}»")
+            deadline = None
+    customer_exec = str(p.get("customer_executor") or "")
+    if customer_exec and customer_exec not in registry:
+        problems.append(f"{where}: невідомий виконавець «{customer_exec}» у полі customer_executor")
+    programme = Programme(
+        code=str(p.get("code", "")), title=str(p.get("title", "")), act=str(p.get("act", "")),
+        customer=str(p.get("customer", "")), customer_executor=customer_exec, term=str(p.get("term", "")),
+        report_year=int(p.get("report_year") or 0), deadline=deadline or dt.date.today(),
+        quarter_deadline_day=int(p.get("quarter_deadline_day") or 15), version=str(p.get("version", "")),
+    )
+    tasks: list[Task] = []
+    measures: list[Measure] = []
+    indicators: list[Indicator] = []
+    funding: list[FundingLine] = []
+    seen: dict[str, str] = {}
+
+    def claim(item_id, where_):
+        if not item_id:
+            problems.append(f"{where_}: бракує поля «id»")
+            return False
+        if item_id in seen:
+            problems.append(f"{where_}: ідентифікатор «{item_id}» повторюється (уперше: {seen[item_id]})")
+            return False
+        seen[item_id] = where_
+        return True
+
+    def check_executor(code, where_):
+        if code not in registry and code not in GROUPS:
+            problems.append(f"{where_}: невідомий виконавець «{code}» (немає в {REGISTRY_FILE})")
+
+    for t in data.get("tasks") or []:
+        tid = str(t.get("id") or "")
+        twhere = f"{path}: завдання {tid or '?'}"
+        if claim(tid, twhere):
+            tasks.append(Task(tid, int(t.get("number") or 0), str(t.get("name") or "")))
+        for m in t.get("measures") or []:
+            mid = str(m.get("id") or "")
+            mwhere = f"{twhere} › захід {mid or '?'}"
+            execs = tuple(str(x) for x in (m.get("executors") or []))
+            if not execs:
+                problems.append(f"{mwhere}: захід без виконавців")
+            for code in execs:
+                check_executor(code, mwhere)
+            if claim(mid, mwhere):
+                measures.append(Measure(mid, tid, int(m.get("number") or 0), str(m.get("text") or ""), execs))
+            for i in m.get("indicators") or []:
+                iid = str(i.get("id") or "")
+                iwhere = f"{mwhere} › показник {iid or '?'}"
+                rule = i.get("rule")
+                if not rule:
+                    problems.append(f"{iwhere}: показник без правила зведення (rule: {' | '.join(RULES)})")
+                elif rule not in RULES:
+                    problems.append(f"{iwhere}: невідоме правило зведення «{rule}» (очікується: {', '.join(RULES)})")
+                unit = i.get("unit") or "count"
+                if unit not in UNITS:
+                    problems.append(f"{iwhere}: невідома одиниця «{unit}» (очікується: {', '.join(UNITS)})")
+                planned = _num(i.get("planned"), iwhere, problems, "planned")
+                if claim(iid, iwhere):
+                    indicators.append(Indicator(
+                        iid, mid, str(i.get("name") or ""), unit, planned, str(rule or ""),
+                        str(i.get("rule_why") or ""), str(i.get("numerator") or ""), str(i.get("denominator") or ""),
+                    ))
+            for f in m.get("funding") or []:
+                fid = str(f.get("id") or "")
+                fwhere = f"{mwhere} › рядок фінансування {fid or '?'}"
+                source = f.get("source")
+                if source not in SOURCES:
+                    problems.append(f"{fwhere}: невідоме джерело фінансування «{source}» (очікується: {', '.join(SOURCES)})")
+                holder = str(f.get("holder") or "")
+                if not holder:
+                    problems.append(f"{fwhere}: не вказано розпорядника коштів (holder)")
+                else:
+                    check_executor(holder, fwhere)
+                prog = _num(f.get("programme_amount"), fwhere, problems, "programme_amount")
+                planned = _num(f.get("planned"), fwhere, problems, "planned")
+                if claim(fid, fwhere):
+                    funding.append(FundingLine(
+                        fid, mid, holder, str(source or ""), str(f.get("source_label") or SOURCE_LABELS.get(source, "")),
+                        prog, planned, str(f.get("budget_code") or ""),
+                    ))
+    measure_by_id = {m.id: m for m in measures}
+    for ind in indicators:
+        m = measure_by_id.get(ind.measure_id)
+        if ind.rule == "lead" and m is not None and m.executors and m.executors[0] in GROUPS:
+            problems.append(f"{path}: показник {ind.id}: правило «lead» потребує одного відповідального виконавця, "
+                            f"а першим у заході {m.id} названо групу «{m.executors[0]}»")
+    if not tasks:
+        problems.append(f"{path}: каталог не містить жодного завдання")
+    if problems:
+        raise CatalogueError(problems)
+    return Catalogue(programme, tasks, measures, indicators, funding, registry, Path(path))

@@ -1,0 +1,132 @@
+"""Command line: a thin click layer over the library.  Messages are Ukrainian."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CatalogueError, ConsolidateError
+from .workspace import Workspace, init_workspace, open_workspace
+
+workspace_option = click.option(
+    "--workspace", "-w", "workspace_dir", default=".", show_default=True,
+    type=click.Path(file_okay=False, path_type=Path), help="Робоча тека (templates/, inbox/, out/ …).",
+)
+
+
+def _fail(message: str, code: int = 1):
+    click.secho(f"Помилка: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def friendly(fn):
+    """Turn expected errors into clear messages and exit codes, never tracebacks."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CatalogueError as exc:
+            click.secho("Каталог програми містить помилки:", fg="red", err=True)
+            for p in exc.problems:
+                click.echo(f"  • {p}", err=True)
+            sys.exit(2)
+        except ConsolidateError as exc:
+            _fail(str(exc))
+    return wrapper
+
+
+def with_workspace(fn):
+    """Add --workspace, open it, and report errors (of opening too) as clear messages."""
+    @workspace_option
+    @functools.wraps(fn)
+    @friendly
+    def wrapper(workspace_dir, *args, **kwargs):
+        return fn(open_workspace(workspace_dir), *args, **kwargs)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="consolidate")
+def main():
+    """consolidate — звітування за державною цільовою програмою (розпорядження КМУ № 496-р).
+
+    Шаблони для виконавців → прийом звітів → зведення → національний звіт.
+    """
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Перезаписати каталог у наявній робочій теці.")
+@friendly
+def init_cmd(directory: Path, force: bool):
+    """Створити нову робочу теку з вбудованим каталогом програми 496-р."""
+    ws = init_workspace(directory, force=force)
+    cat = ws.catalogue
+    click.echo(f"Створено робочу теку {ws.root}")
+    click.echo(f"  каталог: {len(cat.tasks)} завдань, {len(cat.measures)} заходів, {len(cat.indicators)} показників, "
+               f"{len(cat.funding)} рядків фінансування, {len(cat.registry)} виконавців")
+    click.echo(f"  кладіть повернені звіти в {ws.inbox}")
+
+
+@main.group("catalogue")
+def catalogue_group():
+    """Каталог програми: завдання, заходи, показники, фінансування, виконавці."""
+
+
+@catalogue_group.command("check")
+@with_workspace
+def catalogue_check(ws: Workspace):
+    """Перевірити каталог і реєстр виконавців, показати кількості."""
+    cat = ws.catalogue
+    click.echo(f"Каталог {ws.templates_dir} коректний.")
+    click.echo(f"  програма: {cat.programme.title} ({cat.programme.act})")
+    click.echo(f"  звітний рік: {cat.programme.report_year}, строк подання: {cat.programme.deadline:%d.%m.%Y}")
+    click.echo(f"  завдань: {len(cat.tasks)}")
+    click.echo(f"  заходів: {len(cat.measures)}")
+    click.echo(f"  показників: {len(cat.indicators)}")
+    click.echo(f"  рядків фінансування: {len(cat.funding)}")
+    click.echo(f"  виконавців: {len(cat.registry)} (звітують: {len(cat.expected_executors())})")
+    click.echo(f"  версія шаблонів: {cat.template_version}")
+
+
+@catalogue_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Вивести каталог як JSON.")
+@with_workspace
+def catalogue_show(ws: Workspace, as_json: bool):
+    """Показати каталог (завдання → заходи → показники і фінансування)."""
+    cat = ws.catalogue
+    if as_json:
+        payload = {
+            "programme": {k: str(v) for k, v in asdict(cat.programme).items()},
+            "template_version": cat.template_version,
+            "tasks": [asdict(t) for t in cat.tasks],
+            "measures": [asdict(m) for m in cat.measures],
+            "indicators": [asdict(i) for i in cat.indicators],
+            "funding": [asdict(f) for f in cat.funding],
+            "executors": [asdict(e) for e in cat.registry],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for task in cat.tasks:
+        click.secho(f"{task.id}. {task.name}", bold=True)
+        for m in cat.measures_of_task(task.id):
+            execs = ", ".join(cat.executor_label(c) for c in m.executors)
+            click.echo(f"  {m.id}  {m.number}) {m.text[:100]}{'…' if len(m.text) > 100 else ''}")
+            click.echo(f"        виконавці: {execs}")
+            for i in cat.indicators_of(m.id):
+                planned = "" if i.planned is None else f"план {i.planned:g}"
+                click.echo(f"        [{i.id}] {i.name[:80]} — {planned}, правило {i.rule}")
+            for f in cat.funding_of(m.id):
+                click.echo(f"        [{f.id}] {cat.executor_label(f.holder)}, {f.source_label}: "
+                           f"програма {f.programme_amount if f.programme_amount is not None else '-'}, "
+                           f"план {f.planned if f.planned is not None else '-'} тис. грн")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from consolidate.workspace import init_workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A fresh workspace with the bundled 496-р catalogue."""
+    return init_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def templates_copy(tmp_path):
+    """A writable copy of the bundled templates folder (for corrupting it)."""
+    dst = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", dst)
+    return dst

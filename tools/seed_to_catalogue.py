@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Build templates/catalogue.yaml from the ministry's 2024 report (the seed).
+
+Reproducible: `python tools/seed_to_catalogue.py` rewrites the file from
+consolidate/data/seed_2024_report.txt, tools/catalogue_corrections.yaml and the rules table
+below; `--check` fails if the committed file differs from what it would write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from consolidate.catalogue import GROUPS  # noqa: E402
+from consolidate.registry import load_registry  # noqa: E402
+from consolidate.seed import MEASURE_RE, amount, parse_seed  # noqa: E402
+
+OUT = ROOT / "templates" / "catalogue.yaml"
+CORRECTIONS = ROOT / "tools" / "catalogue_corrections.yaml"
+
+GROUP_PATTERNS = {
+    "REGIONS": r"обласні,?\s*Київська\s+міська\s+державні\s+адміністрації\s*\(військові\s+адміністрації\)",
+    "HROMADAS": r"органи\s+місцевого\s+самоврядування(\s*\(за\s+згодою\))?",
+    "OTHER_CEA": r"інші\s+органи\s+виконавчої\s+влади",
+}
+SOURCE_MAP = [("державний бюджет", "state_general"), ("місцев", "local"), ("джерела", "other"), ("-", "none")]
+SOURCE_CODE = {"state_general": "SG", "state_special": "SS", "local": "LOC", "other": "OTH", "none": "NONE"}
+
+# Rules chosen from what the seed says; `why` is written into the catalogue where the
+# choice is not obvious from the indicator's wording.
+RULES = {
+    "T2.10.1": ("max", "Засідання Міжвідомчої ради одні й ті самі для всіх виконавців (НПУ «долучилися до 167 засідань»): не додаються."),
+    "T2.12.1": ("max", "Засідання однієї міжвідомчої робочої групи: кожен учасник звітує про ті самі засідання."),
+    "T2.14.1": ("max", "Щоквартальні звірки: кожна область проводить ті самі 4 звірки на рік, сума не має змісту."),
+    "T2.15.1": ("max", "Ті самі щоквартальні звірки Нацсоцслужби з НПУ і МЗС."),
+    "T3.2.2": ("lead", "Група (рейтинг) України у доповіді Держдепартаменту США: одне значення, не сума."),
+    "T3.5.1": ("max", "Міжнародні заходи, у яких разом брали участь НПУ, МВС, ОГП: одні й ті самі заходи."),
+    "T3.6.1": ("max", "Ті самі міжнародні організації, з якими співпрацюють кілька органів."),
+    "T3.8.1": ("max", "Щоквартальні заходи контролю: кожен виконавець звітує про ті самі 4 квартали."),
+    "T3.9.1": ("max", "Ті самі міжнародні організації, залучені до співпраці різними виконавцями."),
+    "T4.4.1": ("lead", "Програми виховної роботи затверджує МОН; області їх реалізують, а не створюють нові."),
+    "T4.17.2": ("max", "Ті самі соціальні мережі і канали, де розміщують інформацію всі виконавці."),
+    "T6.3.1": ("max", "Повідомлення НПУ і МВС про ті самі події."),
+}
+DOCUMENT_WORDS = ("нормативно-правових", "пропозиц", "доповід", "форм", "звіт", "методичн", "законопроект",
+                  "програм підвищення", "спецкурс", "справ", "візит", "проектів актів")
+
+
+def tokenize_executors(text: str, registry) -> list[str]:
+    """Executor codes and groups named in a cell, in order of appearance."""
+    found: list[tuple[int, str]] = []
+    taken = [False] * len(text)
+
+    def mark(start, end, code):
+        if any(taken[start:end]):
+            return
+        for k in range(start, end):
+            taken[k] = True
+        found.append((start, code))
+
+    for code, pat in GROUP_PATTERNS.items():
+        for m in re.finditer(pat, text):
+            mark(m.start(), m.end(), code)
+    names = sorted(((n, e.code) for e in registry for n in e.names), key=lambda x: -len(x[0]))
+    for name, code in names:
+        for m in re.finditer(re.escape(name), text):
+            mark(m.start(), m.end(), code)
+    found.sort()
+    out: list[str] = []
+    for _, code in found:
+        if code not in out:
+            out.append(code)
+    rest = "".join(ch if not taken[i] else " " for i, ch in enumerate(text))
+    rest = re.sub(r"[\s,()]|за\s*згодою", "", rest)
+    if rest:
+        raise SystemExit(f"unrecognised executor text in {text!r}: {rest!r}")
+    return out
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def tidy(value: float | None) -> float | int | None:
+    """Whole numbers are written without a decimal point, for readability."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+def unit_of(name: str) -> str:
+    low = name.lower()
+    if "відсотк" in low or low.startswith("частка"):
+        return "percent"
+    if "тис." in low:
+        return "thousand"
+    if low.startswith("група"):
+        return "number"
+    return "count"
+
+
+def rule_of(ind_id: str, name: str, unit: str, executors: list[str]) -> tuple[str, str]:
+    if ind_id in RULES:
+        return RULES[ind_id]
+    if unit == "percent":
+        return "percent", ""
+    low = name.lower()
+    if executors[0] in GROUPS:
+        return "sum", "Відповідальні за захід — обласні адміністрації: кожна звітує про свою частку, національне значення — сума."
+    if any(re.search(r"\b" + w, low) for w in DOCUMENT_WORDS):
+        return "lead", ""
+    if "REGIONS" in executors:
+        return "sum", ""
+    central = [e for e in executors if e not in GROUPS]
+    if len(central) <= 1:
+        return "lead", ""
+    return "max", "Кілька центральних органів звітують про ті самі заходи: значення не додаються."
+
+
+def holder_code(text: str, registry) -> str | None:
+    e = registry.find_by_name(text)
+    return e.code if e else None
+
+
+def build(registry) -> dict:
+    seed = parse_seed()
+    corrections = yaml.safe_load(CORRECTIONS.read_text(encoding="utf-8")) or []
+    tasks: dict[int, dict] = {}
+    measures: dict[tuple[int, int], dict] = {}
+
+    def task_entry(num):
+        if num not in tasks:
+            tasks[num] = {"id": f"T{num}", "number": num, "name": seed.task_names[num], "measures": []}
+        return tasks[num]
+
+    def measure_entry(tnum, mnum, text, executors):
+        key = (tnum, mnum)
+        if key not in measures:
+            m = {"id": f"T{tnum}.{mnum}", "number": mnum, "text": norm(MEASURE_RE.match(text).group(2)),
+                 "executors": executors,
+                 "indicators": [], "funding": []}
+            measures[key] = m
+            task_entry(tnum)["measures"].append(m)
+        return measures[key]
+
+    for row in seed.execution:
+        m = measure_entry(row.task, row.measure, row.measure_text, tokenize_executors(row.executors, registry))
+        if row.indicator or row.planned:
+            idx = len(m["indicators"]) + 1
+            m["indicators"].append({"id": f"{m['id']}.{idx}", "name": norm(row.indicator), "planned": row.planned})
+
+    for row in seed.funding:
+        m = measures.get((row.task, row.measure))
+        if m is None:
+            m = measure_entry(row.task, row.measure, row.measure_text, [])
+        source = next((code for word, code in SOURCE_MAP if row.source.startswith(word) or word in row.source), None)
+        if source is None:
+            raise SystemExit(f"seed line {row.line}: unknown source {row.source!r}")
+        if row.measure_row:
+            if not m["executors"]:
+                m["executors"] = tokenize_executors(row.holder, registry)
+            execs = tokenize_executors(row.holder, registry)
+            holder = "REGIONS" if (source == "local" or execs[0] == "REGIONS") else execs[0]
+        elif not row.holder:
+            holder = "REGIONS"
+        else:
+            holder = holder_code(row.holder, registry)
+            if holder is None:
+                raise SystemExit(f"seed line {row.line}: unknown budget holder {row.holder!r}")
+        line = {
+            "id": f"F.{m['id']}.{SOURCE_CODE[source]}.{holder}",
+            "holder": holder,
+            "source": source,
+            "source_label": norm(row.source),
+            "programme_amount": tidy(amount(row.programme_amount)),
+            "planned": tidy(amount(row.planned)),
+        }
+        code = norm(row.code)
+        if code and code != "-":
+            line["budget_code"] = code
+        m["funding"].append(line)
+
+    # Apply hand corrections.
+    index = {}
+    for t in tasks.values():
+        for m in t["measures"]:
+            index[m["id"]] = m
+            for i in m["indicators"]:
+                index[i["id"]] = i
+    for c in corrections:
+        item = index[c["item"]]
+        if item.get(c["field"], "") != c["seed"]:
+            raise SystemExit(f"correction of {c['item']}.{c['field']} does not match the seed: {item.get(c['field'])!r}")
+        item[c["field"]] = c["value"]
+
+    # Units and rules.
+    for t in tasks.values():
+        for m in t["measures"]:
+            for ind in m["indicators"]:
+                unit = unit_of(ind["name"])
+                rule, why = rule_of(ind["id"], ind["name"], unit, m["executors"])
+                planned = tidy(amount(ind.pop("planned")))
+                ind.update({"unit": unit, "planned": planned, "rule": rule})
+                if why:
+                    ind["rule_why"] = why
+                if rule == "percent":
+                    ind["numerator"] = "кількість, що відповідає умові показника"
+                    ind["denominator"] = "загальна кількість (база відсотка)"
+            if not m["indicators"]:
+                del m["indicators"]
+            if not m["funding"]:
+                del m["funding"]
+
+    header = seed.title_lines
+    programme = {
+        "code": "496-р",
+        "title": "Державна цільова соціальна програма протидії торгівлі людьми на період до 2025 року",
+        "act": "Розпорядження Кабінету Міністрів України від 02.06.2023 № 496-р",
+        "customer": "Міністерство соціальної політики України",
+        "customer_executor": "MSP",
+        "term": "до 2025 року",
+        "report_year": int(re.search(r"у (\d{4}) році", header[2]).group(1)),
+        "deadline": "2025-01-20",
+        "quarter_deadline_day": 15,
+        "version": "2024.1",
+    }
+    ordered = [tasks[k] for k in sorted(tasks)]
+    for t in ordered:
+        t["measures"].sort(key=lambda m: m["number"])
+    return {"programme": programme, "tasks": ordered}
+
+
+HEADER = """\
+# Programme catalogue of the State Targeted Social Programme for Countering Human Trafficking
+# to 2025 (CMU order 02.06.2023 № 496-р), report year 2024.
+# Generated by tools/seed_to_catalogue.py from the ministry's 2024 report; hand corrections
+# live in tools/catalogue_corrections.yaml.  IDs are stable: never renumber them.
+# rule: sum | lead | max | percent | text  (see README, "Правила зведення");
+# source: state_general | state_special | local | other | none;  amounts in thousand UAH.
+# holder REGIONS = a programme-level line for all regional administrations (nobody reports it).
+"""
+
+
+def render(data: dict) -> str:
+    return HEADER + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100000, default_flow_style=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--check", action="store_true", help="fail if templates/catalogue.yaml is out of date")
+    args = ap.parse_args()
+    registry = load_registry(ROOT / "templates" / "executors.csv")
+    text = render(build(registry))
+    if args.check:
+        if OUT.read_text(encoding="utf-8") != text:
+            print("templates/catalogue.yaml differs from the converter's output", file=sys.stderr)
+            return 1
+        print("templates/catalogue.yaml is up to date")
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
