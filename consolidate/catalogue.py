@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import CatalogueError
+from .errors import CatalogueError, ConsolidateError
 from .registry import Registry, load_registry
 
 CATALOGUE_FILE = "catalogue.yaml"
@@ -221,9 +221,9 @@ class Catalogue:
     def check_period(self, period: str) -> str:
         m = PERIOD_RE.match(period or "")
         if not m:
-            raise CatalogueError([f"Невірний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (напр. 2024, 2024-Q3)"])
+            raise ConsolidateError(f"Невірний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (напр. 2024, 2024-Q3)")
         if int(m.group(1)) != self.programme.report_year:
-            raise CatalogueError([f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})"])
+            raise ConsolidateError(f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})")
         return period
 
     def deadline(self, period: str) -> dt.date:

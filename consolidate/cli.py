@@ -128,5 +128,31 @@ def catalogue_show(ws: Workspace, as_json: bool):
                            f"план {f.planned if f.planned is not None else '-'} тис. грн")
 
 
+def _period_option(fn):
+    return click.option("--period", "-p", default=None,
+                        help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).")(fn)
+
+
+def resolve_period(ws: Workspace, period: str | None) -> str:
+    return ws.catalogue.check_period(period or ws.catalogue.default_period())
+
+
+@main.command("templates")
+@click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
+@_period_option
+@with_workspace
+def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None):
+    """Згенерувати шаблони звітів для виконавців у out/templates/<період>/."""
+    from .template import write_templates
+
+    period = resolve_period(ws, period)
+    password = str(ws.setting("templates", "sheet_password", "496-r"))
+    files = write_templates(ws.catalogue, ws.out / "templates", period, password, list(executors) or None)
+    for f in files:
+        click.echo(f"  {f.path.name}")
+    click.echo(f"Згенеровано шаблонів: {len(files)} у {ws.out / 'templates' / period} (версія {ws.catalogue.template_version})")
+    click.echo(f"Маніфест: {ws.out / 'templates' / period / 'manifest.csv'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
