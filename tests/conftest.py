@@ -22,3 +22,16 @@ def templates_copy(tmp_path):
     dst = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", dst)
     return dst
+
+
+def need_binary(name: str) -> str:
+    """Path of a system program a test needs: skipped locally when absent, a failure in CI."""
+    import os
+
+    path = shutil.which(name)
+    if path is None:
+        msg = f"{name} is not installed (apt-get install it; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
