@@ -220,3 +220,68 @@ def _parse_execution(report: SeedReport, rows) -> None:
             indicator=clean(vals[2]), planned=clean(vals[3]), actual=clean(vals[4]),
             executors=executors, narrative=clean(vals[6]) if mm else "",
         ))
+
+
+# ---------------------------------------------------------------------------------
+# mapping the seed's wording onto the catalogue's codes (used by the converter and the demo)
+# ---------------------------------------------------------------------------------
+
+GROUP_PATTERNS = {
+    "REGIONS": r"обласні,?\s*Київська\s+міська\s+державні\s+адміністрації\s*\(військові\s+адміністрації\)",
+    "HROMADAS": r"органи\s+місцевого\s+самоврядування(\s*\(за\s+згодою\))?",
+    "OTHER_CEA": r"інші\s+органи\s+виконавчої\s+влади",
+}
+SOURCE_MAP = [("державний бюджет", "state_general"), ("місцев", "local"), ("джерела", "other"), ("-", "none")]
+SOURCE_CODE = {"state_general": "SG", "state_special": "SS", "local": "LOC", "other": "OTH", "none": "NONE"}
+
+def tokenize_executors(text: str, registry) -> list[str]:
+    """Executor codes and groups named in a cell, in order of appearance."""
+    found: list[tuple[int, str]] = []
+    taken = [False] * len(text)
+
+    def mark(start, end, code):
+        if any(taken[start:end]):
+            return
+        for k in range(start, end):
+            taken[k] = True
+        found.append((start, code))
+
+    for code, pat in GROUP_PATTERNS.items():
+        for m in re.finditer(pat, text):
+            mark(m.start(), m.end(), code)
+    names = sorted(((n, e.code) for e in registry for n in e.names), key=lambda x: -len(x[0]))
+    for name, code in names:
+        for m in re.finditer(re.escape(name), text):
+            mark(m.start(), m.end(), code)
+    found.sort()
+    out: list[str] = []
+    for _, code in found:
+        if code not in out:
+            out.append(code)
+    rest = "".join(ch if not taken[i] else " " for i, ch in enumerate(text))
+    rest = re.sub(r"[\s,()]|за\s*згодою", "", rest)
+    if rest:
+        raise ValueError(f"unrecognised executor text in {text!r}: {rest!r}")
+    return out
+
+
+def funding_source_holder(row: FundingRow, registry) -> tuple[str, str]:
+    """(source code, holder code or group) of a section I row, as the catalogue records them."""
+    source = next((code for word, code in SOURCE_MAP if row.source.startswith(word) or word in row.source), None)
+    if source is None:
+        raise ValueError(f"seed line {row.line}: unknown source {row.source!r}")
+    if row.measure_row:
+        execs = tokenize_executors(row.holder, registry)
+        holder = "REGIONS" if (source == "local" or execs[0] == "REGIONS") else execs[0]
+    elif not row.holder:
+        holder = "REGIONS"
+    else:
+        e = registry.find_by_name(row.holder)
+        if e is None:
+            raise ValueError(f"seed line {row.line}: unknown budget holder {row.holder!r}")
+        holder = e.code
+    return source, holder
+
+
+def funding_line_id(measure_id: str, source: str, holder: str) -> str:
+    return f"F.{measure_id}.{SOURCE_CODE[source]}.{holder}"

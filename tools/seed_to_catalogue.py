@@ -20,18 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 from consolidate.catalogue import GROUPS  # noqa: E402
 from consolidate.registry import load_registry  # noqa: E402
-from consolidate.seed import MEASURE_RE, amount, parse_seed  # noqa: E402
+from consolidate.seed import (MEASURE_RE, amount, funding_line_id, funding_source_holder,  # noqa: E402
+                              parse_seed, tokenize_executors)
 
 OUT = ROOT / "templates" / "catalogue.yaml"
 CORRECTIONS = ROOT / "tools" / "catalogue_corrections.yaml"
-
-GROUP_PATTERNS = {
-    "REGIONS": r"обласні,?\s*Київська\s+міська\s+державні\s+адміністрації\s*\(військові\s+адміністрації\)",
-    "HROMADAS": r"органи\s+місцевого\s+самоврядування(\s*\(за\s+згодою\))?",
-    "OTHER_CEA": r"інші\s+органи\s+виконавчої\s+влади",
-}
-SOURCE_MAP = [("державний бюджет", "state_general"), ("місцев", "local"), ("джерела", "other"), ("-", "none")]
-SOURCE_CODE = {"state_general": "SG", "state_special": "SS", "local": "LOC", "other": "OTH", "none": "NONE"}
 
 # Rules chosen from what the seed says; `why` is written into the catalogue where the
 # choice is not obvious from the indicator's wording.
@@ -51,37 +44,6 @@ RULES = {
 }
 DOCUMENT_WORDS = ("нормативно-правових", "пропозиц", "доповід", "форм", "звіт", "методичн", "законопроект",
                   "програм підвищення", "спецкурс", "справ", "візит", "проектів актів")
-
-
-def tokenize_executors(text: str, registry) -> list[str]:
-    """Executor codes and groups named in a cell, in order of appearance."""
-    found: list[tuple[int, str]] = []
-    taken = [False] * len(text)
-
-    def mark(start, end, code):
-        if any(taken[start:end]):
-            return
-        for k in range(start, end):
-            taken[k] = True
-        found.append((start, code))
-
-    for code, pat in GROUP_PATTERNS.items():
-        for m in re.finditer(pat, text):
-            mark(m.start(), m.end(), code)
-    names = sorted(((n, e.code) for e in registry for n in e.names), key=lambda x: -len(x[0]))
-    for name, code in names:
-        for m in re.finditer(re.escape(name), text):
-            mark(m.start(), m.end(), code)
-    found.sort()
-    out: list[str] = []
-    for _, code in found:
-        if code not in out:
-            out.append(code)
-    rest = "".join(ch if not taken[i] else " " for i, ch in enumerate(text))
-    rest = re.sub(r"[\s,()]|за\s*згодою", "", rest)
-    if rest:
-        raise SystemExit(f"unrecognised executor text in {text!r}: {rest!r}")
-    return out
 
 
 def norm(text: str) -> str:
@@ -122,11 +84,6 @@ def rule_of(ind_id: str, name: str, unit: str, executors: list[str]) -> tuple[st
     return "max", "Кілька центральних органів звітують про ті самі заходи: значення не додаються."
 
 
-def holder_code(text: str, registry) -> str | None:
-    e = registry.find_by_name(text)
-    return e.code if e else None
-
-
 def build(registry) -> dict:
     seed = parse_seed()
     corrections = yaml.safe_load(CORRECTIONS.read_text(encoding="utf-8")) or []
@@ -158,22 +115,11 @@ def build(registry) -> dict:
         m = measures.get((row.task, row.measure))
         if m is None:
             m = measure_entry(row.task, row.measure, row.measure_text, [])
-        source = next((code for word, code in SOURCE_MAP if row.source.startswith(word) or word in row.source), None)
-        if source is None:
-            raise SystemExit(f"seed line {row.line}: unknown source {row.source!r}")
-        if row.measure_row:
-            if not m["executors"]:
-                m["executors"] = tokenize_executors(row.holder, registry)
-            execs = tokenize_executors(row.holder, registry)
-            holder = "REGIONS" if (source == "local" or execs[0] == "REGIONS") else execs[0]
-        elif not row.holder:
-            holder = "REGIONS"
-        else:
-            holder = holder_code(row.holder, registry)
-            if holder is None:
-                raise SystemExit(f"seed line {row.line}: unknown budget holder {row.holder!r}")
+        if row.measure_row and not m["executors"]:
+            m["executors"] = tokenize_executors(row.holder, registry)
+        source, holder = funding_source_holder(row, registry)
         line = {
-            "id": f"F.{m['id']}.{SOURCE_CODE[source]}.{holder}",
+            "id": funding_line_id(m["id"], source, holder),
             "holder": holder,
             "source": source,
             "source_label": norm(row.source),

@@ -1,0 +1,538 @@
+"""Reconciliation: many returns in, one national set of figures out.
+
+Pure functions over plain data: :func:`reconcile` takes the catalogue and the latest accepted
+return of every executor (a :class:`~consolidate.model.Submission` with its
+:class:`~consolidate.model.CellValue` list) and produces a :class:`Reconciliation` — funding
+lines and computed subtotals (section I), indicator values by their rule (section II), the
+assembled narrative, proposals, conflicts, and the provenance of every figure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from . import layout as L
+from .catalogue import GROUPS, Catalogue, FundingLine, Indicator, Measure
+from .model import ERROR, WARNING, CellValue, Submission
+
+SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
+SUBTOTAL_LABELS = {
+    "total": "Усього",
+    "state": "– державний бюджет, у тому числі:",
+    "state_general": "загальний фонд",
+    "state_special": "спеціальний фонд",
+    "local": "– місцевий бюджет",
+    "other": "– інші",
+}
+REGIONAL_HEADER = "Обласний рівень:"
+NEAR_DUPLICATE = 0.9  # similarity ratio above which two paragraphs are "the same text"
+MIN_PARAGRAPH = 40    # shorter paragraphs (headings, list items) are not checked for duplication
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one figure came from."""
+
+    executor: str
+    submission_id: int
+    file: str
+    sha256: str
+    sheet: str
+    cell: str
+    field: str
+    value: str
+
+
+@dataclass
+class Claim:
+    executor: str
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    sources: list[Source] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A reconciliation finding."""
+
+    kind: str          # lead-mismatch, double-count, overlap, percent-over-100, percent-not-recomputable,
+    # actual-without-plan, silent-executor, missing-executor, duplicate-paragraph, repeated-paragraph
+    severity: str
+    item: str          # indicator / measure / funding line id
+    message: str
+    executors: tuple[str, ...] = ()
+    values: str = ""
+
+
+@dataclass
+class FundingResult:
+    line: FundingLine
+    financed: float | None = None
+    cash: float | None = None
+    budget_code: str = ""
+    comment: str = ""
+    nil: bool = False
+    reported: bool = False     # the holder's return is in
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def programme_level(self) -> bool:
+        return not self.line.reported
+
+    @property
+    def incomplete(self) -> bool:
+        return self.line.reported and not self.reported
+
+
+@dataclass
+class Subtotal:
+    task_id: str | None       # None = the whole programme
+    kind: str
+    programme_amount: float
+    planned: float
+    financed: float
+    cash: float
+    lines: list[str]          # funding line ids summed
+    incomplete: bool
+
+
+@dataclass
+class IndicatorResult:
+    indicator: Indicator
+    value: float | None
+    claims: list[Claim]
+    missing: list[str]         # named executors with no return at all
+    nil: list[str]             # executors that stated no activity on the measure
+    note: str = ""
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.missing)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [s for c in self.claims for s in c.sources]
+
+
+@dataclass
+class NarrativeBlock:
+    header: str                # agency short name, or REGIONAL_HEADER
+    paragraphs: list[tuple[str, str]]  # (executor, text)
+
+
+@dataclass
+class MeasureResult:
+    measure: Measure
+    statuses: dict[str, str]
+    blocks: list[NarrativeBlock]
+    missing: list[str]
+    silent: list[str]
+    nil: list[str]
+    twins: list[tuple[str, str]] = field(default_factory=list)  # executors whose paragraphs duplicate each other
+
+    def narrative_text(self) -> str:
+        out: list[str] = []
+        for b in self.blocks:
+            out.append(b.header)
+            out.extend(text for _, text in b.paragraphs)
+        return "\n".join(out)
+
+
+@dataclass
+class Reconciliation:
+    period: str
+    funding: list[FundingResult]
+    subtotals: list[Subtotal]
+    indicators: list[IndicatorResult]
+    measures: list[MeasureResult]
+    proposals: list[tuple[str, str]]
+    conflicts: list[Conflict]
+    expected: list[str]
+    reported: dict[str, Submission]
+
+    @property
+    def missing_executors(self) -> list[str]:
+        return [e for e in self.expected if e not in self.reported]
+
+    def subtotal(self, task_id: str | None, kind: str) -> Subtotal | None:
+        return next((s for s in self.subtotals if s.task_id == task_id and s.kind == kind), None)
+
+    def find(self, item_id: str):
+        for coll, attr in ((self.indicators, "indicator"), (self.funding, "line"), (self.measures, "measure")):
+            for r in coll:
+                if getattr(r, attr).id == item_id:
+                    return r
+        return None
+
+
+# ---------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------
+
+class _Values:
+    """Values of one submission indexed by (row key, field)."""
+
+    def __init__(self, sub: Submission, values: list[CellValue]):
+        self.sub = sub
+        self.by_key: dict[tuple[str, str], CellValue] = {(v.key, v.field): v for v in values}
+
+    def get(self, key: str, fld: str) -> CellValue | None:
+        return self.by_key.get((key, fld))
+
+    def number(self, key: str, fld: str) -> float | None:
+        v = self.get(key, fld)
+        return v.number if v is not None else None
+
+    def text(self, key: str, fld: str) -> str:
+        v = self.get(key, fld)
+        return v.text.strip() if v is not None and v.text else ""
+
+    def source(self, key: str, fld: str) -> Source | None:
+        v = self.get(key, fld)
+        if v is None:
+            return None
+        return Source(self.sub.executor, self.sub.id, self.sub.original_name, self.sub.sha256, v.sheet, v.cell, fld,
+                      v.text if v.number is None else _fmt(v.number))
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}".replace(".", ",")
+
+
+def _norm_text(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def _similar(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) < MIN_PARAGRAPH:
+        return False
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return sm.quick_ratio() >= NEAR_DUPLICATE and sm.ratio() >= NEAR_DUPLICATE
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n") if p.strip()]
+
+
+# ---------------------------------------------------------------------------------
+# the reconciliation
+# ---------------------------------------------------------------------------------
+
+def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]]) -> Reconciliation:
+    vals = {sub.executor: _Values(sub, values) for sub, values in returns}
+    reported = {sub.executor: sub for sub, _ in returns}
+    conflicts: list[Conflict] = []
+    expected = catalogue.expected_executors()
+
+    funding = [_funding_line(line, vals.get(line.holder)) for line in catalogue.funding]
+    for r in funding:
+        if r.reported and not r.nil:
+            if r.financed is not None and r.cash is not None and r.cash > r.financed + 1e-9:
+                conflicts.append(Conflict("cash-over-financed", WARNING, r.line.id,
+                                          f"Касові видатки ({_fmt(r.cash)}) більші за профінансовані ({_fmt(r.financed)})",
+                                          (r.line.holder,), f"{_fmt(r.financed)} / {_fmt(r.cash)}"))
+    subtotals = _subtotals(catalogue, funding)
+
+    measures = [_measure(catalogue, m, vals, conflicts) for m in catalogue.measures]
+    by_measure = {mr.measure.id: mr for mr in measures}
+    indicators = [_indicator(catalogue, ind, vals, by_measure[ind.measure_id].nil, by_measure[ind.measure_id].twins,
+                             conflicts) for ind in catalogue.indicators]
+    _repeated_across_measures(measures, conflicts)
+    silent_by_exec: dict[str, list[str]] = defaultdict(list)
+    for mr in measures:
+        for code in mr.silent:
+            silent_by_exec[code].append(mr.measure.id)
+    for code, mids in silent_by_exec.items():
+        conflicts.append(Conflict(
+            "silent-executor", WARNING, code,
+            f"{catalogue.executor_label(code)} названо виконавцем заходів, про які у звіті нічого не сказано: "
+            f"{', '.join(mids)}", (code,), ", ".join(mids)))
+
+    proposals: list[tuple[str, str]] = []
+    seen: list[str] = []
+    for code in catalogue.expected_executors():
+        v = vals.get(code)
+        if v is None:
+            continue
+        for key in L.PROPOSAL_KEYS:
+            text = v.text(key, "text")
+            if not text:
+                continue
+            norm = _norm_text(text)
+            if any(_similar(norm, s) for s in seen):
+                continue
+            seen.append(norm)
+            proposals.append((code, text))
+
+    for code in expected:
+        if code not in reported:
+            conflicts.append(Conflict("missing-executor", WARNING, code,
+                                      f"{catalogue.executor_label(code)}: звіт не подано — пов’язані показники неповні",
+                                      (code,)))
+    return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported)
+
+
+def _funding_line(line: FundingLine, v: _Values | None) -> FundingResult:
+    r = FundingResult(line)
+    if not line.reported or v is None:
+        return r
+    r.reported = True
+    r.nil = v.text(line.id, "nil").casefold() == L.NIL_FUNDING
+    r.financed = v.number(line.id, "financed")
+    r.cash = v.number(line.id, "cash")
+    if r.nil:
+        r.financed = 0.0 if r.financed is None else r.financed
+        r.cash = 0.0 if r.cash is None else r.cash
+    r.budget_code = v.text(line.id, "budget_code") or line.budget_code
+    r.comment = v.text(line.id, "comment")
+    for fld in ("financed", "cash", "budget_code", "nil"):
+        s = v.source(line.id, fld)
+        if s is not None:
+            r.sources.append(s)
+    return r
+
+
+def _kinds_of(source: str) -> tuple[str, ...]:
+    if source in ("state_general", "state_special"):
+        return ("total", "state", source)
+    if source in ("local", "other"):
+        return ("total", source)
+    return ()
+
+
+def _subtotals(catalogue: Catalogue, funding: list[FundingResult]) -> list[Subtotal]:
+    acc: dict[tuple[str | None, str], Subtotal] = {}
+    task_of = {m.id: m.task_id for m in catalogue.measures}
+    order: list[str | None] = []
+    for r in funding:
+        tid = task_of[r.line.measure_id]
+        if tid not in order:
+            order.append(tid)
+    order.append(None)
+    for tid in order:
+        for kind in SUBTOTAL_KINDS:
+            acc[(tid, kind)] = Subtotal(tid, kind, 0.0, 0.0, 0.0, 0.0, [], False)
+    for r in funding:
+        tid = task_of[r.line.measure_id]
+        for key in (tid, None):
+            for kind in _kinds_of(r.line.source):
+                s = acc[(key, kind)]
+                s.programme_amount += r.line.programme_amount or 0.0
+                s.planned += r.line.planned or 0.0
+                s.financed += r.financed or 0.0
+                s.cash += r.cash or 0.0
+                s.lines.append(r.line.id)
+                s.incomplete = s.incomplete or r.incomplete
+    for s in acc.values():
+        for attr in ("programme_amount", "planned", "financed", "cash"):
+            setattr(s, attr, round(getattr(s, attr), 6))
+    return [acc[(tid, kind)] for tid in order for kind in SUBTOTAL_KINDS]
+
+
+def _measure(catalogue: Catalogue, m: Measure, vals: dict[str, _Values], conflicts: list[Conflict]) -> MeasureResult:
+    named = catalogue.executors_of(m.id)
+    indicators = catalogue.indicators_of(m.id)
+    statuses: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    missing, silent, nil = [], [], []
+    for code in named:
+        v = vals.get(code)
+        if v is None:
+            missing.append(code)
+            continue
+        status = v.text(m.id, "status")
+        text = v.text(m.id, "narrative")
+        if status:
+            statuses[code] = status
+        if status.casefold() == L.NIL_STATUS:
+            nil.append(code)
+        if text:
+            texts[code] = text
+        said = status or text or any(v.number(i.id, "actual") is not None for i in indicators)
+        if not said:
+            silent.append(code)
+    twins: list[tuple[str, str]] = []
+    blocks = _narrative_blocks(catalogue, m, texts, twins, conflicts)
+    return MeasureResult(m, statuses, blocks, missing, silent, nil, twins)
+
+
+def _narrative_blocks(catalogue: Catalogue, m: Measure, texts: dict[str, str], twins: list[tuple[str, str]],
+                      conflicts: list[Conflict]) -> list[NarrativeBlock]:
+    """Group paragraphs under agency headers: central agencies in the measure's order, then the regions."""
+    central_order = [c for c in m.executors if c not in GROUPS]
+    central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in central_order]
+    regional_order = [e.code for e in catalogue.registry if e.is_regional]
+    kept: list[tuple[str, str, str]] = []  # (executor, paragraph, normalised)
+    by_exec: dict[str, list[str]] = defaultdict(list)
+    for code in central_order + regional_order:
+        if code not in texts:
+            continue
+        for para in _paragraphs(texts[code]):
+            norm = _norm_text(para)
+            twin = next((k for k in kept if len(norm) >= MIN_PARAGRAPH and _similar(norm, k[2])), None)
+            if twin is not None:
+                same = "ідентичний" if twin[2] == norm else "майже ідентичний"
+                if twin[0] != code and (twin[0], code) not in twins:
+                    twins.append((twin[0], code))
+                whose = ("власний абзац, уже поданий" if twin[0] == code
+                         else f"текст, що й {catalogue.executor_label(twin[0])}")
+                conflicts.append(Conflict(
+                    "duplicate-paragraph", WARNING, m.id,
+                    f"{catalogue.executor_label(code)} подав {same} {whose}; у звіт включено один раз",
+                    tuple(dict.fromkeys((twin[0], code))), para[:120]))
+                continue
+            kept.append((code, para, norm))
+            by_exec[code].append(para)
+    blocks: list[NarrativeBlock] = []
+    for code in central_order:
+        if by_exec.get(code):
+            blocks.append(NarrativeBlock(catalogue.executor_label(code), [(code, p) for p in by_exec[code]]))
+    regional = [(code, p) for code in regional_order for p in by_exec.get(code, [])]
+    if regional:
+        blocks.append(NarrativeBlock(REGIONAL_HEADER, regional))
+    return blocks
+
+
+def _repeated_across_measures(measures: list[MeasureResult], conflicts: list[Conflict]) -> None:
+    """One executor's paragraph repeated under several measures: flagged (kept where it stands)."""
+    seen: dict[tuple[str, str], str] = {}
+    for mr in measures:
+        for b in mr.blocks:
+            for code, para in b.paragraphs:
+                norm = _norm_text(para)
+                if len(norm) < MIN_PARAGRAPH:
+                    continue
+                key = (code, norm)
+                if key in seen and seen[key] != mr.measure.id:
+                    conflicts.append(Conflict(
+                        "repeated-paragraph", WARNING, mr.measure.id,
+                        f"Той самий текст виконавця {b.header if b.header != REGIONAL_HEADER else code} "
+                        f"уже подано до заходу {seen[key]}", (code,), para[:120]))
+                else:
+                    seen.setdefault(key, mr.measure.id)
+
+
+def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], nil: list[str],
+               twins: list[tuple[str, str]], conflicts: list[Conflict]) -> IndicatorResult:
+    named = catalogue.executors_of(ind.measure_id)
+    claims: list[Claim] = []
+    missing: list[str] = []
+    for code in named:
+        v = vals.get(code)
+        if v is None:
+            missing.append(code)
+            continue
+        actual = v.number(ind.id, "actual")
+        num = v.number(ind.id, "numerator")
+        den = v.number(ind.id, "denominator")
+        if actual is None and num is None:
+            continue
+        c = Claim(code, actual, num, den)
+        for fld in ("actual", "numerator", "denominator"):
+            s = v.source(ind.id, fld)
+            if s is not None:
+                c.sources.append(s)
+        claims.append(c)
+    res = IndicatorResult(ind, None, claims, missing, nil)
+    label = catalogue.executor_label
+    numbers = [c for c in claims if c.value is not None]
+    if ind.rule == "text" or not claims:
+        pass
+    elif ind.rule == "sum":
+        res.value = sum(c.value for c in numbers) if numbers else None
+        _double_counting(catalogue, ind, numbers, twins, conflicts)
+    elif ind.rule == "lead":
+        lead = catalogue.measure(ind.measure_id).lead
+        lead_claim = next((c for c in numbers if c.executor == lead), None)
+        if lead_claim is not None:
+            res.value = lead_claim.value
+            for c in numbers:
+                if c.executor != lead and abs(c.value - lead_claim.value) > 1e-9:
+                    conflicts.append(Conflict(
+                        "lead-mismatch", WARNING, ind.id,
+                        f"{label(c.executor)} повідомив {_fmt(c.value)}, відповідальний виконавець {label(lead)} — "
+                        f"{_fmt(lead_claim.value)}; у звіт узято значення відповідального виконавця",
+                        (lead, c.executor), f"{_fmt(lead_claim.value)} / {_fmt(c.value)}"))
+        else:
+            res.note = f"відповідальний виконавець {label(lead)} не повідомив значення"
+    elif ind.rule == "max":
+        if numbers:
+            top = max(numbers, key=lambda c: c.value)
+            res.value = top.value
+            if len(numbers) > 1:
+                listing = ", ".join(f"{label(c.executor)} {_fmt(c.value)}" for c in numbers)
+                conflicts.append(Conflict(
+                    "overlap", WARNING, ind.id,
+                    f"Кілька виконавців звітують про ті самі події ({listing}); значення не додано, узято найбільше "
+                    f"({_fmt(top.value)}, {label(top.executor)})", tuple(c.executor for c in numbers), listing))
+    elif ind.rule == "percent":
+        _percent(catalogue, ind, res, claims, conflicts)
+    if res.value is not None and ind.planned is None and ind.rule != "text":
+        conflicts.append(Conflict("actual-without-plan", WARNING, ind.id,
+                                  f"Фактичне значення {_fmt(res.value)} без планового значення в каталозі", (),
+                                  _fmt(res.value)))
+    return res
+
+
+def _percent(catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims: list[Claim],
+             conflicts: list[Conflict]) -> None:
+    label = catalogue.executor_label
+    over = [c for c in claims if c.value is not None and c.value > 100]
+    if over:
+        listing = ", ".join(f"{label(c.executor)} {_fmt(c.value)}" for c in over)
+        conflicts.append(Conflict("percent-over-100", ERROR, ind.id, f"Відсоток понад 100: {listing}",
+                                  tuple(c.executor for c in over), listing))
+    full = [c for c in claims if c.numerator is not None and c.denominator]
+    if full and len(full) == len(claims):
+        num = sum(c.numerator for c in full)
+        den = sum(c.denominator for c in full)
+        res.value = round(100.0 * num / den, 1)
+        res.note = f"перераховано: {_fmt(num)} / {_fmt(den)}"
+        return
+    lead = catalogue.measure(ind.measure_id).lead
+    values = [c for c in claims if c.value is not None]
+    chosen = next((c for c in values if c.executor == lead), None)
+    if chosen is None and len(values) == 1:
+        chosen = values[0]
+    if chosen is not None:
+        res.value = chosen.value
+        res.note = f"значення {label(chosen.executor)}"
+    if len(values) > 1:
+        listing = ", ".join(f"{label(c.executor)} {_fmt(c.value)}%" for c in values)
+        conflicts.append(Conflict(
+            "percent-not-recomputable", WARNING, ind.id,
+            f"Відсоток неможливо перерахувати: не всі виконавці подали чисельник і знаменник ({listing}); "
+            + (f"узято значення {label(chosen.executor)}" if chosen else "значення не визначено"),
+            tuple(c.executor for c in values), listing))
+
+
+def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim], twins: list[tuple[str, str]],
+                     conflicts: list[Conflict]) -> None:
+    """Under `sum`, flag claims that look like the same events counted twice."""
+    label = catalogue.executor_label
+    regional = [c for c in numbers if catalogue.registry.get(c.executor) and catalogue.registry[c.executor].is_regional]
+    regional_sum = sum(c.value for c in regional)
+    for c in numbers:
+        e = catalogue.registry.get(c.executor)
+        if e is not None and not e.is_regional and len(regional) > 1 and regional_sum > 0 \
+                and abs(c.value - regional_sum) < 1e-9:
+            conflicts.append(Conflict(
+                "double-count", ERROR, ind.id,
+                f"{label(c.executor)} повідомив {_fmt(c.value)} — стільки ж, скільки всі області разом: ймовірно, "
+                f"ті самі заходи враховано двічі", (c.executor,), _fmt(c.value)))
+    by_exec = {c.executor: c for c in numbers}
+    for a, b in twins:
+        ca, cb = by_exec.get(a), by_exec.get(b)
+        if ca is not None and cb is not None and ca.value and abs(ca.value - cb.value) < 1e-9:
+            conflicts.append(Conflict(
+                "double-count", ERROR, ind.id,
+                f"{label(a)} і {label(b)} подали однаковий текст і однакове значення {_fmt(ca.value)}: ймовірно, "
+                f"ті самі події враховано двічі", (a, b), _fmt(ca.value)))
