@@ -66,6 +66,7 @@ class Programme:
     deadline: dt.date
     quarter_deadline_day: int
     version: str
+    title_genitive: str = ""  # «Державної цільової … програми …», for «звіт про виконання …»
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
         customer=str(p.get("customer", "")), customer_executor=customer_exec, term=str(p.get("term", "")),
         report_year=int(p.get("report_year") or 0), deadline=deadline or dt.date.today(),
         quarter_deadline_day=int(p.get("quarter_deadline_day") or 15), version=str(p.get("version", "")),
+        title_genitive=str(p.get("title_genitive") or p.get("title", "")),
     )
     tasks: list[Task] = []
     measures: list[Measure] = []
