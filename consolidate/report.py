@@ -1,0 +1,459 @@
+"""The consolidated national report (xlsx), laid out like the ministry's annual report.
+
+Sheets: «I. Фінансування» (title block + section I, subtotals as formulas whose cached values
+are the computed numbers), «II. Виконання», «III. Пропозиції», «Звірка» (reconciliation
+findings), «Стан звітування», «Джерела» (provenance of every figure).  Text is always written
+as text: a narrative starting with "=" stays inert.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+
+from .catalogue import GROUPS, Catalogue, period_label
+from .model import ERROR, STATE_LABELS
+from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation, _fmt
+
+SECTION1 = "I. Фінансування"
+SECTION2 = "II. Виконання"
+SECTION3 = "III. Пропозиції"
+SHEET_CHECKS = "Звірка"
+SHEET_STATUS = "Стан звітування"
+SHEET_SOURCES = "Джерела"
+NOT_REPORTED = "не подано"
+NIL_TEXT = "не здійснювалось"
+MAX_CELL = 32000
+
+S1_HEADERS = (
+    "Найменування завдання",
+    "Найменування заходу",
+    "Головний розпорядник бюджетних коштів",
+    "Джерела фінансування",
+    "Річний обсяг фінансування (передбачено програмою з державного бюджету, іншими джерелами фінансування), тис. грн.",
+    "Річний обсяг фінансування (передбачено з державного бюджету, іншими джерелами фінансування), тис. грн.",
+    "Фактично профінансовано у звітному періоді, тис. грн.",
+    "Касові видатки, тис. грн.",
+    "Код та назва бюджетних програм, у рамках яких фактично здійснювалося фінансування",
+)
+S2_HEADERS = (
+    "Найменування завдання",
+    "Найменування заходу",
+    "Найменування показника",
+    "Очікувані результати",
+    "Фактично досягнуто (кількісний показник)",
+    "Головний розпорядник бюджетних коштів",
+    "Стан виконання",
+    "Повнота даних",
+)
+# Hidden helper columns of section I (after the nine visible ones): source code, task id, line id.
+S1_SOURCE_COL, S1_TASK_COL, S1_ID_COL = 9, 10, 11
+S2_ID_COL = 8
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One line of the «Стан звітування» sheet."""
+
+    executor: str
+    name: str
+    kind: str
+    state: str
+    received: str = ""
+    file: str = ""
+    sha256: str = ""
+    errors: int = 0
+    warnings: int = 0
+
+
+def _t(ws, r, c, value, fmt=None):
+    if value is None or value == "":
+        ws.write_blank(r, c, None, fmt)
+    else:
+        text = str(value)
+        if len(text) > MAX_CELL:
+            text = text[:MAX_CELL] + " … [текст скорочено]"
+        ws.write_string(r, c, text, fmt)
+
+
+def _height(text: str, width_chars: float, rows: int = 1) -> float:
+    lines = sum(max(1, -(-len(p) // max(1, int(width_chars * 1.1)))) for p in str(text).split("\n"))
+    return min(409.0, max(15.0, 15.0 * lines / max(1, rows)))
+
+
+class _F:
+    def __init__(self, wb):
+        base = {"font_name": "Times New Roman", "font_size": 10, "valign": "top", "text_wrap": True, "border": 1}
+        self.title = wb.add_format({"font_name": "Times New Roman", "font_size": 14, "bold": True, "align": "center",
+                                    "text_wrap": True})
+        self.subtitle = wb.add_format({"font_name": "Times New Roman", "font_size": 12, "align": "left", "text_wrap": True})
+        self.section = wb.add_format({"font_name": "Times New Roman", "font_size": 12, "bold": True})
+        self.header = wb.add_format({**base, "bold": True, "align": "center", "valign": "vcenter", "bg_color": "#D9E1F2"})
+        self.text = wb.add_format(base)
+        self.bold = wb.add_format({**base, "bold": True})
+        self.amount = wb.add_format({**base, "num_format": "#,##0.0", "align": "right"})
+        self.amount_bold = wb.add_format({**base, "num_format": "#,##0.0", "align": "right", "bold": True,
+                                          "bg_color": "#F2F2F2"})
+        self.value = wb.add_format({**base, "num_format": "General", "align": "right"})
+        self.flag = wb.add_format({**base, "font_color": "#9C0006"})
+        self.draft = wb.add_format({"font_name": "Times New Roman", "font_size": 14, "bold": True, "font_color": "#C00000"})
+
+
+def _setup(ws, widths, header_row, headers, fmts, repeat=True):
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
+    for c, h in enumerate(headers):
+        _t(ws, header_row, c, h, fmts.header)
+    ws.set_row(header_row, 90)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    if repeat:
+        ws.repeat_rows(header_row, header_row)
+    ws.freeze_panes(header_row + 1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.set_footer("&CСторінка &P з &N")
+
+
+def period_phrase(period: str) -> str:
+    """«у 2024 році» for a year, «за 3 квартал 2024 року» for a quarter."""
+    label = period_label(period)
+    return f"за {label}" if "квартал" in label else f"у {period} році"
+
+
+def _holder_label(catalogue: Catalogue, line, first_of_measure: bool) -> str:
+    if first_of_measure and (line.holder in GROUPS or line.holder == catalogue.measure(line.measure_id).lead):
+        return "\n".join(catalogue.executor_label(c) for c in catalogue.measure(line.measure_id).executors)
+    return catalogue.executor_label(line.holder)
+
+
+def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
+    ws = wb.add_worksheet(SECTION1)
+    prog = catalogue.programme
+    r = 0
+    if draft:
+        _t(ws, r, 0, draft, fmts.draft)
+        r += 1
+    ws.merge_range(r, 0, r, 8, "ЗВІТ", fmts.title)
+    ws.merge_range(r + 1, 0, r + 1, 8, f"про результати виконання {prog.title_genitive} {period_phrase(rec.period)}",
+                   fmts.title)
+    ws.set_row(r + 1, 40)
+    lines = [
+        f"Дата та номер нормативно-правового акта, яким затверджено програму: {prog.act}",
+        f"Державний замовник або виконавець програми: {prog.customer}",
+        f"Строк виконання програми: {prog.term}",
+    ]
+    for i, text in enumerate(lines):
+        ws.merge_range(r + 2 + i, 0, r + 2 + i, 8, text, fmts.subtitle)
+    r += 2 + len(lines) + 1
+    _t(ws, r, 0, "І. Фінансування завдань та заходів програми", fmts.section)
+    header = r + 1
+    _setup(ws, (28, 44, 24, 22, 15, 15, 15, 15, 30), header, S1_HEADERS, fmts)
+    for c in (S1_SOURCE_COL, S1_TASK_COL, S1_ID_COL):
+        ws.set_column(c, c, 12, None, {"hidden": True})
+    _t(ws, header, S1_SOURCE_COL, "source")
+    _t(ws, header, S1_TASK_COL, "task")
+    _t(ws, header, S1_ID_COL, "id")
+    row = header + 1
+    first_data = row
+    E, F, G, H = (xl_col_to_name(c) for c in (4, 5, 6, 7))
+    src_col, task_col = xl_col_to_name(S1_SOURCE_COL), xl_col_to_name(S1_TASK_COL)
+    subtotal_rows: dict[tuple[str | None, str], int] = {}
+    by_task: dict[str, list] = {}
+    for fr in rec.funding:
+        by_task.setdefault(catalogue.measure(fr.line.measure_id).task_id, []).append(fr)
+    last_data_holder = [0]
+
+    def subtotal_block(task_id: str | None, start: int, label: str):
+        ws.merge_range(start, 0, start + len(SUBTOTAL_KINDS) - 1, 1, label, fmts.bold)
+        for i, kind in enumerate(SUBTOTAL_KINDS):
+            rr = start + i
+            st = rec.subtotal(task_id, kind)
+            subtotal_rows[(task_id, kind)] = rr
+            ws.merge_range(rr, 2, rr, 3, SUBTOTAL_LABELS[kind], fmts.bold)
+            for col_letter, c, attr in ((E, 4, "programme_amount"), (F, 5, "planned"), (G, 6, "financed"), (H, 7, "cash")):
+                rng_end = last_data_holder[0] + 1
+                crit_task = f',{task_col}{first_data + 1}:{task_col}{rng_end},"{task_id}"' if task_id else ""
+                if kind == "total":
+                    formula = f"={col_letter}{rr + 2}+{col_letter}{rr + 5}+{col_letter}{rr + 6}"
+                elif kind == "state":
+                    formula = f"={col_letter}{rr + 2}+{col_letter}{rr + 3}"
+                else:
+                    formula = (f"=SUMIFS({col_letter}{first_data + 1}:{col_letter}{rng_end},"
+                               f'{src_col}{first_data + 1}:{src_col}{rng_end},"{kind}"{crit_task})')
+                ws.write_formula(rr, c, formula, fmts.amount_bold, round(getattr(st, attr), 6))
+            note = "дані неповні" if st.incomplete and attr in ("financed", "cash") else "-"
+            _t(ws, rr, 8, note, fmts.bold)
+        return start + len(SUBTOTAL_KINDS)
+
+    pending_blocks: list[tuple[str, int]] = []
+    for task in catalogue.tasks:
+        frs = by_task.get(task.id)
+        if not frs:
+            continue
+        task_start = row
+        measure_groups: list[tuple[str, list]] = []
+        for fr in frs:
+            if not measure_groups or measure_groups[-1][0] != fr.line.measure_id:
+                measure_groups.append((fr.line.measure_id, []))
+            measure_groups[-1][1].append(fr)
+        for mid, group in measure_groups:
+            m = catalogue.measure(mid)
+            m_start = row
+            for i, fr in enumerate(group):
+                line = fr.line
+                _t(ws, row, 2, _holder_label(catalogue, line, i == 0), fmts.text)
+                _t(ws, row, 3, line.source_label, fmts.text)
+                for c, v in ((4, line.programme_amount), (5, line.planned)):
+                    if v is None:
+                        _t(ws, row, c, "-", fmts.amount)
+                    else:
+                        ws.write_number(row, c, v, fmts.amount)
+                for c, v in ((6, fr.financed), (7, fr.cash)):
+                    if fr.programme_level:
+                        _t(ws, row, c, "-", fmts.amount)
+                    elif not fr.reported:
+                        _t(ws, row, c, NOT_REPORTED, fmts.flag)
+                    elif fr.nil and not v:
+                        _t(ws, row, c, NIL_TEXT, fmts.text)
+                    elif v is None:
+                        _t(ws, row, c, "-", fmts.amount)
+                    else:
+                        ws.write_number(row, c, v, fmts.amount)
+                _t(ws, row, 8, fr.budget_code or "-", fmts.text)
+                _t(ws, row, S1_SOURCE_COL, line.source)
+                _t(ws, row, S1_TASK_COL, task.id)
+                _t(ws, row, S1_ID_COL, line.id)
+                ws.set_row(row, _height(_holder_label(catalogue, line, i == 0), 24))
+                row += 1
+            text = f"{m.number}) {m.text}"
+            if row - m_start > 1:
+                ws.merge_range(m_start, 1, row - 1, 1, text, fmts.text)
+            else:
+                _t(ws, m_start, 1, text, fmts.text)
+                ws.set_row(m_start, _height(text, 44))
+        label = f"{task.number}. {task.name}"
+        if row - task_start > 1:
+            ws.merge_range(task_start, 0, row - 1, 0, label, fmts.text)
+        else:
+            _t(ws, task_start, 0, label, fmts.text)
+        pending_blocks.append((task.id, row))
+        row += len(SUBTOTAL_KINDS)
+    last_data_holder[0] = row - 1
+    for task_id, start in pending_blocks:
+        subtotal_block(task_id, start, f"Разом за завданням {catalogue.task(task_id).number}")
+    subtotal_block(None, row, "Разом по Програмі")
+    return ws
+
+
+def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
+    ws = wb.add_worksheet(SECTION2)
+    r = 0
+    if draft:
+        _t(ws, r, 0, draft, fmts.draft)
+        r += 1
+    _t(ws, r, 0, "ІІ. Виконання (основних) завдань та заходів програми", fmts.section)
+    header = r + 1
+    _setup(ws, (26, 40, 34, 11, 12, 22, 90, 22), header, S2_HEADERS, fmts)
+    ws.set_column(S2_ID_COL, S2_ID_COL, 10, None, {"hidden": True})
+    _t(ws, header, S2_ID_COL, "id")
+    row = header + 1
+    ind_by_measure: dict[str, list] = {}
+    for ir in rec.indicators:
+        ind_by_measure.setdefault(ir.indicator.measure_id, []).append(ir)
+    mres = {mr.measure.id: mr for mr in rec.measures}
+    label = catalogue.executor_label
+    for task in catalogue.tasks:
+        measures = catalogue.measures_of_task(task.id)
+        if not measures:
+            continue
+        _t(ws, row, 0, f"{task.number}. {task.name}", fmts.bold)
+        for c in range(1, 8):
+            ws.write_blank(row, c, None, fmts.text)
+        _t(ws, row, S2_ID_COL, task.id)
+        ws.set_row(row, _height(task.name, 26))
+        row += 1
+        for m in measures:
+            mr = mres[m.id]
+            irs = ind_by_measure.get(m.id, [])
+            n = max(1, len(irs))
+            start = row
+            for i in range(n):
+                ir = irs[i] if i < len(irs) else None
+                _t(ws, row, 0, "", fmts.text)
+                if ir is not None:
+                    ind = ir.indicator
+                    _t(ws, row, 2, ind.name, fmts.text)
+                    if ind.planned is None:
+                        _t(ws, row, 3, "", fmts.value)
+                    else:
+                        ws.write_number(row, 3, ind.planned, fmts.value)
+                    if ir.value is not None:
+                        ws.write_number(row, 4, ir.value, fmts.value)
+                    elif ir.nil and not ir.claims:
+                        _t(ws, row, 4, NIL_TEXT, fmts.text)
+                    elif ir.missing:
+                        _t(ws, row, 4, NOT_REPORTED, fmts.flag)
+                    else:
+                        _t(ws, row, 4, "—", fmts.value)
+                    note = ""
+                    if ir.incomplete:
+                        note = "неповні дані: не подали " + ", ".join(label(c) for c in ir.missing)
+                    if ir.note:
+                        note = (note + "; " if note else "") + ir.note
+                    _t(ws, row, 7, note, fmts.flag if ir.incomplete else fmts.text)
+                    _t(ws, row, S2_ID_COL, ind.id)
+                else:
+                    for c in (2, 3, 4, 7):
+                        _t(ws, row, c, "", fmts.text)
+                    _t(ws, row, S2_ID_COL, m.id)
+                row += 1
+            execs = "\n".join(label(c) for c in m.executors)
+            narrative = mr.narrative_text()
+            if not narrative:
+                narrative = ("звіти не подано: " + ", ".join(label(c) for c in mr.missing)) if mr.missing \
+                    else ("не здійснювалось" if mr.nil else "інформацію не надано")
+            measure_text = f"{m.number}) {m.text}"
+            for col, text in ((1, measure_text), (5, execs), (6, narrative)):
+                if n > 1:
+                    ws.merge_range(start, col, row - 1, col, "", fmts.text)
+                _t(ws, start, col, text, fmts.text)
+            height = max(_height(narrative, 90, n), _height(measure_text, 40, n), _height(execs, 22, n))
+            for rr in range(start, row):
+                ws.set_row(rr, height)
+    return ws
+
+
+def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
+    ws = wb.add_worksheet(SECTION3)
+    r = 0
+    if draft:
+        _t(ws, r, 0, draft, fmts.draft)
+        r += 1
+    _t(ws, r, 0, "ІІІ. Пропозиції щодо подальшого виконання програми", fmts.section)
+    _setup(ws, (24, 120), r + 1, ("Виконавець", "Пропозиція"), fmts)
+    row = r + 2
+    for code, text in rec.proposals:
+        _t(ws, row, 0, catalogue.executor_label(code), fmts.text)
+        _t(ws, row, 1, text, fmts.text)
+        ws.set_row(row, _height(text, 120))
+        row += 1
+    if not rec.proposals:
+        _t(ws, row, 1, "Пропозицій не надійшло.", fmts.text)
+
+
+def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
+    ws = wb.add_worksheet(SHEET_CHECKS)
+    r = 1 if draft else 0
+    if draft:
+        _t(ws, 0, 0, draft, fmts.draft)
+    headers = ("Серйозність", "Вид", "Ідентифікатор", "Повідомлення", "Виконавці", "Значення", "Джерела (файл, аркуш, клітинка)")
+    _setup(ws, (13, 22, 14, 80, 30, 24, 60), r, headers, fmts)
+    row = r + 1
+    for c in sorted(rec.conflicts, key=lambda c: (c.severity != ERROR, c.kind, c.item)):
+        item = rec.find(c.item)
+        sources = getattr(item, "sources", []) if item is not None else []
+        src = "\n".join(f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}" for s in sources
+                        if not c.executors or s.executor in c.executors)
+        for col, v in enumerate((c.severity, c.kind, c.item, c.message,
+                                 ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src)):
+            _t(ws, row, col, v, fmts.flag if c.severity == ERROR and col == 0 else fmts.text)
+        ws.set_row(row, max(_height(c.message, 80), _height(src, 60)))
+        row += 1
+    ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
+
+
+def _write_status(wb, fmts, status_rows: list[StatusRow], draft: str):
+    ws = wb.add_worksheet(SHEET_STATUS)
+    r = 1 if draft else 0
+    if draft:
+        _t(ws, 0, 0, draft, fmts.draft)
+    headers = ("Код", "Виконавець", "Тип", "Стан", "Отримано", "Файл", "sha256", "Помилок", "Попереджень")
+    _setup(ws, (12, 40, 22, 26, 18, 36, 20, 10, 12), r, headers, fmts)
+    row = r + 1
+    for s in status_rows:
+        for col, v in enumerate((s.executor, s.name, s.kind, s.state, s.received, s.file, s.sha256)):
+            _t(ws, row, col, v, fmts.text)
+        ws.write_number(row, 7, s.errors, fmts.value)
+        ws.write_number(row, 8, s.warnings, fmts.value)
+        row += 1
+    ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
+
+
+def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
+    ws = wb.add_worksheet(SHEET_SOURCES)
+    r = 1 if draft else 0
+    if draft:
+        _t(ws, 0, 0, draft, fmts.draft)
+    headers = ("Ідентифікатор", "Поле", "Виконавець", "Значення", "Файл", "sha256", "Аркуш", "Клітинка")
+    _setup(ws, (16, 12, 12, 30, 36, 66, 18, 10), r, headers, fmts)
+    row = r + 1
+    items = [(fr.line.id, fr.sources) for fr in rec.funding] + [(ir.indicator.id, ir.sources) for ir in rec.indicators]
+    for item_id, sources in items:
+        for s in sources:
+            for col, v in enumerate((item_id, s.field, s.executor, s.value, s.file, s.sha256, s.sheet, s.cell)):
+                _t(ws, row, col, v, fmts.text)
+            row += 1
+    ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
+
+
+def default_status_rows(catalogue: Catalogue, rec: Reconciliation) -> list[StatusRow]:
+    """Status rows from the reconciliation alone (reported / not reported)."""
+    from .registry import KIND_LABELS
+
+    rows = []
+    for code in rec.expected:
+        e = catalogue.registry[code]
+        sub = rec.reported.get(code)
+        rows.append(StatusRow(code, e.short_name, KIND_LABELS.get(e.kind, e.kind),
+                              STATE_LABELS.get(sub.status, sub.status) if sub else NOT_REPORTED,
+                              sub.received_at if sub else "", sub.original_name if sub else "",
+                              sub.sha256 if sub else ""))
+    return rows
+
+
+def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[StatusRow] | None = None,
+                 draft: str = "") -> bytes:
+    """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data)."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                   "strings_to_numbers": False})
+    wb.set_properties({"title": f"Звіт про виконання програми {catalogue.programme.code} за {rec.period}",
+                       "author": catalogue.programme.customer})
+    fmts = _F(wb)
+    _write_section1(wb, fmts, catalogue, rec, draft)
+    _write_section2(wb, fmts, catalogue, rec, draft)
+    _write_section3(wb, fmts, catalogue, rec, draft)
+    _write_checks(wb, fmts, catalogue, rec, draft)
+    _write_status(wb, fmts, status_rows if status_rows is not None else default_status_rows(catalogue, rec), draft)
+    _write_sources(wb, fmts, rec, draft)
+    wb.close()
+    return buf.getvalue()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write a file so that a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+__all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "_fmt"]
