@@ -140,14 +140,22 @@ def resolve_period(ws: Workspace, period: str | None) -> str:
 @main.command("templates")
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_period_option
+@click.option("--timestamp", default=None, metavar="ISO",
+              help="Позначка часу створення у файлах (ISO, напр. 2025-01-10T09:00:00); типово — стала, "
+                   "тож ті самі дані дають побайтово однакові файли.")
 @with_workspace
-def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None):
+def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None, timestamp: str | None):
     """Згенерувати шаблони звітів для виконавців у out/templates/<період>/."""
-    from .template import write_templates
+    from .template import DEFAULT_TIMESTAMP, parse_timestamp, write_templates
 
     period = resolve_period(ws, period)
     password = str(ws.setting("templates", "sheet_password", "496-r"))
-    files = write_templates(ws.catalogue, ws.out / "templates", period, password, list(executors) or None)
+    generated_at = parse_timestamp(timestamp) if timestamp else DEFAULT_TIMESTAMP
+    contact = ws.setting("templates", "contact")
+    if not contact and ws.setting("mail", "sender"):
+        contact = ", ".join(str(x) for x in (ws.setting("mail", "sender_name"), ws.setting("mail", "sender")) if x)
+    files = write_templates(ws.catalogue, ws.out / "templates", period, password, list(executors) or None,
+                            generated_at=generated_at, contact=str(contact) if contact else None)
     for f in files:
         click.echo(f"  {f.path.name}")
     click.echo(f"Згенеровано шаблонів: {len(files)} у {ws.out / 'templates' / period} (версія {ws.catalogue.template_version})")

@@ -63,6 +63,11 @@ NIL_FUNDING = "так"
 META_KEYS = ("programme", "programme_code", "template_id", "template_version", "catalogue_hash",
              "executor_code", "executor_name", "period", "generated_at")
 CUSTOM_PREFIX = "consolidate."
+# Below the META_KEYS rows, after one empty row, the meta sheet lists every row key of the template:
+# a marker row (column A META_ROW_KEYS, column B the number of keys), then one row per key:
+# column A the key, column B the sheet kind (a key of SHEET_KINDS), column C the row type (ROW_TYPES).
+META_ROW_KEYS = "row_keys"
+ROW_TYPES = ("funding", "task", "measure", "indicator", "proposal")
 
 # Title sheet: the cell right of this label holds the executor's full name (fallback identification).
 TITLE_EXECUTOR_LABEL = "Виконавець:"

@@ -1,7 +1,12 @@
 """Per-executor reporting workbooks (xlsxwriter): protected, pre-filled, validated, identifiable.
 
 Layout contract: :mod:`consolidate.layout`.  Generation is deterministic: the same catalogue,
-executor, period and ``generated_at`` give byte-identical files.
+executor, period, contact and ``generated_at`` give byte-identical files.
+
+The title sheet carries a self-check (formulas counting empty required inputs and rule
+violations).  :func:`self_check_counts` evaluates the same rules in Python; the initial cached
+value of every self-check cell is that count for the empty template, so a viewer that does not
+recalculate on load still shows the truth.
 """
 
 from __future__ import annotations
@@ -10,20 +15,33 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from . import layout as L
-from .catalogue import GROUPS, SOURCE_LABELS, Catalogue, period_label
+from .catalogue import GROUPS, SOURCE_LABELS, UNIT_LABELS, Catalogue, period_label
 from .errors import ConsolidateError
 
 DEFAULT_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
 WB_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
               "strings_to_numbers": False}
+MANIFEST = "manifest.csv"
+MANIFEST_FIELDS = ("file", "executor", "executor_name", "period", "template_id", "template_version", "sha256")
+
+# Title sheet: column C holds the self-check counts, hidden column D the check codes.
+TITLE_CHECK_VALUE_COL = 2
+TITLE_CHECK_CODE_COL = 3
+CHECK_TOTAL = "total"
+LAST_FORMULA_ROW = 1000  # self-check ranges reach this row (generous for rows the executor adds)
+
+TEXT_UNIT = "text"
+FONT = "Times New Roman"
 
 
 @dataclass(frozen=True)
@@ -36,8 +54,20 @@ class TemplateFile:
     sha256: str
 
 
-def template_id(catalogue: Catalogue, executor: str, period: str) -> str:
-    blob = f"{catalogue.programme.code}|{catalogue.template_version}|{executor}|{period}".encode("utf-8")
+@dataclass(frozen=True)
+class Identity:
+    """The catalogue's content hash and template version (computing them hashes the whole catalogue)."""
+    digest: str
+    version: str
+
+
+def catalogue_identity(catalogue: Catalogue) -> Identity:
+    return Identity(catalogue.digest, catalogue.template_version)
+
+
+def template_id(catalogue: Catalogue, executor: str, period: str, identity: Identity | None = None) -> str:
+    version = (identity or catalogue_identity(catalogue)).version
+    blob = f"{catalogue.programme.code}|{version}|{executor}|{period}".encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -51,6 +81,55 @@ def file_name(catalogue: Catalogue, executor: str, period: str) -> str:
     return f"Звіт {period} — {short} ({executor}).xlsx"
 
 
+def parse_timestamp(text: str) -> dt.datetime:
+    """An ISO date or date-time for the pinned timestamp; an aware time is converted to UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ConsolidateError(f"Невірна позначка часу «{text}»: очікується ISO, напр. 2025-01-10 або "
+                               f"2025-01-10T09:00:00") from exc
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def default_contact(catalogue: Catalogue) -> str:
+    """Whom executors contact: the state customer's entry in the registry."""
+    code = catalogue.programme.customer_executor
+    ex = catalogue.registry.get(code) if code else None
+    if ex is None:
+        return catalogue.programme.customer
+    parts = [ex.full_name, ex.contact_person, ", ".join(ex.emails)]
+    return "; ".join(p for p in parts if p)
+
+
+def unit_label(unit: str) -> str:
+    return UNIT_LABELS.get(unit, unit)
+
+
+# ---------------------------------------------------------------------------------
+# text geometry: row heights for wrapped Ukrainian text (xlsxwriter does not autofit rows,
+# LibreOffice does not re-fit them on load)
+# ---------------------------------------------------------------------------------
+
+LINE_PT = 13.5      # one line of 11 pt Times New Roman
+CHARS_PER_WIDTH = 1.0  # characters of 11 pt Times per unit of column width, with room for word wrap
+
+
+def _lines(text: str, width: float, font_size: float = 11, bold: bool = False) -> int:
+    per_line = max(1, int(width * CHARS_PER_WIDTH * (0.85 if bold else 1.0) * 11 / font_size))
+    total = 0
+    for para in str(text).split("\n"):
+        total += max(1, math.ceil(len(para) / per_line))
+    return total
+
+
+def _height(cells: Iterable[tuple[str, float]], minimum: float = 15, font_size: float = 11,
+            bold: bool = False) -> float:
+    lines = max((_lines(t, w, font_size, bold) for t, w in cells if t), default=1)
+    return max(minimum, round(lines * LINE_PT * font_size / 11 + 4, 1))
+
+
 def _text(ws, row, col, value, fmt=None):
     """Write text as text: never a formula, a URL or a number, whatever it starts with."""
     if value is None or value == "":
@@ -61,12 +140,12 @@ def _text(ws, row, col, value, fmt=None):
 
 class _Formats:
     def __init__(self, wb):
-        base = {"font_name": "Times New Roman", "font_size": 11, "valign": "top", "text_wrap": True, "border": 1}
-        self.title = wb.add_format({"font_name": "Times New Roman", "bold": True, "font_size": 14, "text_wrap": True,
+        base = {"font_name": FONT, "font_size": 11, "valign": "top", "text_wrap": True, "border": 1}
+        self.title = wb.add_format({"font_name": FONT, "bold": True, "font_size": 14, "text_wrap": True,
                                     "valign": "top"})
-        self.label = wb.add_format({"font_name": "Times New Roman", "bold": True, "valign": "top", "text_wrap": True})
-        self.plain = wb.add_format({"font_name": "Times New Roman", "valign": "top", "text_wrap": True})
-        self.hint = wb.add_format({"font_name": "Times New Roman", "italic": True, "font_color": "#555555",
+        self.label = wb.add_format({"font_name": FONT, "bold": True, "valign": "top", "text_wrap": True})
+        self.plain = wb.add_format({"font_name": FONT, "valign": "top", "text_wrap": True})
+        self.hint = wb.add_format({"font_name": FONT, "italic": True, "font_color": "#555555",
                                    "valign": "top", "text_wrap": True})
         self.header = wb.add_format({**base, "bold": True, "align": "center", "bg_color": "#D9E1F2"})
         self.code = wb.add_format({"font_size": 8, "font_color": "#888888"})
@@ -74,37 +153,172 @@ class _Formats:
         self.locked_bold = wb.add_format({**base, "bold": True, "bg_color": "#E7E6E6"})
         self.locked_num = wb.add_format({**base, "bg_color": "#F2F2F2", "num_format": "# ##0.0"})
         self.locked_val = wb.add_format({**base, "bg_color": "#F2F2F2", "num_format": "General"})
+        self.locked_center = wb.add_format({**base, "bg_color": "#F2F2F2", "align": "center"})
         self.input_num = wb.add_format({**base, "locked": False, "num_format": "# ##0.0", "bg_color": "#FFFFFF"})
         self.input_val = wb.add_format({**base, "locked": False, "num_format": "General", "bg_color": "#FFFFFF"})
         self.input_text = wb.add_format({**base, "locked": False, "bg_color": "#FFFFFF"})
         self.input_big = wb.add_format({**base, "locked": False, "bg_color": "#FFFFFF", "font_size": 10})
         self.missing = wb.add_format({"bg_color": "#FFF2CC"})
         self.violation = wb.add_format({"bg_color": "#F8CBAD", "font_color": "#9C0006"})
-        self.check_ok = wb.add_format({"font_name": "Times New Roman", "bold": True, "border": 1, "num_format": "0"})
+        self.check = wb.add_format({"font_name": FONT, "bold": True, "border": 1, "num_format": "0",
+                                    "align": "center", "valign": "top"})
+        self.check_label = wb.add_format({"font_name": FONT, "valign": "top", "text_wrap": True, "border": 1})
+        self.check_total_label = wb.add_format({"font_name": FONT, "bold": True, "valign": "top", "text_wrap": True,
+                                                "border": 1})
+        self.check_bad = wb.add_format({"bg_color": "#F8CBAD", "font_color": "#9C0006"})
+        self.check_good = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
+
+
+# ---------------------------------------------------------------------------------
+# self-check: the same rules as spreadsheet formulas and in Python
+# ---------------------------------------------------------------------------------
+
+Row = Mapping[str, object]
+
+
+def _blank(v) -> bool:
+    return v is None or v == ""
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    code: str
+    label: str
+    formula: str
+    count: Callable[[list[Row], list[Row]], int]  # (funding rows, execution rows) -> count
+
+
+def _req(row: Row, flag: int) -> bool:
+    v = row.get("required")
+    return _num(v) and v == flag
+
+
+def _self_checks() -> list[SelfCheck]:
+    fq, eq = f"'{L.SHEET_FUNDING}'", f"'{L.SHEET_EXECUTION}'"
+    fc = {c: xl_col_to_name(i) for i, (c, _) in enumerate(L.FUNDING_COLUMNS)}
+    ec = {c: xl_col_to_name(i) for i, (c, _) in enumerate(L.EXECUTION_COLUMNS)}
+
+    def f(code):
+        return f"{fq}!${fc[code]}${L.FIRST_DATA_ROW}:${fc[code]}${LAST_FORMULA_ROW}"
+
+    def e(code):
+        return f"{eq}!${ec[code]}${L.FIRST_DATA_ROW}:${ec[code]}${LAST_FORMULA_ROW}"
+
+    nil, pct, txt = L.NIL_FUNDING, unit_label("percent"), unit_label(TEXT_UNIT)
+
+    def not_nil(r):
+        return not (isinstance(r.get("nil"), str) and r["nil"].strip().casefold() == nil.casefold())
+
+    return [
+        SelfCheck(
+            "funding_missing",
+            "Незаповнені суми фінансування (профінансовано, касові видатки)",
+            f'=COUNTIFS({f("required")},1,{f("financed")},"",{f("nil")},"<>{nil}")'
+            f'+COUNTIFS({f("required")},1,{f("cash")},"",{f("nil")},"<>{nil}")',
+            lambda fr, er: sum(_blank(r.get(c)) for r in fr if _req(r, 1) and not_nil(r) for c in ("financed", "cash"))),
+        SelfCheck(
+            "cash_over_financed", "Касові видатки більші за профінансовані суми",
+            f'=SUMPRODUCT(ISNUMBER({f("cash")})*ISNUMBER({f("financed")})*({f("cash")}>{f("financed")}))',
+            lambda fr, er: sum(1 for r in fr if _num(r.get("cash")) and _num(r.get("financed"))
+                               and r["cash"] > r["financed"])),
+        SelfCheck(
+            "negative", "Від’ємні числа (суми, фактичні значення, чисельники, знаменники)",
+            "=" + "+".join(f'COUNTIF({rng},"<0")' for rng in (f("financed"), f("cash"), e("actual"),
+                                                              e("numerator"), e("denominator"))),
+            lambda fr, er: sum(1 for rows, codes in ((fr, ("financed", "cash")),
+                                                      (er, ("actual", "numerator", "denominator")))
+                               for r in rows for c in codes if _num(r.get(c)) and r[c] < 0)),
+        SelfCheck(
+            "not_a_number", "Текст замість числа в числових клітинках",
+            f'=SUMPRODUCT(({f("required")}=1)*({f("financed")}<>"")*NOT(ISNUMBER({f("financed")})))'
+            f'+SUMPRODUCT(({f("required")}=1)*({f("cash")}<>"")*NOT(ISNUMBER({f("cash")})))'
+            f'+SUMPRODUCT(({e("required")}=1)*({e("unit")}<>"{txt}")*({e("actual")}<>"")*NOT(ISNUMBER({e("actual")})))'
+            f'+SUMPRODUCT(({e("required")}=1)*({e("numerator")}<>"")*NOT(ISNUMBER({e("numerator")})))'
+            f'+SUMPRODUCT(({e("required")}=1)*({e("denominator")}<>"")*NOT(ISNUMBER({e("denominator")})))',
+            lambda fr, er: (sum(1 for r in fr if _req(r, 1) for c in ("financed", "cash")
+                                if not _blank(r.get(c)) and not _num(r.get(c)))
+                            + sum(1 for r in er if _req(r, 1) for c in ("actual", "numerator", "denominator")
+                                  if not (c == "actual" and r.get("unit") == txt)
+                                  and not _blank(r.get(c)) and not _num(r.get(c))))),
+        SelfCheck(
+            "actual_missing", "Показники без фактичного значення",
+            f'=COUNTIFS({e("required")},1,{e("actual")},"")',
+            lambda fr, er: sum(1 for r in er if _req(r, 1) and _blank(r.get("actual")))),
+        SelfCheck(
+            "status_missing", "Заходи без стану виконання",
+            f'=COUNTIFS({e("required")},2,{e("status")},"")',
+            lambda fr, er: sum(1 for r in er if _req(r, 2) and _blank(r.get("status")))),
+        SelfCheck(
+            "narrative_missing", "Заходи без тексту про виконання",
+            f'=COUNTIFS({e("required")},2,{e("narrative")},"")',
+            lambda fr, er: sum(1 for r in er if _req(r, 2) and _blank(r.get("narrative")))),
+        SelfCheck(
+            "percent_over_100", "Відсотки понад 100",
+            f'=COUNTIFS({e("unit")},"{pct}",{e("actual")},">100")',
+            lambda fr, er: sum(1 for r in er if r.get("unit") == pct and _num(r.get("actual")) and r["actual"] > 100)),
+        SelfCheck(
+            "numerator_over_denominator", "Чисельник більший за знаменник",
+            f'=SUMPRODUCT(ISNUMBER({e("numerator")})*ISNUMBER({e("denominator")})'
+            f'*({e("numerator")}>{e("denominator")}))',
+            lambda fr, er: sum(1 for r in er if _num(r.get("numerator")) and _num(r.get("denominator"))
+                               and r["numerator"] > r["denominator"])),
+    ]
+
+
+SELF_CHECKS = _self_checks()
+SELF_CHECK_CODES = tuple(c.code for c in SELF_CHECKS) + (CHECK_TOTAL,)
+
+
+def self_check_counts(funding_rows: list[Row], execution_rows: list[Row]) -> dict[str, int]:
+    """The self-check of the title sheet evaluated in Python.
+
+    Rows are the data rows of «I. Фінансування» and «II. Виконання» as ``{column code: value}``
+    (``None`` or "" for an empty cell), values as a spreadsheet reader returns them.
+    """
+    counts = {c.code: int(c.count(funding_rows, execution_rows)) for c in SELF_CHECKS}
+    counts[CHECK_TOTAL] = sum(counts.values())
+    return counts
+
+
+# ---------------------------------------------------------------------------------
+# sheets
+# ---------------------------------------------------------------------------------
+
+def _page_setup(ws, fit_height: int = 0):
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, fit_height)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.set_footer("&L&8&A&R&8&P / &N")
 
 
 def _sheet_setup(ws, columns, widths, title, hint, fmts, password):
     """Hidden code row, title, hint, header; print and protection settings."""
+    codes = [c for c, _ in columns]
     for c, (code, label) in enumerate(columns):
         ws.write_string(0, c, code, fmts.code)
         ws.write_string(3, c, label, fmts.header)
         ws.set_column(c, c, widths.get(code, 14))
     ws.set_row(0, None, None, {"hidden": True})
     ws.set_column(0, 0, 14, None, {"hidden": True})
-    req = [c for c, _ in columns].index("required") if any(c == "required" for c, _ in columns) else None
+    req = codes.index("required") if "required" in codes else None
     if req is not None:
         ws.set_column(req, req, 4, None, {"hidden": True})
-    ws.merge_range(1, 1, 1, len(columns) - 1 - (1 if req is not None else 0), title, fmts.title)
-    ws.merge_range(2, 1, 2, len(columns) - 1 - (1 if req is not None else 0), hint, fmts.hint)
-    ws.set_row(1, 36)
-    ws.set_row(2, 48)
-    ws.set_row(3, 48)
+    last_visible = len(columns) - 1 - (1 if req is not None else 0)
+    visible_width = sum(widths.get(c, 14) for c in codes[1:last_visible + 1])
+    ws.merge_range(1, 1, 1, last_visible, title, fmts.title)
+    ws.merge_range(2, 1, 2, last_visible, hint, fmts.hint)
+    ws.set_row(1, 24)
+    ws.set_row(2, _height([(hint, visible_width)], minimum=18))
+    ws.set_row(3, _height([(label, widths.get(code, 14)) for code, label in columns[1:last_visible + 1]],
+                          minimum=30, bold=True))
     ws.freeze_panes(L.FIRST_DATA_ROW - 1, 2)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    _page_setup(ws)
     ws.repeat_rows(3, 3)
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     ws.protect(password, {"format_columns": True, "format_rows": True, "select_locked_cells": True,
                           "select_unlocked_cells": True, "autofilter": False})
 
@@ -130,14 +344,34 @@ def _number_validation(kind: str):
             **_validation_msgs("Число", "Введіть число ≥ 0.", "Значення має бути числом, не меншим за 0.")}
 
 
-def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, password: str, checks: list[tuple[str, str]]):
+def _text_validation(title: str, message: str, limit: int):
+    return {"validate": "length", "criteria": "<=", "value": limit,
+            **_validation_msgs(title, message, f"Текст задовгий (понад {limit:,} знаків).".replace(",", " "))}
+
+
+def _validate_cells(ws, cells: list[tuple[int, int]], options: dict):
+    """One data validation for many cells (a single <dataValidation> with a multi-cell sqref)."""
+    if not cells:
+        return
+    first, *rest = cells
+    opts = dict(options)
+    if rest:
+        opts["other_cells"] = [[r, c, r, c] for r, c in rest]
+    ws.data_validation(first[0], first[1], first[0], first[1], opts)
+
+
+def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, password: str, contact: str,
+                 summary: str, initial: dict[str, int]):
     ws = wb.add_worksheet(L.SHEET_TITLE)
     ex = catalogue.registry[executor]
     prog = catalogue.programme
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 1, 90)
-    ws.set_column(2, 2, 12)
-    _text(ws, 0, 0, "ЗВІТ про виконання державної цільової програми", fmts.title)
+    widths = (30, 100, 12)
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
+    ws.set_column(TITLE_CHECK_CODE_COL, TITLE_CHECK_CODE_COL, 12, None, {"hidden": True})
+    title = f"ЗВІТ про виконання державної цільової програми за {period_label(period)}"
+    ws.merge_range(0, 0, 0, 2, title, fmts.title)
+    ws.set_row(0, 24)
     rows = [
         ("Програма:", prog.title),
         ("Нормативний акт:", prog.act),
@@ -146,56 +380,83 @@ def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, pas
         (L.TITLE_EXECUTOR_LABEL, ex.full_name),
         ("Код виконавця:", ex.code),
         ("Строк подання:", catalogue.deadline(period).strftime("%d.%m.%Y")),
-        ("Контакти Мінсоцполітики:", "Відповідь надсилайте цим самим файлом у відповідь на лист, з якого його отримано."),
+        ("З питань заповнення звертайтеся:", contact),
+        ("Як надіслати:", "Надішліть заповнений файл у відповідь на лист, з яким його отримано."),
+        ("У файлі:", summary),
     ]
-    for r, (label, value) in enumerate(rows, start=2):
+    r = 2
+    for label, value in rows:
         _text(ws, r, 0, label, fmts.label)
         _text(ws, r, 1, value, fmts.plain)
-    r = len(rows) + 3
+        ws.set_row(r, _height([(label, widths[0]), (value, widths[1])]))
+        r += 1
+    r += 1
     _text(ws, r, 0, "Як заповнювати", fmts.label)
     instructions = [
-        "1. Заповнюйте лише білі клітинки; сірі клітинки з даними програми захищено від змін.",
+        "1. Заповнюйте лише білі клітинки; сірі клітинки з даними програми захищено від змін. Жовтим позначено "
+        "незаповнені обов’язкові клітинки, червоним — помилки.",
         "2. «I. Фінансування»: фактично профінансовано і касові видатки — у тисячах гривень з одним знаком після коми "
         "(напр. 8 814,5). Якщо фінансування не було — оберіть «так» у колонці «Фінансування не здійснювалось».",
         "3. «II. Виконання»: для кожного показника — фактичне значення (відсотки — числом від 0 до 100, без знака %); "
         "для кожного заходу — стан виконання зі списку і текст про виконання, як він має увійти до звіту.",
-        "4. «III. Пропозиції»: пропозиції щодо подальшого виконання програми.",
-        "5. Не перейменовуйте файл і не копіюйте дані в інший файл: файл містить службові відомості, за якими його буде прийнято.",
+        "4. «III. Пропозиції»: пропозиції щодо подальшого виконання програми (за потреби).",
+        "5. Не перейменовуйте аркуші і не переносьте дані в інший файл: файл містить службові відомості, за якими "
+        "його буде прийнято.",
         "6. Перед надсиланням перевірте самоперевірку нижче: усі лічильники мають дорівнювати 0.",
     ]
-    for i, line in enumerate(instructions):
-        _text(ws, r + 1 + i, 0, "", None)
-        _text(ws, r + 1 + i, 1, line, fmts.plain)
-    r = r + len(instructions) + 2
+    for line in instructions:
+        r += 1
+        _text(ws, r, 1, line, fmts.plain)
+        ws.set_row(r, _height([(line, widths[1])]))
+    r += 2
     _text(ws, r, 0, "Самоперевірка перед надсиланням", fmts.label)
-    for i, (label, formula) in enumerate(checks):
-        _text(ws, r + 1 + i, 1, label, fmts.plain)
-        ws.write_formula(r + 1 + i, 2, formula, fmts.check_ok, 0)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    _text(ws, r, 1, "Кількість незаповнених обов’язкових клітинок і порушень правил (оновлюється під час "
+                    "заповнення)", fmts.hint)
+    first_check = r + 1
+    for check in SELF_CHECKS:
+        r += 1
+        _text(ws, r, 1, check.label, fmts.check_label)
+        ws.write_formula(r, TITLE_CHECK_VALUE_COL, check.formula, fmts.check, initial[check.code])
+        _text(ws, r, TITLE_CHECK_CODE_COL, check.code)
+        ws.set_row(r, _height([(check.label, widths[1])]))
+    last_check = r
+    r += 1
+    col = xl_col_to_name(TITLE_CHECK_VALUE_COL)
+    _text(ws, r, 1, "Усього зауважень (має бути 0)", fmts.check_total_label)
+    ws.write_formula(r, TITLE_CHECK_VALUE_COL, f"=SUM({col}{first_check + 1}:{col}{last_check + 1})", fmts.check,
+                     initial[CHECK_TOTAL])
+    _text(ws, r, TITLE_CHECK_CODE_COL, CHECK_TOTAL)
+    ws.conditional_format(first_check, TITLE_CHECK_VALUE_COL, r, TITLE_CHECK_VALUE_COL,
+                          {"type": "cell", "criteria": ">", "value": 0, "format": fmts.check_bad})
+    ws.conditional_format(first_check, TITLE_CHECK_VALUE_COL, r, TITLE_CHECK_VALUE_COL,
+                          {"type": "cell", "criteria": "==", "value": 0, "format": fmts.check_good})
+    _page_setup(ws, fit_height=1)
     ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
     return ws
 
 
-def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str):
+def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str, keys: list):
     ws = wb.add_worksheet(L.SHEET_FUNDING)
     cols = L.FUNDING_COLUMNS
     ci = {c: i for i, (c, _) in enumerate(cols)}
-    widths = {"task": 28, "measure": 48, "source": 22, "programme_amount": 14, "planned": 14, "financed": 15, "cash": 15,
-              "budget_code": 30, "nil": 15, "comment": 30}
+    widths = {"task": 24, "measure": 42, "source": 16, "programme_amount": 12, "planned": 12, "financed": 13,
+              "cash": 13, "budget_code": 28, "nil": 14, "comment": 26}
     _sheet_setup(ws, cols, widths, "I. Фінансування завдань та заходів програми (тис. грн)",
-                 "Заповніть білі клітинки: фактично профінансовано і касові видатки за звітний період, код бюджетної "
-                 "програми. Касові видатки не можуть перевищувати профінансовані суми.", fmts, password)
+                 "Заповніть білі клітинки: фактично профінансовано і касові видатки за звітний період (тис. грн, "
+                 "один знак після коми), код і назву бюджетної програми. Касові видатки не можуть перевищувати "
+                 "профінансовані суми. Якщо фінансування не здійснювалось — оберіть «так».", fmts, password)
     lines = catalogue.funding_for(executor)
-    row = L.FIRST_DATA_ROW - 1
+    first = L.FIRST_DATA_ROW - 1
+    row = first
     for f in lines:
         m = catalogue.measure(f.measure_id)
         t = catalogue.task(m.task_id)
+        task_text, measure_text = f"{t.number}. {t.name}", f"{m.number}) {m.text}"
+        source = f.source_label or SOURCE_LABELS[f.source]
         _text(ws, row, ci["key"], f.id, fmts.locked)
-        _text(ws, row, ci["task"], f"{t.number}. {t.name}", fmts.locked)
-        _text(ws, row, ci["measure"], f"{m.number}) {m.text}", fmts.locked)
-        _text(ws, row, ci["source"], f.source_label or SOURCE_LABELS[f.source], fmts.locked)
+        _text(ws, row, ci["task"], task_text, fmts.locked)
+        _text(ws, row, ci["measure"], measure_text, fmts.locked)
+        _text(ws, row, ci["source"], source, fmts.locked)
         for code in ("programme_amount", "planned"):
             v = getattr(f, code)
             if v is None:
@@ -208,10 +469,11 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str)
         ws.write_blank(row, ci["nil"], None, fmts.input_text)
         ws.write_blank(row, ci["comment"], None, fmts.input_text)
         ws.write_number(row, ci["required"], 1)
-        ws.set_row(row, 75)
+        ws.set_row(row, _height([(task_text, widths["task"]), (measure_text, widths["measure"]),
+                                 (source, widths["source"]), (f.budget_code, widths["budget_code"])], minimum=45))
+        keys.append((f.id, "funding", "funding"))
         row += 1
     last = row - 1
-    first = L.FIRST_DATA_ROW - 1
     if lines:
         for code in ("financed", "cash"):
             ws.data_validation(first, ci[code], last, ci[code], _number_validation("amount"))
@@ -219,10 +481,10 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str)
             "validate": "list", "source": [L.NIL_FUNDING],
             **_validation_msgs("Без фінансування", "Оберіть «так», якщо у звітному періоді фінансування не здійснювалось.",
                                "Оберіть значення зі списку або залиште порожнім.")})
-        ws.data_validation(first, ci["budget_code"], last, ci["budget_code"], {
-            "validate": "length", "criteria": "<=", "value": 1000,
-            **_validation_msgs("Код програми", "КПКВК і назва бюджетної програми, за якою здійснювалось фінансування.",
-                               "Текст задовгий (понад 1000 знаків).")})
+        ws.data_validation(first, ci["budget_code"], last, ci["budget_code"], _text_validation(
+            "Код програми", "КПКВК і назва бюджетної програми, за якою здійснювалось фінансування.", 1000))
+        ws.data_validation(first, ci["comment"], last, ci["comment"], _text_validation(
+            "Примітка", "Пояснення до рядка (за потреби): причини відхилень, джерела, уточнення.", 2000))
         fin, cash, nil = (xl_col_to_name(ci[c]) for c in ("financed", "cash", "nil"))
         r1 = first + 1
         for code in ("financed", "cash"):
@@ -232,89 +494,102 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str)
         ws.conditional_format(first, ci["cash"], last, ci["cash"], {
             "type": "formula", "criteria": f"=AND(ISNUMBER({cash}{r1}),ISNUMBER({fin}{r1}),{cash}{r1}>{fin}{r1})",
             "format": fmts.violation})
-    if not lines:
-        _text(ws, first, ci["task"], "Для цього виконавця в програмі немає рядків фінансування.", fmts.hint)
-    return ws, first, last
+        for code in ("financed", "cash"):
+            col = xl_col_to_name(ci[code])
+            ws.conditional_format(first, ci[code], last, ci[code], {
+                "type": "formula", "criteria": f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", "format": fmts.violation})
+    else:
+        _text(ws, first, ci["task"], "Для цього виконавця в програмі немає рядків фінансування: аркуш не заповнюється.",
+              fmts.hint)
+        ws.set_row(first, 30)
+    return ws
 
 
-def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: str):
+def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: str, keys: list):
     ws = wb.add_worksheet(L.SHEET_EXECUTION)
     cols = L.EXECUTION_COLUMNS
     ci = {c: i for i, (c, _) in enumerate(cols)}
-    widths = {"item": 60, "unit": 8, "planned": 12, "actual": 13, "numerator": 12, "denominator": 12, "status": 17,
-              "narrative": 80}
+    widths = {"item": 56, "unit": 7, "planned": 11, "actual": 12, "numerator": 11, "denominator": 11, "status": 16,
+              "narrative": 70}
     _sheet_setup(ws, cols, widths, "II. Виконання завдань і заходів програми",
                  "Для кожного заходу оберіть стан виконання і опишіть виконання (текст увійде до звіту під назвою "
                  "вашого органу). Для кожного показника внесіть фактичне значення; для відсотків — також чисельник і "
                  "знаменник, якщо вони відомі.", fmts, password)
-    row = L.FIRST_DATA_ROW - 1
-    first = row
-    by_kind: dict[str, list[int]] = {"count": [], "percent": [], "other": []}
+    first = L.FIRST_DATA_ROW - 1
+    row = first
+    actual_cells: dict[str, list[tuple[int, int]]] = {"count": [], "percent": [], "number": [], "text": []}
+    pair_cells: list[tuple[int, int]] = []
     measure_rows: list[int] = []
-    percent_rows: list[int] = []
     current_task = None
     for m in catalogue.measures_for(executor):
         if m.task_id != current_task:
             current_task = m.task_id
             t = catalogue.task(m.task_id)
+            task_text = f"{t.number}. {t.name}"
             _text(ws, row, ci["key"], t.id, fmts.locked_bold)
-            _text(ws, row, ci["item"], f"{t.number}. {t.name}", fmts.locked_bold)
+            _text(ws, row, ci["item"], task_text, fmts.locked_bold)
             for code in ("unit", "planned", "actual", "numerator", "denominator", "status", "narrative"):
                 ws.write_blank(row, ci[code], None, fmts.locked_bold)
+            ws.set_row(row, _height([(task_text, widths["item"])], bold=True))
+            keys.append((t.id, "execution", "task"))
             row += 1
         execs = ", ".join(catalogue.executor_label(c) for c in m.executors)
+        item = f"{m.number}) {m.text}\n(виконавці: {execs})"
         _text(ws, row, ci["key"], m.id, fmts.locked)
-        _text(ws, row, ci["item"], f"{m.number}) {m.text}\n(виконавці: {execs})", fmts.locked)
+        _text(ws, row, ci["item"], item, fmts.locked)
         for code in ("unit", "planned", "actual", "numerator", "denominator"):
             ws.write_blank(row, ci[code], None, fmts.locked)
         ws.write_blank(row, ci["status"], None, fmts.input_text)
         ws.write_blank(row, ci["narrative"], None, fmts.input_big)
         ws.write_number(row, ci["required"], 2)
-        ws.set_row(row, 150)
+        ws.set_row(row, _height([(item, widths["item"])], minimum=100))
         measure_rows.append(row)
+        keys.append((m.id, "execution", "measure"))
         row += 1
         for ind in catalogue.indicators_of(m.id):
+            name = f"    {ind.name}"
             _text(ws, row, ci["key"], ind.id, fmts.locked)
-            _text(ws, row, ci["item"], f"    {ind.name}", fmts.locked)
-            _text(ws, row, ci["unit"], "%" if ind.unit == "percent" else ("тис." if ind.unit == "thousand" else "од."),
-                  fmts.locked)
+            _text(ws, row, ci["item"], name, fmts.locked)
+            _text(ws, row, ci["unit"], unit_label(ind.unit), fmts.locked_center)
             if ind.planned is None:
                 ws.write_blank(row, ci["planned"], None, fmts.locked_val)
             else:
                 ws.write_number(row, ci["planned"], ind.planned, fmts.locked_val)
-            ws.write_blank(row, ci["actual"], None, fmts.input_val)
+            if ind.unit == TEXT_UNIT:
+                ws.write_blank(row, ci["actual"], None, fmts.input_text)
+                actual_cells["text"].append((row, ci["actual"]))
+            else:
+                ws.write_blank(row, ci["actual"], None, fmts.input_val)
+                kind = ind.unit if ind.unit in ("count", "percent") else "number"
+                actual_cells[kind].append((row, ci["actual"]))
             if ind.unit == "percent":
                 ws.write_blank(row, ci["numerator"], None, fmts.input_val)
                 ws.write_blank(row, ci["denominator"], None, fmts.input_val)
-                percent_rows.append(row)
-                by_kind["percent"].append(row)
+                pair_cells += [(row, ci["numerator"]), (row, ci["denominator"])]
             else:
                 ws.write_blank(row, ci["numerator"], None, fmts.locked)
                 ws.write_blank(row, ci["denominator"], None, fmts.locked)
-                by_kind["count" if ind.unit == "count" else "other"].append(row)
             ws.write_blank(row, ci["status"], None, fmts.locked)
             ws.write_blank(row, ci["narrative"], None, fmts.locked)
             ws.write_number(row, ci["required"], 1)
-            ws.set_row(row, 45)
+            ws.set_row(row, _height([(name, widths["item"])], minimum=30))
+            keys.append((ind.id, "execution", "indicator"))
             row += 1
     last = row - 1
-    for kind, rows in by_kind.items():
-        for r in rows:
-            ws.data_validation(r, ci["actual"], r, ci["actual"], _number_validation(kind))
-    for r in percent_rows:
-        ws.data_validation(r, ci["numerator"], r, ci["denominator"], _number_validation("number"))
-    status_v = {"validate": "list", "source": list(L.STATUS_VALUES),
-                **_validation_msgs("Стан виконання", "Оберіть стан виконання заходу зі списку.",
-                                   "Оберіть одне зі значень списку: " + ", ".join(L.STATUS_VALUES) + ".")}
-    narrative_v = {"validate": "length", "criteria": "<=", "value": 32000,
-                   **_validation_msgs("Інформація про виконання",
-                                      "Опишіть виконання заходу за звітний період: що зроблено, скільки, де. "
-                                      "Текст увійде до національного звіту.", "Текст задовгий (понад 32 000 знаків).")}
-    for r in measure_rows:
-        ws.data_validation(r, ci["status"], r, ci["status"], status_v)
-        ws.data_validation(r, ci["narrative"], r, ci["narrative"], narrative_v)
-    req = xl_col_to_name(ci["required"])
+    for kind in ("count", "percent", "number"):
+        _validate_cells(ws, actual_cells[kind], _number_validation(kind))
+    _validate_cells(ws, actual_cells["text"], _text_validation(
+        "Фактично досягнуто", "Опишіть досягнутий результат текстом.", 2000))
+    _validate_cells(ws, pair_cells, _number_validation("number"))
+    _validate_cells(ws, [(r, ci["status"]) for r in measure_rows], {
+        "validate": "list", "source": list(L.STATUS_VALUES),
+        **_validation_msgs("Стан виконання", "Оберіть стан виконання заходу зі списку.",
+                           "Оберіть одне зі значень списку: " + ", ".join(L.STATUS_VALUES) + ".")})
+    _validate_cells(ws, [(r, ci["narrative"]) for r in measure_rows], _text_validation(
+        "Інформація про виконання", "Опишіть виконання заходу за звітний період: що зроблено, скільки, де. "
+        "Текст увійде до національного звіту.", 32000))
     if last >= first:
+        req = xl_col_to_name(ci["required"])
         r1 = first + 1
         for code, flag in (("actual", 1), ("status", 2), ("narrative", 2)):
             col = xl_col_to_name(ci[code])
@@ -322,11 +597,20 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
                 "type": "formula", "criteria": f"=AND(${req}{r1}={flag},ISBLANK({col}{r1}))", "format": fmts.missing})
         act, unit = xl_col_to_name(ci["actual"]), xl_col_to_name(ci["unit"])
         ws.conditional_format(first, ci["actual"], last, ci["actual"], {
-            "type": "formula", "criteria": f'=AND(${unit}{r1}="%",ISNUMBER({act}{r1}),{act}{r1}>100)', "format": fmts.violation})
-    return ws, first, last
+            "type": "formula", "criteria": f'=AND(${unit}{r1}="{unit_label("percent")}",ISNUMBER({act}{r1}),{act}{r1}>100)',
+            "format": fmts.violation})
+        num, den = xl_col_to_name(ci["numerator"]), xl_col_to_name(ci["denominator"])
+        ws.conditional_format(first, ci["numerator"], last, ci["numerator"], {
+            "type": "formula", "criteria": f"=AND(ISNUMBER({num}{r1}),ISNUMBER(${den}{r1}),{num}{r1}>${den}{r1})",
+            "format": fmts.violation})
+        for code in ("actual", "numerator", "denominator"):
+            col = xl_col_to_name(ci[code])
+            ws.conditional_format(first, ci[code], last, ci[code], {
+                "type": "formula", "criteria": f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", "format": fmts.violation})
+    return ws
 
 
-def _write_proposals(wb, fmts, password: str):
+def _write_proposals(wb, fmts, password: str, keys: list):
     ws = wb.add_worksheet(L.SHEET_PROPOSALS)
     cols = L.PROPOSAL_COLUMNS
     for c, (code, label) in enumerate(cols):
@@ -337,30 +621,53 @@ def _write_proposals(wb, fmts, password: str):
     ws.set_column(1, 1, 140)
     _text(ws, 1, 1, "III. Пропозиції щодо подальшого виконання програми", fmts.title)
     _text(ws, 2, 1, "Кожну пропозицію — в окрему клітинку. Можна залишити порожнім.", fmts.hint)
+    ws.set_row(1, 24)
+    ws.set_row(3, 20)
     for i, key in enumerate(L.PROPOSAL_KEYS):
         r = L.FIRST_DATA_ROW - 1 + i
         _text(ws, r, 0, key, fmts.locked)
         ws.write_blank(r, 1, None, fmts.input_big)
         ws.set_row(r, 90)
-    ws.data_validation(L.FIRST_DATA_ROW - 1, 1, L.FIRST_DATA_ROW - 1 + len(L.PROPOSAL_KEYS) - 1, 1, {
-        "validate": "length", "criteria": "<=", "value": 32000,
-        **_validation_msgs("Пропозиція", "Текст пропозиції.", "Текст задовгий (понад 32 000 знаків).")})
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+        keys.append((key, "proposals", "proposal"))
+    ws.data_validation(L.FIRST_DATA_ROW - 1, 1, L.FIRST_DATA_ROW - 1 + len(L.PROPOSAL_KEYS) - 1, 1,
+                       _text_validation("Пропозиція", "Текст пропозиції.", 32000))
+    _page_setup(ws)
+    ws.repeat_rows(3, 3)
     ws.freeze_panes(L.FIRST_DATA_ROW - 1, 1)
     ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True, "format_rows": True})
     return ws
 
 
-def meta_values(catalogue: Catalogue, executor: str, period: str, generated_at: dt.datetime) -> dict[str, str]:
+def _write_meta(wb, meta: dict[str, str], keys: list[tuple[str, str, str]], password: str):
+    """Key/value rows (layout.META_KEYS), a blank row, then the row-keys block."""
+    ms = wb.add_worksheet(L.SHEET_META)
+    r = 0
+    for key, value in meta.items():
+        ms.write_string(r, 0, key)
+        ms.write_string(r, 1, value)
+        r += 1
+    r += 1
+    ms.write_string(r, 0, L.META_ROW_KEYS)
+    ms.write_number(r, 1, len(keys))
+    for key, kind, row_type in keys:
+        r += 1
+        ms.write_string(r, 0, key)
+        ms.write_string(r, 1, kind)
+        ms.write_string(r, 2, row_type)
+    ms.very_hidden()
+    ms.protect(password)
+
+
+def meta_values(catalogue: Catalogue, executor: str, period: str, generated_at: dt.datetime,
+                identity: Identity | None = None) -> dict[str, str]:
     ex = catalogue.registry[executor]
+    identity = identity or catalogue_identity(catalogue)
     return {
         "programme": L.PROGRAMME_TAG,
         "programme_code": catalogue.programme.code,
-        "template_id": template_id(catalogue, executor, period),
-        "template_version": catalogue.template_version,
-        "catalogue_hash": catalogue.digest,
+        "template_id": template_id(catalogue, executor, period, identity),
+        "template_version": identity.version,
+        "catalogue_hash": identity.digest,
         "executor_code": ex.code,
         "executor_name": ex.full_name,
         "period": period,
@@ -368,8 +675,19 @@ def meta_values(catalogue: Catalogue, executor: str, period: str, generated_at: 
     }
 
 
+def empty_rows(catalogue: Catalogue, executor: str) -> tuple[list[dict], list[dict]]:
+    """The data rows of an empty template (locked values only), for :func:`self_check_counts`."""
+    funding = [{"key": f.id, "required": 1} for f in catalogue.funding_for(executor)]
+    execution: list[dict] = []
+    for m in catalogue.measures_for(executor):
+        execution.append({"key": m.id, "required": 2})
+        execution += [{"key": i.id, "required": 1, "unit": unit_label(i.unit)} for i in catalogue.indicators_of(m.id)]
+    return funding, execution
+
+
 def build_workbook(catalogue: Catalogue, executor: str, period: str, password: str,
-                   generated_at: dt.datetime = DEFAULT_TIMESTAMP) -> bytes:
+                   generated_at: dt.datetime = DEFAULT_TIMESTAMP, contact: str | None = None,
+                   identity: Identity | None = None) -> bytes:
     """The workbook of one executor for one period, as bytes."""
     if executor not in catalogue.registry:
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
@@ -377,82 +695,88 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, WB_OPTIONS)
     fmts = _Formats(wb)
-    meta = meta_values(catalogue, executor, period, generated_at)
+    meta = meta_values(catalogue, executor, period, generated_at, identity)
+    ex = catalogue.registry[executor]
     wb.set_properties({
-        "title": f"Звіт про виконання програми {catalogue.programme.code} за {period}",
+        "title": f"Звіт про виконання програми {catalogue.programme.code} за {period} — {ex.short_name}",
         "subject": catalogue.programme.title,
         "author": catalogue.programme.customer,
         "company": catalogue.programme.customer,
-        "comments": f"Шаблон для: {catalogue.registry[executor].full_name}",
+        "comments": f"Шаблон для: {ex.full_name}",
         "created": generated_at,
     })
     for key, value in meta.items():
         wb.set_custom_property(L.CUSTOM_PREFIX + key, value)
 
-    fq = f"'{L.SHEET_FUNDING}'"
-    eq = f"'{L.SHEET_EXECUTION}'"
-    fc = {c: xl_col_to_name(i) for i, (c, _) in enumerate(L.FUNDING_COLUMNS)}
-    ec = {c: xl_col_to_name(i) for i, (c, _) in enumerate(L.EXECUTION_COLUMNS)}
-
-    def rng(sheet, col):  # the whole input area, generous for rows the executor inserts
-        return f"{sheet}!${col}${L.FIRST_DATA_ROW}:${col}$1000"
-
-    checks = [
-        ("Незаповнені суми фінансування (профінансовано / касові), де фінансування не позначено як відсутнє",
-         f'=COUNTIFS({rng(fq, fc["required"])},1,{rng(fq, fc["financed"])},"",{rng(fq, fc["nil"])},"<>{L.NIL_FUNDING}")'
-         f'+COUNTIFS({rng(fq, fc["required"])},1,{rng(fq, fc["cash"])},"",{rng(fq, fc["nil"])},"<>{L.NIL_FUNDING}")'),
-        ("Касові видатки більші за профінансовані",
-         f'=SUMPRODUCT(ISNUMBER({rng(fq, fc["cash"])})*ISNUMBER({rng(fq, fc["financed"])})'
-         f'*({rng(fq, fc["cash"])}>{rng(fq, fc["financed"])}))'),
-        ("Від’ємні суми", f'=COUNTIF({rng(fq, fc["financed"])},"<0")+COUNTIF({rng(fq, fc["cash"])},"<0")'),
-        ("Показники без фактичного значення", f'=COUNTIFS({rng(eq, ec["required"])},1,{rng(eq, ec["actual"])},"")'),
-        ("Заходи без стану виконання", f'=COUNTIFS({rng(eq, ec["required"])},2,{rng(eq, ec["status"])},"")'),
-        ("Заходи без тексту про виконання", f'=COUNTIFS({rng(eq, ec["required"])},2,{rng(eq, ec["narrative"])},"")'),
-        ("Відсотки понад 100", f'=COUNTIFS({rng(eq, ec["unit"])},"%",{rng(eq, ec["actual"])},">100")'),
-    ]
-    _write_title(wb, fmts, catalogue, executor, period, password, checks)
-    _write_funding(wb, fmts, catalogue, executor, password)
-    _write_execution(wb, fmts, catalogue, executor, password)
-    _write_proposals(wb, fmts, password)
-
-    ms = wb.add_worksheet(L.SHEET_META)
-    for r, (key, value) in enumerate(meta.items()):
-        ms.write_string(r, 0, key)
-        ms.write_string(r, 1, value)
-    ms.very_hidden()
-    ms.protect(password)
+    measures = catalogue.measures_for(executor)
+    n_ind = sum(len(catalogue.indicators_of(m.id)) for m in measures)
+    n_fund = len(catalogue.funding_for(executor))
+    summary = (f"I. Фінансування — рядків: {n_fund}; II. Виконання — заходів: {len(measures)}, показників: {n_ind}; "
+               f"III. Пропозиції.")
+    initial = self_check_counts(*empty_rows(catalogue, executor))
+    keys: list[tuple[str, str, str]] = []
+    _write_title(wb, fmts, catalogue, executor, period, password, contact or default_contact(catalogue), summary,
+                 initial)
+    _write_funding(wb, fmts, catalogue, executor, password, keys)
+    _write_execution(wb, fmts, catalogue, executor, password, keys)
+    _write_proposals(wb, fmts, password, keys)
+    _write_meta(wb, meta, keys, password)
     wb.close()
     return buf.getvalue()
 
 
+def _read_manifest(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    return [r for r in rows if all(k in r for k in MANIFEST_FIELDS)]
+
+
 def write_templates(catalogue: Catalogue, out_dir: Path, period: str, password: str,
                     executors: list[str] | None = None,
-                    generated_at: dt.datetime = DEFAULT_TIMESTAMP) -> list[TemplateFile]:
-    """Write one workbook per executor into ``out_dir/<period>/`` and a manifest.csv beside them."""
+                    generated_at: dt.datetime = DEFAULT_TIMESTAMP, contact: str | None = None) -> list[TemplateFile]:
+    """Write one workbook per executor into ``out_dir/<period>/`` and a manifest.csv beside them.
+
+    With a subset of executors, the manifest keeps the rows of the other executors whose
+    files are still there.
+    """
     catalogue.check_period(period)
-    wanted = executors or catalogue.expected_executors()
+    wanted = list(dict.fromkeys(executors or catalogue.expected_executors()))
     unknown = [e for e in wanted if e not in catalogue.registry or e in GROUPS]
     if unknown:
         raise ConsolidateError(f"Невідомі виконавці: {', '.join(unknown)}")
     target = Path(out_dir) / period
     target.mkdir(parents=True, exist_ok=True)
+    identity = catalogue_identity(catalogue)
     written: list[TemplateFile] = []
     for code in wanted:
-        data = build_workbook(catalogue, code, period, password, generated_at)
+        data = build_workbook(catalogue, code, period, password, generated_at, contact, identity)
         path = target / file_name(catalogue, code, period)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-        written.append(TemplateFile(path, code, period, template_id(catalogue, code, period),
-                                    catalogue.template_version, hashlib.sha256(data).hexdigest()))
-    manifest = target / "manifest.csv"
+        written.append(TemplateFile(path, code, period, template_id(catalogue, code, period, identity),
+                                    identity.version, hashlib.sha256(data).hexdigest()))
+    manifest = target / MANIFEST
+    rows = {r["executor"]: r for r in _read_manifest(manifest)
+            if r["executor"] not in wanted and r["executor"] in catalogue.registry and (target / r["file"]).is_file()}
+    for t in written:
+        rows[t.executor] = {"file": t.path.name, "executor": t.executor,
+                            "executor_name": catalogue.registry[t.executor].short_name, "period": t.period,
+                            "template_id": t.template_id, "template_version": t.template_version, "sha256": t.sha256}
+    order = {e.code: i for i, e in enumerate(catalogue.registry)}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "executor", "executor_name", "period", "template_id", "template_version", "sha256"])
-    for t in written:
-        w.writerow([t.path.name, t.executor, catalogue.registry[t.executor].short_name, t.period, t.template_id,
-                    t.template_version, t.sha256])
-    manifest.write_text(buf.getvalue(), encoding="utf-8")
+    w.writerow(MANIFEST_FIELDS)
+    for code in sorted(rows, key=order.__getitem__):
+        w.writerow([rows[code][k] for k in MANIFEST_FIELDS])
+    tmp = manifest.with_name(MANIFEST + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(manifest)
     return written
 
 
