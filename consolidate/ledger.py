@@ -1,0 +1,286 @@
+"""The ledger: every received file, every submission, value and finding (SQLite, WAL).
+
+One transaction per received file (:meth:`Ledger.record`): the file row, its findings and, for a
+file that was read and identified, the submission with its values and the supersession of the
+executor's previous return for the period.  Either all of it is in the ledger or none of it.
+
+Tables::
+
+    files        one row per distinct sha256 ever received (accepted or quarantined)
+    submissions  one row per identified return; ``superseded_by`` links an older return to the newer one
+    cell_values  values extracted from a submission (only values that passed validation)
+    findings     findings of a file (quarantined files have findings but no submission)
+
+A partial unique index keeps at most one current (not superseded) submission per executor and
+period, so a second "latest" return cannot exist even after a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConsolidateError
+from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
+
+SCHEMA_VERSION = 1
+FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
+SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS files (
+    id               INTEGER PRIMARY KEY,
+    sha256           TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+    original_name    TEXT NOT NULL,
+    size             INTEGER NOT NULL CHECK (size >= 0),
+    received_at      TEXT NOT NULL,
+    archive_path     TEXT NOT NULL,
+    format           TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN {FILE_STATES!r}),
+    executor         TEXT,
+    period           TEXT,
+    template_version TEXT,
+    identified_by    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS files_executor ON files (executor, period);
+CREATE TABLE IF NOT EXISTS submissions (
+    id               INTEGER PRIMARY KEY,
+    file_id          INTEGER NOT NULL UNIQUE REFERENCES files (id),
+    executor         TEXT NOT NULL,
+    period           TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN {SUBMISSION_STATES!r}),
+    template_version TEXT NOT NULL,
+    superseded_by    INTEGER REFERENCES submissions (id) DEFERRABLE INITIALLY DEFERRED
+);
+CREATE INDEX IF NOT EXISTS submissions_executor ON submissions (executor, period);
+CREATE UNIQUE INDEX IF NOT EXISTS submissions_current ON submissions (executor, period)
+    WHERE superseded_by IS NULL;
+CREATE TABLE IF NOT EXISTS cell_values (
+    submission_id    INTEGER NOT NULL REFERENCES submissions (id),
+    seq              INTEGER NOT NULL,
+    key              TEXT NOT NULL,
+    field            TEXT NOT NULL,
+    number           REAL,
+    text             TEXT NOT NULL,
+    sheet            TEXT NOT NULL,
+    cell             TEXT NOT NULL,
+    PRIMARY KEY (submission_id, seq)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    file_id          INTEGER NOT NULL REFERENCES files (id),
+    seq              INTEGER NOT NULL,
+    severity         TEXT NOT NULL,
+    code             TEXT NOT NULL,
+    message          TEXT NOT NULL,
+    sheet            TEXT NOT NULL,
+    cell             TEXT NOT NULL,
+    row_key          TEXT NOT NULL,
+    found            TEXT NOT NULL,
+    expected         TEXT NOT NULL,
+    PRIMARY KEY (file_id, seq)
+);
+"""
+
+_SUBMISSION_SQL = """
+SELECT s.id, s.executor, s.period, f.sha256, f.original_name, f.received_at, s.status, s.template_version,
+       s.superseded_by, f.archive_path
+FROM submissions s JOIN files f ON f.id = s.file_id
+"""
+_FILE_SQL = """
+SELECT f.id, f.sha256, f.original_name, f.size, f.received_at, f.archive_path, f.format, f.status, f.executor,
+       f.period, f.template_version, f.identified_by, s.id, s.superseded_by
+FROM files f LEFT JOIN submissions s ON s.file_id = f.id
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A received file as the ledger knows it (quarantined files included)."""
+
+    id: int
+    sha256: str
+    original_name: str
+    size: int
+    received_at: str
+    archive_path: str           # relative to the workspace
+    format: str                 # xlsx, xlsm, xls, ods, or "" when not a workbook
+    status: str                 # ACCEPTED / ACCEPTED_WARNINGS / ACCEPTED_ERRORS / QUARANTINED
+    executor: str | None
+    period: str | None
+    template_version: str | None
+    identified_by: str
+    submission_id: int | None   # None for a quarantined file
+    superseded_by: int | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What :meth:`Ledger.record` did."""
+
+    file: FileRecord
+    duplicate: bool             # the same bytes were already recorded: nothing was written
+    superseded: int | None      # the submission this one replaced as the executor's latest return
+
+
+class Ledger:
+    """The workspace ledger.  Use as a context manager; the schema is created on open."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConsolidateError(f"Журнал «{self.path}» пошкоджено або це не база SQLite ({exc})") from exc
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConsolidateError(f"Журнал «{self.path}» створено новішою версією consolidate "
+                                   f"(схема {version}, підтримується {SCHEMA_VERSION}); оновіть програму.")
+        if version < SCHEMA_VERSION:
+            with self.transaction():  # statement by statement: executescript would commit early
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # --- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    # --- writing -----------------------------------------------------------------------
+    def record(self, ret: Return, *, status: str, original_name: str, size: int, received_at: str,
+               archive_path: str, fmt: str) -> Receipt:
+        """Record one received file in one transaction; the same bytes twice are recorded once."""
+        if status not in FILE_STATES:
+            raise ValueError(f"unknown status {status!r}")
+        identified = status != QUARANTINED
+        if identified and not (ret.executor and ret.period):
+            raise ValueError("an accepted return needs an executor and a period")
+        with self.transaction():
+            existing = self._file_where("f.sha256 = ?", (ret.sha256,))
+            if existing:
+                return Receipt(existing[0], duplicate=True, superseded=None)
+            cur = self.db.execute(
+                "INSERT INTO files (sha256, original_name, size, received_at, archive_path, format, status, executor, "
+                "period, template_version, identified_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (ret.sha256, original_name, size, received_at, archive_path, fmt, status, ret.executor, ret.period,
+                 ret.template_version, ret.identified_by))
+            file_id = cur.lastrowid
+            self.db.executemany(
+                "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, expected) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
+                 for i, f in enumerate(ret.findings)])
+            superseded = None
+            if identified:
+                row = self.db.execute(
+                    "SELECT id FROM submissions WHERE executor = ? AND period = ? AND superseded_by IS NULL",
+                    (ret.executor, ret.period)).fetchone()
+                new_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM submissions").fetchone()[0]
+                if row is not None:
+                    superseded = row[0]
+                    self.db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (new_id, superseded))
+                self.db.execute(
+                    "INSERT INTO submissions (id, file_id, executor, period, status, template_version) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (new_id, file_id, ret.executor, ret.period, status, ret.template_version or ""))
+                self.db.executemany(
+                    "INSERT INTO cell_values (submission_id, seq, key, field, number, text, sheet, cell) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    [(new_id, i, v.key, v.field, v.number, v.text, v.sheet, v.cell) for i, v in enumerate(ret.values)])
+            record = self._file_where("f.id = ?", (file_id,))[0]
+        return Receipt(record, duplicate=False, superseded=superseded)
+
+    # --- reading -----------------------------------------------------------------------
+    def has_file(self, sha256: str) -> bool:
+        return self.db.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+    def file(self, sha256: str) -> FileRecord | None:
+        rows = self._file_where("f.sha256 = ?", (sha256,))
+        return rows[0] if rows else None
+
+    def files(self, executor: str | None = None, period: str | None = None,
+              status: str | None = None) -> list[FileRecord]:
+        """Received files, oldest first."""
+        where, args = _filters({"f.executor": executor, "f.period": period, "f.status": status})
+        return self._file_where(where, args)
+
+    def quarantined(self) -> list[FileRecord]:
+        return self.files(status=QUARANTINED)
+
+    def latest_submissions(self, period: str) -> list[Submission]:
+        """Per executor, the newest return for the period that no later return superseded; by executor code."""
+        rows = self.db.execute(_SUBMISSION_SQL + " WHERE s.period = ? AND s.superseded_by IS NULL ORDER BY s.executor",
+                               (period,)).fetchall()
+        return [Submission(*r) for r in rows]
+
+    def submissions(self, executor: str | None = None, period: str | None = None) -> list[Submission]:
+        """History of returns, oldest first."""
+        where, args = _filters({"s.executor": executor, "s.period": period})
+        rows = self.db.execute(_SUBMISSION_SQL + f" WHERE {where} ORDER BY s.id", args).fetchall()
+        return [Submission(*r) for r in rows]
+
+    def submission(self, submission_id: int) -> Submission | None:
+        row = self.db.execute(_SUBMISSION_SQL + " WHERE s.id = ?", (submission_id,)).fetchone()
+        return Submission(*row) if row else None
+
+    def values(self, submission_id: int) -> list[CellValue]:
+        rows = self.db.execute("SELECT key, field, number, text, sheet, cell FROM cell_values "
+                               "WHERE submission_id = ? ORDER BY seq", (submission_id,)).fetchall()
+        return [CellValue(*r) for r in rows]
+
+    def findings(self, submission_id: int) -> list[Finding]:
+        """Findings of the file behind a submission."""
+        row = self.db.execute("SELECT file_id FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+        return self.file_findings(row[0]) if row else []
+
+    def file_findings(self, file_id: int) -> list[Finding]:
+        rows = self.db.execute(
+            "SELECT f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, x.expected "
+            "FROM findings x JOIN files f ON f.id = x.file_id WHERE x.file_id = ? ORDER BY x.seq", (file_id,)).fetchall()
+        return [Finding(*r) for r in rows]
+
+    def _file_where(self, where: str, args: tuple) -> list[FileRecord]:
+        rows = self.db.execute(_FILE_SQL + f" WHERE {where} ORDER BY f.id", args).fetchall()
+        return [FileRecord(*r) for r in rows]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+        return False
+
+
+def _filters(conditions: dict[str, str | None]) -> tuple[str, tuple]:
+    parts = [(f"{col} = ?", value) for col, value in conditions.items() if value is not None]
+    if not parts:
+        return "1", ()
+    return " AND ".join(p for p, _ in parts), tuple(v for _, v in parts)
