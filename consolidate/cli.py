@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import CatalogueError, ConsolidateError
+from .numbers import format_amount
 from .workspace import Workspace, init_workspace, open_workspace
 
 workspace_option = click.option(
@@ -160,6 +161,101 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
         click.echo(f"  {f.path.name}")
     click.echo(f"Згенеровано шаблонів: {len(files)} у {ws.out / 'templates' / period} (версія {ws.catalogue.template_version})")
     click.echo(f"Маніфест: {ws.out / 'templates' / period / 'manifest.csv'}")
+
+
+@main.command("reconcile")
+@_period_option
+@click.option("--json", "as_json", is_flag=True, help="Вивести зведення і всі зауваження звірки як JSON.")
+@with_workspace
+def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool):
+    """Звести останні прийняті звіти виконавців: фінансування, показники за правилами, зауваження."""
+    from .ledger import Ledger
+    from .reconcile import reconcile_ledger, summary_dict
+
+    period = resolve_period(ws, period)
+    cat = ws.catalogue
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(cat, ledger, period)
+    if as_json:
+        click.echo(json.dumps(summary_dict(cat, rec), ensure_ascii=False, indent=2, default=str))
+        return
+    total = rec.subtotal(None, "total")
+    click.echo(f"Зведення за {period}: звіти від {len(rec.reported)} з {len(rec.expected)} виконавців.")
+    if total is not None:
+        click.echo(f"  Разом по програмі, тис. грн: програмою {format_amount(total.programme_amount)}, "
+                   f"передбачено {format_amount(total.planned)}, профінансовано {format_amount(total.financed)}, "
+                   f"касові {format_amount(total.cash)}"
+                   + (" (дані неповні)" if total.incomplete else ""))
+    done = sum(1 for r in rec.indicators if r.value is not None and not r.incomplete)
+    click.echo(f"  Показників із повними даними: {done} з {len(rec.indicators)}")
+    if rec.missing_executors:
+        click.echo("  Не подали: " + ", ".join(cat.executor_label(c) for c in rec.missing_executors))
+    by_kind: dict[str, int] = {}
+    for c in rec.conflicts:
+        by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
+    click.echo(f"  Зауважень звірки: {len(rec.conflicts)}" + (" (" + ", ".join(f"{k}: {v}" for k, v in sorted(by_kind.items())) + ")" if by_kind else ""))
+    for c in rec.conflicts:
+        if c.severity == "помилка":
+            click.echo(f"    [{c.severity}] {c.item}: {c.message}")
+
+
+@main.command("explain")
+@click.argument("item_id")
+@_period_option
+@with_workspace
+def explain_cmd(ws: Workspace, item_id: str, period: str | None):
+    """Показати походження національного значення: ID показника (T2.6.1), рядка фінансування (F.…) або заходу."""
+    from .ledger import Ledger
+    from .reconcile import explain_lines, reconcile_ledger
+
+    period = resolve_period(ws, period)
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(ws.catalogue, ledger, period)
+    lines = explain_lines(ws.catalogue, rec, item_id)
+    if not lines:
+        _fail(f"Немає показника, рядка фінансування чи заходу з ідентифікатором «{item_id}»")
+    for line in lines:
+        click.echo(line)
+
+
+@main.command("report")
+@_period_option
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Файл звіту (типово out/report-<період>.<формат>).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "docx", "pdf", "all"]), default="xlsx", show_default=True,
+              help="Формат звіту.")
+@with_workspace
+def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str):
+    """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
+    from .ledger import Ledger
+    from .reconcile import reconcile_ledger
+    from .report import atomic_write, build_report, default_status_rows
+
+    period = resolve_period(ws, period)
+    cat = ws.catalogue
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(cat, ledger, period)
+    status_rows = default_status_rows(cat, rec)
+    formats = ["xlsx", "docx", "pdf"] if fmt == "all" else [fmt]
+    base = out_file.with_suffix("") if out_file else ws.out / f"report-{period}"
+    docx_bytes = None
+    for f in formats:
+        target = base.with_suffix(f".{f}") if (out_file is None or fmt == "all") else out_file
+        if f == "xlsx":
+            atomic_write(target, build_report(cat, rec, status_rows))
+        else:
+            from .report_docx import build_docx, write_pdf
+
+            if docx_bytes is None:
+                docx_bytes = build_docx(cat, rec, status_rows)
+            if f == "docx":
+                atomic_write(target, docx_bytes)
+            else:
+                write_pdf(docx_bytes, target)
+        click.echo(f"Звіт записано: {target}")
+    if rec.missing_executors:
+        click.echo("Увага: не подали звіт — " + ", ".join(cat.executor_label(c) for c in rec.missing_executors)
+                   + "; відповідні показники позначено як неповні.")
 
 
 if __name__ == "__main__":  # pragma: no cover

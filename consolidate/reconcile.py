@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from . import layout as L
-from .catalogue import GROUPS, Catalogue, FundingLine, Indicator, Measure
+from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
 from .model import ERROR, WARNING, CellValue, Submission
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
@@ -536,3 +536,87 @@ def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim],
                 "double-count", ERROR, ind.id,
                 f"{label(a)} і {label(b)} подали однаковий текст і однакове значення {_fmt(ca.value)}: ймовірно, "
                 f"ті самі події враховано двічі", (a, b), _fmt(ca.value)))
+
+
+def reconcile_ledger(catalogue: Catalogue, ledger, period: str) -> Reconciliation:
+    """Reconcile the latest return of every executor recorded in a ledger (see consolidate.ledger)."""
+    returns = [(sub, ledger.values(sub.id)) for sub in ledger.latest_submissions(period)]
+    return reconcile(catalogue, period, returns)
+
+
+def conflict_dict(c: Conflict) -> dict:
+    return {"kind": c.kind, "severity": c.severity, "item": c.item, "message": c.message,
+            "executors": list(c.executors), "values": c.values}
+
+
+def summary_dict(catalogue: Catalogue, rec: Reconciliation) -> dict:
+    """A JSON-ready view of the reconciliation: national figures, provenance, conflicts."""
+    total = rec.subtotal(None, "total")
+    return {
+        "period": rec.period,
+        "reported": sorted(rec.reported),
+        "missing": rec.missing_executors,
+        "programme_total": None if total is None else {
+            "programme_amount": total.programme_amount, "planned": total.planned, "financed": total.financed,
+            "cash": total.cash, "incomplete": total.incomplete},
+        "funding": [{"id": r.line.id, "holder": r.line.holder, "financed": r.financed, "cash": r.cash, "nil": r.nil,
+                     "incomplete": r.incomplete, "sources": [s.__dict__ for s in r.sources]} for r in rec.funding],
+        "subtotals": [s.__dict__ for s in rec.subtotals],
+        "indicators": [{"id": r.indicator.id, "rule": r.indicator.rule, "planned": r.indicator.planned,
+                        "value": r.value, "incomplete": r.incomplete, "missing": r.missing, "note": r.note,
+                        "claims": [{"executor": c.executor, "value": c.value, "numerator": c.numerator,
+                                    "denominator": c.denominator, "sources": [s.__dict__ for s in c.sources]}
+                                   for c in r.claims]} for r in rec.indicators],
+        "conflicts": [conflict_dict(c) for c in rec.conflicts],
+    }
+
+
+def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> list[str]:
+    """Human-readable provenance of one national figure (indicator, funding line or measure)."""
+    label = catalogue.executor_label
+    item = rec.find(item_id)
+    if item is None:
+        return []
+    out: list[str] = []
+
+    def src(s: Source) -> str:
+        return f"{s.file} (sha256 {s.sha256[:16]}…), аркуш «{s.sheet}», клітинка {s.cell}: {s.field} = {s.value}"
+
+    if isinstance(item, IndicatorResult):
+        ind = item.indicator
+        out.append(f"Показник {ind.id}: {ind.name}")
+        out.append(f"  правило зведення: {ind.rule} — {RULE_LABELS.get(ind.rule, ind.rule)}")
+        out.append(f"  план: {_fmt(ind.planned)}; національне значення: {_fmt(item.value)}"
+                   + (" (НЕПОВНІ ДАНІ)" if item.incomplete else "") + (f"; {item.note}" if item.note else ""))
+        for c in item.claims:
+            extra = f" (чисельник {_fmt(c.numerator)}, знаменник {_fmt(c.denominator)})" if c.numerator is not None else ""
+            out.append(f"  • {label(c.executor)}: {_fmt(c.value)}{extra}")
+            out.extend(f"      {src(s)}" for s in c.sources)
+        if item.missing:
+            out.append("  не подали звіт: " + ", ".join(label(c) for c in item.missing))
+    elif isinstance(item, FundingResult):
+        line = item.line
+        out.append(f"Рядок фінансування {line.id}: {label(line.holder)}, {line.source_label}")
+        out.append(f"  програмою: {_fmt(line.programme_amount)}; передбачено: {_fmt(line.planned)} тис. грн")
+        if item.programme_level:
+            out.append("  рядок рівня програми: фактичні суми подають окремі розпорядники")
+        elif not item.reported:
+            out.append(f"  {label(line.holder)}: звіт не подано (НЕПОВНІ ДАНІ)")
+        else:
+            out.append(f"  профінансовано: {_fmt(item.financed)}; касові видатки: {_fmt(item.cash)}"
+                       + (" (фінансування не здійснювалось)" if item.nil else ""))
+            out.extend(f"      {src(s)}" for s in item.sources)
+    else:
+        m = item.measure
+        out.append(f"Захід {m.id}: {m.number}) {m.text}")
+        for b in item.blocks:
+            out.append(f"  {b.header}")
+            out.extend(f"    [{c}] {p[:160]}" for c, p in b.paragraphs)
+        if item.missing:
+            out.append("  не подали звіт: " + ", ".join(label(c) for c in item.missing))
+    related = [c for c in rec.conflicts if c.item == item_id]
+    if related:
+        out.append("  зауваження звірки:")
+        out.extend(f"    [{c.severity}] {c.message}" for c in related)
+    return out
+
