@@ -18,7 +18,8 @@ from xlsxwriter.utility import xl_col_to_name
 
 from .catalogue import GROUPS, Catalogue, period_label
 from .model import ERROR, STATE_LABELS
-from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation, _fmt
+from .reconcile import (SUBTOTAL_KINDS, SUBTOTAL_LABELS, FundingResult, IndicatorResult, MeasureResult,
+                        Reconciliation, Subtotal, _fmt)
 
 SECTION1 = "I. Фінансування"
 SECTION2 = "II. Виконання"
@@ -126,10 +127,56 @@ def period_phrase(period: str) -> str:
     return f"за {label}" if "квартал" in label else f"у {period} році"
 
 
-def _holder_label(catalogue: Catalogue, line, first_of_measure: bool) -> str:
+def holder_label(catalogue: Catalogue, line, first_of_measure: bool) -> str:
     if first_of_measure and (line.holder in GROUPS or line.holder == catalogue.measure(line.measure_id).lead):
         return "\n".join(catalogue.executor_label(c) for c in catalogue.measure(line.measure_id).executors)
     return catalogue.executor_label(line.holder)
+
+
+def funding_display(fr: FundingResult, value: float | None) -> float | str:
+    """What section I shows for a line's financed / cash amount: the number, or a marker."""
+    if fr.programme_level:
+        return "-"
+    if not fr.reported:
+        return NOT_REPORTED
+    if fr.nil and not value:
+        return NIL_TEXT
+    if value is None:
+        return "-"
+    return value
+
+
+def subtotal_note(st: Subtotal) -> str:
+    """The last column of a subtotal row."""
+    return "дані неповні" if st.incomplete else "-"
+
+
+def indicator_display(ir: IndicatorResult) -> float | str:
+    """What section II shows as «Фактично досягнуто»: the reconciled value, or a marker."""
+    if ir.value is not None:
+        return ir.value
+    if ir.nil and not ir.claims:
+        return NIL_TEXT
+    if ir.missing:
+        return NOT_REPORTED
+    return "—"
+
+
+def completeness_note(catalogue: Catalogue, ir: IndicatorResult) -> str:
+    """«неповні дані: не подали …» for an indicator some of whose executors have not reported."""
+    if not ir.incomplete:
+        return ""
+    return "неповні дані: не подали " + ", ".join(catalogue.executor_label(c) for c in ir.missing)
+
+
+def measure_narrative(catalogue: Catalogue, mr: MeasureResult) -> str:
+    """The assembled narrative of a measure, or what to say when there is none."""
+    narrative = mr.narrative_text()
+    if narrative:
+        return narrative
+    if mr.missing:
+        return "звіти не подано: " + ", ".join(catalogue.executor_label(c) for c in mr.missing)
+    return NIL_TEXT if mr.nil else "інформацію не надано"
 
 
 def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
@@ -187,8 +234,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                     formula = (f"=SUMIFS({col_letter}{first_data + 1}:{col_letter}{rng_end},"
                                f'{src_col}{first_data + 1}:{src_col}{rng_end},"{kind}"{crit_task})')
                 ws.write_formula(rr, c, formula, fmts.amount_bold, round(getattr(st, attr), 6))
-            note = "дані неповні" if st.incomplete and attr in ("financed", "cash") else "-"
-            _t(ws, rr, 8, note, fmts.bold)
+            _t(ws, rr, 8, subtotal_note(st), fmts.bold)
         return start + len(SUBTOTAL_KINDS)
 
     pending_blocks: list[tuple[str, int]] = []
@@ -207,7 +253,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
             m_start = row
             for i, fr in enumerate(group):
                 line = fr.line
-                _t(ws, row, 2, _holder_label(catalogue, line, i == 0), fmts.text)
+                _t(ws, row, 2, holder_label(catalogue, line, i == 0), fmts.text)
                 _t(ws, row, 3, line.source_label, fmts.text)
                 for c, v in ((4, line.programme_amount), (5, line.planned)):
                     if v is None:
@@ -215,21 +261,16 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                     else:
                         ws.write_number(row, c, v, fmts.amount)
                 for c, v in ((6, fr.financed), (7, fr.cash)):
-                    if fr.programme_level:
-                        _t(ws, row, c, "-", fmts.amount)
-                    elif not fr.reported:
-                        _t(ws, row, c, NOT_REPORTED, fmts.flag)
-                    elif fr.nil and not v:
-                        _t(ws, row, c, NIL_TEXT, fmts.text)
-                    elif v is None:
-                        _t(ws, row, c, "-", fmts.amount)
+                    shown = funding_display(fr, v)
+                    if not isinstance(shown, str):
+                        ws.write_number(row, c, shown, fmts.amount)
                     else:
-                        ws.write_number(row, c, v, fmts.amount)
+                        _t(ws, row, c, shown, {NOT_REPORTED: fmts.flag, NIL_TEXT: fmts.text}.get(shown, fmts.amount))
                 _t(ws, row, 8, fr.budget_code or "-", fmts.text)
                 _t(ws, row, S1_SOURCE_COL, line.source)
                 _t(ws, row, S1_TASK_COL, task.id)
                 _t(ws, row, S1_ID_COL, line.id)
-                ws.set_row(row, _height(_holder_label(catalogue, line, i == 0), 24))
+                ws.set_row(row, _height(holder_label(catalogue, line, i == 0), 24))
                 row += 1
             text = f"{m.number}) {m.text}"
             if row - m_start > 1:
@@ -293,17 +334,12 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                         _t(ws, row, 3, "", fmts.value)
                     else:
                         ws.write_number(row, 3, ind.planned, fmts.value)
-                    if ir.value is not None:
-                        ws.write_number(row, 4, ir.value, fmts.value)
-                    elif ir.nil and not ir.claims:
-                        _t(ws, row, 4, NIL_TEXT, fmts.text)
-                    elif ir.missing:
-                        _t(ws, row, 4, NOT_REPORTED, fmts.flag)
+                    shown = indicator_display(ir)
+                    if not isinstance(shown, str):
+                        ws.write_number(row, 4, shown, fmts.value)
                     else:
-                        _t(ws, row, 4, "—", fmts.value)
-                    note = ""
-                    if ir.incomplete:
-                        note = "неповні дані: не подали " + ", ".join(label(c) for c in ir.missing)
+                        _t(ws, row, 4, shown, {NOT_REPORTED: fmts.flag, NIL_TEXT: fmts.text}.get(shown, fmts.value))
+                    note = completeness_note(catalogue, ir)
                     if ir.note:
                         note = (note + "; " if note else "") + ir.note
                     _t(ws, row, 7, note, fmts.flag if ir.incomplete else fmts.text)
@@ -314,10 +350,7 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                     _t(ws, row, S2_ID_COL, m.id)
                 row += 1
             execs = "\n".join(label(c) for c in m.executors)
-            narrative = mr.narrative_text()
-            if not narrative:
-                narrative = ("звіти не подано: " + ", ".join(label(c) for c in mr.missing)) if mr.missing \
-                    else ("не здійснювалось" if mr.nil else "інформацію не надано")
+            narrative = measure_narrative(catalogue, mr)
             measure_text = f"{m.number}) {m.text}"
             for col, text in ((1, measure_text), (5, execs), (6, narrative)):
                 if n > 1:
@@ -456,4 +489,5 @@ def atomic_write(path: Path, data: bytes) -> None:
         pass
 
 
-__all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "_fmt"]
+__all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "_fmt", "funding_display",
+           "subtotal_note", "indicator_display", "completeness_note", "measure_narrative", "period_phrase"]
