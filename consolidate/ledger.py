@@ -10,6 +10,7 @@ Tables::
     submissions  one row per identified return; ``superseded_by`` links an older return to the newer one
     cell_values  values extracted from a submission (only values that passed validation)
     findings     findings of a file (quarantined files have findings but no submission)
+    mail         every letter prepared (.eml) or sent (SMTP) to an executor (schema version 2)
 
 A partial unique index keeps at most one current (not superseded) submission per executor and
 period, so a second "latest" return cannot exist even after a crash.
@@ -24,7 +25,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -82,6 +83,31 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 """
 
+# Version 2: the mail log.  One row per letter prepared as an .eml file or sent through SMTP.
+_MAIL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mail (
+    id                INTEGER PRIMARY KEY,
+    executor          TEXT NOT NULL,
+    period            TEXT NOT NULL,
+    kind              TEXT NOT NULL CHECK (kind <> ''),
+    recipients        TEXT NOT NULL,
+    subject           TEXT NOT NULL,
+    attachment_name   TEXT NOT NULL,
+    attachment_sha256 TEXT NOT NULL,
+    via               TEXT NOT NULL CHECK (via IN ('eml', 'smtp')),
+    location          TEXT NOT NULL,
+    message_id        TEXT NOT NULL,
+    sent_at           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_executor ON mail (executor, period, kind);
+"""
+_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA))  # (version reached, script); scripts are idempotent
+_MAIL_SQL = """
+SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
+       message_id, sent_at
+FROM mail
+"""
+
 _SUBMISSION_SQL = """
 SELECT s.id, s.executor, s.period, f.sha256, f.original_name, f.received_at, s.status, s.template_version,
        s.superseded_by, f.archive_path
@@ -123,6 +149,24 @@ class Receipt:
     superseded: int | None      # the submission this one replaced as the executor's latest return
 
 
+@dataclass(frozen=True)
+class MailRecord:
+    """A letter to an executor as the ledger knows it."""
+
+    id: int
+    executor: str
+    period: str
+    kind: str                   # "template", "reminder"
+    recipients: str             # addresses, comma-separated
+    subject: str
+    attachment_name: str
+    attachment_sha256: str      # sha256 of the attached workbook ("" without attachment)
+    via: str                    # "eml" (a file was written) or "smtp" (the server accepted it)
+    location: str               # the .eml path relative to the workspace, or the server "host:port"
+    message_id: str
+    sent_at: str                # ISO time
+
+
 class Ledger:
     """The workspace ledger.  Use as a context manager; the schema is created on open."""
 
@@ -145,9 +189,11 @@ class Ledger:
                                    f"(схема {version}, підтримується {SCHEMA_VERSION}); оновіть програму.")
         if version < SCHEMA_VERSION:
             with self.transaction():  # statement by statement: executescript would commit early
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                for reached, script in _MIGRATIONS:
+                    if version < reached:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # --- lifecycle -------------------------------------------------------------------
@@ -206,6 +252,26 @@ class Ledger:
                     [(new_id, i, v.key, v.field, v.number, v.text, v.sheet, v.cell) for i, v in enumerate(ret.values)])
             record = self._file_where("f.id = ?", (file_id,))[0]
         return Receipt(record, duplicate=False, superseded=superseded)
+
+    def record_mail(self, *, executor: str, period: str, kind: str, recipients: str, subject: str,
+                    attachment_name: str, attachment_sha256: str, via: str, location: str, message_id: str,
+                    sent_at: str) -> MailRecord:
+        """Record one letter prepared or sent (in its own transaction)."""
+        if via not in ("eml", "smtp"):
+            raise ValueError(f"unknown mail channel {via!r}")
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO mail (executor, period, kind, recipients, subject, attachment_name, attachment_sha256, "
+                "via, location, message_id, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
+                 message_id, sent_at))
+            row = self.db.execute(_MAIL_SQL + " WHERE id = ?", (cur.lastrowid,)).fetchone()
+        return MailRecord(*row)
+
+    def mails(self, executor: str | None = None, period: str | None = None, kind: str | None = None) -> list[MailRecord]:
+        """The mail log, oldest first."""
+        where, args = _filters({"executor": executor, "period": period, "kind": kind})
+        return [MailRecord(*r) for r in self.db.execute(_MAIL_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
 
     # --- reading -----------------------------------------------------------------------
     def has_file(self, sha256: str) -> bool:
