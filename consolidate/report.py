@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from .catalogue import GROUPS, Catalogue, period_label
-from .model import ERROR, STATE_LABELS
+from .model import ERROR
 from .reconcile import (SUBTOTAL_KINDS, SUBTOTAL_LABELS, FundingResult, IndicatorResult, MeasureResult,
                         Reconciliation, Subtotal, _fmt)
+from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
 
 SECTION1 = "I. Фінансування"
 SECTION2 = "II. Виконання"
@@ -57,19 +57,8 @@ S1_SOURCE_COL, S1_TASK_COL, S1_ID_COL = 9, 10, 11
 S2_ID_COL = 8
 
 
-@dataclass(frozen=True)
-class StatusRow:
-    """One line of the «Стан звітування» sheet."""
-
-    executor: str
-    name: str
-    kind: str
-    state: str
-    received: str = ""
-    file: str = ""
-    sha256: str = ""
-    errors: int = 0
-    warnings: int = 0
+# Rows of «Стан звітування» are the reporting states computed by consolidate.status.
+StatusRow = ExecutorStatus
 
 
 def _t(ws, r, c, value, fmt=None):
@@ -401,19 +390,25 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
-def _write_status(wb, fmts, status_rows: list[StatusRow], draft: str):
+def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
     ws = wb.add_worksheet(SHEET_STATUS)
     r = 1 if draft else 0
     if draft:
         _t(ws, 0, 0, draft, fmts.draft)
-    headers = ("Код", "Виконавець", "Тип", "Стан", "Отримано", "Файл", "sha256", "Помилок", "Попереджень")
-    _setup(ws, (12, 40, 22, 26, 18, 36, 20, 10, 12), r, headers, fmts)
+    headers = ("Код", "Виконавець", "Тип", "Стан", "Отримано", "Файл", "sha256", "Помилок", "Попереджень",
+               "Звітів", "Відхилено файлів", "Останнє нагадування", "Контакт", "Примітка")
+    _setup(ws, (12, 40, 22, 26, 18, 36, 20, 10, 12, 8, 10, 18, 36, 50), r, headers, fmts)
+    state_fmt = {state: wb.add_format({"font_name": "Times New Roman", "font_size": 10, "valign": "top",
+                                       "text_wrap": True, "border": 1, "bold": True, "bg_color": colour})
+                 for state, colour in STATE_COLOURS.items()}
     row = r + 1
     for s in status_rows:
         for col, v in enumerate((s.executor, s.name, s.kind, s.state, s.received, s.file, s.sha256)):
+            _t(ws, row, col, v, state_fmt.get(s.state, fmts.text) if col == 3 else fmts.text)
+        for col, n in ((7, s.errors), (8, s.warnings), (9, s.returns), (10, s.rejected)):
+            ws.write_number(row, col, n, fmts.value)
+        for col, v in ((11, s.last_reminder), (12, s.contact), (13, s.note)):
             _t(ws, row, col, v, fmts.text)
-        ws.write_number(row, 7, s.errors, fmts.value)
-        ws.write_number(row, 8, s.warnings, fmts.value)
         row += 1
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
@@ -435,22 +430,12 @@ def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
-def default_status_rows(catalogue: Catalogue, rec: Reconciliation) -> list[StatusRow]:
-    """Status rows from the reconciliation alone (reported / not reported)."""
-    from .registry import KIND_LABELS
-
-    rows = []
-    for code in rec.expected:
-        e = catalogue.registry[code]
-        sub = rec.reported.get(code)
-        rows.append(StatusRow(code, e.short_name, KIND_LABELS.get(e.kind, e.kind),
-                              STATE_LABELS.get(sub.status, sub.status) if sub else NOT_REPORTED,
-                              sub.received_at if sub else "", sub.original_name if sub else "",
-                              sub.sha256 if sub else ""))
-    return rows
+def default_status_rows(catalogue: Catalogue, rec: Reconciliation) -> list[ExecutorStatus]:
+    """Status rows from the reconciliation alone (reported / not reported); the CLI passes the ledger's."""
+    return status_from_reconciliation(catalogue, rec)
 
 
-def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[StatusRow] | None = None,
+def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,
                  draft: str = "") -> bytes:
     """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data)."""
     buf = io.BytesIO()

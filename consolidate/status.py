@@ -1,0 +1,367 @@
+"""Who has reported: the reporting state of every expected executor for a period, and its HTML page.
+
+:func:`compute_status` is a pure function over plain data (the catalogue, the period's returns
+from the ledger, their findings, rejected files, the mail log and the date to judge by).  It
+gives one :class:`ExecutorStatus` per expected executor, sorted so that the people to chase come
+first, and a :class:`Summary`.  :func:`status_from_ledger` loads that data from a ledger.
+
+States (the main column; the Ukrainian label is the value)::
+
+    прострочено                 nothing accepted and the deadline has passed
+    не подано                   nothing accepted, the deadline has not passed (or no date is given)
+    подано, з помилками         the latest return has errors and must be corrected
+    прийнято з попередженнями   the latest return was accepted with warnings
+    прийнято                    the latest return was accepted
+
+A return that arrived after the deadline keeps its state and is marked ``late``.  Files that
+arrived but were not accepted (quarantine) are counted in ``rejected``: somebody tried to report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .catalogue import Catalogue, period_label
+from .model import ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, STATE_LABELS, WARNING, Finding, Submission
+from .registry import KIND_LABELS
+
+OVERDUE = "прострочено"
+NOT_SUBMITTED = "не подано"
+WITH_ERRORS = STATE_LABELS[ACCEPTED_ERRORS]        # подано, з помилками
+WITH_WARNINGS = STATE_LABELS[ACCEPTED_WARNINGS]    # прийнято з попередженнями
+ACCEPTED = "прийнято"
+STATES = (OVERDUE, NOT_SUBMITTED, WITH_ERRORS, WITH_WARNINGS, ACCEPTED)  # the order of chasing
+OUTSTANDING = (OVERDUE, NOT_SUBMITTED, WITH_ERRORS)
+STATE_KEYS = {OVERDUE: "overdue", NOT_SUBMITTED: "not-submitted", WITH_ERRORS: "errors",
+              WITH_WARNINGS: "warnings", ACCEPTED: "accepted"}
+STATE_COLOURS = {OVERDUE: "#f1aeb5", NOT_SUBMITTED: "#ffd8a8", WITH_ERRORS: "#e5d4ff",
+                 WITH_WARNINGS: "#fff3bf", ACCEPTED: "#c3e6cb"}
+REMINDER = "reminder"   # mail kinds (see consolidate.ledger)
+TEMPLATE = "template"
+
+
+@dataclass(frozen=True)
+class ExecutorStatus:
+    """One expected executor's reporting state for a period (a row of «Стан звітування»)."""
+
+    executor: str
+    name: str
+    kind: str                       # the kind as shown (KIND_LABELS)
+    state: str                      # one of STATES
+    contact: str = ""               # contact person and e-mail addresses, as shown
+    emails: tuple[str, ...] = ()
+    received: str = ""              # ISO time the latest return arrived
+    file: str = ""                  # its original file name (executor-supplied text)
+    sha256: str = ""
+    submission_id: int | None = None
+    returns: int = 0                # returns received for the period, superseded ones included
+    errors: int = 0                 # findings of the latest return
+    warnings: int = 0
+    rejected: int = 0               # files from the executor that were not accepted (quarantine)
+    late: bool = False              # the latest return arrived after the deadline
+    template_sent: str = ""         # ISO time the template letter was last sent or prepared
+    last_reminder: str = ""         # ISO time of the last reminder letter
+    note: str = ""                  # what the clerk should know, in words
+
+    @property
+    def state_key(self) -> str:
+        return STATE_KEYS[self.state]
+
+    @property
+    def outstanding(self) -> bool:
+        """Somebody has to act: nothing accepted yet, or the return has errors."""
+        return self.state in OUTSTANDING
+
+    @property
+    def open_findings(self) -> int:
+        return self.errors + self.warnings
+
+    def as_dict(self) -> dict:
+        return {"executor": self.executor, "name": self.name, "kind": self.kind, "state": self.state,
+                "state_key": self.state_key, "outstanding": self.outstanding, "contact": self.contact,
+                "emails": list(self.emails), "received": self.received, "file": self.file, "sha256": self.sha256,
+                "returns": self.returns, "errors": self.errors, "warnings": self.warnings,
+                "rejected": self.rejected, "late": self.late, "template_sent": self.template_sent,
+                "last_reminder": self.last_reminder, "note": self.note}
+
+
+@dataclass(frozen=True)
+class Summary:
+    period: str
+    deadline: dt.date
+    as_of: dt.date | None
+    expected: int
+    counts: dict[str, int] = field(default_factory=dict)   # executors per state
+    late: int = 0                                           # returns that arrived after the deadline
+    rejected: int = 0                                       # outstanding executors with rejected files
+
+    @property
+    def accepted(self) -> int:
+        """Accepted returns, with warnings or without."""
+        return self.counts.get(ACCEPTED, 0) + self.counts.get(WITH_WARNINGS, 0)
+
+    @property
+    def outstanding(self) -> int:
+        return sum(self.counts.get(s, 0) for s in OUTSTANDING)
+
+    def text(self) -> str:
+        """«прийнято 21 з 27, не подано 4, з помилками 2»."""
+        head = f"прийнято {self.accepted} з {self.expected}"
+        if self.counts.get(WITH_WARNINGS):
+            head += f" (з них з попередженнями {self.counts[WITH_WARNINGS]})"
+        parts = [head]
+        for state, label in ((NOT_SUBMITTED, "не подано"), (OVERDUE, "прострочено"), (WITH_ERRORS, "з помилками")):
+            if self.counts.get(state):
+                parts.append(f"{label} {self.counts[state]}")
+        if self.late:
+            parts.append(f"із запізненням {self.late}")
+        if self.rejected:
+            parts.append(f"з відхиленими файлами {self.rejected}")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {"period": self.period, "deadline": self.deadline.isoformat(),
+                "as_of": self.as_of.isoformat() if self.as_of else None, "expected": self.expected,
+                "accepted": self.accepted, "outstanding": self.outstanding,
+                "states": {s: self.counts.get(s, 0) for s in STATES}, "late": self.late, "rejected": self.rejected,
+                "text": self.text()}
+
+
+def day_of(iso: str) -> dt.date | None:
+    """The calendar day of an ISO date or time as recorded (its own time zone), or None."""
+    if not iso:
+        return None
+    try:
+        return dt.datetime.fromisoformat(iso).date()
+    except ValueError:
+        try:
+            return dt.date.fromisoformat(iso[:10])
+        except ValueError:
+            return None
+
+
+def format_time(iso: str) -> str:
+    """«10.01.2025 10:00» for an ISO time (as recorded), «10.01.2025» for a date, "" for nothing."""
+    if not iso:
+        return ""
+    try:
+        value = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if len(iso) <= 10:
+        return f"{value:%d.%m.%Y}"
+    return f"{value:%d.%m.%Y %H:%M}"
+
+
+def _contact(person: str, emails: Sequence[str]) -> str:
+    return "; ".join(p for p in (person, ", ".join(emails)) if p)
+
+
+def compute_status(catalogue: Catalogue, period: str, submissions: Sequence[Submission],
+                   findings: Mapping[int, Sequence[Finding]], rejected_files: Sequence = (), mails: Sequence = (),
+                   as_of: dt.date | None = None, expected: Sequence[str] | None = None
+                   ) -> tuple[list[ExecutorStatus], Summary]:
+    """The reporting state of every expected executor.
+
+    ``submissions``: the period's returns (history, superseded ones included);
+    ``findings``: findings per submission id (those of the latest returns suffice);
+    ``rejected_files``: quarantined files (objects with executor, period, status, received_at);
+    ``mails``: the mail log (objects with executor, period, kind, sent_at);
+    ``as_of``: the day to judge by — only what arrived by then counts, and nothing accepted after
+    the deadline is «прострочено»; None: everything counts and nothing is overdue.
+
+    Rows are sorted by state in the order of :data:`STATES`; within a state, executors whose files
+    were rejected and late returns come first, then the registry order.
+    """
+    deadline = catalogue.deadline(period)
+    codes = list(expected) if expected is not None else catalogue.expected_executors()
+
+    def counts(iso: str) -> bool:
+        if as_of is None:
+            return True
+        day = day_of(iso)
+        return day is None or day <= as_of
+
+    by_executor: dict[str, list[Submission]] = {}
+    for s in submissions:
+        if s.period == period and counts(s.received_at):
+            by_executor.setdefault(s.executor, []).append(s)
+    rejected: dict[str, int] = {}
+    for f in rejected_files:
+        if f.status == QUARANTINED and f.executor and f.period in (period, None) and counts(f.received_at):
+            rejected[f.executor] = rejected.get(f.executor, 0) + 1
+    last_mail: dict[tuple[str, str], str] = {}
+    for m in mails:
+        if m.period == period and counts(m.sent_at):
+            key = (m.executor, m.kind)
+            if m.sent_at > last_mail.get(key, ""):
+                last_mail[key] = m.sent_at
+
+    rows: list[ExecutorStatus] = []
+    for code in codes:
+        e = catalogue.registry[code]
+        history = by_executor.get(code, [])
+        latest = max(history, key=lambda s: s.id) if history else None
+        n_rejected = rejected.get(code, 0)
+        notes: list[str] = []
+        errors = warnings = 0
+        late = False
+        if latest is None:
+            overdue = as_of is not None and as_of > deadline
+            state = OVERDUE if overdue else NOT_SUBMITTED
+            if overdue:
+                notes.append(f"строк минув {deadline:%d.%m.%Y} ({(as_of - deadline).days} дн. тому)")
+        else:
+            found = findings.get(latest.id, ())
+            errors = sum(1 for f in found if f.severity == ERROR)
+            warnings = sum(1 for f in found if f.severity == WARNING)
+            state = {ACCEPTED_ERRORS: WITH_ERRORS, ACCEPTED_WARNINGS: WITH_WARNINGS}.get(latest.status, ACCEPTED)
+            received_day = day_of(latest.received_at)
+            late = received_day is not None and received_day > deadline
+            if state == WITH_ERRORS:
+                notes.append(f"помилок: {errors} — потрібно виправити і надіслати повторно")
+            if late:
+                notes.append(("подано" if state == WITH_ERRORS else "прийнято")
+                             + f" із запізненням ({received_day:%d.%m.%Y}, строк {deadline:%d.%m.%Y})")
+        if n_rejected:
+            if latest is None:
+                notes.append(f"надійшли файли, які не прийнято: {n_rejected} — зв’яжіться з виконавцем")
+            else:
+                notes.append(f"не прийнято файлів: {n_rejected}")
+        rows.append(ExecutorStatus(
+            executor=code, name=e.short_name, kind=KIND_LABELS.get(e.kind, e.kind), state=state,
+            contact=_contact(e.contact_person, e.emails), emails=tuple(e.emails),
+            received=latest.received_at if latest else "", file=latest.original_name if latest else "",
+            sha256=latest.sha256 if latest else "", submission_id=latest.id if latest else None,
+            returns=len(history), errors=errors, warnings=warnings, rejected=n_rejected, late=late,
+            template_sent=last_mail.get((code, TEMPLATE), ""), last_reminder=last_mail.get((code, REMINDER), ""),
+            note="; ".join(notes)))
+
+    order = {code: i for i, code in enumerate(codes)}
+    rows.sort(key=lambda r: (STATES.index(r.state), not (r.rejected and r.outstanding), not r.late, order[r.executor]))
+    tally = {s: sum(1 for r in rows if r.state == s) for s in STATES}
+    summary = Summary(period, deadline, as_of, len(rows), tally, late=sum(1 for r in rows if r.late),
+                      rejected=sum(1 for r in rows if r.rejected and r.outstanding))
+    return rows, summary
+
+
+def status_from_ledger(catalogue: Catalogue, ledger, period: str, as_of: dt.date | None
+                       ) -> tuple[list[ExecutorStatus], Summary]:
+    """:func:`compute_status` over what a :class:`consolidate.ledger.Ledger` holds for the period."""
+    period = catalogue.check_period(period)
+    submissions = ledger.submissions(period=period)
+    findings = {s.id: ledger.findings(s.id) for s in submissions}
+    rejected = [f for f in ledger.quarantined() if f.period in (period, None)]
+    return compute_status(catalogue, period, submissions, findings, rejected, ledger.mails(period=period), as_of)
+
+
+def status_from_reconciliation(catalogue: Catalogue, rec) -> list[ExecutorStatus]:
+    """Rows from a reconciliation alone: its returns, no findings, mail or date (nothing is overdue)."""
+    rows, _ = compute_status(catalogue, rec.period, list(rec.reported.values()), {}, expected=rec.expected)
+    return rows
+
+
+# ---------------------------------------------------------------------------------
+# the HTML page
+# ---------------------------------------------------------------------------------
+
+HTML_COLUMNS = ("№", "Стан", "Виконавець", "Контакт", "Отримано (файл)", "Звітів", "Помилок", "Попере\u00adджень",
+                "Відхилено файлів", "Шаблон надіслано", "Останнє нагадування", "Примітка")
+
+_CSS = """
+body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; margin: 24px; color: #1b1b1b; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 6px; }
+p { margin: 4px 0; }
+.meta { color: #444; }
+.summary { font-size: 17px; font-weight: bold; margin: 14px 0 10px; }
+.legend { margin: 0 0 14px; }
+.legend span { display: inline-block; padding: 3px 10px; margin: 0 6px 4px 0; border: 1px solid #999;
+  border-radius: 3px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border: 1px solid #b9b9b9; padding: 3px 5px; text-align: left; vertical-align: top; }
+th { background: #dfe5ee; position: sticky; top: 0; font-size: 12px; }
+td.num { text-align: right; white-space: nowrap; }
+td.state { font-weight: bold; min-width: 90px; }
+td.who { min-width: 170px; }
+.code { color: #333; font-size: 11px; font-family: "DejaVu Sans Mono", Consolas, monospace; }
+.kind { color: #555; font-size: 11px; }
+td.contact { font-size: 11px; color: #333; min-width: 150px; max-width: 220px; overflow-wrap: anywhere; }
+td.time { font-size: 12px; min-width: 120px; }
+.when { white-space: nowrap; }
+td.sent { font-size: 12px; min-width: 76px; }
+.file { color: #444; font-size: 11px; overflow-wrap: anywhere; }
+td.note { min-width: 200px; font-size: 12px; }
+tfoot td { font-weight: bold; background: #f3f3f3; }
+@media print { body { margin: 8mm; } th { position: static; } tr { break-inside: avoid; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
+"""
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: str = "",
+                generated_at: dt.datetime | None = None) -> str:
+    """A self-contained page (inline CSS, no scripts, no external resources): one coloured row per executor.
+
+    Every text is escaped: file names and other executor-supplied text are shown, never run.
+    """
+    colours = "\n".join(f"tr.{STATE_KEYS[s]} td, .legend .{STATE_KEYS[s]} {{ background: {c}; }}"
+                        for s, c in STATE_COLOURS.items())
+    as_of = f"станом на {summary.as_of:%d.%m.%Y}" if summary.as_of else "за всіма отриманими звітами"
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="uk">',
+        "<head>",
+        '<meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Стан звітування — {_e(period_label(summary.period))}</title>",
+        f"<style>{_CSS}{colours}\n</style>",
+        "</head>",
+        "<body>",
+        f"<h1>Стан звітування за {_e(period_label(summary.period))}</h1>",
+    ]
+    if programme:
+        out.append(f'<p class="meta">{_e(programme)}</p>')
+    out.append(f'<p class="meta">Строк подання: {summary.deadline:%d.%m.%Y}; {_e(as_of)}'
+               + (f"; сформовано {generated_at:%d.%m.%Y %H:%M}" if generated_at else "") + "</p>")
+    out.append(f'<p class="summary" id="summary">{_e(_capital(summary.text()))}</p>')
+    out.append('<p class="legend">' + "".join(
+        f'<span class="{STATE_KEYS[s]}">{_e(s)}: {summary.counts.get(s, 0)}</span>' for s in STATES) + "</p>")
+    out.append('<table id="status">')
+    out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in HTML_COLUMNS) + "</tr></thead>")
+    out.append("<tbody>")
+    for n, r in enumerate(rows, 1):
+        file_line = f'<div class="file">{_e(r.file)}</div>' if r.file else ""
+        cells = [
+            f'<td class="num">{n}</td>',
+            f'<td class="state">{_e(r.state)}</td>',
+            f'<td class="who">{_e(r.name)}<div><span class="code">{_e(r.executor)}</span> '
+            f'<span class="kind">{_e(r.kind)}</span></div></td>',
+            f'<td class="contact">{_e(r.contact)}</td>',
+            f'<td class="time"><span class="when">{_e(format_time(r.received))}</span>{file_line}</td>',
+            f'<td class="num">{r.returns}</td>',
+            f'<td class="num">{r.errors}</td>',
+            f'<td class="num">{r.warnings}</td>',
+            f'<td class="num">{r.rejected}</td>',
+            f'<td class="sent">{_e(format_time(r.template_sent))}</td>',
+            f'<td class="sent">{_e(format_time(r.last_reminder))}</td>',
+            f'<td class="note">{_e(r.note)}</td>',
+        ]
+        out.append(f'<tr class="{r.state_key}" data-executor="{_e(r.executor)}">' + "".join(cells) + "</tr>")
+    out.append("</tbody>")
+    out.append(f'<tfoot><tr><td colspan="{len(HTML_COLUMNS)}">Усього виконавців: {summary.expected}; '
+               f"потребують уваги: {summary.outstanding}</td></tr></tfoot>")
+    out.append("</table>")
+    out.append("</body>")
+    out.append("</html>")
+    return "\n".join(out) + "\n"
