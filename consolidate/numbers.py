@@ -38,6 +38,19 @@ class Parsed:
 
 ERROR_VALUES = ("#DIV/0!", "#REF!", "#VALUE!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                 "Err:502", "Err:504", "Err:508", "Err:511", "Err:522")
+_ERRORS_UPPER = frozenset(e.upper() for e in ERROR_VALUES)
+_STRIP = _SPACES + "\r\n"
+_DROP = str.maketrans({ch: None for ch in _SPACES + "'"} | {"−": "-"})
+
+
+def is_nothing(raw: object) -> bool:
+    """Blank, only spaces, or a dash ("-", "—", "х"): the executor reports nothing."""
+    if raw is None:
+        return True
+    if not isinstance(raw, str):
+        return False
+    stripped = raw.strip(_STRIP)
+    return not stripped or stripped in _DASHES
 
 
 def parse_number(raw: object) -> Parsed:
@@ -50,32 +63,22 @@ def parse_number(raw: object) -> Parsed:
         if isinstance(raw, float) and (math.isnan(raw) or math.isinf(raw)):
             return Parsed("error")
         return Parsed("number", float(raw))
-    text = str(raw)
-    stripped = text.strip(_SPACES + "\r\n")
-    if not stripped:
+    stripped = str(raw).strip(_STRIP)
+    if not stripped or stripped in _DASHES:
         return Parsed("empty")
-    if stripped.upper() in (e.upper() for e in ERROR_VALUES) or stripped.startswith("#"):
+    if stripped.startswith("#") or stripped.upper() in _ERRORS_UPPER:
         return Parsed("error")
-    if stripped in _DASHES:
-        return Parsed("empty")
     percent = False
     if stripped.endswith("%"):
         percent = True
         stripped = stripped[:-1].strip(_SPACES)
-    compact = stripped
-    for ch in _SPACES + "'":
-        compact = compact.replace(ch, "")
-    compact = compact.replace("−", "-")
+    compact = stripped.translate(_DROP)
     if not _NUMBER.match(compact):
         return Parsed("text", was_text=True)
     # "1.234,5" (dot as thousands separator) is not Ukrainian usage: only one separator allowed.
     if "," in compact and "." in compact:
         return Parsed("text", was_text=True)
-    try:
-        value = float(compact.replace(",", "."))
-    except ValueError:  # pragma: no cover - the regex guards this
-        return Parsed("text", was_text=True)
-    return Parsed("number", value, percent_sign=percent, was_text=True)
+    return Parsed("number", float(compact.replace(",", ".")), percent_sign=percent, was_text=True)
 
 
 def format_amount(value: float | None, decimals: int = 1, thin: bool = False) -> str:

@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from consolidate.errors import ConsolidateError
-from consolidate.ledger import Ledger
+from consolidate.ledger import SCHEMA_VERSION, Ledger
 from consolidate.model import (ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, WARNING, CellValue,
                                Finding, Return)
 
@@ -32,6 +32,9 @@ def test_schema_wal_and_round_trip(tmp_path):
         receipt = record(ledger, make_return(1, "UA-21", values=values, findings=[finding]), ACCEPTED_WARNINGS)
     assert not receipt.duplicate and receipt.superseded is None
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.sync()  # a durability barrier changes nothing
+        assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
         (sub,) = ledger.submissions()
         assert (sub.executor, sub.period, sub.status, sub.template_version) == ("UA-21", "2024", ACCEPTED_WARNINGS,
                                                                                "2024.1+abc")
