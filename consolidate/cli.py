@@ -227,15 +227,18 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None):
 @with_workspace
 def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
+    import datetime as dt
+
     from .ledger import Ledger
     from .reconcile import reconcile_ledger
-    from .report import atomic_write, build_report, default_status_rows
+    from .report import atomic_write, build_report
+    from .status import status_from_ledger
 
     period = resolve_period(ws, period)
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(cat, ledger, period)
-    status_rows = default_status_rows(cat, rec)
+        status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
     formats = ["xlsx", "docx", "pdf"] if fmt == "all" else [fmt]
     base = out_file.with_suffix("") if out_file else ws.out / f"report-{period}"
     docx_bytes = None
@@ -256,6 +259,412 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
     if rec.missing_executors:
         click.echo("Увага: не подали звіт — " + ", ".join(cat.executor_label(c) for c in rec.missing_executors)
                    + "; відповідні показники позначено як неповні.")
+
+
+# ---------------------------------------------------------------------------------
+# reporting status, templates by e-mail, reminders
+# ---------------------------------------------------------------------------------
+
+STATUS_EXIT_HELP = """\b
+Коди виходу:
+  0 — усі звіти прийнято (зокрема з попередженнями);
+  1 — хтось не подав звіт, прострочив його або подав з помилками;
+  2 — помилка (робоча тека, каталог, період, дата, журнал)."""
+STATE_STYLES = {"прострочено": "red", "не подано": "yellow", "подано, з помилками": "magenta",
+                "прийнято з попередженнями": "cyan", "прийнято": "green"}
+
+
+def parse_day(text: str) -> "dt.date":
+    """A date as РРРР-ММ-ДД or ДД.ММ.РРРР."""
+    import datetime as dt
+
+    value = (text or "").strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ConsolidateError(f"Невірна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР (напр. 2025-01-31)")
+
+
+def with_workspace_exit_code(fn):
+    """Like with_workspace, for a command that returns its exit code: any error exits with 2."""
+    @workspace_option
+    @functools.wraps(fn)
+    def wrapper(workspace_dir, *args, **kwargs):
+        try:
+            code = friendly(lambda: fn(open_workspace(workspace_dir), *args, **kwargs))()
+        except SystemExit as exc:
+            sys.exit(2 if exc.code else 0)
+        sys.exit(code or 0)
+    return wrapper
+
+
+@main.command("status", epilog=STATUS_EXIT_HELP)
+@_period_option
+@click.option("--as-of", "as_of", default=None, metavar="ДАТА",
+              help="Дата, станом на яку оцінювати стан (РРРР-ММ-ДД або ДД.ММ.РРРР; типово — сьогодні): "
+                   "враховується лише те, що надійшло до неї включно; після строку подання «не подано» стає "
+                   "«прострочено».")
+@click.option("--json", "fmt", flag_value="json", help="Вивести стан як JSON.")
+@click.option("--csv", "fmt", flag_value="csv", help="Вивести стан як CSV (UTF-8).")
+@with_workspace_exit_code
+def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | None):
+    """Хто звітував: стан кожного виконавця, спершу ті, кому треба нагадати; також out/status.html."""
+    import csv
+    import datetime as dt
+    import io
+
+    from .ledger import Ledger
+    from .report import atomic_write
+    from .status import status_from_ledger, status_html
+
+    period = resolve_period(ws, period)
+    cat = ws.catalogue
+    day = parse_day(as_of) if as_of else dt.date.today()
+    with Ledger(ws.ledger_path) as ledger:
+        rows, summary = status_from_ledger(cat, ledger, period, day)
+    page = ws.out / "status.html"
+    atomic_write(page, status_html(rows, summary, programme=cat.programme.title,
+                                   generated_at=dt.datetime.now().replace(microsecond=0)).encode("utf-8"))
+    if fmt == "json":
+        click.echo(json.dumps({"summary": summary.as_dict(), "executors": [r.as_dict() for r in rows],
+                               "html": str(page)}, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        fields = ("executor", "name", "kind", "state", "state_key", "contact", "received", "file", "returns", "errors",
+                  "warnings", "rejected", "late", "template_sent", "last_reminder", "note")
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(fields)
+        for r in rows:
+            d = r.as_dict()
+            w.writerow([int(d[f]) if isinstance(d[f], bool) else d[f] for f in fields])
+        click.echo(out.getvalue(), nl=False)
+    else:
+        from .catalogue import period_label
+        from .status import format_time
+
+        click.echo(f"Стан звітування за {period_label(period)} станом на {day:%d.%m.%Y} "
+                   f"(строк подання {summary.deadline:%d.%m.%Y})")
+        click.secho(summary.text()[:1].upper() + summary.text()[1:], bold=True)
+        click.echo("")
+        width = max(len(s) for s in STATE_STYLES)
+        click.echo(f"{'Стан':<{width}}  {'Код':<12} {'Виконавець':<34} {'Отримано':<16} Звітів Пом. Поп. Відх. "
+                   f"{'Нагадування':<16} Примітка")
+        for r in rows:
+            line = (f"  {r.executor:<12} {r.name[:34]:<34} {format_time(r.received):<16} {r.returns:>6} "
+                    f"{r.errors:>4} {r.warnings:>4} {r.rejected:>5} {format_time(r.last_reminder):<16} {r.note}")
+            click.echo(click.style(f"{r.state:<{width}}", fg=STATE_STYLES.get(r.state)) + line.rstrip())
+    click.echo(f"Сторінку стану записано: {page}", err=fmt is not None)
+    return 1 if summary.outstanding else 0
+
+
+def _smtp_options(fn):
+    from .mail import PASSWORD_ENV
+
+    options = [
+        click.option("--smtp", "smtp_server", default=None, metavar="ХОСТ:ПОРТ",
+                     help="Надіслати через поштовий сервер SMTP (типово листи лише записуються як .eml у "
+                          "out/mail/<період>/, щоб надіслати їх зі своєї поштової програми)."),
+        click.option("--starttls", is_flag=True, help="Шифрувати з’єднання (STARTTLS)."),
+        click.option("--smtp-user", default="", metavar="ІМ’Я",
+                     help="Ім’я для входу на поштовий сервер; пароль — у змінній середовища (див. --password-env)."),
+        click.option("--password-env", default=PASSWORD_ENV, show_default=True, metavar="ЗМІННА",
+                     help="Змінна середовища з паролем до поштового сервера (пароль параметром не передається)."),
+        click.option("--cafile", default="", metavar="ФАЙЛ",
+                     help="Сертифікати (PEM) для перевірки сервера, напр. відомчого центру сертифікації."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _smtp(smtp_server, starttls, smtp_user, password_env, cafile):
+    from .mail import PASSWORD_ENV, smtp_settings
+
+    if not smtp_server:
+        if starttls or smtp_user or cafile or password_env != PASSWORD_ENV:
+            raise ConsolidateError("Параметри --starttls, --smtp-user, --password-env і --cafile діють лише разом "
+                                   "із --smtp ХОСТ:ПОРТ")
+        return None
+    settings = smtp_settings(smtp_server, starttls=starttls, user=smtp_user, password_env=password_env, cafile=cafile)
+    if settings.user and not settings.starttls:
+        click.secho("Увага: пароль буде передано без шифрування; для сервера в мережі додайте --starttls.",
+                    fg="yellow", err=True)
+    return settings
+
+
+def _executor_codes(ws: Workspace, executors: tuple[str, ...]) -> list[str]:
+    codes = list(dict.fromkeys(executors)) or ws.catalogue.expected_executors()
+    unknown = [c for c in codes if c not in ws.catalogue.registry]
+    if unknown:
+        raise ConsolidateError("Невідомі виконавці: " + ", ".join(unknown))
+    return codes
+
+
+def _deliver_and_report(ws: Workspace, ledger, letters, sender, settings, period: str, what: str) -> None:
+    from .mail import deliver, placeholder_addresses
+
+    placeholders = placeholder_addresses(letters)
+    if placeholders:
+        click.secho(f"Увага: адреси-заглушки з реєстру ({len(placeholders)}, напр. {placeholders[0]}); "
+                    f"замініть їх у templates/executors.csv справжніми.", fg="yellow", err=True)
+    mail_dir = ws.out / "mail" / period
+    records = deliver(letters, sender, ledger, root=ws.root, mail_dir=mail_dir, smtp=settings)
+    for rec in records:
+        click.echo(f"  {rec.executor} → {rec.recipients}" + (f": {rec.location}" if rec.via == "eml" else ""))
+    if settings is None:
+        click.echo(f"Підготовлено листів ({what}): {len(records)} у {mail_dir}. Відкрийте .eml у поштовій програмі "
+                   f"і надішліть; кожен лист записано в журнал.")
+    else:
+        click.echo(f"Надіслано листів ({what}): {len(records)} через {settings.address}; кожен лист записано в журнал.")
+
+
+def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
+    from .mail import describe_mail
+
+    if earlier:
+        lines = [f"{what} уже надсилали — повторно не надіслано нічого:"]
+        lines += [f"  {code}: {describe_mail(m)}" for code, m in earlier.items()]
+        lines.append(hint)
+        raise ConsolidateError("\n".join(lines))
+
+
+@main.command("send-templates")
+@_period_option
+@click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
+@_smtp_options
+@click.option("--resend", is_flag=True, help="Надіслати повторно тим, кому шаблон уже надсилали.")
+@with_workspace
+def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
+                       starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
+    """Надіслати виконавцям шаблони звітів із супровідним листом (.eml у out/mail/<період>/ або через SMTP)."""
+    from .ledger import Ledger
+    from .mail import earlier_letters, template_files, template_letter, workspace_sender
+    from .status import TEMPLATE
+
+    period = resolve_period(ws, period)
+    cat = ws.catalogue
+    codes = _executor_codes(ws, executors)
+    settings = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
+    sender = workspace_sender(ws)
+    with Ledger(ws.ledger_path) as ledger:
+        if not resend:
+            _refuse_repeat(earlier_letters(ledger, TEMPLATE, period, codes), "Шаблон",
+                           "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).")
+        files = template_files(ws, period, codes)
+        letters = [template_letter(cat, period, code, *files[code], sender) for code in codes]
+        _deliver_and_report(ws, ledger, letters, sender, settings, period, "шаблони")
+
+
+@main.command("remind")
+@_period_option
+@click.option("--executor", "-e", "executors", multiple=True,
+              help="Нагадати лише цим виконавцям (код; можна кілька разів); типово — усім, хто не подав звіт "
+                   "або подав з помилками.")
+@_smtp_options
+@click.option("--resend", is_flag=True, help="Надіслати, навіть якщо сьогодні нагадування вже надсилали.")
+@with_workspace
+def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
+               starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
+    """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
+    import datetime as dt
+
+    from .ledger import Ledger
+    from .mail import earlier_letters, reminder_letter, template_files, workspace_sender
+    from .model import QUARANTINED
+    from .status import REMINDER, WITH_ERRORS, status_from_ledger
+
+    period = resolve_period(ws, period)
+    cat = ws.catalogue
+    wanted = set(_executor_codes(ws, executors)) if executors else None
+    settings = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
+    sender = workspace_sender(ws)
+    today = dt.date.today()
+    with Ledger(ws.ledger_path) as ledger:
+        rows, _ = status_from_ledger(cat, ledger, period, today)
+        targets = [r for r in rows if r.outstanding and (wanted is None or r.executor in wanted)]
+        for r in rows:
+            if wanted and r.executor in wanted and not r.outstanding:
+                click.echo(f"  {r.executor}: {r.state} — нагадування не потрібне")
+        if not targets:
+            click.echo("Нагадувати нікому: усі " + ("обрані " if wanted else "") + "звіти прийнято.")
+            return
+        if not resend:
+            _refuse_repeat(earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
+                           "Сьогодні нагадування", "Щоб нагадати ще раз сьогодні, додайте --resend.")
+        files = template_files(ws, period, [r.executor for r in targets])
+        letters = []
+        for r in targets:
+            findings = ledger.findings(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else []
+            rejected = [] if r.state == WITH_ERRORS else [
+                (f.original_name, f.received_at, ledger.file_findings(f.id))
+                for f in ledger.files(executor=r.executor, status=QUARANTINED) if f.period in (period, None)]
+            letters.append(reminder_letter(cat, period, r, findings, rejected, *files[r.executor], sender, today))
+        _deliver_and_report(ws, ledger, letters, sender, settings, period, "нагадування")
+
+
+INTAKE_EXIT_HELP = """\b
+Коди завершення:
+  0 — усі файли прийнято (зокрема з попередженнями) або їх уже було отримано;
+  1 — хоч один файл подано з помилками, відхилено (карантин) або не прочитано з диска;
+  2 — помилка (робоча тека, каталог, журнал, шлях, уже триває інший прийом)."""
+INTAKE_PROGRESS_FROM = 10     # files: a progress bar from this many on (in a terminal)
+INTAKE_SHOWN_ERRORS = 5       # errors listed under a file; the rest are counted
+
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    """Ukrainian plural: 1 помилка, 2 помилки, 5 помилок."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} {one}"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return f"{n} {few}"
+    return f"{n} {many}"
+
+
+def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
+    """Console lines (text, colour) about one received file."""
+    from .inbox import ALREADY, NOT_READ
+    from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, WARNING
+
+    colours = {ACCEPTED: "green", ACCEPTED_WARNINGS: "cyan", ACCEPTED_ERRORS: "magenta", QUARANTINED: "red",
+               ALREADY: None, NOT_READ: "red"}
+    who = ", ".join(x for x in (o.executor, o.period) if x)
+    text = f"  {o.label}: {o.name}" + (f" → {who}" if who else "")
+    errors = [f for f in o.findings if f.severity == ERROR]
+    warnings = [f for f in o.findings if f.severity == WARNING]
+    counts = [c for c in (_plural(len(errors), "помилка", "помилки", "помилок") if errors else "",
+                          _plural(len(warnings), "попередження", "попередження", "попереджень") if warnings else "")
+              if c]
+    if counts:
+        text += f" ({', '.join(counts)})"
+    if o.state == ALREADY and o.record is not None:
+        text += f" (отримано {o.record.received_at})"
+    if o.state == NOT_READ:
+        text += f" ({o.note})"
+    if o.superseded:
+        text += f"; замінює звіт №{o.superseded}"
+    lines = [(text, colours[o.state])]
+    for f in errors[:INTAKE_SHOWN_ERRORS]:
+        where = " ".join(x for x in (f"«{f.sheet}»" if f.sheet else "", f.cell) if x)
+        lines.append((f"      {where + ': ' if where else ''}{f.message}", None))
+    if len(errors) > INTAKE_SHOWN_ERRORS:
+        lines.append((f"      … і ще {len(errors) - INTAKE_SHOWN_ERRORS} (усі — consolidate intake --json "
+                      f"або consolidate history {o.executor or ''})".rstrip(), None))
+    if o.state == QUARANTINED and o.record is not None:
+        note = ws.quarantine / f"{o.sha256}.{o.record.format}.txt"
+        lines.append((f"      причини: {note}", None))
+    return lines
+
+
+def _outcome_json(o) -> dict:
+    return {
+        "file": o.name, "path": str(o.path), "sha256": o.sha256, "status": o.state, "status_label": o.label,
+        "executor": o.executor, "period": o.period,
+        "submission_id": o.record.submission_id if o.record else None, "superseded": o.superseded,
+        "archive_path": o.record.archive_path if o.record else None, "moved_from_inbox": o.moved,
+        "note": o.note, "findings": [asdict(f) for f in o.findings],
+    }
+
+
+@main.command("intake", epilog=INTAKE_EXIT_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат і всі зауваження (аркуш, клітинка, "
+                                                      "ключ рядка, знайдено, очікується) як JSON.")
+@with_workspace_exit_code
+def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool):
+    """Прийняти повернені звіти: перевірити, зберегти в архіві та журналі; відхилені — у карантин.
+
+    Типово — усі файли теки inbox/ (з підтеками); можна вказати файли чи теки.  Кожен файл спершу
+    копіюється в archive/ під своїм sha256, потім записується до журналу; лише після цього файл
+    прибирається з inbox/ (файли поза inbox/ лише читаються).  Ті самі байти вдруге — «вже отримано».
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .inbox import FAILED_STATES, OUTCOME_LABELS, run_intake
+
+    console = Console(stderr=as_json, highlight=False)
+    progress = None
+
+    def start(total: int) -> None:
+        nonlocal progress
+        if total == 0:
+            if not as_json:
+                click.echo(f"Нових файлів немає ({ws.inbox}).")
+            return
+        if total >= INTAKE_PROGRESS_FROM and console.is_terminal:
+            progress = Progress(TextColumn("Прийом"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=console, transient=True)
+            progress.start()
+            progress.add_task("intake", total=total)
+
+    def show(o) -> None:
+        if progress is not None:
+            progress.advance(progress.task_ids[0])
+        if as_json:
+            return
+        for text, colour in _intake_lines(ws, o):
+            console.print(text, style=colour, markup=False, soft_wrap=True)
+
+    try:
+        outcomes = run_intake(ws, list(paths) or None, on_start=start, on_outcome=show)
+    finally:
+        if progress is not None:
+            progress.stop()
+    counts = {state: sum(1 for o in outcomes if o.state == state) for state in OUTCOME_LABELS}
+    if as_json:
+        click.echo(json.dumps({"files": [_outcome_json(o) for o in outcomes],
+                               "summary": {state: n for state, n in counts.items() if n}},
+                              ensure_ascii=False, indent=2))
+    elif outcomes:
+        parts = [f"{OUTCOME_LABELS[state]}: {n}" for state, n in counts.items() if n]
+        click.echo(f"Усього {_plural(len(outcomes), 'файл', 'файли', 'файлів')} — {'; '.join(parts)}.")
+    return 1 if any(o.state in FAILED_STATES for o in outcomes) else 0
+
+
+@main.command("history")
+@click.argument("executor")
+@_period_option
+@click.option("--json", "as_json", is_flag=True, help="Вивести історію як JSON.")
+@with_workspace
+def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool):
+    """Історія звітів виконавця (код або назва): усі отримані файли, від найдавнішого; чинний позначено."""
+    from .ledger import Ledger
+    from .model import ERROR, STATE_LABELS, WARNING
+
+    reg = ws.catalogue.registry
+    found = reg.get(executor) or reg.find_by_name(executor)
+    if found is None:
+        raise ConsolidateError(f"Невідомий виконавець «{executor}»: немає такого коду чи назви в реєстрі.")
+    with Ledger(ws.ledger_path) as ledger:
+        files = ledger.files(executor=found.code, period=period)
+        findings = {f.id: ledger.file_findings(f.id) for f in files}
+    if as_json:
+        click.echo(json.dumps({"executor": found.code, "name": found.full_name, "files": [
+            {**asdict(f), "status_label": STATE_LABELS[f.status], "findings": [asdict(x) for x in findings[f.id]]}
+            for f in files]}, ensure_ascii=False, indent=2))
+        return
+    click.secho(f"Історія звітів: {found.full_name} ({found.code})", bold=True)
+    if not files:
+        click.echo("  Від цього виконавця ще нічого не отримано" + (f" за {period}." if period else "."))
+        return
+    for f in files:
+        if f.submission_id is None:
+            mark = ""
+        elif f.superseded_by is None:
+            mark = " — чинний"
+        else:
+            mark = f" — замінено звітом №{f.superseded_by}"
+        number = f"№{f.submission_id}" if f.submission_id else "—"
+        errors = sum(1 for x in findings[f.id] if x.severity == ERROR)
+        warnings = sum(1 for x in findings[f.id] if x.severity == WARNING)
+        notes = ", ".join(c for c in (_plural(errors, "помилка", "помилки", "помилок") if errors else "",
+                                      _plural(warnings, "попередження", "попередження", "попереджень")
+                                      if warnings else "") if c)
+        click.echo(f"  {number:>5}  {f.received_at}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
+                   + (f" ({notes})" if notes else ""))
+        click.echo(f"         {f.original_name} → {f.archive_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover
