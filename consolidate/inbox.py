@@ -1,0 +1,515 @@
+"""Receiving returned files: archive, quarantine, ledger, and the inbox.
+
+For every file, in order of modification time:
+
+1. read its bytes and sha256; bytes already in the ledger are "вже отримано" (nothing recorded);
+2. copy the bytes into ``archive/<sha[:2]>/<sha>.<ext>`` (temporary file, fsync, rename, fsync of the folder);
+3. read the same bytes with :func:`consolidate.intake.read_return` in a worker process (meanwhile step 2 runs);
+4. a rejected file is also copied into ``quarantine/<sha>.<ext>`` with ``<sha>.<ext>.txt`` beside it giving the reasons;
+5. record it in the ledger in one transaction (:meth:`consolidate.ledger.Ledger.record`);
+6. only after the commit, and after a durability barrier (every few files: fsync of the folders that
+   received renames, then :meth:`~consolidate.ledger.Ledger.sync`), take it out of the inbox: its bytes
+   are durable in the archive and recorded, so the inbox copy is removed after checking it is still
+   the same file.
+
+Killed at any point (kill -9) and run again, intake loses no file and records none twice: before
+step 5 commits, the file is still in the inbox and is simply processed again (archive writes are
+idempotent); after it, the file is known by its sha256.  Paths outside the workspace inbox are read
+but never moved.  Archive and quarantine names come from the sha256 and the detected format only;
+the original name is kept as data.
+
+Reading runs in worker processes: a file that crashes the reader (python-calamine aborts the process
+when a sheet claims an absurd size) costs that file, not the intake, and two cores read in parallel
+while this process alone writes the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import intake
+from .errors import ConsolidateError
+from .ledger import FileRecord, Ledger
+from .model import ACCEPTED_ERRORS, ERROR, QUARANTINED, STATE_LABELS, Finding, Return
+from .workspace import Workspace
+
+ALREADY = "already"            # the same bytes were received before
+NOT_READ = "not-read"          # the file could not be read from disk (permissions, vanished)
+OUTCOME_LABELS = {**STATE_LABELS, ALREADY: "вже отримано", NOT_READ: "не вдалося прочитати з диска"}
+FAILED_STATES = (ACCEPTED_ERRORS, QUARANTINED, NOT_READ)
+
+LOCK_FILE = ".intake.lock"
+LOCK_WAIT = 15.0               # seconds to wait for another intake (or its exiting workers) to finish
+IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+IN_FLIGHT_PER_WORKER = 2
+MAX_WORKERS = 4
+READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarantined
+POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
+WORKER_NICE = 5
+WRITER_THREADS = 2             # archive copies are written (and fsynced) while this thread goes on
+BARRIER_EVERY = 25             # recorded files between two durability barriers (inbox removal waits for one)
+
+
+@dataclass
+class Outcome:
+    """What happened to one file."""
+
+    path: Path
+    name: str
+    sha256: str = ""
+    state: str = ""
+    executor: str | None = None
+    period: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    record: FileRecord | None = None
+    superseded: int | None = None
+    moved: bool = False        # removed from the inbox after recording
+    note: str = ""             # why a file was not read from disk
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self.state]
+
+
+def collect(ws: Workspace, paths: list[Path] | None = None) -> list[tuple[Path, bool]]:
+    """Files to receive, oldest first: (path, whether it lies in the workspace inbox)."""
+    inbox = ws.inbox.resolve()
+    roots = [Path(p) for p in paths] if paths else [ws.inbox]
+    found: dict[Path, os.stat_result] = {}
+    for root in roots:
+        if not root.exists():
+            raise ConsolidateError(f"Шлях «{root}» не існує.")
+        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in candidates:
+            rel_parts = path.relative_to(root).parts if path != root else (path.name,)
+            if any(part.startswith((".", "~$")) for part in rel_parts) or path.name.casefold() in IGNORED_NAMES:
+                continue
+            resolved = path.resolve()
+            if resolved not in found:
+                found[resolved] = path.stat()
+    ordered = sorted(found.items(), key=lambda item: (item[1].st_mtime_ns, str(item[0])))
+    return [(path, path.is_relative_to(inbox)) for path, _ in ordered]
+
+
+def archive_suffix(data: bytes) -> str:
+    """Extension of the archive copy, from the content (cheap checks; the reader decides what it reads)."""
+    if data.startswith(b"PK\x03\x04"):
+        # ODF puts an uncompressed "mimetype" entry first; zip entry names are stored in the clear.
+        if data[30:38] == b"mimetype" and data[38:38 + len(intake.ODS_MIME)] == intake.ODS_MIME:
+            return "ods"
+        if b"xl/workbook.xml" in data:
+            return "xlsm" if b"xl/vbaProject.bin" in data else "xlsx"
+        fmt = intake.sniff_format(data)
+        return fmt if fmt in intake.FORMATS else "zip"
+    fmt = intake.sniff_format(data)
+    if fmt in intake.FORMATS:
+        return fmt
+    return "pdf" if data.startswith(b"%PDF") else "bin"
+
+
+def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int | None = None,
+               on_start: Callable[[int], None] | None = None,
+               on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Receive every file of ``paths`` (default: the workspace inbox, recursively)."""
+    files = collect(ws, paths)
+    if not files:
+        if on_start:
+            on_start(0)
+        return []
+    ws.ensure_dirs()
+    catalogue = ws.catalogue
+    intake.prepare(catalogue)  # computed once here, inherited by the workers
+    count = _worker_count(workers, len(files))
+    # Workers start before the lock, the ledger and any thread exist: they inherit none of them.
+    pool = _ReaderPool(catalogue, count) if count else None
+    try:
+        if on_start:
+            on_start(len(files))
+        with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, \
+                ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="consolidate-archive") as writer:
+            return _Intake(ws, ledger, catalogue, pool, writer, on_outcome).run(files)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _worker_count(workers: int | None, files: int) -> int:
+    if workers is None:
+        workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    return max(0, min(workers, files))
+
+
+# ---------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------
+
+@dataclass
+class _Job:
+    index: int
+    outcome: Outcome
+    from_inbox: bool
+    stat: os.stat_result
+    size: int
+    archive_rel: str
+    suffix: str
+    received_at: str
+    copied: Future            # the archive copy being written: True if it had to be written
+
+
+class _Intake:
+    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, writer: ThreadPoolExecutor, on_outcome):
+        self.ws, self.ledger, self.catalogue, self.pool, self.writer = ws, ledger, catalogue, pool, writer
+        self.on_outcome = on_outcome
+        self.outcomes: list[Outcome] = []
+        self.results: dict[int, Return] = {}
+        self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []   # waiting for the durability barrier
+        self.dirty: set[Path] = set()                                    # folders with renames not yet synced
+
+    def run(self, files: list[tuple[Path, bool]]) -> list[Outcome]:
+        waiting: deque[_Job] = deque()
+        limit = IN_FLIGHT_PER_WORKER * (len(self.pool.workers) if self.pool else 1)
+        for index, (path, from_inbox) in enumerate(files):
+            job = self._prepare(index, path, from_inbox)
+            if job is not None:
+                waiting.append(job)
+            while len(waiting) >= limit:
+                self._finish(waiting.popleft())
+            if len(self.recorded) >= BARRIER_EVERY:
+                self._barrier()
+        while waiting:
+            self._finish(waiting.popleft())
+        self._barrier()
+        return self.outcomes
+
+    def _emit(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        if self.on_outcome:
+            self.on_outcome(outcome)
+
+    def _copy(self, path: Path, data: bytes, sha: str) -> None:
+        if _ensure_copy(path, data, sha):
+            self.dirty.add(path.parent)
+
+    def _barrier(self) -> None:
+        """Make the archive renames and the ledger durable, then take the recorded files out of the inbox."""
+        for folder in sorted(self.dirty):
+            _fsync_dir(folder)
+        self.dirty.clear()
+        if self.recorded:
+            self.ledger.sync()
+        for outcome, from_inbox, stat in self.recorded:
+            if from_inbox:
+                outcome.moved = _retire(outcome.path, stat)
+            self._emit(outcome)
+        self.recorded.clear()
+
+    def _prepare(self, index: int, path: Path, from_inbox: bool) -> _Job | None:
+        outcome = Outcome(path, path.name)
+        try:
+            stat = path.stat()
+            data = path.read_bytes()
+        except OSError as exc:
+            outcome.state, outcome.note = NOT_READ, exc.strerror or str(exc)
+            self._emit(outcome)
+            return None
+        outcome.sha256 = sha = hashlib.sha256(data).hexdigest()
+        known = self.ledger.file(sha)
+        if known is not None:
+            self._copy(self.ws.root / known.archive_path, data, sha)  # restores an archive copy gone missing
+            self._already(outcome, known, from_inbox, stat)
+            return None
+        if self.pool is None:
+            self.results[index] = intake.read_return(data, outcome.name, self.catalogue)
+        else:  # the worker reads these very bytes while this process archives them
+            self.pool.submit(index, data, outcome.name, sha)
+        suffix = archive_suffix(data)
+        archive_rel = f"archive/{sha[:2]}/{sha}.{suffix}"
+        copied = self.writer.submit(_ensure_copy, self.ws.root / archive_rel, data, sha)
+        received_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        return _Job(index, outcome, from_inbox, stat, len(data), archive_rel, suffix, received_at, copied)
+
+    def _already(self, outcome: Outcome, known: FileRecord, from_inbox: bool, stat: os.stat_result) -> None:
+        outcome.state, outcome.record = ALREADY, known
+        outcome.executor, outcome.period = known.executor, known.period
+        self.recorded.append((outcome, from_inbox, stat))
+
+    def _finish(self, job: _Job) -> None:
+        while job.index not in self.results:
+            index, ret = self.pool.next_result()
+            self.results[index] = ret
+        ret = self.results.pop(job.index)
+        if job.copied.result():  # the archive copy exists before the ledger says so
+            self.dirty.add((self.ws.root / job.archive_rel).parent)
+        outcome = job.outcome
+        status = intake.status_of(ret)
+        if status == QUARANTINED:
+            self._quarantine(job, ret)
+        receipt = self.ledger.record(ret, status=status, original_name=outcome.name, size=job.size,
+                                     received_at=job.received_at, archive_path=job.archive_rel, fmt=job.suffix)
+        if receipt.duplicate:  # the same bytes twice in this run
+            self._already(outcome, receipt.file, job.from_inbox, job.stat)
+            return
+        outcome.state, outcome.record, outcome.superseded = status, receipt.file, receipt.superseded
+        outcome.executor, outcome.period, outcome.findings = ret.executor, ret.period, ret.findings
+        self.recorded.append((outcome, job.from_inbox, job.stat))
+
+    def _quarantine(self, job: _Job, ret: Return) -> None:
+        data = (self.ws.root / job.archive_rel).read_bytes()
+        target = self.ws.quarantine / f"{ret.sha256}.{job.suffix}"
+        self._copy(target, data, ret.sha256)
+        note = quarantine_note(job.outcome.name, job.received_at, ret, job.size, target.name).encode("utf-8")
+        _write_atomic(target.with_name(target.name + ".txt"), note)
+        self.dirty.add(target.parent)
+
+
+def quarantine_note(name: str, received_at: str, ret: Return, size: int, kept_as: str) -> str:
+    lines = [
+        "Файл не прийнято (карантин).",
+        "",
+        f"Файл: {name}",
+        f"Отримано: {received_at}",
+        f"Розмір: {size} байт",
+        f"SHA-256: {ret.sha256}",
+        f"Збережено без змін: {kept_as}",
+    ]
+    if ret.executor:
+        lines.append(f"Виконавець (за файлом): {ret.executor}")
+    if ret.period:
+        lines.append(f"Звітний період (за файлом): {ret.period}")
+    lines += ["", "Причини:"]
+    for f in ret.findings:
+        where = ", ".join(x for x in (f"аркуш «{f.sheet}»" if f.sheet else "", f"клітинка {f.cell}" if f.cell else "")
+                          if x)
+        lines.append(f"  • [{f.severity}] {f.message}" + (f" ({where})" if where else ""))
+        if f.found or f.expected:
+            lines.append(f"      знайдено: {f.found or '—'}; очікується: {f.expected or '—'}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":  # Windows cannot open a directory; NTFS journals the rename itself
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file that exists either complete or not at all (temp file, fsync, rename).
+
+    The rename is made durable by an fsync of the folder, which the caller batches (see ``_Intake._barrier``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")   # one intake at a time (the lock): a crash leaves it to be overwritten
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _ensure_copy(path: Path, data: bytes, sha: str) -> bool:
+    """Make ``path`` hold exactly ``data`` (named by its sha256); True if it had to be written."""
+    try:
+        if path.stat().st_size == len(data) and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+            return False
+    except FileNotFoundError:
+        pass
+    _write_atomic(path, data)
+    return True
+
+
+def _retire(path: Path, seen: os.stat_result) -> bool:
+    """Remove a recorded file from the inbox, unless it changed since it was read (then the next run takes it).
+
+    Any write to the file changes its size, modification or change time (the change time cannot be set by
+    programs), and a replaced file has another inode.
+    """
+    try:
+        now = path.stat()
+        if _identity(now) != _identity(seen):
+            return False
+        path.unlink()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _identity(st: os.stat_result) -> tuple:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+class _Lock:
+    """One intake per workspace at a time (an OS lock: released when the process dies)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh = None
+
+    def __enter__(self):
+        self.fh = open(self.path, "a+b")
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                _try_lock(self.fh)
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.fh.close()
+                    raise ConsolidateError(f"У робочій теці вже триває прийом звітів (заблоковано {self.path}); "
+                                           f"дочекайтеся його завершення.") from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc):
+        self.fh.close()
+        return False
+
+
+def _try_lock(fh) -> None:
+    if os.name == "posix":
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # pragma: no cover - Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+
+
+# ---------------------------------------------------------------------------------
+# reader processes
+# ---------------------------------------------------------------------------------
+
+def _worker_main(conn, catalogue, parent_pid: int) -> None:
+    """Read files sent by the intake process until told to stop or orphaned."""
+    gc.freeze()  # objects inherited from the parent: never scanned by this process's collector
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICE)  # the intake process (archive, ledger) runs first when both want a core
+    while True:
+        try:
+            if not conn.poll(POLL_SECONDS):
+                if os.getppid() != parent_pid:
+                    return
+                continue
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        index, data, name, sha = job
+        try:
+            ret = intake.read_return(data, name, catalogue)
+        except Exception as exc:  # an unforeseen failure on one untrusted file must not stop the intake
+            ret = Return(name, sha, None, None, None, [], [Finding(
+                name, ERROR, "unreadable",
+                f"Файл не вдалося прочитати ({type(exc).__name__}: {str(exc)[:200]}).")])
+        conn.send((index, ret))
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.Process
+    conn: multiprocessing.connection.Connection
+    jobs: deque = field(default_factory=deque)   # (index, bytes, name, sha) sent and not yet answered
+
+
+class _ReaderPool:
+    def __init__(self, catalogue, size: int):
+        methods = multiprocessing.get_all_start_methods()
+        self.ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self.catalogue = catalogue
+        self.attempts: dict[int, int] = {}
+        self.workers = [self._start() for _ in range(size)]
+
+    def _start(self) -> _Worker:
+        parent, child = self.ctx.Pipe()
+        process = self.ctx.Process(target=_worker_main, args=(child, self.catalogue, os.getpid()), daemon=True,
+                                   name="consolidate-reader")
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def submit(self, index: int, data: bytes, name: str, sha: str) -> None:
+        worker = min(self.workers, key=lambda w: len(w.jobs))
+        if not worker.jobs and not worker.process.is_alive():  # died idle (killed from outside): replace it
+            worker = self._restart(worker)
+        job = (index, data, name, sha)
+        worker.jobs.append(job)
+        try:
+            worker.conn.send(job)
+        except OSError:  # it died meanwhile: next_result() sees the death and sends its jobs again
+            pass
+
+    def next_result(self) -> tuple[int, Return]:
+        """The next answer of any worker; a worker that died is replaced and its jobs sent again."""
+        while True:
+            busy = [w for w in self.workers if w.jobs]
+            ready = multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for worker in busy:
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    try:
+                        if worker.conn.poll():
+                            index, ret = worker.conn.recv()
+                            worker.jobs.popleft()
+                            return index, ret
+                    except (EOFError, OSError):
+                        pass
+                    if not worker.process.is_alive():
+                        crashed = self._replace(worker)
+                        if crashed is not None:
+                            return crashed
+
+    def _restart(self, dead: _Worker) -> _Worker:
+        dead.conn.close()
+        dead.process.join()
+        self.workers.remove(dead)
+        fresh = self._start()
+        self.workers.append(fresh)
+        return fresh
+
+    def _replace(self, dead: _Worker) -> tuple[int, Return] | None:
+        """Restart a worker that died; its first job crashed it: retried once, then reported as crashing."""
+        self._restart(dead)
+        jobs = list(dead.jobs)
+        index, _, name, sha = jobs[0]
+        self.attempts[index] = self.attempts.get(index, 0) + 1
+        crashed = None
+        if self.attempts[index] >= READ_ATTEMPTS:
+            crashed = (index, Return(name, sha, None, None, None, [], [intake.crash_finding(name)]))
+            jobs = jobs[1:]
+        for job in jobs:
+            self.submit(*job)
+        return crashed
+
+    def close(self) -> None:
+        for worker in self.workers:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+        for worker in self.workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
