@@ -471,9 +471,8 @@ def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], sm
     import datetime as dt
 
     from .ledger import Ledger
-    from .mail import earlier_letters, reminder_letter, template_files, workspace_sender
-    from .model import QUARANTINED
-    from .status import REMINDER, WITH_ERRORS, status_from_ledger
+    from .mail import earlier_letters, reminder_letters, workspace_sender
+    from .status import REMINDER, status_from_ledger
 
     period = resolve_period(ws, period)
     cat = ws.catalogue
@@ -493,14 +492,7 @@ def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], sm
         if not resend:
             _refuse_repeat(earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
                            "Сьогодні нагадування", "Щоб нагадати ще раз сьогодні, додайте --resend.")
-        files = template_files(ws, period, [r.executor for r in targets])
-        letters = []
-        for r in targets:
-            findings = ledger.findings(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else []
-            rejected = [] if r.state == WITH_ERRORS else [
-                (f.original_name, f.received_at, ledger.file_findings(f.id))
-                for f in ledger.files(executor=r.executor, status=QUARANTINED) if f.period in (period, None)]
-            letters.append(reminder_letter(cat, period, r, findings, rejected, *files[r.executor], sender, today))
+        letters = reminder_letters(ws, ledger, period, targets, sender, today)
         _deliver_and_report(ws, ledger, letters, sender, settings, period, "нагадування")
 
 

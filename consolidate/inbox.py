@@ -120,8 +120,12 @@ def archive_suffix(data: bytes) -> str:
 
 def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int | None = None,
                on_start: Callable[[int], None] | None = None,
-               on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Receive every file of ``paths`` (default: the workspace inbox, recursively)."""
+               on_outcome: Callable[[Outcome], None] | None = None,
+               received_at: dt.datetime | None = None) -> list[Outcome]:
+    """Receive every file of ``paths`` (default: the workspace inbox, recursively).
+
+    ``received_at`` pins the time recorded as "received" (the demo replays 2025 dates); default: now.
+    """
     files = collect(ws, paths)
     if not files:
         if on_start:
@@ -138,7 +142,7 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
             on_start(len(files))
         with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, \
                 ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="consolidate-archive") as writer:
-            return _Intake(ws, ledger, catalogue, pool, writer, on_outcome).run(files)
+            return _Intake(ws, ledger, catalogue, pool, writer, on_outcome, received_at).run(files)
     finally:
         if pool is not None:
             pool.close()
@@ -168,7 +172,9 @@ class _Job:
 
 
 class _Intake:
-    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, writer: ThreadPoolExecutor, on_outcome):
+    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, writer: ThreadPoolExecutor, on_outcome,
+                 received_at: dt.datetime | None = None):
+        self.received_at = received_at
         self.ws, self.ledger, self.catalogue, self.pool, self.writer = ws, ledger, catalogue, pool, writer
         self.on_outcome = on_outcome
         self.outcomes: list[Outcome] = []
@@ -236,7 +242,7 @@ class _Intake:
         suffix = archive_suffix(data)
         archive_rel = f"archive/{sha[:2]}/{sha}.{suffix}"
         copied = self.writer.submit(_ensure_copy, self.ws.root / archive_rel, data, sha)
-        received_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        received_at = (self.received_at or dt.datetime.now()).astimezone().isoformat(timespec="seconds")
         return _Job(index, outcome, from_inbox, stat, len(data), archive_rel, suffix, received_at, copied)
 
     def _already(self, outcome: Outcome, known: FileRecord, from_inbox: bool, stat: os.stat_result) -> None:

@@ -217,6 +217,23 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
 # the workspace: sender, templates to attach
 # ---------------------------------------------------------------------------------
 
+def reminder_letters(ws, ledger, period: str, targets: Sequence[ExecutorStatus], sender: Sender,
+                     today: dt.date) -> list[Letter]:
+    """Reminders for the given status rows: their findings (errors) or rejected files, with the template."""
+    from .model import QUARANTINED
+    from .status import WITH_ERRORS
+
+    files = template_files(ws, period, [r.executor for r in targets])
+    letters = []
+    for r in targets:
+        findings = ledger.findings(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else []
+        rejected = [] if r.state == WITH_ERRORS else [
+            (f.original_name, f.received_at, ledger.file_findings(f.id))
+            for f in ledger.files(executor=r.executor, status=QUARANTINED) if f.period in (period, None)]
+        letters.append(reminder_letter(ws.catalogue, period, r, findings, rejected, *files[r.executor], sender, today))
+    return letters
+
+
 def template_contact(ws) -> str | None:
     """Whom executors contact, as printed on the templates: [templates] contact, else the mail sender."""
     contact = ws.setting("templates", "contact")
