@@ -28,7 +28,7 @@ from pathlib import Path
 from . import layout as L
 from .catalogue import Catalogue, period_label
 from .errors import ConsolidateError
-from .model import ERROR, Finding
+from .model import ERROR, QUARANTINED, Finding
 from .report import atomic_write, period_phrase
 from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, day_of, format_time
 
@@ -220,9 +220,6 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
 def reminder_letters(ws, ledger, period: str, targets: Sequence[ExecutorStatus], sender: Sender,
                      today: dt.date) -> list[Letter]:
     """Reminders for the given status rows: their findings (errors) or rejected files, with the template."""
-    from .model import QUARANTINED
-    from .status import WITH_ERRORS
-
     files = template_files(ws, period, [r.executor for r in targets])
     letters = []
     for r in targets:
