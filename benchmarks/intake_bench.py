@@ -33,27 +33,11 @@ import python_calamine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from consolidate.filler import fill_workbook  # noqa: E402
+from consolidate.filler import fill_workbook, plausible_values  # noqa: E402
 from consolidate.inbox import run_intake  # noqa: E402
 from consolidate.model import QUARANTINED  # noqa: E402
 from consolidate.template import write_templates  # noqa: E402
 from consolidate.workspace import init_workspace  # noqa: E402
-
-
-def filled_values(catalogue, executor: str, n: int) -> dict:
-    """Plausible answers for every input of an executor's template; numbers depend on ``n``."""
-    values: dict = {"funding": {}, "execution": {}, "proposals": {"P1": {"text": f"Пропозиція {n}"}}}
-    for i, line in enumerate(catalogue.funding_for(executor)):
-        financed = round(10 + n + i * 1.5, 1)
-        values["funding"][line.id] = {"financed": financed, "cash": round(financed * 0.9, 1)}
-    for measure in catalogue.measures_for(executor):
-        values["execution"][measure.id] = {
-            "status": "виконано",
-            "narrative": f"Протягом року проведено {n % 17 + 3} заходів; залучено {n % 40 + 10} фахівців.",
-        }
-        for ind in catalogue.indicators_of(measure.id):
-            values["execution"][ind.id] = {"actual": (n % 9) * 10 if ind.unit == "percent" else n % 23 + 1}
-    return values
 
 
 def build(ws, count: int) -> list[Path]:
@@ -62,7 +46,7 @@ def build(ws, count: int) -> list[Path]:
     files = []
     for n in range(count):
         t = templates[n % len(templates)]
-        files.append(fill_workbook(t.path, ws.inbox / f"{n:04d} {t.path.name}", filled_values(catalogue, t.executor, n)))
+        files.append(fill_workbook(t.path, ws.inbox / f"{n:04d} {t.path.name}", plausible_values(catalogue, t.executor, n)))
     return files
 
 

@@ -51,3 +51,31 @@ def fill_workbook(src: Path, dst: Path, values: dict[str, dict[str, dict[str, ob
     dst.parent.mkdir(parents=True, exist_ok=True)
     wb.save(dst)
     return dst
+
+
+def plausible_values(catalogue, executor: str, n: int = 0) -> dict[str, dict[str, dict[str, object]]]:
+    """Answers to every input of an executor's template that pass intake's checks; numbers vary with ``n``.
+
+    For tests and benchmarks that need many distinct, valid returns.
+    """
+    values: dict = {"funding": {}, "execution": {}, "proposals": {"P1": {"text": f"Пропозиція {n}"}}}
+    for i, line in enumerate(catalogue.funding_for(executor)):
+        if line.planned:
+            financed = round(line.planned * (0.5 + (n % 5) / 10), 1)
+            values["funding"][line.id] = {"financed": financed, "cash": round(financed * 0.9, 1)}
+        else:
+            values["funding"][line.id] = {"nil": L.NIL_FUNDING}
+    for measure in catalogue.measures_for(executor):
+        values["execution"][measure.id] = {
+            "status": L.STATUS_VALUES[0],
+            "narrative": f"Протягом року проведено {n % 17 + 3} заходів; залучено {n % 40 + 10} фахівців.",
+        }
+        for ind in catalogue.indicators_of(measure.id):
+            if ind.unit == "percent":
+                values["execution"][ind.id] = {"actual": (n % 9) * 10, "numerator": n % 9, "denominator": 10}
+            elif ind.unit == "text":
+                values["execution"][ind.id] = {"actual": f"Результат {n}"}
+            else:
+                values["execution"][ind.id] = {"actual": n % 23 + 1}
+    return values
+

@@ -9,13 +9,15 @@ import zipfile
 import pytest
 
 from consolidate import layout as L
+from consolidate.filler import fill_workbook, plausible_values
 from consolidate.intake import LIMITS, Limits, read_return, sniff_format, status_of
 from consolidate.model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, WARNING
 from consolidate.workspace import open_workspace
 
 from .conftest import ROOT, need_binary
 from .intake_util import (EXECUTION, FUNDING, NARRATIVE, PROPOSALS, brief, complete, copy_pasted, drop_properties,
-                          edit, filled, merged, set_error, set_meta, set_property, set_text, set_title, values_by_key)
+                          edit, filled, merged, set_error, set_meta, set_property, set_text, set_title, template,
+                          values_by_key)
 
 MINJUST = "Міністерство юстиції України"
 STATUSES = ", ".join(L.STATUS_VALUES)
@@ -79,6 +81,16 @@ def test_complete_return_is_accepted_with_every_value_and_its_cell(cat, tmp_path
         ("T6.10.1", "denominator"): (12.0, "12", EXECUTION, "G16"),
         ("P1", "text"): (None, "Продовжити фінансування заходу 4.2.", PROPOSALS, "B5"),
     }
+
+
+def test_every_executors_template_filled_plausibly_is_accepted_without_findings(cat, tmp_path):
+    for n, executor in enumerate(cat.expected_executors()):
+        path = fill_workbook(template(cat, tmp_path, executor), tmp_path / f"{executor}.xlsx",
+                             plausible_values(cat, executor, n))
+        ret = read(path, cat)
+        assert (ret.executor, status_of(ret), ret.findings) == (executor, ACCEPTED, []), executor
+        expected = cat.measures_for(executor)
+        assert {v.key for v in ret.values if v.field == "status"} == {m.id for m in expected}, executor
 
 
 def test_bytes_and_path_read_the_same(cat, tmp_path):
