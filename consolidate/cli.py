@@ -659,5 +659,24 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         click.echo(f"         {f.original_name} → {f.archive_path}")
 
 
+@main.command("demo")
+@click.option("--workspace", "-w", "workspace_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).")
+@friendly
+def demo_cmd(workspace_dir: Path | None):
+    """Увесь цикл звітування 2024 року на вбудованих даних: шаблони, звіти виконавців, прийом, зведення, звіт."""
+    import tempfile
+
+    from .demo import run
+
+    if workspace_dir is None:
+        workspace_dir = Path("demo")
+        if workspace_dir.exists():
+            workspace_dir = Path(tempfile.mkdtemp(prefix="consolidate-demo-"))
+    elif workspace_dir.exists() and any(workspace_dir.iterdir()):
+        _fail(f"Тека «{workspace_dir}» не порожня: демонстрація потребує нової теки.")
+    run(workspace_dir, echo=click.echo)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,234 @@
+"""``consolidate demo``: the 2024 reporting cycle on the bundled data, nothing typed by hand.
+
+1. a fresh workspace from the bundled catalogue and registry;
+2. every executor's template;
+3. executors simulated from the seed report (:mod:`consolidate.simulate`): templates filled with
+   openpyxl and saved as executors do — some with typical damage — one executor late, one who
+   never reports, one return sent twice, one resubmitted with a correction;
+4. intake, reconciliation, status and the national report;
+5. a short Ukrainian summary.
+
+The scenario below names *who* does what; every figure comes from the seed through code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+
+from . import layout as L
+from .catalogue import Catalogue
+from .filler import fill_workbook, set_text
+from .simulate import Simulated, simulate
+from .template import DEFAULT_TIMESTAMP, write_templates
+from .workspace import Workspace, init_workspace
+
+# The story of the 2024 cycle (who, not how much).
+NEVER = "MKIP"                      # never reports
+LATE = "MINTSYFRY"                  # reports a week after the deadline
+TEXT_NUMBER = ("MON", "T4.9.1")     # types "8 814,5" as text (a count with a decimal, too)
+INSERTED_ROW = "UA-21"              # inserts an extra row into «II. Виконання»
+RENAMED_SHEET = "NPU"               # renames the sheet «II. Виконання»
+RENAMED_FILE = ("UA-07", "Волинь звіт остаточний (2).xlsx")  # renames the file before sending
+SENT_TWICE = "UA-30"                # sends the same file twice
+RESUBMITTED = ("UA-32", "F.T4.1.LOC.UA-32")  # first return has a negative amount; corrected a week later
+ON_TIME_DAYS = 5                    # regular returns arrive this many days before the deadline
+LATE_DAYS = 6                       # late returns and corrections arrive this many days after it
+
+
+@dataclass
+class Delivery:
+    """A file an executor sends: where it is staged and when it arrives."""
+
+    executor: str
+    path: Path
+    arrives: dt.datetime
+    note: str = ""
+
+
+@dataclass
+class DemoPlan:
+    deliveries: list[Delivery] = field(default_factory=list)
+    never: list[str] = field(default_factory=list)
+
+    def rounds(self) -> list[tuple[dt.datetime, list[Delivery]]]:
+        by_time: dict[dt.datetime, list[Delivery]] = {}
+        for d in self.deliveries:
+            by_time.setdefault(d.arrives, []).append(d)
+        return sorted(by_time.items())
+
+
+def _rename_sheet(path: Path, old: str, new: str) -> None:
+    wb = openpyxl.load_workbook(path)
+    wb[old].title = new
+    wb.save(path)
+
+
+def _insert_row(path: Path, sheet: str, before_key_index: int, note: str) -> None:
+    """Insert a row in the middle of the data (as a clerk adds a line for a remark)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    keyed = [r for r in range(L.FIRST_DATA_ROW, ws.max_row + 1) if ws.cell(r, 1).value]
+    at = keyed[min(before_key_index, len(keyed) - 1)]
+    ws.insert_rows(at)
+    set_text(ws.cell(at, 2), note)
+    wb.save(path)
+
+
+def plan_returns(ws: Workspace, catalogue: Catalogue, sim: Simulated, templates: dict[str, Path],
+                 staging: Path, period: str) -> DemoPlan:
+    """Fill every executor's template as the scenario says; nothing is in the inbox yet."""
+    deadline = dt.datetime.combine(catalogue.deadline(period), dt.time(10, 0))
+    on_time = deadline - dt.timedelta(days=ON_TIME_DAYS)
+    late = deadline + dt.timedelta(days=LATE_DAYS)
+    plan = DemoPlan(never=[NEVER])
+    staging.mkdir(parents=True, exist_ok=True)
+    for code in catalogue.expected_executors():
+        if code == NEVER:
+            continue
+        values = {kind: {k: dict(v) for k, v in rows.items()} for kind, rows in sim.values.get(code, {}).items()}
+        src = templates[code]
+        name = src.name
+        if code == RENAMED_FILE[0]:
+            name = RENAMED_FILE[1]
+        if code == TEXT_NUMBER[0]:
+            key = TEXT_NUMBER[1]
+            number = values.get("execution", {}).get(key, {}).get("actual")
+            if number is not None:
+                text = f"{number:,.1f}".replace(",", " ").replace(".", ",")
+                values["execution"][key]["actual"] = text
+        if code == RESUBMITTED[0]:
+            good = staging / "corrected" / name
+            fill_workbook(src, good, values)
+            plan.deliveries.append(Delivery(code, good, late, "виправлений звіт"))
+            bad = {kind: {k: dict(v) for k, v in rows.items()} for kind, rows in values.items()}
+            line = RESUBMITTED[1]
+            financed = bad.setdefault("funding", {}).setdefault(line, {}).get("financed", 0.0)
+            bad["funding"][line]["cash"] = -abs(financed or 1.0)
+            path = fill_workbook(src, staging / "first" / name, bad)
+            plan.deliveries.append(Delivery(code, path, on_time, "звіт з помилкою"))
+            continue
+        path = fill_workbook(src, staging / name, values)
+        if code == INSERTED_ROW:
+            _insert_row(path, L.SHEET_EXECUTION, 3, "Примітка виконавця: додатковий рядок")
+        if code == RENAMED_SHEET:
+            _rename_sheet(path, L.SHEET_EXECUTION, "Виконання")
+        arrives = late if code == LATE else on_time
+        plan.deliveries.append(Delivery(code, path, arrives, "із запізненням" if code == LATE else ""))
+        if code == SENT_TWICE:
+            copy = staging / "copy" / f"Копія {name}"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+            plan.deliveries.append(Delivery(code, copy, late, "той самий файл повторно"))
+    return plan
+
+
+def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Workspace, DemoPlan]:
+    """Create the workspace, the templates and the executors' filled files (staged, not delivered)."""
+    if dest is None:
+        dest = Path(tempfile.mkdtemp(prefix="consolidate-demo-"))
+    ws = init_workspace(dest)
+    catalogue = ws.catalogue
+    period = period or catalogue.default_period()
+    password = str(ws.setting("templates", "sheet_password", "496-r"))
+    files = write_templates(catalogue, ws.out / "templates", period, password, generated_at=DEFAULT_TIMESTAMP)
+    templates = {f.executor: f.path for f in files}
+    sim = simulate(catalogue)
+    plan = plan_returns(ws, catalogue, sim, templates, ws.root / "executors-outbox", period)
+    return ws, plan
+
+
+@dataclass
+class DemoResult:
+    workspace: Workspace
+    period: str
+    outcomes: list                      # inbox.Outcome of every delivered file, in order
+    report_xlsx: Path
+    report_docx: Path | None
+    status_page: Path
+    mail: list[Path]
+    summary_lines: list[str]
+
+
+def deliver(ws: Workspace, deliveries: list[Delivery]) -> None:
+    """Put files into the inbox as e-mail attachments would be saved there (original names)."""
+    ws.inbox.mkdir(parents=True, exist_ok=True)
+    for d in deliveries:
+        target = ws.inbox / d.path.name
+        shutil.copyfile(d.path, target)
+
+
+def run(dest: Path | None = None, period: str | None = None, echo=print) -> DemoResult:
+    """The whole cycle; returns paths and the Ukrainian summary (also passed line by line to ``echo``)."""
+    from .inbox import run_intake
+    from .ledger import Ledger
+    from .mail import deliver as deliver_mail
+    from .mail import reminder_letters, workspace_sender
+    from .reconcile import reconcile_ledger
+    from .report import atomic_write, build_report
+    from .status import status_from_ledger, status_html
+
+    ws, plan = prepare(dest, period)
+    catalogue = ws.catalogue
+    period = period or catalogue.default_period()
+    echo(f"Робоча тека демонстрації: {ws.root}")
+    echo(f"Шаблони: {len(catalogue.expected_executors())} файлів у {ws.out / 'templates' / period}")
+    outcomes = []
+    last = None
+    for when, batch in plan.rounds():
+        deliver(ws, batch)
+        outcomes += run_intake(ws, received_at=when.astimezone())
+        last = when
+    as_of = (last or dt.datetime.now()).date() + dt.timedelta(days=1)
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(catalogue, ledger, period)
+        rows, summary = status_from_ledger(catalogue, ledger, period, as_of)
+        report_xlsx = ws.out / f"report-{period}.xlsx"
+        atomic_write(report_xlsx, build_report(catalogue, rec, rows))
+        report_docx = ws.out / f"report-{period}.docx"
+        from .report_docx import build_docx
+
+        atomic_write(report_docx, build_docx(catalogue, rec, rows))
+        status_page = ws.out / "status.html"
+        atomic_write(status_page, status_html(rows, summary, programme=catalogue.programme.title,
+                                              generated_at=dt.datetime.combine(as_of, dt.time(9, 0))).encode("utf-8"))
+        sender = workspace_sender(ws)
+        targets = [r for r in rows if r.outstanding]
+        letters = reminder_letters(ws, ledger, period, targets, sender, as_of)
+        records = deliver_mail(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
+                               now=dt.datetime.combine(as_of, dt.time(9, 0)).astimezone()) if letters else []
+    mail_paths = [ws.root / r.location for r in records] if records else []
+    lines = summarise(catalogue, outcomes, rec, summary, report_xlsx, report_docx, status_page, mail_paths)
+    for line in lines:
+        echo(line)
+    return DemoResult(ws, period, outcomes, report_xlsx, report_docx, status_page, mail_paths, lines)
+
+
+def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, report_docx: Path | None,
+              status_page: Path, mail_paths: list[Path]) -> list[str]:
+    from collections import Counter
+
+    from .model import ERROR
+
+    states = Counter(o.label for o in outcomes)
+    findings = Counter((f.severity, f.code) for o in outcomes for f in o.findings)
+    conflicts = Counter(c.kind for c in rec.conflicts)
+    lines = [
+        f"Отримано файлів: {len(outcomes)} — " + ", ".join(f"{label}: {n}" for label, n in states.most_common()),
+        "Зауваження прийому: " + (", ".join(f"{code} ({'помилка' if sev == ERROR else 'попередження'}): {n}"
+                                            for (sev, code), n in sorted(findings.items())) or "немає"),
+        "Зведення: " + ", ".join(f"{kind}: {n}" for kind, n in sorted(conflicts.items())),
+        f"Стан звітування: {summary.text()}",
+        "Не подали звіт: " + (", ".join(catalogue.executor_label(c) for c in rec.missing_executors) or "усі подали"),
+        f"Національний звіт: {report_xlsx}",
+    ]
+    if report_docx is not None:
+        lines.append(f"Звіт у форматі Word: {report_docx}")
+    lines.append(f"Сторінка стану звітування: {status_page}")
+    lines.append(f"Чернетки нагадувань (.eml): {len(mail_paths)} у {mail_paths[0].parent if mail_paths else '—'}")
+    return lines
