@@ -3,7 +3,7 @@
 For every file, in order of modification time:
 
 1. read its bytes and sha256; bytes already in the ledger are "вже отримано" (nothing recorded);
-2. copy the bytes into ``archive/<sha[:2]>/<sha>.<ext>`` (temporary file, fsync, rename, fsync of the folder);
+2. copy the bytes into ``archive/<sha[:2]>/<sha>.<ext>`` (temporary file, fsync, rename; see step 6 for the folder);
 3. read the same bytes with :func:`consolidate.intake.read_return` in a worker process (meanwhile step 2 runs);
 4. a rejected file is also copied into ``quarantine/<sha>.<ext>`` with ``<sha>.<ext>.txt`` beside it giving the reasons;
 5. record it in the ledger in one transaction (:meth:`consolidate.ledger.Ledger.record`);
@@ -168,7 +168,7 @@ class _Job:
     archive_rel: str
     suffix: str
     received_at: str
-    copied: Future            # the archive copy being written: True if it had to be written
+    copied: Future | None     # the archive copy being written (True if it had to be); None for a repeat
 
 
 class _Intake:
@@ -181,6 +181,7 @@ class _Intake:
         self.results: dict[int, Return] = {}
         self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []   # waiting for the durability barrier
         self.dirty: set[Path] = set()                                    # folders with renames not yet synced
+        self.inflight: set[str] = set()                                  # sha256 read or archived, not yet recorded
 
     def run(self, files: list[tuple[Path, bool]]) -> list[Outcome]:
         waiting: deque[_Job] = deque()
@@ -235,6 +236,9 @@ class _Intake:
             self._copy(self.ws.root / known.archive_path, data, sha)  # restores an archive copy gone missing
             self._already(outcome, known, from_inbox, stat)
             return None
+        if sha in self.inflight:  # the same bytes earlier in this run: recorded by then, nothing to read or write
+            return _Job(index, outcome, from_inbox, stat, len(data), "", "", "", None)
+        self.inflight.add(sha)
         if self.pool is None:
             self.results[index] = intake.read_return(data, outcome.name, self.catalogue)
         else:  # the worker reads these very bytes while this process archives them
@@ -251,19 +255,23 @@ class _Intake:
         self.recorded.append((outcome, from_inbox, stat))
 
     def _finish(self, job: _Job) -> None:
+        outcome = job.outcome
+        if job.copied is None:
+            self._already(outcome, self.ledger.file(outcome.sha256), job.from_inbox, job.stat)
+            return
         while job.index not in self.results:
             index, ret = self.pool.next_result()
             self.results[index] = ret
         ret = self.results.pop(job.index)
         if job.copied.result():  # the archive copy exists before the ledger says so
             self.dirty.add((self.ws.root / job.archive_rel).parent)
-        outcome = job.outcome
         status = intake.status_of(ret)
         if status == QUARANTINED:
             self._quarantine(job, ret)
         receipt = self.ledger.record(ret, status=status, original_name=outcome.name, size=job.size,
                                      received_at=job.received_at, archive_path=job.archive_rel, fmt=job.suffix)
-        if receipt.duplicate:  # the same bytes twice in this run
+        self.inflight.discard(outcome.sha256)
+        if receipt.duplicate:  # recorded meanwhile by another intake
             self._already(outcome, receipt.file, job.from_inbox, job.stat)
             return
         outcome.state, outcome.record, outcome.superseded = status, receipt.file, receipt.superseded
@@ -478,8 +486,11 @@ class _ReaderPool:
                             index, ret = worker.conn.recv()
                             worker.jobs.popleft()
                             return index, ret
-                    except (EOFError, OSError):
-                        pass
+                    except (EOFError, OSError):  # its end of the pipe is gone: it is dying or dead
+                        worker.process.join(timeout=5)
+                        if worker.process.is_alive():
+                            worker.process.kill()
+                            worker.process.join()
                     if not worker.process.is_alive():
                         crashed = self._replace(worker)
                         if crashed is not None:

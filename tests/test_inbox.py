@@ -87,6 +87,18 @@ def test_same_bytes_twice_are_received_once_and_a_newer_return_supersedes(worksp
         assert len(ledger.files()) == 2
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_same_bytes_twice_in_one_run(workspace, tmp_path, workers):
+    src = filled(workspace.catalogue, tmp_path, "r.xlsx")
+    drop(workspace, src, "a.xlsx", mtime=1_700_000_000)
+    drop(workspace, src, "b.xlsx", mtime=1_700_000_001)
+    outcomes = inbox.run_intake(workspace, workers=workers)
+    assert [(o.name, o.state, o.moved) for o in outcomes] == [("a.xlsx", ACCEPTED, True), ("b.xlsx", inbox.ALREADY, True)]
+    assert outcomes[1].record == outcomes[0].record
+    with Ledger(workspace.ledger_path) as ledger:
+        assert [f.original_name for f in ledger.files()] == ["a.xlsx"]
+
+
 def test_within_one_run_the_later_modified_file_is_the_newer_return(workspace, tmp_path):
     older = filled(workspace.catalogue, tmp_path, "a.xlsx")
     newer = filled(workspace.catalogue, tmp_path, "b.xlsx", merged(complete(), {"execution": {"T4.2.1": {"actual": 1}}}))
