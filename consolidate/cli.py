@@ -166,8 +166,9 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
 @main.command("reconcile")
 @_period_option
 @click.option("--json", "as_json", is_flag=True, help="Вивести зведення і всі зауваження звірки як JSON.")
+@click.option("--include-unapproved", is_flag=True, help="Узяти й неприйняті звіти (останні отримані).")
 @with_workspace
-def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool):
+def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unapproved: bool):
     """Звести останні прийняті звіти виконавців: фінансування, показники за правилами, зауваження."""
     from .ledger import Ledger
     from .reconcile import reconcile_ledger, summary_dict
@@ -175,7 +176,7 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool):
     period = resolve_period(ws, period)
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period)
+        rec = reconcile_ledger(cat, ledger, period, include_unapproved)
     if as_json:
         click.echo(json.dumps(summary_dict(cat, rec), ensure_ascii=False, indent=2, default=str))
         return
@@ -202,20 +203,27 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool):
 @main.command("explain")
 @click.argument("item_id")
 @_period_option
+@click.option("--include-unapproved", is_flag=True, help="Узяти й неприйняті звіти (останні отримані).")
 @with_workspace
-def explain_cmd(ws: Workspace, item_id: str, period: str | None):
+def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unapproved: bool):
     """Показати походження національного значення: ID показника (T2.6.1), рядка фінансування (F.…) або заходу."""
     from .ledger import Ledger
     from .reconcile import explain_lines, reconcile_ledger
 
     period = resolve_period(ws, period)
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period)
+        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved)
+        history = ledger.adjustments(period=period, item=item_id)
     lines = explain_lines(ws.catalogue, rec, item_id)
     if not lines:
         _fail(f"Немає показника, рядка фінансування чи заходу з ідентифікатором «{item_id}»")
     for line in lines:
         click.echo(line)
+    if history:
+        click.echo("  журнал коригувань:")
+        for a in history:
+            state = f"скасовано {a.undone_at} ({a.undone_by})" if a.undone_at else "чинне"
+            click.echo(f"    {a.made_at} {a.operator}: {a.value:g} — {a.reason} [{state}]")
 
 
 @main.command("report")
@@ -224,8 +232,10 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None):
               help="Файл звіту (типово out/report-<період>.<формат>).")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "docx", "pdf", "all"]), default="xlsx", show_default=True,
               help="Формат звіту.")
+@click.option("--include-unapproved", is_flag=True, help="Чернетка: узяти й неприйняті (не розглянуті) звіти; "
+                                                         "кожен аркуш позначено як чернетку.")
 @with_workspace
-def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str):
+def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
     import datetime as dt
 
@@ -237,28 +247,34 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
     period = resolve_period(ws, period)
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period)
+        rec = reconcile_ledger(cat, ledger, period, include_unapproved)
         status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
+        unapproved = len(ledger.latest_submissions(period)) - len(rec.reported)
+    draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
+             if include_unapproved else "")
     formats = ["xlsx", "docx", "pdf"] if fmt == "all" else [fmt]
     base = out_file.with_suffix("") if out_file else ws.out / f"report-{period}"
     docx_bytes = None
     for f in formats:
         target = base.with_suffix(f".{f}") if (out_file is None or fmt == "all") else out_file
         if f == "xlsx":
-            atomic_write(target, build_report(cat, rec, status_rows))
+            atomic_write(target, build_report(cat, rec, status_rows, draft))
         else:
             from .report_docx import build_docx, write_pdf
 
             if docx_bytes is None:
-                docx_bytes = build_docx(cat, rec, status_rows)
+                docx_bytes = build_docx(cat, rec, status_rows, draft)
             if f == "docx":
                 atomic_write(target, docx_bytes)
             else:
                 write_pdf(docx_bytes, target)
         click.echo(f"Звіт записано: {target}")
     if rec.missing_executors:
-        click.echo("Увага: не подали звіт — " + ", ".join(cat.executor_label(c) for c in rec.missing_executors)
+        click.echo("Увага: до звіту не увійшли — " + ", ".join(cat.executor_label(c) for c in rec.missing_executors)
                    + "; відповідні показники позначено як неповні.")
+    if unapproved > 0 and not include_unapproved:
+        click.echo(f"Звітів, отриманих, але ще не прийнятих: {unapproved} — див. «consolidate review list»; "
+                   f"чернетка з ними: --include-unapproved.")
 
 
 # ---------------------------------------------------------------------------------
@@ -316,6 +332,7 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
     import io
 
     from .ledger import Ledger
+    from .csvsafe import csv_cell
     from .report import atomic_write
     from .status import status_from_ledger, status_html
 
@@ -338,7 +355,7 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
         w.writerow(fields)
         for r in rows:
             d = r.as_dict()
-            w.writerow([int(d[f]) if isinstance(d[f], bool) else d[f] for f in fields])
+            w.writerow([csv_cell(d[f]) for f in fields])  # executor-supplied text (file names) stays inert
         click.echo(out.getvalue(), nl=False)
     else:
         from .catalogue import period_label
@@ -559,18 +576,44 @@ def _outcome_json(o) -> dict:
     }
 
 
+def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
+    """--dry-run: what intake would do; exit code as the real intake's would be."""
+    from .inbox import ALREADY, FAILED_STATES, OUTCOME_LABELS
+    from .preview import preview
+
+    items = preview(ws, paths)
+    if as_json:
+        click.echo(json.dumps([{"file": p.name, "sha256": p.sha256, "state": p.state, "label": OUTCOME_LABELS[p.state],
+                                "executor": p.executor, "period": p.period, "supersedes": p.supersedes,
+                                "findings": [asdict(f) for f in p.findings]} for p in items],
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"Пробний прийом (нічого не змінено): файлів {len(items)}")
+        for p in items:
+            who = ws.catalogue.executor_label(p.executor) if p.executor else "—"
+            extra = f"; замінить чинний звіт №{p.supersedes}" if p.supersedes else ""
+            errors = sum(1 for f in p.findings if f.severity == "помилка")
+            click.echo(f"  {p.name}: {OUTCOME_LABELS[p.state]} ({who}{extra})"
+                       + (f", помилок {errors}, зауважень усього {len(p.findings)}" if p.findings else ""))
+    return 1 if any(p.state in FAILED_STATES for p in items if p.state != ALREADY) else 0
+
+
 @main.command("intake", epilog=INTAKE_EXIT_HELP)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат і всі зауваження (аркуш, клітинка, "
                                                       "ключ рядка, знайдено, очікується) як JSON.")
+@click.option("--dry-run", is_flag=True, help="Лише показати, що буде прийнято, замінено чи відхилено; "
+                                              "нічого не змінювати (журнал, архів, inbox).")
 @with_workspace_exit_code
-def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool):
+def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: bool):
     """Прийняти повернені звіти: перевірити, зберегти в архіві та журналі; відхилені — у карантин.
 
     Типово — усі файли теки inbox/ (з підтеками); можна вказати файли чи теки.  Кожен файл спершу
     копіюється в archive/ під своїм sha256, потім записується до журналу; лише після цього файл
     прибирається з inbox/ (файли поза inbox/ лише читаються).  Ті самі байти вдруге — «вже отримано».
     """
+    if dry_run:
+        return _intake_preview(ws, list(paths) or None, as_json)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -659,6 +702,33 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         click.echo(f"         {f.original_name} → {f.archive_path}")
 
 
+VERIFY_EXIT_HELP = """\b
+Коди завершення:
+  0 — усе гаразд;
+  1 — знайдено проблеми (перелічено);
+  2 — помилка (робоча тека, журнал не відкривається)."""
+
+
+@main.command("verify", epilog=VERIFY_EXIT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат перевірки як JSON.")
+@with_workspace_exit_code
+def verify_cmd(ws: Workspace, as_json: bool):
+    """Перевірити робочу теку: журнал, архів і карантин узгоджені (нічого не змінює).
+
+    Кожен файл журналу має архівну копію з тим самим SHA-256; в archive/ немає файлів, невідомих
+    журналу; кожен відхилений файл лежить у quarantine/ з описом причин (.txt) поруч.
+    """
+    from .verify import report_lines, verify_workspace
+
+    result = verify_workspace(ws)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in report_lines(result):
+            click.echo(line)
+    return 0 if result.ok else 1
+
+
 @main.command("demo")
 @click.option("--workspace", "-w", "workspace_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).")
@@ -676,6 +746,139 @@ def demo_cmd(workspace_dir: Path | None):
     elif workspace_dir.exists() and any(workspace_dir.iterdir()):
         _fail(f"Тека «{workspace_dir}» не порожня: демонстрація потребує нової теки.")
     run(workspace_dir, echo=click.echo)
+
+
+# ---------------------------------------------------------------------------------
+# review: the clerk's decisions (accept / return), adjustments of national figures
+# ---------------------------------------------------------------------------------
+
+def _operator_option(fn):
+    return click.option("--operator", default=None,
+                        help="Хто приймає рішення (типово [operator] name з consolidate.toml).")(fn)
+
+
+def _operator(ws: Workspace, operator: str | None) -> str:
+    name = (operator or str(ws.setting("operator", "name", "") or "")).strip()
+    if not name:
+        raise ConsolidateError("Не вказано оператора: додайте --operator «Прізвище» або [operator] name у consolidate.toml.")
+    return name
+
+
+def _executor_code(ws: Workspace, text: str) -> str:
+    reg = ws.catalogue.registry
+    found = reg.get(text) or reg.find_by_name(text)
+    if found is None:
+        raise ConsolidateError(f"Невідомий виконавець «{text}»: немає такого коду чи назви в реєстрі.")
+    return found.code
+
+
+@main.group("review")
+def review_group():
+    """Розгляд звітів: прийняти до зведення або повернути на доопрацювання."""
+
+
+@review_group.command("list")
+@_period_option
+@click.option("--json", "as_json", is_flag=True, help="Вивести як JSON.")
+@with_workspace
+def review_list(ws: Workspace, period: str | None, as_json: bool):
+    """Стан розгляду для кожного виконавця: очікується / отримано / повернуто / отримано повторно / прийнято."""
+    from .ledger import Ledger
+    from .review import SLOT_STATES, slots_from_ledger
+
+    period = resolve_period(ws, period)
+    with Ledger(ws.ledger_path) as ledger:
+        rows = slots_from_ledger(ws.catalogue, ledger, period)
+    if as_json:
+        click.echo(json.dumps([{"executor": r.executor, "state": r.state,
+                                "latest": r.latest.id if r.latest else None,
+                                "approved": r.approved.id if r.approved else None, "comment": r.comment,
+                                "decided_by": r.decided_by, "decided_at": r.decided_at} for r in rows],
+                              ensure_ascii=False, indent=2))
+        return
+    order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[0], SLOT_STATES[4]))}
+    for r in sorted(rows, key=lambda r: order[r.state]):
+        file = f" — «{r.latest.original_name}» (№{r.latest.id})" if r.latest else ""
+        note = f"; коментар: {r.comment}" if r.state == "повернуто на доопрацювання" and r.comment else ""
+        click.echo(f"  {r.executor:<12} {ws.catalogue.executor_label(r.executor)}: {r.state}{file}{note}")
+    counts = {s: sum(1 for r in rows if r.state == s) for s in SLOT_STATES}
+    click.echo("Разом: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
+
+
+@review_group.command("accept")
+@click.argument("executors", nargs=-1, required=True)
+@_period_option
+@_operator_option
+@click.option("--force", is_flag=True, help="Прийняти навіть звіт із помилками.")
+@with_workspace
+def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None, operator: str | None, force: bool):
+    """Прийняти останній звіт виконавця (кількох) до зведеного звіту."""
+    from .ledger import Ledger
+    from .review import accept
+
+    period = resolve_period(ws, period)
+    who = _operator(ws, operator)
+    with Ledger(ws.ledger_path) as ledger:
+        for text in executors:
+            code = _executor_code(ws, text)
+            r = accept(ws.catalogue, ledger, code, period, who, force=force)
+            click.echo(f"Прийнято: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id} ({who}, {r.decided_at})")
+
+
+@review_group.command("return")
+@click.argument("executor")
+@click.option("--comment", "-c", required=True, help="Що виправити (обов’язково): увійде до листа виконавцю.")
+@_period_option
+@_operator_option
+@with_workspace
+def review_return(ws: Workspace, executor: str, comment: str, period: str | None, operator: str | None):
+    """Повернути звіт на доопрацювання з коментарем; готує лист виконавцю з коментарем і зауваженнями."""
+    from .ledger import Ledger
+    from .mail import workspace_sender
+    from .review import return_for_rework, return_letter
+
+    period = resolve_period(ws, period)
+    who = _operator(ws, operator)
+    code = _executor_code(ws, executor)
+    with Ledger(ws.ledger_path) as ledger:
+        r = return_for_rework(ws.catalogue, ledger, code, period, comment, who)
+        click.echo(f"Повернуто на доопрацювання: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id}")
+        sender = workspace_sender(ws)
+        _deliver_and_report(ws, ledger, [return_letter(ws.catalogue, ledger, ws.root, r, sender)], sender, None,
+                            period, "повернення на доопрацювання")
+
+
+@main.command("adjust")
+@click.argument("item_id")
+@click.argument("value", type=float, required=False)
+@click.option("--reason", "-r", default="", help="Чому значення встановлено вручну (обов’язково).")
+@click.option("--force", is_flag=True, help="Дозволити значення поза межами повідомлених даних.")
+@click.option("--undo", is_flag=True, help="Скасувати чинне коригування показника.")
+@_period_option
+@_operator_option
+@with_workspace
+def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, force: bool, undo: bool,
+               period: str | None, operator: str | None):
+    """Установити національне значення показника вручну (у межах від найбільшого повідомленого до їх суми).
+
+    Кожне коригування записується з оператором, часом і причиною; --undo скасовує його (запис лишається).
+    """
+    from .ledger import Ledger
+    from .reconcile import reconcile_ledger
+    from .review import adjust, undo as undo_adjustment
+
+    period = resolve_period(ws, period)
+    who = _operator(ws, operator)
+    with Ledger(ws.ledger_path) as ledger:
+        if undo:
+            undo_adjustment(ledger, period, item_id, who)
+            click.echo(f"Коригування {item_id} скасовано ({who}); діє значення за правилом зведення.")
+            return
+        if value is None:
+            raise ConsolidateError("Вкажіть значення: consolidate adjust ID ЗНАЧЕННЯ --reason «…» (або --undo).")
+        rec = reconcile_ledger(ws.catalogue, ledger, period)
+        a = adjust(ws.catalogue, ledger, rec, item_id, value, reason, who, force=force)
+    click.echo(f"Значення {item_id} встановлено: {a.value:g} ({who}, {a.made_at}); причина: {a.reason}")
 
 
 if __name__ == "__main__":  # pragma: no cover

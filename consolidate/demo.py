@@ -180,10 +180,13 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     echo(f"Шаблони: {len(catalogue.expected_executors())} файлів у {ws.out / 'templates' / period}")
     outcomes = []
     last = None
+    decisions: list[str] = []
     for when, batch in plan.rounds():
         deliver(ws, batch)
         outcomes += run_intake(ws, received_at=when.astimezone())
         last = when
+        with Ledger(ws.ledger_path) as ledger:
+            decisions += review_round(ws, ledger, period, when + dt.timedelta(days=1))
     as_of = (last or dt.datetime.now()).date() + dt.timedelta(days=1)
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(catalogue, ledger, period)
@@ -204,9 +207,43 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
                                now=dt.datetime.combine(as_of, dt.time(9, 0)).astimezone()) if letters else []
     mail_paths = [ws.root / r.location for r in records] if records else []
     lines = summarise(catalogue, outcomes, rec, summary, report_xlsx, report_docx, status_page, mail_paths)
+    lines.insert(1, "Розгляд: " + "; ".join(decisions))
     for line in lines:
         echo(line)
     return DemoResult(ws, period, outcomes, report_xlsx, report_docx, status_page, mail_paths, lines)
+
+
+RETURN_COMMENT = ("У рядку фінансування вказано від’ємні касові видатки. Виправте суму касових видатків "
+                  "(тис. грн, не менше 0) і надішліть звіт повторно.")
+
+
+def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[str]:
+    """The clerk's review after an intake round: accept clean returns, return the ones with errors."""
+    from .mail import deliver as deliver_mail
+    from .mail import workspace_sender
+    from .model import ACCEPTED_ERRORS
+    from .review import RECEIVED, RESUBMITTED, accept, return_for_rework, return_letter, slots_from_ledger
+
+    catalogue = ws.catalogue
+    operator = str(ws.setting("operator", "name", "Оператор"))
+    accepted, returned = 0, []
+    letters = []
+    for slot in slots_from_ledger(catalogue, ledger, period):
+        if slot.state not in (RECEIVED, RESUBMITTED):
+            continue
+        if slot.latest.status == ACCEPTED_ERRORS:
+            review = return_for_rework(catalogue, ledger, slot.executor, period, RETURN_COMMENT, operator,
+                                       now=when.astimezone())
+            letters.append(return_letter(catalogue, ledger, ws.root, review, workspace_sender(ws)))
+            returned.append(catalogue.executor_label(slot.executor))
+        else:
+            accept(catalogue, ledger, slot.executor, period, operator, now=when.astimezone())
+            accepted += 1
+    if letters:
+        deliver_mail(letters, workspace_sender(ws), ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
+                     now=when.astimezone())
+    return [f"{when:%d.%m.%Y}: прийнято {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
+                                                       if returned else "")]
 
 
 def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, report_docx: Path | None,

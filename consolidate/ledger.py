@@ -29,7 +29,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -105,12 +105,43 @@ CREATE TABLE IF NOT EXISTS mail (
 );
 CREATE INDEX IF NOT EXISTS mail_executor ON mail (executor, period, kind);
 """
-_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA))  # (version reached, script); scripts are idempotent
+# Version 3: the clerk's recorded decisions — reviews of returns and adjustments of national figures.
+_REVIEW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reviews (
+    id                INTEGER PRIMARY KEY,
+    executor          TEXT NOT NULL,
+    period            TEXT NOT NULL,
+    submission_id     INTEGER NOT NULL REFERENCES submissions (id),
+    decision          TEXT NOT NULL CHECK (decision IN ('accept', 'return')),
+    comment           TEXT NOT NULL,
+    operator          TEXT NOT NULL CHECK (operator <> ''),
+    decided_at        TEXT NOT NULL,
+    CHECK (decision = 'accept' OR comment <> '')
+);
+CREATE INDEX IF NOT EXISTS reviews_slot ON reviews (executor, period);
+CREATE TABLE IF NOT EXISTS adjustments (
+    id                INTEGER PRIMARY KEY,
+    period            TEXT NOT NULL,
+    item              TEXT NOT NULL,
+    value             REAL NOT NULL,
+    reason            TEXT NOT NULL CHECK (reason <> ''),
+    forced            INTEGER NOT NULL DEFAULT 0,
+    operator          TEXT NOT NULL CHECK (operator <> ''),
+    made_at           TEXT NOT NULL,
+    undone_at         TEXT,
+    undone_by         TEXT
+);
+CREATE INDEX IF NOT EXISTS adjustments_item ON adjustments (period, item);
+"""
+_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
 FROM mail
 """
+_REVIEW_SQL = "SELECT id, executor, period, submission_id, decision, comment, operator, decided_at FROM reviews"
+_ADJUSTMENT_SQL = ("SELECT id, period, item, value, reason, forced, operator, made_at, undone_at, undone_by "
+                   "FROM adjustments")
 
 _SUBMISSION_SQL = """
 SELECT s.id, s.executor, s.period, f.sha256, f.original_name, f.received_at, s.status, s.template_version,
@@ -122,6 +153,36 @@ SELECT f.id, f.sha256, f.original_name, f.size, f.received_at, f.archive_path, f
        f.period, f.template_version, f.identified_by, s.id, s.superseded_by
 FROM files f LEFT JOIN submissions s ON s.file_id = f.id
 """
+
+
+@dataclass(frozen=True)
+class Review:
+    """A clerk's decision on one return."""
+
+    id: int
+    executor: str
+    period: str
+    submission_id: int
+    decision: str               # "accept" or "return"
+    comment: str
+    operator: str
+    decided_at: str
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A national figure set by the clerk, with who, when and why (undone ones stay as history)."""
+
+    id: int
+    period: str
+    item: str
+    value: float
+    reason: str
+    forced: int
+    operator: str
+    made_at: str
+    undone_at: str | None
+    undone_by: str | None
 
 
 @dataclass(frozen=True)
@@ -291,6 +352,49 @@ class Ledger:
         """The mail log, oldest first."""
         where, args = _filters({"executor": executor, "period": period, "kind": kind})
         return [MailRecord(*r) for r in self.db.execute(_MAIL_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
+
+    def record_review(self, *, executor: str, period: str, submission_id: int, decision: str, comment: str,
+                      operator: str, decided_at: str) -> Review:
+        """Record a clerk's decision on a return (accept, or return for rework with a comment)."""
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO reviews (executor, period, submission_id, decision, comment, operator, decided_at) "
+                "VALUES (?,?,?,?,?,?,?)", (executor, period, submission_id, decision, comment, operator, decided_at))
+            row = self.db.execute(_REVIEW_SQL + " WHERE id = ?", (cur.lastrowid,)).fetchone()
+        return Review(*row)
+
+    def reviews(self, executor: str | None = None, period: str | None = None) -> list[Review]:
+        """Review decisions, oldest first."""
+        where, args = _filters({"executor": executor, "period": period})
+        return [Review(*r) for r in self.db.execute(_REVIEW_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
+
+    def record_adjustment(self, *, period: str, item: str, value: float, reason: str, forced: bool, operator: str,
+                          made_at: str) -> Adjustment:
+        """Set a national figure by hand; the previous active adjustment of the item is undone by it."""
+        with self.transaction():
+            self.db.execute("UPDATE adjustments SET undone_at = ?, undone_by = ? WHERE period = ? AND item = ? "
+                            "AND undone_at IS NULL", (made_at, operator, period, item))
+            cur = self.db.execute(
+                "INSERT INTO adjustments (period, item, value, reason, forced, operator, made_at) VALUES (?,?,?,?,?,?,?)",
+                (period, item, value, reason, int(forced), operator, made_at))
+            row = self.db.execute(_ADJUSTMENT_SQL + " WHERE id = ?", (cur.lastrowid,)).fetchone()
+        return Adjustment(*row)
+
+    def undo_adjustment(self, *, period: str, item: str, operator: str, undone_at: str) -> int:
+        """Undo the active adjustment of an item; returns how many were undone (0 or 1)."""
+        with self.transaction():
+            cur = self.db.execute("UPDATE adjustments SET undone_at = ?, undone_by = ? WHERE period = ? AND item = ? "
+                                  "AND undone_at IS NULL", (undone_at, operator, period, item))
+        return cur.rowcount
+
+    def adjustments(self, period: str | None = None, item: str | None = None,
+                    active_only: bool = False) -> list[Adjustment]:
+        """Adjustments, oldest first (the audit trail keeps undone ones)."""
+        where, args = _filters({"period": period, "item": item})
+        if active_only:
+            where += " AND undone_at IS NULL"
+        return [Adjustment(*r) for r in
+                self.db.execute(_ADJUSTMENT_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
 
     # --- reading -----------------------------------------------------------------------
     def has_file(self, sha256: str) -> bool:

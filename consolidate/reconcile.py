@@ -108,6 +108,8 @@ class IndicatorResult:
     missing: list[str]         # named executors with no return at all
     nil: list[str]             # executors that stated no activity on the measure
     note: str = ""
+    computed: float | None = None   # the value by the rule, before any adjustment
+    adjustment: object = None       # the active ledger.Adjustment that set the value by hand
 
     @property
     def incomplete(self) -> bool:
@@ -226,7 +228,9 @@ def _paragraphs(text: str) -> list[str]:
 # the reconciliation
 # ---------------------------------------------------------------------------------
 
-def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]]) -> Reconciliation:
+def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]],
+              adjustments=()) -> Reconciliation:
+    """Reconcile the given returns; ``adjustments``: active ledger.Adjustment rows that set figures by hand."""
     vals = {sub.executor: _Values(sub, values) for sub, values in returns}
     reported = {sub.executor: sub for sub, _ in returns}
     conflicts: list[Conflict] = []
@@ -277,6 +281,20 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             conflicts.append(Conflict("missing-executor", WARNING, code,
                                       f"{catalogue.executor_label(code)}: звіт не подано — пов’язані показники неповні",
                                       (code,)))
+    for ir in indicators:
+        ir.computed = ir.value
+    by_id = {ir.indicator.id: ir for ir in indicators}
+    for adj in adjustments:
+        ir = by_id.get(adj.item)
+        if ir is None or adj.period != period or adj.undone_at:
+            continue
+        ir.adjustment = adj
+        ir.value = adj.value
+        conflicts.append(Conflict(
+            "adjusted", WARNING, ir.indicator.id,
+            f"Значення встановлено вручну: {_fmt(adj.value)} (за правилом {ir.indicator.rule}: {_fmt(ir.computed)})"
+            f"{' поза межами повідомлених даних' if adj.forced else ''}; {adj.operator}, {adj.made_at}: {adj.reason}",
+            (), f"{_fmt(ir.computed)} → {_fmt(adj.value)}"))
     return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported)
 
 
@@ -538,10 +556,19 @@ def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim],
                 f"ті самі події враховано двічі", (a, b), _fmt(ca.value)))
 
 
-def reconcile_ledger(catalogue: Catalogue, ledger, period: str) -> Reconciliation:
-    """Reconcile the latest return of every executor recorded in a ledger (see consolidate.ledger)."""
-    returns = [(sub, ledger.values(sub.id)) for sub in ledger.latest_submissions(period)]
-    return reconcile(catalogue, period, returns)
+def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapproved: bool = False) -> Reconciliation:
+    """Reconcile the returns recorded in a ledger, with the clerk's active adjustments.
+
+    By default only approved returns count (see :mod:`consolidate.review`); ``include_unapproved``
+    takes every executor's latest return instead (a draft).
+    """
+    if include_unapproved:
+        returns = [(sub, ledger.values(sub.id)) for sub in ledger.latest_submissions(period)]
+    else:
+        from .review import approved_returns
+
+        returns = approved_returns(catalogue, ledger, period)
+    return reconcile(catalogue, period, returns, ledger.adjustments(period=period, active_only=True))
 
 
 def conflict_dict(c: Conflict) -> dict:
@@ -588,6 +615,10 @@ def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> li
         out.append(f"  правило зведення: {ind.rule} — {RULE_LABELS.get(ind.rule, ind.rule)}")
         out.append(f"  план: {_fmt(ind.planned)}; національне значення: {_fmt(item.value)}"
                    + (" (НЕПОВНІ ДАНІ)" if item.incomplete else "") + (f"; {item.note}" if item.note else ""))
+        adj = item.adjustment
+        if adj is not None:
+            out.append(f"  СКОРИГОВАНО ВРУЧНУ: {_fmt(adj.value)} замість {_fmt(item.computed)} за правилом; "
+                       f"{adj.operator}, {adj.made_at}; причина: {adj.reason}" + (" (поза межами, --force)" if adj.forced else ""))
         for c in item.claims:
             extra = f" (чисельник {_fmt(c.numerator)}, знаменник {_fmt(c.denominator)})" if c.numerator is not None else ""
             out.append(f"  • {label(c.executor)}: {_fmt(c.value)}{extra}")

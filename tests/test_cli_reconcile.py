@@ -28,6 +28,10 @@ def test_reconcile_explain_report(workspace):
     _record(workspace, "MINJUST", {"funding": {"F.T2.2.SG.MINJUST": {"financed": 10.5, "cash": 9.0}}}, 3)
     run = CliRunner().invoke
     res = run(main, ["reconcile", "--json", "-w", str(workspace.root)])
+    assert json.loads(res.output)["reported"] == []  # nothing approved yet: nothing feeds the report
+    res = run(main, ["review", "accept", "DMS", "MVS", "MINJUST", "--operator", "Тест", "-w", str(workspace.root)])
+    assert res.exit_code == 0, res.output
+    res = run(main, ["reconcile", "--json", "-w", str(workspace.root)])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     ind = next(i for i in data["indicators"] if i["id"] == "T1.9.1")

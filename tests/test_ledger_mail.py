@@ -38,12 +38,13 @@ def test_version_one_ledger_is_upgraded_and_keeps_its_data(tmp_path):
     with Ledger(path) as ledger:
         record(ledger, make_return(1, "MVS"), ACCEPTED)
     db = sqlite3.connect(path)  # turn it into what version 1 wrote: no mail table, user_version 1
-    db.execute("DROP TABLE mail")
+    for table in ("mail", "reviews", "adjustments"):
+        db.execute(f"DROP TABLE {table}")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
     with Ledger(path) as ledger:
-        assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert [s.executor for s in ledger.latest_submissions("2024")] == ["MVS"]
         assert ledger.mails() == []
         ledger.record_mail(executor="MVS", kind="template", sent_at="2025-01-05T09:00:00+02:00", **MAIL)
@@ -63,4 +64,4 @@ def test_a_fresh_version_one_schema_gets_the_mail_table(tmp_path):
     db.close()
     with Ledger(path) as ledger:
         names = {r[0] for r in ledger.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"files", "submissions", "cell_values", "findings", "mail"} <= names
+        assert {"files", "submissions", "cell_values", "findings", "mail", "reviews", "adjustments"} <= names

@@ -416,8 +416,11 @@ def _record_return(ws) -> None:
                  template_version=ws.catalogue.template_version, identified_by="meta",
                  values=cell_values({"funding": {"F.T2.2.SG.MINJUST": {"financed": 1234.5, "cash": 9.0}}}))
     with Ledger(ws.ledger_path) as ledger:
-        ledger.record(ret, status=ACCEPTED, original_name=ret.file, size=1, received_at="2025-01-10T10:00:00",
-                      archive_path=f"archive/{ret.sha256}.xlsx", fmt="xlsx")
+        receipt = ledger.record(ret, status=ACCEPTED, original_name=ret.file, size=1,
+                                received_at="2025-01-10T10:00:00", archive_path=f"archive/{ret.sha256}.xlsx",
+                                fmt="xlsx")
+        ledger.record_review(executor="MINJUST", period="2024", submission_id=receipt.file.submission_id,
+                             decision="accept", comment="", operator="Тест", decided_at="2025-01-11T10:00:00")
 
 
 def test_cli_report_docx_and_pdf(workspace, monkeypatch):

@@ -1,0 +1,203 @@
+"""Review workflow: the clerk's recorded decisions between "received" and "in the report".
+
+A reporting slot (executor × period) moves through::
+
+    очікується → отримано → повернуто на доопрацювання (comment) → отримано повторно → прийнято
+
+Only approved returns feed the national report by default.  Adjustments let the clerk set a
+national figure where reconciliation found a conflict, within the bounds the claims allow.
+Every decision carries the operator, the time and the reason, and stays in the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .catalogue import Catalogue, period_label
+from .errors import ConsolidateError
+from .mail import Letter, Sender, _finding_lines, _recipients, _signature
+from .model import ACCEPTED_ERRORS, Submission
+from .reconcile import IndicatorResult, Reconciliation, _fmt
+
+EXPECTED = "очікується"
+RECEIVED = "отримано"
+RETURNED = "повернуто на доопрацювання"
+RESUBMITTED = "отримано повторно"
+APPROVED = "прийнято"
+SLOT_STATES = (EXPECTED, RECEIVED, RETURNED, RESUBMITTED, APPROVED)
+ACCEPT, RETURN = "accept", "return"
+RETURN_KIND = "return"          # mail log kind of a "returned for rework" letter
+
+
+@dataclass(frozen=True)
+class Slot:
+    executor: str
+    period: str
+    state: str
+    latest: Submission | None       # the newest return
+    approved: Submission | None     # the return that feeds the report (None: nothing approved)
+    comment: str = ""               # the comment of the last "return" decision
+    decided_by: str = ""
+    decided_at: str = ""
+
+
+def _last_decisions(reviews) -> dict[int, object]:
+    last: dict[int, object] = {}
+    for r in reviews:  # oldest first: the last decision on a submission wins
+        last[r.submission_id] = r
+    return last
+
+
+def slots(catalogue: Catalogue, period: str, submissions: list[Submission], reviews) -> list[Slot]:
+    """The state of every expected executor's slot, from its returns (oldest first) and the decisions."""
+    last = _last_decisions(reviews)
+    by_exec: dict[str, list[Submission]] = {}
+    for s in submissions:
+        if s.period == period:
+            by_exec.setdefault(s.executor, []).append(s)
+    out: list[Slot] = []
+    for code in catalogue.expected_executors():
+        history = sorted(by_exec.get(code, []), key=lambda s: s.id)
+        if not history:
+            out.append(Slot(code, period, EXPECTED, None, None))
+            continue
+        latest = history[-1]
+        approved = next((s for s in reversed(history) if getattr(last.get(s.id), "decision", "") == ACCEPT), None)
+        decision = last.get(latest.id)
+        earlier_decided = any(s.id in last for s in history[:-1])
+        if decision is not None and decision.decision == ACCEPT:
+            state = APPROVED
+        elif decision is not None:
+            state = RETURNED
+        else:
+            state = RESUBMITTED if earlier_decided else RECEIVED
+        returned = next((last[s.id] for s in reversed(history) if getattr(last.get(s.id), "decision", "") == RETURN),
+                        None)
+        shown = decision or returned
+        out.append(Slot(code, period, state, latest, approved, returned.comment if returned else "",
+                        getattr(shown, "operator", ""), getattr(shown, "decided_at", "")))
+    return out
+
+
+def slots_from_ledger(catalogue: Catalogue, ledger, period: str) -> list[Slot]:
+    return slots(catalogue, period, ledger.submissions(period=period), ledger.reviews(period=period))
+
+
+def approved_returns(catalogue: Catalogue, ledger, period: str):
+    """(Submission, values) of every approved return: what the national report is built from."""
+    return [(s.approved, ledger.values(s.approved.id)) for s in slots_from_ledger(catalogue, ledger, period)
+            if s.approved is not None]
+
+
+def _now(now: dt.datetime | None) -> str:
+    return (now or dt.datetime.now()).astimezone().isoformat(timespec="seconds")
+
+
+def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> Slot:
+    if executor not in catalogue.registry:
+        raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
+    slot = next((s for s in slots_from_ledger(catalogue, ledger, period) if s.executor == executor), None)
+    if slot is None or slot.latest is None:
+        raise ConsolidateError(f"Від «{catalogue.executor_label(executor)}» за {period} звіту ще не отримано — "
+                               f"нема чого розглядати.")
+    return slot
+
+
+def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: str, *, force: bool = False,
+           now: dt.datetime | None = None):
+    """Approve the executor's latest return for the report."""
+    slot = _slot(catalogue, ledger, executor, period)
+    if slot.state == APPROVED:
+        raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}») "
+                               f"уже прийнято.")
+    if slot.latest.status == ACCEPTED_ERRORS and not force:
+        raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» містить помилки: поверніть його на "
+                               f"доопрацювання (review return) або прийміть попри помилки з --force.")
+    return ledger.record_review(executor=executor, period=period, submission_id=slot.latest.id, decision=ACCEPT,
+                                comment="", operator=operator, decided_at=_now(now))
+
+
+def return_for_rework(catalogue: Catalogue, ledger, executor: str, period: str, comment: str, operator: str,
+                      *, now: dt.datetime | None = None):
+    """Return the latest return for rework; the comment is mandatory."""
+    if not comment or not comment.strip():
+        raise ConsolidateError("Повертаючи звіт на доопрацювання, вкажіть коментар (--comment «що виправити»).")
+    slot = _slot(catalogue, ledger, executor, period)
+    if slot.state == RETURNED:
+        raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» уже повернуто на доопрацювання; "
+                               f"чекаємо виправлений.")
+    return ledger.record_review(executor=executor, period=period, submission_id=slot.latest.id, decision=RETURN,
+                                comment=comment.strip(), operator=operator, decided_at=_now(now))
+
+
+def return_letter(catalogue: Catalogue, ledger, ws_root, review, sender: Sender) -> Letter:
+    """The letter that returns a report: the comment, the open findings, and the executor's own file attached."""
+    sub = ledger.submission(review.submission_id)
+    ex = catalogue.registry[review.executor]
+    prog = catalogue.programme
+    findings = ledger.findings(sub.id)
+    lines = [
+        "Шановні колеги!",
+        "",
+        f"Ваш звіт про виконання {prog.title_genitive} за {period_label(review.period)} "
+        f"(файл «{sub.original_name}») повернуто на доопрацювання.",
+        "",
+        f"Виконавець: {ex.full_name} (код {ex.code})",
+        "",
+        "Коментар Мінсоцполітики:",
+        review.comment,
+        "",
+    ]
+    if findings:
+        lines += ["Зауваження до файлу:", *_finding_lines(findings), ""]
+    lines += [
+        "Виправте, будь ласка, звіт у доданому файлі (це ваш файл) і надішліть його повторно у відповідь на цей лист.",
+        "",
+        _signature(sender),
+    ]
+    data = (ws_root / sub.archive_path).read_bytes()
+    subject = f"Повернення звіту на доопрацювання: {period_label(review.period)} — {ex.short_name}"
+    return Letter(review.executor, review.period, RETURN_KIND, _recipients(catalogue, review.executor), subject,
+                  "\n".join(lines) + "\n", sub.original_name, data)
+
+
+# ---------------------------------------------------------------------------------
+# adjustments
+# ---------------------------------------------------------------------------------
+
+def adjustment_bounds(ir: IndicatorResult) -> tuple[float, float] | None:
+    """The range the claims allow: from the largest claim to their sum (None: no claims)."""
+    values = [c.value for c in ir.claims if c.value is not None]
+    if not values:
+        return None
+    return max(values), sum(values)
+
+
+def adjust(catalogue: Catalogue, ledger, rec: Reconciliation, item: str, value: float, reason: str, operator: str,
+           *, force: bool = False, now: dt.datetime | None = None):
+    """Set a national indicator figure by hand, within the claims' bounds unless forced."""
+    ir = next((r for r in rec.indicators if r.indicator.id == item), None)
+    if ir is None:
+        raise ConsolidateError(f"Немає показника «{item}»: коригувати можна національне значення показника (напр. T2.6.1).")
+    if not reason or not reason.strip():
+        raise ConsolidateError("Вкажіть причину коригування (--reason «…»): її буде записано в журнал.")
+    if value < 0:
+        raise ConsolidateError(f"Значення не може бути від’ємним: {_fmt(value)}")
+    bounds = adjustment_bounds(ir)
+    if not force:
+        if bounds is None:
+            raise ConsolidateError(f"Для показника {item} немає жодного повідомленого значення: межі коригування "
+                                   f"не визначено. Щоб установити значення все одно, додайте --force.")
+        low, high = bounds
+        if not low - 1e-9 <= value <= high + 1e-9:
+            raise ConsolidateError(
+                f"Значення {_fmt(value)} поза межами, які дозволяють повідомлені дані: від {_fmt(low)} "
+                f"(найбільше з повідомлених) до {_fmt(high)} (їх сума). Щоб установити його все одно, додайте --force.")
+    return ledger.record_adjustment(period=rec.period, item=item, value=float(value), reason=reason.strip(),
+                                    forced=force, operator=operator, made_at=_now(now))
+
+
+def undo(ledger, period: str, item: str, operator: str, *, now: dt.datetime | None = None) -> None:
+    if not ledger.undo_adjustment(period=period, item=item, operator=operator, undone_at=_now(now)):
+        raise ConsolidateError(f"Для «{item}» за {period} немає чинного коригування.")
