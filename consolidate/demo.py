@@ -250,16 +250,19 @@ def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, r
               status_page: Path, mail_paths: list[Path]) -> list[str]:
     from collections import Counter
 
-    from .model import ERROR
+    from .model import CODE_LABELS, ERROR
+
+    def name(code: str) -> str:
+        return CODE_LABELS.get(code, code)
 
     states = Counter(o.label for o in outcomes)
     findings = Counter((f.severity, f.code) for o in outcomes for f in o.findings)
     conflicts = Counter(c.kind for c in rec.conflicts)
     lines = [
         f"Отримано файлів: {len(outcomes)} — " + ", ".join(f"{label}: {n}" for label, n in states.most_common()),
-        "Зауваження прийому: " + (", ".join(f"{code} ({'помилка' if sev == ERROR else 'попередження'}): {n}"
+        "Зауваження прийому: " + ("; ".join(f"{name(code)} ({'помилка' if sev == ERROR else 'попередження'}) — {n}"
                                             for (sev, code), n in sorted(findings.items())) or "немає"),
-        "Зведення: " + ", ".join(f"{kind}: {n}" for kind, n in sorted(conflicts.items())),
+        "Зауваження зведення: " + "; ".join(f"{name(kind)} — {n}" for kind, n in sorted(conflicts.items())),
         f"Стан звітування: {summary.text()}",
         "Не подали звіт: " + (", ".join(catalogue.executor_label(c) for c in rec.missing_executors) or "усі подали"),
         f"Національний звіт: {report_xlsx}",

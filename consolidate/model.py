@@ -83,3 +83,30 @@ class Submission:
     template_version: str
     superseded_by: int | None = None
     archive_path: str = ""    # relative to the workspace
+
+# Short Ukrainian names of finding codes (intake) and reconciliation conflict kinds, for summaries.
+CODE_LABELS = {
+    # intake: the file
+    "not-a-workbook": "не робоча книга", "encrypted": "зашифрований файл", "zip-bomb": "надмірний розмір після розпакування",
+    "too-large": "завеликий файл", "unsafe-xml": "небезпечний XML", "reader-crashed": "збій читання",
+    "not-identified": "не визначено виконавця", "wrong-programme": "інша програма", "wrong-period": "інший період",
+    "unknown-executor": "невідомий виконавець", "metadata-edited": "змінено службові відомості",
+    "title-edited": "змінено титульний аркуш", "identified-by-title": "виконавця визначено за титульним аркушем",
+    "stale-template": "застаріла версія шаблону", "missing-sheet": "бракує аркуша", "duplicate-sheet": "аркуш повторюється",
+    "missing-column": "бракує колонки", "columns-assumed": "колонки визначено за розташуванням",
+    # intake: rows and cells
+    "unknown-key": "невідомий рядок", "missing-row": "бракує рядка", "duplicate-key": "рядок повторюється",
+    "row-without-key": "рядок без ключа", "not-executor-row": "рядок не цього виконавця",
+    "missing-value": "порожня обов’язкова клітинка", "text-in-number": "текст замість числа",
+    "error-value": "помилка обчислення в клітинці", "formula-no-value": "формула без значення",
+    "negative": "від’ємне значення", "fractional-count": "дробова кількість", "percent-over-100": "відсоток понад 100",
+    "numerator-over-denominator": "чисельник більший за знаменник", "percent-mismatch": "відсоток не відповідає чисельнику і знаменнику",
+    "cash-over-financed": "касові видатки більші за профінансовані", "financed-over-planned": "профінансовано більше, ніж передбачено",
+    "nil-with-amount": "«не здійснювалось» із сумою", "invalid-choice": "значення не зі списку", "text-too-long": "задовгий текст",
+    # reconciliation
+    "lead-mismatch": "розбіжність із відповідальним виконавцем", "double-count": "ймовірне подвійне врахування",
+    "overlap": "ті самі події від кількох виконавців", "percent-not-recomputable": "відсоток неможливо перерахувати",
+    "actual-without-plan": "факт без плану", "silent-executor": "виконавець нічого не повідомив про захід",
+    "missing-executor": "звіт не подано", "duplicate-paragraph": "повторений текст різних виконавців",
+    "repeated-paragraph": "той самий текст під кількома заходами", "adjusted": "значення скориговано вручну",
+}

@@ -16,7 +16,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from .catalogue import GROUPS, Catalogue, period_label
-from .model import ERROR
+from .model import CODE_LABELS, ERROR
 from .reconcile import (SUBTOTAL_KINDS, SUBTOTAL_LABELS, FundingResult, IndicatorResult, MeasureResult,
                         Reconciliation, Subtotal, _fmt)
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
@@ -374,16 +374,17 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
     r = 1 if draft else 0
     if draft:
         _t(ws, 0, 0, draft, fmts.draft)
-    headers = ("Серйозність", "Вид", "Ідентифікатор", "Повідомлення", "Виконавці", "Значення", "Джерела (файл, аркуш, клітинка)")
-    _setup(ws, (13, 22, 14, 80, 30, 24, 60), r, headers, fmts)
+    headers = ("Серйозність", "Вид", "Ідентифікатор", "Повідомлення", "Виконавці", "Значення",
+               "Джерела (файл, аркуш, клітинка)", "Код")
+    _setup(ws, (13, 26, 14, 80, 30, 24, 60, 18), r, headers, fmts)
     row = r + 1
     for c in sorted(rec.conflicts, key=lambda c: (c.severity != ERROR, c.kind, c.item)):
         item = rec.find(c.item)
         sources = getattr(item, "sources", []) if item is not None else []
         src = "\n".join(f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}" for s in sources
                         if not c.executors or s.executor in c.executors)
-        for col, v in enumerate((c.severity, c.kind, c.item, c.message,
-                                 ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src)):
+        for col, v in enumerate((c.severity, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
+                                 ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, c.kind)):
             _t(ws, row, col, v, fmts.flag if c.severity == ERROR and col == 0 else fmts.text)
         ws.set_row(row, max(_height(c.message, 80), _height(src, 60)))
         row += 1

@@ -133,7 +133,7 @@ def test_injection_text_stays_inert(report):
 def test_reconciliation_and_sources_sheets(report):
     rec, data = report
     checks = _rows(data, "Звірка")
-    kinds = {r[1] for r in checks[1:]}
+    kinds = {r[7] for r in checks[1:]}
     assert {"lead-mismatch", "overlap", "missing-executor"} <= kinds
     sources = _rows(data, "Джерела")
     assert len(sources) - 1 == sum(len(fr.sources) for fr in rec.funding) + sum(len(ir.sources) for ir in rec.indicators)

@@ -171,7 +171,7 @@ def test_adjustment_bounds_audit_and_undo(workspace):
     ii = [r for r in wb["II. Виконання"].iter_rows(values_only=True)]
     assert next(r for r in ii if r[8] == "T3.5.1")[4] == 30
     checks = [r for r in wb["Звірка"].iter_rows(values_only=True)]
-    adjusted = [r for r in checks if r[1] == "adjusted"]
+    adjusted = [r for r in checks if r[7] == "adjusted"]
     assert adjusted and "Іваненко" in adjusted[0][3] and "6 заходів МВС" in adjusted[0][3]
     res = _run(ws, "explain", "T3.5.1")
     assert "СКОРИГОВАНО ВРУЧНУ: 30" in res.output and "чинне" in res.output
