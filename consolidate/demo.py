@@ -30,6 +30,7 @@ from .workspace import Workspace, init_workspace
 
 # The story of the 2024 cycle (who, not how much).
 NEVER = "MKIP"                      # never reports
+SILENT = frozenset({"NAN"})         # reports, but leaves its measure blank instead of stating «не здійснювалось»
 LATE = "MINTSYFRY"                  # reports a week after the deadline
 TEXT_NUMBER = ("MON", "T4.9.1")     # types "8 814,5" as text (a count with a decimal, too)
 INSERTED_ROW = "UA-21"              # inserts an extra row into «II. Виконання»
@@ -138,7 +139,7 @@ def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Worksp
     password = str(ws.setting("templates", "sheet_password", "496-r"))
     files = write_templates(catalogue, ws.out / "templates", period, password, generated_at=DEFAULT_TIMESTAMP)
     templates = {f.executor: f.path for f in files}
-    sim = simulate(catalogue)
+    sim = simulate(catalogue, silent=SILENT)
     plan = plan_returns(ws, catalogue, sim, templates, ws.root / "executors-outbox", period)
     return ws, plan
 

@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .catalogue import GROUPS, Catalogue
+from .layout import NIL_STATUS
 from .seed import BOOKMARK, SeedReport, amount, funding_line_id, funding_source_holder, parse_seed
 
 REGIONAL_RE = re.compile(r"^\s*(Обласний рівень|На обласному рівні)\s*:?\s*", re.I)
@@ -164,7 +165,9 @@ def _split(total: float, parts: int, decimals: int) -> list[float]:
     return [(base + (1 if i < extra else 0)) / scale for i in range(parts)]
 
 
-def simulate(catalogue: Catalogue, seed: SeedReport | None = None) -> Simulated:
+def simulate(catalogue: Catalogue, seed: SeedReport | None = None, silent: frozenset[str] = frozenset()) -> Simulated:
+    """Every executor's answers.  Where the seed has nothing from an executor on a measure, the executor
+    states «не здійснювалось» (a nil report) — except the ``silent`` ones, who leave it blank."""
     seed = seed or parse_seed()
     sim = Simulated()
     registry = catalogue.registry
@@ -206,6 +209,8 @@ def simulate(catalogue: Catalogue, seed: SeedReport | None = None) -> Simulated:
         for code in catalogue.executors_of(mid):
             if code in paragraphs or any(sim.get(code, "execution", i.id, "actual") is not None for i in indicators):
                 sim.put(code, "execution", mid, "status", status)
+            elif code not in silent:
+                sim.put(code, "execution", mid, "status", NIL_STATUS)
         del m
 
     # --- section III -----------------------------------------------------------
