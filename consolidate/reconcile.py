@@ -160,6 +160,15 @@ class Reconciliation:
     def missing_executors(self) -> list[str]:
         return [e for e in self.expected if e not in self.reported]
 
+    def indicators_by_measure(self) -> dict[str, list[IndicatorResult]]:
+        out: dict[str, list[IndicatorResult]] = {}
+        for ir in self.indicators:
+            out.setdefault(ir.indicator.measure_id, []).append(ir)
+        return out
+
+    def measures_by_id(self) -> dict[str, MeasureResult]:
+        return {mr.measure.id: mr for mr in self.measures}
+
     def subtotal(self, task_id: str | None, kind: str) -> Subtotal | None:
         return next((s for s in self.subtotals if s.task_id == task_id and s.kind == kind), None)
 

@@ -293,10 +293,8 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     ws.set_column(S2_ID_COL, S2_ID_COL, 10, None, {"hidden": True})
     _t(ws, header, S2_ID_COL, "id")
     row = header + 1
-    ind_by_measure: dict[str, list] = {}
-    for ir in rec.indicators:
-        ind_by_measure.setdefault(ir.indicator.measure_id, []).append(ir)
-    mres = {mr.measure.id: mr for mr in rec.measures}
+    ind_by_measure = rec.indicators_by_measure()
+    mres = rec.measures_by_id()
     label = catalogue.executor_label
     for task in catalogue.tasks:
         measures = catalogue.measures_of_task(task.id)

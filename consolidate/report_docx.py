@@ -475,10 +475,8 @@ def _section2(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
     _para(doc, SECTION2_TITLE, ST_SECTION)
     grid = _Grid(doc, S2_WIDTHS)
     grid.header(S2_DOCX_HEADERS)
-    ind_by_measure: dict[str, list] = {}
-    for ir in rec.indicators:
-        ind_by_measure.setdefault(ir.indicator.measure_id, []).append(ir)
-    mres = {mr.measure.id: mr for mr in rec.measures}
+    ind_by_measure = rec.indicators_by_measure()
+    mres = rec.measures_by_id()
     label = catalogue.executor_label
     for task in catalogue.tasks:
         measures = catalogue.measures_of_task(task.id)

@@ -10,6 +10,22 @@ from consolidate.workspace import init_workspace
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def cat():
+    """The bundled 496-р catalogue (read-only: tests never mutate it)."""
+    from consolidate.catalogue import load_catalogue
+
+    return load_catalogue(ROOT / "templates")
+
+
+@pytest.fixture(scope="session")
+def sim(cat):
+    """Every executor's answers derived from the seed report."""
+    from consolidate.simulate import simulate
+
+    return simulate(cat)
+
+
 @pytest.fixture
 def workspace(tmp_path):
     """A fresh workspace with the bundled 496-р catalogue."""

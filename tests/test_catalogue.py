@@ -19,11 +19,6 @@ SOURCE_OF_KIND = {"state_general": "state_general", "state_special": "state_spec
 
 
 @pytest.fixture(scope="module")
-def cat():
-    return load_catalogue(ROOT / "templates")
-
-
-@pytest.fixture(scope="module")
 def seed():
     return parse_seed()
 

@@ -7,23 +7,12 @@ import copy
 import pytest
 import yaml
 
-from consolidate.catalogue import build_catalogue, load_catalogue
+from consolidate.catalogue import build_catalogue
 from consolidate.reconcile import reconcile
 from consolidate.seed import amount, parse_seed
-from consolidate.simulate import simulate
 
 from .conftest import ROOT
 from .util import make_returns
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return load_catalogue(ROOT / "templates")
-
-
-@pytest.fixture(scope="module")
-def sim(cat):
-    return simulate(cat)
 
 
 @pytest.fixture(scope="module")

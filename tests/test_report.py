@@ -9,26 +9,13 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from consolidate.catalogue import load_catalogue
 from consolidate.reconcile import reconcile
 from consolidate.report import S1_ID_COL, S2_ID_COL, SECTION1, SECTION2, build_report
 from consolidate.seed import amount, funding_line_id, funding_source_holder, parse_seed
-from consolidate.simulate import simulate
 
-from .conftest import ROOT
 from .util import make_returns
 
 NEVER = "MKIP"  # an executor that never reports
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return load_catalogue(ROOT / "templates")
-
-
-@pytest.fixture(scope="module")
-def sim(cat):
-    return simulate(cat)
 
 
 @pytest.fixture(scope="module")

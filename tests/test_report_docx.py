@@ -18,7 +18,7 @@ from docx.text.paragraph import Paragraph
 from python_calamine import CalamineWorkbook
 
 from consolidate import office
-from consolidate.catalogue import GROUPS, load_catalogue
+from consolidate.catalogue import GROUPS
 from consolidate.errors import ConsolidateError
 from consolidate.numbers import format_amount, format_value
 from consolidate.reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, reconcile
@@ -26,7 +26,6 @@ from consolidate.report import S1_HEADERS, S1_ID_COL, S2_HEADERS, S2_ID_COL, SEC
 from consolidate.report_docx import (ANNEX_TITLE, FONT, FONT_FALLBACK, PROGRAMME_TOTAL, SECTION1_TITLE,
                                      SECTION2_TITLE, SECTION3_TITLE, build_docx, docx_to_text, write_pdf)
 from consolidate.seed import amount, funding_line_id, funding_source_holder, parse_seed, seed_path
-from consolidate.simulate import simulate
 
 from .conftest import ROOT, need_binary
 from .util import make_returns
@@ -34,16 +33,6 @@ from .util import make_returns
 NEVER = "MKIP"  # an executor that never reports
 INJECTION = "=HYPERLINK(\"http://x\",\"клік\")\n@SUM(A1)"
 CONTROL = "Текст із керівним символом\x07 і \x0bвертикальною табуляцією"
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return load_catalogue(ROOT / "templates")
-
-
-@pytest.fixture(scope="module")
-def sim(cat):
-    return simulate(cat)
 
 
 @pytest.fixture(scope="module")
