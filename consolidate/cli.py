@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import sys
@@ -237,8 +238,6 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
 @with_workspace
 def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
-    import datetime as dt
-
     from .ledger import Ledger
     from .reconcile import reconcile_ledger
     from .report import atomic_write, build_report
@@ -290,10 +289,8 @@ STATE_STYLES = {"прострочено": "red", "не подано": "yellow", 
                 "прийнято з попередженнями": "cyan", "прийнято": "green"}
 
 
-def parse_day(text: str) -> "dt.date":
+def parse_day(text: str) -> dt.date:
     """A date as РРРР-ММ-ДД or ДД.ММ.РРРР."""
-    import datetime as dt
-
     value = (text or "").strip()
     for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
@@ -328,7 +325,6 @@ def with_workspace_exit_code(fn):
 def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | None):
     """Хто звітував: стан кожного виконавця, спершу ті, кому треба нагадати; також out/status.html."""
     import csv
-    import datetime as dt
     import io
 
     from .ledger import Ledger
@@ -485,8 +481,6 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
 def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
                starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
-    import datetime as dt
-
     from .ledger import Ledger
     from .mail import earlier_letters, reminder_letters, workspace_sender
     from .status import REMINDER, status_from_ledger

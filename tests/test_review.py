@@ -8,7 +8,6 @@ import json
 from email import policy
 
 import openpyxl
-import pytest
 from click.testing import CliRunner
 from python_calamine import CalamineWorkbook
 
