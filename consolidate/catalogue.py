@@ -133,11 +133,23 @@ class Catalogue:
     registry: Registry
     source_path: Path | None = None
     _by_id: dict = field(default_factory=dict, repr=False)
+    # Lookups computed on first use (a catalogue is not changed after it is built): with every hromada
+    # named through a group, scanning lists per call made templates and intake quadratic in executors.
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         for coll in (self.tasks, self.measures, self.indicators, self.funding):
             for item in coll:
                 self._by_id[item.id] = item
+
+    def _grouped(self, name: str, items, key) -> dict:
+        """``items`` grouped by ``key(item)``, in catalogue order, computed once."""
+        if name not in self._memo:
+            groups: dict = {}
+            for item in items:
+                groups.setdefault(key(item), []).append(item)
+            self._memo[name] = groups
+        return self._memo[name]
 
     # --- lookups -------------------------------------------------------------
     def get(self, item_id: str):
@@ -150,37 +162,48 @@ class Catalogue:
         return self._by_id[measure_id]
 
     def indicators_of(self, measure_id: str) -> list[Indicator]:
-        return [i for i in self.indicators if i.measure_id == measure_id]
+        return list(self._grouped("indicators_of", self.indicators, lambda i: i.measure_id).get(measure_id, ()))
 
     def funding_of(self, measure_id: str) -> list[FundingLine]:
-        return [f for f in self.funding if f.measure_id == measure_id]
+        return list(self._grouped("funding_of", self.funding, lambda f: f.measure_id).get(measure_id, ()))
 
     def measures_of_task(self, task_id: str) -> list[Measure]:
-        return [m for m in self.measures if m.task_id == task_id]
+        return list(self._grouped("measures_of_task", self.measures, lambda m: m.task_id).get(task_id, ()))
 
     def expand(self, codes: tuple[str, ...] | list[str]) -> list[str]:
         """Executor codes named by a list of codes and groups, in order, without repeats."""
+        members_of = self._memo.get("group_members")
+        if members_of is None:
+            members_of = self._memo["group_members"] = {
+                group: [e.code for e in self.registry if e.kind in kinds] for group, (_, kinds) in GROUPS.items()}
         out: list[str] = []
+        seen: set[str] = set()
         for code in codes:
-            if code in GROUPS:
-                kinds = GROUPS[code][1]
-                members = [e.code for e in self.registry if e.kind in kinds]
-            else:
-                members = [code]
-            for m in members:
-                if m not in out:
+            for m in members_of.get(code, (code,)):
+                if m not in seen:
+                    seen.add(m)
                     out.append(m)
         return out
 
     def executors_of(self, measure_id: str) -> list[str]:
-        return self.expand(self.measure(measure_id).executors)
+        memo = self._memo.setdefault("executors_of", {})
+        if measure_id not in memo:
+            memo[measure_id] = tuple(self.expand(self.measure(measure_id).executors))
+        return list(memo[measure_id])
 
     def measures_for(self, executor: str) -> list[Measure]:
         """Measures where the executor is named (directly or through a group)."""
-        return [m for m in self.measures if executor in self.executors_of(m.id)]
+        by_executor = self._memo.get("measures_for")
+        if by_executor is None:
+            by_executor = {}
+            for m in self.measures:
+                for code in self.executors_of(m.id):
+                    by_executor.setdefault(code, []).append(m)
+            self._memo["measures_for"] = by_executor
+        return list(by_executor.get(executor, ()))
 
     def funding_for(self, executor: str) -> list[FundingLine]:
-        return [f for f in self.funding if f.holder == executor]
+        return list(self._grouped("funding_for", self.funding, lambda f: f.holder).get(executor, ()))
 
     def expected_executors(self) -> list[str]:
         """Every registered executor that has something to report, in registry order."""

@@ -47,6 +47,7 @@ class Registry:
     def __init__(self, executors: list[Executor]):
         self.executors = list(executors)
         self._by_code = {e.code: e for e in self.executors}
+        self._by_name: dict[str, Executor] | None = None  # normalised name → first executor with it
 
     def __iter__(self):
         return iter(self.executors)
@@ -71,11 +72,13 @@ class Registry:
 
     def find_by_name(self, name: str) -> Executor | None:
         """Executor whose short name, full name or alias equals ``name`` (case and spaces ignored)."""
-        key = _norm(name)
-        for e in self.executors:
-            if any(_norm(n) == key for n in e.names):
-                return e
-        return None
+        if self._by_name is None:
+            by_name: dict[str, Executor] = {}
+            for e in self.executors:
+                for n in e.names:
+                    by_name.setdefault(_norm(n), e)
+            self._by_name = by_name
+        return self._by_name.get(_norm(name))
 
 
 def _norm(text: str) -> str:
