@@ -31,6 +31,7 @@ import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,6 +59,9 @@ READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarant
 POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
 WORKER_NICE = 5
 WRITER_THREADS = 2             # archive copies are written (and fsynced) while this thread goes on
+# fork on Linux: a reader starts in milliseconds with the catalogue already prepared; elsewhere the
+# platform's default (spawn: the catalogue is sent to each reader) is the safe choice.
+START_METHOD = "fork" if sys.platform.startswith("linux") else None
 BARRIER_EVERY = 25             # recorded files between two durability barriers (inbox removal waits for one)
 
 
@@ -93,13 +97,30 @@ def collect(ws: Workspace, paths: list[Path] | None = None) -> list[tuple[Path, 
         candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in candidates:
             rel_parts = path.relative_to(root).parts if path != root else (path.name,)
-            if any(part.startswith((".", "~$")) for part in rel_parts) or path.name.casefold() in IGNORED_NAMES:
+            if any(_hidden(part) for part in rel_parts) or path.name.casefold() in IGNORED_NAMES:
                 continue
             resolved = path.resolve()
             if resolved not in found:
                 found[resolved] = path.stat()
     ordered = sorted(found.items(), key=lambda item: (item[1].st_mtime_ns, str(item[0])))
     return [(path, path.is_relative_to(inbox)) for path, _ in ordered]
+
+
+def _hidden(name: str) -> bool:
+    """Hidden files and editors' lock files (".~lock.Звіт.xlsx#", "~$Звіт.xlsx") are not returns.
+
+    A name that starts with ".." ("..\\..\\звіт.xlsx" from a crafted attachment) is no hidden file: it is received.
+    """
+    return name.startswith("~$") or (name.startswith(".") and not name.startswith(".."))
+
+
+def original_name(path: Path) -> str:
+    """A file's name as data: bytes that are not UTF-8 and control characters shown as U+FFFD.
+
+    The name is the sender's text; it is kept in the ledger and shown, never used as a path.
+    """
+    raw = os.fsencode(path.name).decode("utf-8", "replace")
+    return "".join("\ufffd" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in raw)
 
 
 def archive_suffix(data: bytes) -> str:
@@ -222,7 +243,7 @@ class _Intake:
         self.recorded.clear()
 
     def _prepare(self, index: int, path: Path, from_inbox: bool) -> _Job | None:
-        outcome = Outcome(path, path.name)
+        outcome = Outcome(path, original_name(path))
         try:
             stat = path.stat()
             data = path.read_bytes()
@@ -449,8 +470,7 @@ class _Worker:
 
 class _ReaderPool:
     def __init__(self, catalogue, size: int):
-        methods = multiprocessing.get_all_start_methods()
-        self.ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self.ctx = multiprocessing.get_context(START_METHOD)
         self.catalogue = catalogue
         self.attempts: dict[int, int] = {}
         self.workers = [self._start() for _ in range(size)]
