@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
@@ -192,6 +193,15 @@ def test_text_error_values_and_uncomputed_formulas_are_errors(cat, tmp_path):
     assert got[("F.T2.2.SG.MINJUST", "financed")][0] == 0.0 and got[("T6.10.1", "actual")][0] == 100.0
 
 
+def test_a_date_in_a_number_cell_is_an_error(cat, tmp_path):
+    """Typing "1.5" into a Ukrainian Excel gives the date 1 May."""
+    path = edit(filled(cat, tmp_path, "date.xlsx"),
+                lambda wb: wb[EXECUTION].__setitem__("E7", dt.datetime(2024, 5, 1)))
+    ret = read(path, cat)
+    assert brief(ret.findings) == [(ERROR, "text-in-number", EXECUTION, "E7", "T2.2.1", "2024-05-01", "число")]
+    assert ret.findings[0].message == "Очікується число, а в клітинці дату «2024-05-01»; значення не прийнято."
+
+
 def test_a_formula_with_a_computed_value_gives_that_value(cat, tmp_path):
     path = edit(filled(cat, tmp_path, "formula.xlsx"), lambda wb: wb[EXECUTION].__setitem__("E10", "=E7*2"))
     data = path.read_bytes()
@@ -330,6 +340,16 @@ def test_without_code_and_header_rows_columns_are_assumed(cat, tmp_path):
     got = values_by_key(ret)
     assert got[("T2.2.1", "actual")] == (42.0, "42", EXECUTION, "E3")
     assert got[("T6.10.1", "actual")][3] == "E12"
+
+
+def test_a_copied_data_sheet_is_not_read_twice(cat, tmp_path):
+    def copy_sheet(wb):
+        copy = wb.copy_worksheet(wb[EXECUTION])
+        copy.title = "Виконання (2)"
+        copy["E7"] = 999
+    ret = read(edit(filled(cat, tmp_path, "copy.xlsx"), copy_sheet), cat)
+    assert brief(ret.findings) == [(WARNING, "duplicate-sheet", "Виконання (2)", "", "", "Виконання (2)", EXECUTION)]
+    assert values_by_key(ret)[("T2.2.1", "actual")] == (42.0, "42", EXECUTION, "E7")
 
 
 def test_missing_sheet_and_missing_column(cat, tmp_path):
