@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import python_calamine
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from xlsxwriter.utility import xl_col_to_name
 
@@ -69,7 +70,7 @@ FORMAT_NAMES = ".xlsx, .xlsm, .xls, .ods"
 # Finding codes that send a file to quarantine: it could not be read or not be identified.
 QUARANTINE_CODES = frozenset({
     "not-a-workbook", "encrypted", "too-large", "zip-bomb", "unreadable", "reader-crashed",
-    "not-identified", "wrong-programme", "wrong-period", "unknown-executor",
+    "not-identified", "wrong-programme", "wrong-period", "unknown-executor", "unsafe-xml",
 })
 
 SHEET_LABELS = {"funding": L.SHEET_FUNDING, "execution": L.SHEET_EXECUTION, "proposals": L.SHEET_PROPOSALS}
@@ -87,6 +88,11 @@ TITLE_SCAN_ROWS = 60
 PERCENT_TOLERANCE = 0.5  # percentage points between a reported percent and numerator / denominator
 SNIFF_PART_BYTES = 64 * 1024  # mimetype and [Content_Types].xml are a few hundred bytes
 ENCRYPTED_MESSAGE = "Файл захищено паролем на відкриття: його неможливо прочитати. Зніміть пароль і надішліть файл знову."
+UNSAFE_XML_MESSAGE = ("Файл містить XML з оголошеннями сутностей (DTD), яких Excel і LibreOffice не записують: ознака "
+                      "навмисно зміненого файлу; сутності не розкривалися, файл не прочитано. Надішліть файл, збережений "
+                      "в Excel чи LibreOffice.")
+MAX_TEXT = 32767         # characters in one cell: Excel's limit; longer text was not typed in a spreadsheet
+ROWS_WITHOUT_KEY_SHOWN = 10  # "row-without-key" findings per sheet; the rest are summed up in one more
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -158,6 +164,10 @@ def read_return(source: Path | str | bytes, name: str, catalogue: Catalogue, lim
         reader.read()
     except _Reject as stop:
         reader.findings.append(stop.finding)
+    except DefusedXmlException:  # a DTD in a part parsed with defusedxml: nothing was expanded or fetched
+        reader.findings.append(Finding(name, ERROR, "unsafe-xml", UNSAFE_XML_MESSAGE))
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a part read later (properties) is damaged or lies
+        reader.findings.append(reader._unreadable(exc).finding)
     return reader.result()
 
 
@@ -862,11 +872,17 @@ class _Reader:
         rows: dict[str, int] = {}
         seen: dict[str, int] = {}
         data_started = False
+        keyless_count = 0
+        summed: list[int] = []      # rows with data but no key beyond those reported one by one
         for r in range(len(sheet.rows)):
             raw = sheet.value(r, key_col)
             key = raw.strip() if isinstance(raw, str) else _text(raw)
             if not key:
                 if data_started and any(_text(sheet.value(r, c)) or (r, c) in ds.special for c in inputs):
+                    keyless_count += 1
+                    if keyless_count > ROWS_WITHOUT_KEY_SHOWN:
+                        summed.append(r)
+                        continue
                     self.add(WARNING, "row-without-key",
                              f"Рядок {r + 1} не має службового ключа, але містить дані; їх не прочитано. Не "
                              f"додавайте рядків — впишіть дані у відповідні рядки шаблону.",
@@ -889,6 +905,13 @@ class _Reader:
                 self.add(ERROR, code, message, sheet=sheet.name, cell=_a1(r, key_col), row_key=key, found=key)
                 continue
             rows[key] = r
+        if summed:
+            first, last, extra = summed[0], summed[-1], len(summed)
+            span = f"рядок {first + 1}" if first == last else f"рядки {first + 1}–{last + 1}"
+            self.add(WARNING, "row-without-key",
+                     f"Ще рядків без службового ключа, але з даними: {extra} ({span}); їх не прочитано. Не додавайте "
+                     f"рядків — впишіть дані у відповідні рядки шаблону.",
+                     sheet=sheet.name, cell=_a1(first, key_col), found=str(extra))
         return rows
 
     def _missing_row(self, ds: _DataSheet, key: str, what: str) -> None:
@@ -966,7 +989,14 @@ class _Reader:
             return "", ref
         if is_nothing(raw):
             return "", ref
-        return _text(raw), ref
+        text = _text(raw)
+        if len(text) > MAX_TEXT:
+            self.add(WARNING, "text-too-long",
+                     f"Текст у клітинці завдовжки {len(text)} символів, а в клітинці Excel їх може бути не більше "
+                     f"{MAX_TEXT}; прийнято перші {MAX_TEXT} символів.", sheet=ds.sheet.name, cell=ref, row_key=key,
+                     found=f"{len(text)} символів", expected=f"≤ {MAX_TEXT} символів")
+            text = text[:MAX_TEXT]
+        return text, ref
 
     def _missing(self, ds: _DataSheet, key: str, ref: str, what: str) -> None:
         self.add(WARNING, "missing-value", f"Не заповнено: {what}.", sheet=ds.sheet.name, cell=ref, row_key=key)
