@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
 
 from . import layout as L
 from .catalogue import GROUPS, SOURCE_LABELS, UNIT_LABELS, Catalogue, period_label
@@ -59,6 +60,31 @@ class Identity:
     """The catalogue's content hash and template version (computing them hashes the whole catalogue)."""
     digest: str
     version: str
+
+
+class _Worksheet(Worksheet):
+    """xlsxwriter's worksheet remembering how it prepared each formula.
+
+    xlsxwriter rewrites every formula and conditional-format criterion with some thirty regular
+    expressions (for functions newer than Excel 2010); every template carries the same few dozen
+    formulas, and that rewriting was half the time of generating a template.  The result depends on
+    the formula and two flags only, so it is computed once per process.
+    """
+
+    _prepared: dict[tuple[str, bool, bool], str] = {}
+
+    def _prepare_formula(self, formula, expand_future_functions=False):
+        key = (formula, bool(expand_future_functions), bool(getattr(self, "use_future_functions", False)))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            if len(self._prepared) >= 4096:  # bounded: the templates' formulas are a fixed few dozen
+                self._prepared.clear()
+            prepared = self._prepared[key] = super()._prepare_formula(formula, expand_future_functions)
+        return prepared
+
+
+class _Workbook(xlsxwriter.Workbook):
+    worksheet_class = _Worksheet
 
 
 def catalogue_identity(catalogue: Catalogue) -> Identity:
@@ -693,7 +719,7 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
     catalogue.check_period(period)
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, WB_OPTIONS)
+    wb = _Workbook(buf, WB_OPTIONS)
     fmts = _Formats(wb)
     meta = meta_values(catalogue, executor, period, generated_at, identity)
     ex = catalogue.registry[executor]

@@ -80,3 +80,18 @@ def test_thousands_of_hromadas_in_a_group_stay_fast():
         assert reg.find_by_name(e.full_name) is e
     assert len(cat.expected_executors()) == n + 1
     assert time.perf_counter() - start < 10  # the scans took minutes (quadratic in executors)
+
+
+def test_template_formulas_prepared_once_give_xlsxwriter_own_bytes(monkeypatch):
+    from xlsxwriter.worksheet import Worksheet
+
+    from consolidate import template
+
+    cat = _bundled()
+    template._Worksheet._prepared.clear()
+    memoised = [template.build_workbook(cat, code, "2024", "pw") for code in ("MSP", "UA-07")]
+    assert template._Worksheet._prepared  # the self-check formulas and conditional-format criteria
+    again = [template.build_workbook(cat, code, "2024", "pw") for code in ("MSP", "UA-07")]
+    monkeypatch.setattr(template._Workbook, "worksheet_class", Worksheet)
+    plain = [template.build_workbook(cat, code, "2024", "pw") for code in ("MSP", "UA-07")]
+    assert memoised == again == plain
