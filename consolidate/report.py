@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from glob import escape as glob_escape
 from pathlib import Path
 
 import xlsxwriter
@@ -457,12 +458,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write a file so that a crash leaves either the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    _remove_stale_temps(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # hidden: a clerk never sees a half-written report
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     try:
         dfd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -471,6 +477,23 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove temporary files of ``path`` left by writers that were killed (their process is gone)."""
+    if os.name != "posix":  # os.kill(pid, 0) only probes on POSIX
+        return
+    prefix, suffix = f".{path.name}.", ".tmp"
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(prefix):-len(suffix)]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # alive, another user's
+            continue
 
 
 __all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "_fmt", "funding_display",
