@@ -3,18 +3,21 @@
 For every file, in order of modification time:
 
 1. read its bytes and sha256; bytes already in the ledger are "вже отримано" (nothing recorded);
-2. copy the bytes into ``archive/<sha[:2]>/<sha>.<ext>`` (temporary file, fsync, rename; see step 6 for the folder);
+2. copy the bytes into ``archive/<sha[:2]>/<sha>.<ext>`` (temporary file, rename; made durable in step 6);
 3. read the same bytes with :func:`consolidate.intake.read_return` in a worker process (meanwhile step 2 runs);
 4. a rejected file is also copied into ``quarantine/<sha>.<ext>`` with ``<sha>.<ext>.txt`` beside it giving the reasons;
 5. record it in the ledger in one transaction (:meth:`consolidate.ledger.Ledger.record`);
-6. only after the commit, and after a durability barrier (every few files: fsync of the folders that
-   received renames, then :meth:`~consolidate.ledger.Ledger.sync`), take it out of the inbox: its bytes
-   are durable in the archive and recorded, so the inbox copy is removed after checking it is still
-   the same file.
+6. only after the commit, and after a durability barrier (every few dozen files: the archive and
+   quarantine files written or found since the last barrier are flushed to disk — one ``syncfs`` of
+   the filesystem on Linux, an fsync per file elsewhere — then the folders that received them, then
+   :meth:`~consolidate.ledger.Ledger.sync`), take it out of the inbox: its bytes are durable in the
+   archive and recorded, so the inbox copy is removed after checking it is still the same file.
 
 Killed at any point (kill -9) and run again, intake loses no file and records none twice: before
 step 5 commits, the file is still in the inbox and is simply processed again (archive writes are
-idempotent); after it, the file is known by its sha256.  Paths outside the workspace inbox are read
+idempotent); after it, the file is known by its sha256.  After a power cut, a file not yet through a
+barrier is still in the inbox, and an archive copy that did not reach the disk is written again
+when it is received again (its content is checked against its sha256).  Paths outside the workspace inbox are read
 but never moved.  Archive and quarantine names come from the sha256 and the detected format only;
 the original name is kept as data.
 
@@ -33,6 +36,7 @@ import multiprocessing.connection
 import os
 import sys
 import time
+from collections.abc import Iterable
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,16 +57,17 @@ FAILED_STATES = (ACCEPTED_ERRORS, QUARANTINED, NOT_READ)
 LOCK_FILE = ".intake.lock"
 LOCK_WAIT = 15.0               # seconds to wait for another intake (or its exiting workers) to finish
 IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
-IN_FLIGHT_PER_WORKER = 2
+IN_FLIGHT_PER_WORKER = 4      # files handed to a reader and not yet recorded (readers never wait for the ledger)
+BYTES_IN_FLIGHT = 64 * 1024 * 1024  # … and at most this many bytes of them (one bigger file is still taken)
 MAX_WORKERS = 4
 READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarantined
 POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
 WORKER_NICE = 5
-WRITER_THREADS = 2             # archive copies are written (and fsynced) while this thread goes on
+WRITER_THREADS = 2             # archive copies are written while this thread goes on
 # fork on Linux: a reader starts in milliseconds with the catalogue already prepared; elsewhere the
 # platform's default (spawn: the catalogue is sent to each reader) is the safe choice.
 START_METHOD = "fork" if sys.platform.startswith("linux") else None
-BARRIER_EVERY = 25             # recorded files between two durability barriers (inbox removal waits for one)
+BARRIER_EVERY = 100            # recorded files between two durability barriers (inbox removal waits for one)
 
 
 @dataclass
@@ -201,18 +206,22 @@ class _Intake:
         self.outcomes: list[Outcome] = []
         self.results: dict[int, Return] = {}
         self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []   # waiting for the durability barrier
-        self.dirty: set[Path] = set()                                    # folders with renames not yet synced
+        self.unsynced: set[Path] = set()                                 # archive, quarantine files to flush
         self.inflight: set[str] = set()                                  # sha256 read or archived, not yet recorded
 
     def run(self, files: list[tuple[Path, bool]]) -> list[Outcome]:
         waiting: deque[_Job] = deque()
         limit = IN_FLIGHT_PER_WORKER * (len(self.pool.workers) if self.pool else 1)
+        in_flight = 0  # bytes of the waiting files
         for index, (path, from_inbox) in enumerate(files):
             job = self._prepare(index, path, from_inbox)
             if job is not None:
                 waiting.append(job)
-            while len(waiting) >= limit:
-                self._finish(waiting.popleft())
+                in_flight += job.size
+            while len(waiting) >= limit or (len(waiting) > 1 and in_flight > BYTES_IN_FLIGHT):
+                done = waiting.popleft()
+                in_flight -= done.size
+                self._finish(done)
             if len(self.recorded) >= BARRIER_EVERY:
                 self._barrier()
         while waiting:
@@ -226,14 +235,20 @@ class _Intake:
             self.on_outcome(outcome)
 
     def _copy(self, path: Path, data: bytes, sha: str) -> None:
-        if _ensure_copy(path, data, sha):
-            self.dirty.add(path.parent)
+        _ensure_copy(path, data, sha)
+        self._touched(path)
+
+    def _touched(self, path: Path) -> None:
+        """A file written, or found already written, since the last barrier: the barrier makes it durable.
+
+        One found already written may be the unsynced copy of a run that was killed: it is synced all the same.
+        """
+        self.unsynced.add(path)
 
     def _barrier(self) -> None:
-        """Make the archive renames and the ledger durable, then take the recorded files out of the inbox."""
-        for folder in sorted(self.dirty):
-            _fsync_dir(folder)
-        self.dirty.clear()
+        """Make the archive and quarantine files and the ledger durable, then take recorded files out of the inbox."""
+        _make_durable(self.unsynced)
+        self.unsynced.clear()
         if self.recorded:
             self.ledger.sync()
         for outcome, from_inbox, stat in self.recorded:
@@ -284,8 +299,8 @@ class _Intake:
             index, ret = self.pool.next_result()
             self.results[index] = ret
         ret = self.results.pop(job.index)
-        if job.copied.result():  # the archive copy exists before the ledger says so
-            self.dirty.add((self.ws.root / job.archive_rel).parent)
+        job.copied.result()  # the archive copy exists before the ledger says so
+        self._touched(self.ws.root / job.archive_rel)
         status = intake.status_of(ret)
         if status == QUARANTINED:
             self._quarantine(job, ret)
@@ -305,7 +320,7 @@ class _Intake:
         self._copy(target, data, ret.sha256)
         note = quarantine_note(job.outcome.name, job.received_at, ret, job.size, target.name).encode("utf-8")
         _write_atomic(target.with_name(target.name + ".txt"), note)
-        self.dirty.add(target.parent)
+        self._touched(target.with_name(target.name + ".txt"))
 
 
 def quarantine_note(name: str, received_at: str, ret: Return, size: int, kept_as: str) -> str:
@@ -346,17 +361,74 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file that exists either complete or not at all (temp file, fsync, rename).
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows flushes only a handle open for writing
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    The rename is made durable by an fsync of the folder, which the caller batches (see ``_Intake._barrier``).
+
+def _load_syncfs():
+    """Linux's syncfs(2) (flush one filesystem), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _syncfs(folders: Iterable[Path]) -> bool:
+    """Flush the filesystem of every folder (once per filesystem); False if syncfs is unavailable or failed."""
+    if _SYNCFS is None:
+        return False
+    done: set[int] = set()
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            dev = os.fstat(fd).st_dev
+            if dev not in done:
+                if _SYNCFS(fd) != 0:
+                    return False
+                done.add(dev)
+        finally:
+            os.close(fd)
+    return True
+
+
+def _make_durable(files: set[Path]) -> None:
+    """Flush written files, and the renames that named them, to disk.
+
+    One syncfs per filesystem flushes every file written since the last barrier at the cost of a couple of
+    fsyncs (an fsync per file cost more than reading the file); without it, an fsync per file.  Then an
+    fsync per folder (cheap once the filesystem is flushed).
+    """
+    folders = sorted({f.parent for f in files})
+    if not _syncfs(folders):
+        for path in sorted(files):
+            _fsync_file(path)
+    for folder in folders:
+        _fsync_dir(folder)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file under its name by a rename, so the name never shows a half-written file.
+
+    Not flushed here: the caller makes it durable with :func:`_make_durable` (see ``_Intake._barrier``)
+    before anything depends on it surviving a power cut.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")   # one intake at a time (the lock): a crash leaves it to be overwritten
     with open(tmp, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
