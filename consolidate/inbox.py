@@ -267,7 +267,7 @@ class _Intake:
             self._emit(outcome)
             return None
         outcome.sha256 = sha = hashlib.sha256(data).hexdigest()
-        known = self.ledger.file(sha)
+        known = self.ledger.file(sha) if self.ledger.has_file(sha) else None
         if known is not None:
             self._copy(self.ws.root / known.archive_path, data, sha)  # restores an archive copy gone missing
             self._already(outcome, known, from_inbox, stat)
@@ -570,7 +570,9 @@ class _ReaderPool:
         """The next answer of any worker; a worker that died is replaced and its jobs sent again."""
         while True:
             busy = [w for w in self.workers if w.jobs]
-            ready = multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            ready = [w.conn for w in busy if w.conn.poll()]  # an answer already waiting: no need to block
+            if not ready:
+                ready = multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
             for worker in busy:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     try:

@@ -307,6 +307,15 @@ def _attributes(text: bytes | None) -> dict[str, str]:
     return out
 
 
+def _cells(xml: bytes) -> bytes:
+    """The part of a worksheet where cells can be: from the first to the last mention of sheetData.
+
+    Validations, formats and page setup (large in the templates) follow it; a part without sheetData has no cells.
+    """
+    first = xml.find(b"sheetData")
+    return xml[first:xml.rfind(b"sheetData") + 9] if first >= 0 else b""
+
+
 def _has_far_ref(xml: bytes) -> bool:
     return any(xml[m.start() - 1] in _XML_SPACE for m in _FAR_REF.finditer(xml) if m.start())
 
@@ -339,6 +348,29 @@ def _used_area(xml: bytes) -> tuple[int, int]:
 # the xlsx container: parts calamine does not expose
 # ---------------------------------------------------------------------------------
 
+_PARTS_SEEN: dict[tuple[bytes, bytes], dict[str, str]] = {}
+
+
+def _parse_sheet_parts(book: bytes, rels: bytes) -> dict[str, str]:
+    """Sheet name → zip part, from workbook.xml and its relationships (small parts read with patterns)."""
+    targets = {}
+    for m in _ELEMENT.finditer(rels):
+        if m.group(1) == b"Relationship":
+            attrs = _attributes(m.group(2))
+            if attrs.get("Id") and attrs.get("Target"):
+                target = attrs["Target"]
+                targets[attrs["Id"]] = (target.lstrip("/") if target.startswith("/")
+                                        else posixpath.normpath(posixpath.join("xl", target)))
+    parts = {}
+    for m in _ELEMENT.finditer(book):
+        if m.group(1) == b"sheet":
+            attrs = _attributes(m.group(2))
+            rid = next((v for k, v in attrs.items() if k.rsplit(":", 1)[-1] == "id"), None)
+            if attrs.get("name") and rid in targets:
+                parts[attrs["name"]] = targets[rid]
+    return parts
+
+
 class _Xlsx:
     """Worksheet XML of an xlsx/xlsm, bounded before calamine sees it."""
 
@@ -352,7 +384,7 @@ class _Xlsx:
         by_part = {part: self._inflate(part) for part in sorted(scanned)}
         sheet_of = {part: sheet for sheet, part in self.parts.items()}
         for part, xml in by_part.items():
-            if _has_far_ref(xml):
+            if _has_far_ref(_cells(xml)):
                 rows, cols = _used_area(xml)
                 if rows * cols > limits.max_cells:
                     sheet = sheet_of.get(part, part)
@@ -380,32 +412,20 @@ class _Xlsx:
         return xml
 
     def _sheet_parts(self) -> dict[str, str]:
-        """Sheet name → zip part, from workbook.xml and its relationships (small parts read with patterns)."""
         if "xl/_rels/workbook.xml.rels" not in self.zf.NameToInfo:
             return {}
-        book = self._inflate("xl/workbook.xml")
-        rels = self._inflate("xl/_rels/workbook.xml.rels")
-        targets = {}
-        for m in _ELEMENT.finditer(rels):
-            if m.group(1) == b"Relationship":
-                attrs = _attributes(m.group(2))
-                if attrs.get("Id") and attrs.get("Target"):
-                    target = attrs["Target"]
-                    targets[attrs["Id"]] = (target.lstrip("/") if target.startswith("/")
-                                            else posixpath.normpath(posixpath.join("xl", target)))
-        parts = {}
-        for m in _ELEMENT.finditer(book):
-            if m.group(1) == b"sheet":
-                attrs = _attributes(m.group(2))
-                rid = next((v for k, v in attrs.items() if k.rsplit(":", 1)[-1] == "id"), None)
-                if attrs.get("name") and rid in targets:
-                    parts[attrs["name"]] = targets[rid]
-        return parts
+        key = (self._inflate("xl/workbook.xml"), self._inflate("xl/_rels/workbook.xml.rels"))
+        if key not in _PARTS_SEEN:  # returns made from one template share these two parts
+            if len(_PARTS_SEEN) > 256:
+                _PARTS_SEEN.clear()
+            _PARTS_SEEN[key] = _parse_sheet_parts(*key)
+        return dict(_PARTS_SEEN[key])
 
     def special_cells(self, sheet: str) -> dict[tuple[int, int], tuple[str, str]]:
         """Cells calamine shows as empty that are not: (row, col) → ("error", "#DIV/0!") or ("formula", "=…")."""
         xml = self.sheet_xml.get(sheet, b"")
-        if not any(marker in xml for marker in _SPECIAL_MARKERS):
+        cells = _cells(xml)
+        if not any(marker in cells for marker in _SPECIAL_MARKERS):
             return {}
         found: dict[tuple[int, int], tuple[str, str]] = {}
         row, col = -1, -1
@@ -545,6 +565,8 @@ def _meta_rows(sheet: _Sheet) -> dict[str, str] | None:
     for row in sheet.rows[:META_SCAN_ROWS]:
         if len(row) >= 2 and isinstance(row[0], str) and row[0].strip() in L.META_KEYS:
             found.setdefault(row[0].strip(), _text(row[1]))
+            if len(found) == len(L.META_KEYS):
+                break
     return found if found.get("programme") == L.PROGRAMME_TAG else None
 
 
@@ -556,6 +578,8 @@ def _title_values(sheet: _Sheet) -> dict[str, str] | None:
             if isinstance(v, str) and v.strip() in wanted:
                 value = next((_text(x) for x in row[c + 1:] if _text(x)), "")
                 found.setdefault(wanted[v.strip()], value)
+        if len(found) == len(wanted):
+            break
     return found if "executor" in found else None
 
 
