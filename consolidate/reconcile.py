@@ -9,7 +9,6 @@ assembled narrative, proposals, conflicts, and the provenance of every figure.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from . import layout as L
 from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
 from .model import ERROR, WARNING, CellValue, Submission
+from .neardup import FirstSimilar
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
 SUBTOTAL_LABELS = {
@@ -155,6 +155,7 @@ class Reconciliation:
     conflicts: list[Conflict]
     expected: list[str]
     reported: dict[str, Submission]
+    _found: tuple | None = field(default=None, init=False, repr=False, compare=False)  # find()'s index
 
     @property
     def missing_executors(self) -> list[str]:
@@ -173,11 +174,16 @@ class Reconciliation:
         return next((s for s in self.subtotals if s.task_id == task_id and s.kind == kind), None)
 
     def find(self, item_id: str):
-        for coll, attr in ((self.indicators, "indicator"), (self.funding, "line"), (self.measures, "measure")):
-            for r in coll:
-                if getattr(r, attr).id == item_id:
-                    return r
-        return None
+        """The result of an indicator, funding line or measure (indexed on first use: the report looks up
+        every conflict's item)."""
+        sizes = (len(self.indicators), len(self.funding), len(self.measures))
+        if self._found is None or self._found[0] != sizes:
+            index: dict = {}
+            for coll, attr in ((self.indicators, "indicator"), (self.funding, "line"), (self.measures, "measure")):
+                for r in coll:
+                    index.setdefault(getattr(r, attr).id, r)
+            self._found = (sizes, index)
+        return self._found[1].get(item_id)
 
 
 # ---------------------------------------------------------------------------------
@@ -220,13 +226,10 @@ def _norm_text(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def _similar(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if min(len(a), len(b)) < MIN_PARAGRAPH:
-        return False
-    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return sm.quick_ratio() >= NEAR_DUPLICATE and sm.ratio() >= NEAR_DUPLICATE
+def _near_duplicates() -> FirstSimilar:
+    """Texts compared for near-duplication: identical, or (both at least MIN_PARAGRAPH long) difflib's ratio
+    ≥ NEAR_DUPLICATE; finds the first earlier one without comparing every pair (see consolidate.neardup)."""
+    return FirstSimilar(NEAR_DUPLICATE, MIN_PARAGRAPH)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -270,7 +273,7 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             f"{', '.join(mids)}", (code,), ", ".join(mids)))
 
     proposals: list[tuple[str, str]] = []
-    seen: list[str] = []
+    seen = _near_duplicates()
     for code in catalogue.expected_executors():
         v = vals.get(code)
         if v is None:
@@ -280,9 +283,9 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             if not text:
                 continue
             norm = _norm_text(text)
-            if any(_similar(norm, s) for s in seen):
+            if seen.first(norm) is not None:
                 continue
-            seen.append(norm)
+            seen.add(norm)
             proposals.append((code, text))
 
     for code in expected:
@@ -395,16 +398,19 @@ def _narrative_blocks(catalogue: Catalogue, m: Measure, texts: dict[str, str], t
                       conflicts: list[Conflict]) -> list[NarrativeBlock]:
     """Group paragraphs under agency headers: central agencies in the measure's order, then the regions."""
     central_order = [c for c in m.executors if c not in GROUPS]
-    central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in central_order]
+    named = set(central_order)
+    central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in named]
     regional_order = [e.code for e in catalogue.registry if e.is_regional]
     kept: list[tuple[str, str, str]] = []  # (executor, paragraph, normalised)
+    index = _near_duplicates()             # the normalised paragraphs of ``kept``, in the same order
     by_exec: dict[str, list[str]] = defaultdict(list)
     for code in central_order + regional_order:
         if code not in texts:
             continue
         for para in _paragraphs(texts[code]):
             norm = _norm_text(para)
-            twin = next((k for k in kept if len(norm) >= MIN_PARAGRAPH and _similar(norm, k[2])), None)
+            found = index.first(norm) if len(norm) >= MIN_PARAGRAPH else None
+            twin = kept[found] if found is not None else None
             if twin is not None:
                 same = "ідентичний" if twin[2] == norm else "майже ідентичний"
                 if twin[0] != code and (twin[0], code) not in twins:
@@ -417,6 +423,7 @@ def _narrative_blocks(catalogue: Catalogue, m: Measure, texts: dict[str, str], t
                     tuple(dict.fromkeys((twin[0], code))), para[:120]))
                 continue
             kept.append((code, para, norm))
+            index.add(norm)
             by_exec[code].append(para)
     blocks: list[NarrativeBlock] = []
     for code in central_order:

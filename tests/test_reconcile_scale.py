@@ -1,0 +1,85 @@
+"""Reconciliation at national scale gives what the pairwise scans gave: hromadas writing about the same measures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from consolidate import reconcile as R
+from consolidate.model import CellValue, Submission
+from consolidate.neardup import similar
+
+from .conftest import ROOT
+
+SHEETS = {"funding": "I. Фінансування", "execution": "II. Виконання", "proposals": "III. Пропозиції"}
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("national_scale", ROOT / "benchmarks" / "national_scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def national():
+    """A synthetic programme of 120 executors (100 hromadas) and every executor's return, in memory."""
+    bench = _bench()
+    cat = bench.synthetic_catalogue(120)
+    returns = []
+    for n, code in enumerate(cat.expected_executors()):
+        cells = [CellValue(key, fld, float(v) if isinstance(v, (int, float)) else None, str(v), SHEETS[kind], "E5")
+                 for kind, rows in bench.executor_values(cat, code, n).items()
+                 for key, cols in rows.items() for fld, v in cols.items()]
+        returns.append((Submission(n + 1, code, "2024", f"{n:064x}", f"{n:04d}.xlsx", "2025-01-10T10:00:00+02:00",
+                                   "accepted", "v"), cells))
+    return cat, returns
+
+
+class _Scan:
+    """What the index replaced: every earlier text compared in order."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def add(self, text: str) -> int:
+        self.texts.append(text)
+        return len(self.texts) - 1
+
+    def first(self, text: str):
+        return next((i for i, t in enumerate(self.texts) if similar(text, t, R.NEAR_DUPLICATE, R.MIN_PARAGRAPH)), None)
+
+
+def _view(cat, rec):
+    return {"summary": json.dumps(R.summary_dict(cat, rec), sort_keys=True, default=str),
+            "narratives": [m.narrative_text() for m in rec.measures], "twins": [m.twins for m in rec.measures],
+            "proposals": rec.proposals, "conflicts": [R.conflict_dict(c) for c in rec.conflicts]}
+
+
+def test_near_duplicate_index_gives_the_scan_result(national, monkeypatch):
+    cat, returns = national
+    fast = R.reconcile(cat, "2024", returns)
+    kinds = {c.kind for c in fast.conflicts}
+    assert "duplicate-paragraph" in kinds  # copied texts are in the data
+    monkeypatch.setattr(R, "_near_duplicates", _Scan)
+    assert _view(cat, fast) == _view(cat, R.reconcile(cat, "2024", returns))
+
+
+def test_find_is_the_scan(national):
+    cat, returns = national
+    rec = R.reconcile(cat, "2024", returns)
+
+    def scan(item_id):
+        for coll, attr in ((rec.indicators, "indicator"), (rec.funding, "line"), (rec.measures, "measure")):
+            for r in coll:
+                if getattr(r, attr).id == item_id:
+                    return r
+        return None
+
+    ids = [i.id for i in cat.indicators] + [f.id for f in cat.funding] + [m.id for m in cat.measures] + ["NONE", "H0001"]
+    for item_id in ids:
+        assert rec.find(item_id) is scan(item_id)
+    rec.indicators.pop()  # the index follows a changed result list
+    assert rec.find(cat.indicators[-1].id) is None
