@@ -1,7 +1,7 @@
 """Reading a returned workbook: safety pre-scan, identification, mapping by row key, validation.
 
-:func:`read_return` is a pure function of the file's bytes and the catalogue: it opens nothing
-but the file, writes nothing, and returns a :class:`~consolidate.model.Return` with the values
+:func:`read_return` is a pure function of the file's bytes and the catalogue: it reads nothing but
+those bytes, writes nothing, and returns a :class:`~consolidate.model.Return` with the values
 that passed validation and every finding (file, sheet, A1 cell, row key, severity, Ukrainian
 message, value found, value expected).  It runs in worker processes (see :mod:`consolidate.inbox`).
 
@@ -9,8 +9,11 @@ Reading rules (the workbook contract is :mod:`consolidate.layout`):
 
 * Formats are recognised by content, never by file name: .xlsx, .xlsm (macros never run), .xls, .ods.
 * Zip containers are pre-scanned before any parser sees them (entry count, entry and total sizes,
-  compression ratio), and the used area of every xlsx sheet is bounded (a single far-away cell
-  makes calamine allocate the whole rectangle).
+  compression ratio, parts larger than declared), and the used area of every xlsx sheet is bounded
+  (a single far-away cell makes calamine allocate the whole rectangle and abort the process).  The
+  pre-scan bounds cell references; a hostile file that still brings the reader down (cells written
+  without references, .xls and .ods are not pre-scanned) costs only itself: it is read in a worker
+  process and quarantined as "reader-crashed".
 * Values come from python-calamine; formulas are never evaluated.  calamine shows an error value
   and a formula without a cached value as an empty cell, so xlsx data sheets are checked for both
   in their XML.  openpyxl (defusedxml-protected, read-only) is opened only to learn whether a
