@@ -17,7 +17,10 @@ others are ruled out by upper bounds of difflib's ratio, cheapest first:
    bit-parallel (Allison–Dix/Hyyrö), all of them side by side in one Python integer.
 
 Each bound is computed in the same floating-point arithmetic as difflib's ratios and only ever rules
-out a text whose ratio is below the threshold, so the result is the scan's result.
+out a text whose ratio is below the threshold, so the result is the scan's result.  For the texts left
+(near-duplicates, mostly), difflib's ratio itself is computed with its longest-block search replaced by
+an equivalent substring search when the ranges are long (:class:`_Matcher`: same blocks, a third of the
+time).
 """
 
 from __future__ import annotations
@@ -36,8 +39,57 @@ def similar(a: str, b: str, threshold: float, shortest: int) -> bool:
         return True
     if min(len(a), len(b)) < shortest:
         return False
-    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    sm = _Matcher(None, a, b, autojunk=False)
     return sm.quick_ratio() >= threshold and sm.ratio() >= threshold
+
+
+class _Matcher(difflib.SequenceMatcher):
+    """difflib's matcher, finding a long matching block by substring search instead of position by position.
+
+    Without junk (no ``isjunk``, no ``autojunk``), difflib's longest matching block in a range is the longest
+    common substring, the one starting earliest in ``a`` and then earliest in ``b``; for two long, nearly equal
+    texts that is found by a binary search on its length with sets of substrings, far faster than difflib's
+    scan of every pair of equal characters.  Short ranges (the rest of the recursion) stay with difflib.
+    """
+
+    SEARCH_FROM = 64  # characters in both ranges
+
+    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
+        ahi = len(self.a) if ahi is None else ahi
+        bhi = len(self.b) if bhi is None else bhi
+        if self.bjunk or self.bpopular or min(ahi - alo, bhi - blo) < self.SEARCH_FROM:
+            return super().find_longest_match(alo, ahi, blo, bhi)
+        a, b = self.a[alo:ahi], self.b[blo:bhi]
+        low = _common_end(a, b)        # the common prefix or suffix: a common substring, so a lower bound
+        high = min(len(a), len(b))     # a common substring of every length up to the longest exists
+        while low < high:
+            mid = (low + high + 1) // 2
+            if _first_common(a, b, mid) is not None:
+                low = mid
+            else:
+                high = mid - 1
+        if low == 0:
+            return difflib.Match(alo, blo, 0)
+        i = _first_common(a, b, low)
+        return difflib.Match(alo + i, blo + b.find(a[i:i + low]), low)
+
+
+def _common_end(a: str, b: str) -> int:
+    """Length of the longer of the common prefix and the common suffix."""
+    n = min(len(a), len(b))
+    prefix = 0
+    while prefix < n and a[prefix] == b[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < n and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    return max(prefix, suffix)
+
+
+def _first_common(a: str, b: str, k: int) -> int | None:
+    """The first position in ``a`` of a substring of length ``k`` that ``b`` contains, or None."""
+    found = {b[j:j + k] for j in range(len(b) - k + 1)}
+    return next((i for i in range(len(a) - k + 1) if a[i:i + k] in found), None)
 
 
 class FirstSimilar:
@@ -50,7 +102,8 @@ class FirstSimilar:
         self._alphabet: dict[str, int] = {}          # character → column of the counts
         self._lengths = np.zeros(64, dtype=np.int64)
         self._counts = np.zeros((64, 32), dtype=np.int32)
-        self._masks: dict[int, dict[str, int]] = {}  # position → character → bit mask of its positions
+        self._masks: dict[int, tuple[int, dict[str, bytes]]] = {}  # position → its bit field (see _masks_of)
+        self._last_counted: tuple[str | None, Counter] = (None, Counter())
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -63,7 +116,7 @@ class FirstSimilar:
             grown = np.zeros((2 * k, self._counts.shape[1]), dtype=np.int32)
             grown[:k] = self._counts[:k]
             self._counts = grown
-        counts = Counter(text)
+        counts = self._counted(text)
         for ch in counts:
             if ch not in self._alphabet:
                 self._alphabet[ch] = len(self._alphabet)
@@ -76,6 +129,12 @@ class FirstSimilar:
         self.texts.append(text)
         self._first_at.setdefault(text, k)
         return k
+
+    def _counted(self, text: str) -> Counter:
+        """Character counts of a text (the last one remembered: a text is looked up, then added)."""
+        if self._last_counted[0] != text:
+            self._last_counted = (text, Counter(text))
+        return self._last_counted[1]
 
     def first(self, text: str) -> int | None:
         """Position of the first added text similar to ``text``, or None."""
@@ -101,7 +160,7 @@ class FirstSimilar:
         idx = np.flatnonzero(keep)
         if idx.size == 0:
             return []
-        counts = Counter(text)
+        counts = self._counted(text)
         known = [(self._alphabet[ch], n) for ch, n in counts.items() if ch in self._alphabet]
         if known:
             cols = np.fromiter((c for c, _ in known), dtype=np.intp, count=len(known))
@@ -113,64 +172,58 @@ class FirstSimilar:
         if idx.size == 0:
             return []
         positions = idx.tolist()
-        # the LCS a text must reach: 2·LCS / (la + lb) ≥ threshold (less a hair: never a borderline loss)
-        need = [threshold * (la + len(self.texts[p])) / 2.0 - _SLACK for p in positions]
-        lcs = self._lcs(text, positions, need)
-        return [p for p, n, m in zip(positions, lcs, need) if n >= m and 2.0 * n / (la + len(self.texts[p])) >= threshold]
+        lcs = self._lcs(text, positions)
+        return [p for p, n in zip(positions, lcs) if 2.0 * n / (la + len(self.texts[p])) >= threshold]
 
-    def _masks_of(self, position: int) -> dict[str, int]:
-        masks = self._masks.get(position)
-        if masks is None:
-            masks = {}
-            for i, ch in enumerate(self.texts[position]):
+    def _masks_of(self, position: int) -> tuple[int, dict[str, bytes]]:
+        """A text as a bit field: its width in bytes (one guard bit at least) and, per character, the bytes of
+        the mask of its positions."""
+        found = self._masks.get(position)
+        if found is None:
+            text = self.texts[position]
+            width = len(text) // 8 + 1
+            masks: dict[str, int] = {}
+            for i, ch in enumerate(text):
                 masks[ch] = masks.get(ch, 0) | (1 << i)
-            self._masks[position] = masks
-        return masks
+            found = self._masks[position] = (width, {ch: m.to_bytes(width, "little") for ch, m in masks.items()})
+        return found
 
-    def _lcs(self, query: str, positions: list[int], need: list[float] | None = None) -> list[int]:
+    def _lcs(self, query: str, positions: list[int]) -> list[int]:
         """Length of the longest common subsequence of ``query`` and each text, all computed together.
 
-        Bit-parallel LCS: each text is a field of bits in one integer, with a zero guard bit above it that
-        takes the carry of the addition, so the fields never disturb one another.  With ``need`` (the LCS
-        each text must reach), the texts that cannot reach it even if every remaining character of the
-        query matched are dropped halfway (their result is then a lower value that is still below need).
+        Bit-parallel LCS: each text is a byte-aligned field of bits in one integer, with a zero guard bit above
+        it that takes the carry of the addition, so the fields never disturb one another.
         """
+        fields = [self._masks_of(p) for p in positions]
         lengths = [len(self.texts[p]) for p in positions]
-        fields, v, full, combined = self._fields(positions, lengths, [None] * len(positions))
-        half = len(query) // 2 if need is not None else len(query)
-        v = self._steps(query[:half], v, full, combined)
-        result = [n - ((v >> off) & ((1 << n) - 1)).bit_count() for off, n in fields]
-        if half == len(query):
-            return result
-        rest = len(query) - half
-        alive = [i for i, r in enumerate(result) if r + rest >= need[i]]
-        if alive:
-            states = [(v >> fields[i][0]) & ((1 << lengths[i]) - 1) for i in alive]
-            sub_fields, v, full, combined = self._fields([positions[i] for i in alive], [lengths[i] for i in alive],
-                                                         states)
-            v = self._steps(query[half:], v, full, combined)
-            for i, (off, n) in zip(alive, sub_fields):
-                result[i] = n - ((v >> off) & ((1 << n) - 1)).bit_count()
-        return result
+        v = self._steps(query, *self._packed(fields, lengths, set(query)))
+        return _counts(v, fields, lengths)
 
-    def _fields(self, positions, lengths, states):
-        """The texts side by side: (offset, length) of each field, the packed state, its mask, the char masks."""
-        combined: dict[str, int] = {}
-        fields: list[tuple[int, int]] = []
-        v = full = offset = 0
-        for position, n, state in zip(positions, lengths, states):
-            for ch, mask in self._masks_of(position).items():
-                combined[ch] = combined.get(ch, 0) | (mask << offset)
-            fields.append((offset, n))
-            ones = ((1 << n) - 1) << offset
-            full |= ones
-            v |= ones if state is None else state << offset
-            offset += n + 1
-        return fields, v, full, combined
+    @staticmethod
+    def _packed(fields, lengths, chars) -> tuple[int, int, dict[str, int]]:
+        """The fields side by side: the state (all ones to start), the mask of the text bits, the char masks."""
+        full = int.from_bytes(b"".join(((1 << n) - 1).to_bytes(w, "little") for (w, _), n in zip(fields, lengths)),
+                              "little")
+        combined = {ch: int.from_bytes(b"".join([m.get(ch) or bytes(w) for w, m in fields]), "little") for ch in chars}
+        return full, full, combined
 
     @staticmethod
     def _steps(chars: str, v: int, full: int, combined: dict[str, int]) -> int:
-        for mask in [combined.get(ch, 0) for ch in chars]:
+        for mask in [combined[ch] for ch in chars]:
             u = v & mask
             v = ((v + u) | (v - u)) & full
         return v
+
+
+def _offsets(fields) -> list[int]:
+    out = [0]
+    for width, _ in fields:
+        out.append(out[-1] + width)
+    return out
+
+
+def _counts(v: int, fields, lengths) -> list[int]:
+    """LCS of each field from the final state: its length less the ones left in it."""
+    offsets = _offsets(fields)
+    data = v.to_bytes(offsets[-1], "little")
+    return [n - int.from_bytes(data[offsets[i]:offsets[i + 1]], "little").bit_count() for i, n in enumerate(lengths)]

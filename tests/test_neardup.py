@@ -107,3 +107,19 @@ def test_identical_and_short_texts():
         index.add(t)
     assert index.first("так") == 0 and index.first("") == 1 and index.first("Пропозиція 2") is None
     assert FirstSimilar(THRESHOLD, SHORTEST).first("будь-що") is None
+
+
+@pytest.mark.parametrize("alphabet", ["ab", "abc", "абвгд ", "abcdefghij"])
+def test_substring_search_finds_difflib_own_blocks(alphabet):
+    import difflib
+
+    rng = random.Random(alphabet)
+    for _ in range(400):
+        a = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        b = mutate(rng, a, rng.randint(0, 20)) if a and rng.random() < 0.6 else \
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        ours, theirs = neardup._Matcher(None, a, b, autojunk=False), difflib.SequenceMatcher(None, a, b, autojunk=False)
+        assert ours.get_matching_blocks() == theirs.get_matching_blocks()
+        alo, blo = rng.randint(0, len(a)), rng.randint(0, len(b))
+        ahi, bhi = rng.randint(alo, len(a)), rng.randint(blo, len(b))
+        assert ours.find_longest_match(alo, ahi, blo, bhi) == theirs.find_longest_match(alo, ahi, blo, bhi)
