@@ -15,6 +15,7 @@ from pathlib import Path
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
 from .catalogue import GROUPS, Catalogue, period_label
 from .model import CODE_LABELS, ERROR
@@ -60,6 +61,20 @@ S2_ID_COL = 8
 
 # Rows of «Стан звітування» are the reporting states computed by consolidate.status.
 StatusRow = ExecutorStatus
+
+
+class _StreamedSheet(Worksheet):
+    """A worksheet whose rows go to a temporary file as they are written (xlsxwriter's constant_memory mode,
+    for this sheet only).
+
+    «Звірка», «Стан звітування» and «Джерела» grow with the number of executors — tens of thousands of
+    provenance rows at national scale — and are written row by row, top to bottom; held in memory, their
+    cells cost more than everything else in the report.  The other sheets place cells out of row order
+    (subtotals, merged cells) and stay in memory.
+    """
+
+    def _initialize(self, init_data):
+        super()._initialize({**init_data, "constant_memory": True})
 
 
 def _t(ws, r, c, value, fmt=None):
@@ -369,7 +384,7 @@ def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
 
 def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
-    ws = wb.add_worksheet(SHEET_CHECKS)
+    ws = wb.add_worksheet(SHEET_CHECKS, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
     r = 1 if draft else 0
     if draft:
         _t(ws, 0, 0, draft, fmts.draft)
@@ -391,7 +406,7 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
 
 
 def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
-    ws = wb.add_worksheet(SHEET_STATUS)
+    ws = wb.add_worksheet(SHEET_STATUS, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
     r = 1 if draft else 0
     if draft:
         _t(ws, 0, 0, draft, fmts.draft)
@@ -414,7 +429,7 @@ def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
 
 
 def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
-    ws = wb.add_worksheet(SHEET_SOURCES)
+    ws = wb.add_worksheet(SHEET_SOURCES, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
     r = 1 if draft else 0
     if draft:
         _t(ws, 0, 0, draft, fmts.draft)
@@ -437,9 +452,13 @@ def default_status_rows(catalogue: Catalogue, rec: Reconciliation) -> list[Execu
 
 def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,
                  draft: str = "") -> bytes:
-    """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data)."""
+    """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data).
+
+    Sheets are assembled in temporary files (not in memory) and only the compressed workbook is held:
+    the memory used does not grow with the provenance rows.
+    """
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+    wb = xlsxwriter.Workbook(buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
                                    "strings_to_numbers": False})
     wb.set_properties({"title": f"Звіт про виконання програми {catalogue.programme.code} за {rec.period}",
                        "author": catalogue.programme.customer})

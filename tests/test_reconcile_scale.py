@@ -83,3 +83,27 @@ def test_find_is_the_scan(national):
         assert rec.find(item_id) is scan(item_id)
     rec.indicators.pop()  # the index follows a changed result list
     assert rec.find(cat.indicators[-1].id) is None
+
+
+def test_report_sheets_written_row_by_row_hold_what_in_memory_sheets_held(national, monkeypatch):
+    import io
+
+    import openpyxl
+    from xlsxwriter.worksheet import Worksheet
+
+    from consolidate import report
+
+    cat, returns = national
+    rec = R.reconcile(cat, "2024", returns)
+
+    def sheets(data: bytes) -> dict:
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        return {ws.title: ([[c.value for c in row] for row in ws.iter_rows()],
+                           {r: d.height for r, d in ws.row_dimensions.items() if d.height},
+                           ws.auto_filter.ref, ws.freeze_panes) for ws in wb.worksheets}
+
+    streamed = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
+    monkeypatch.setattr(report, "_StreamedSheet", Worksheet)
+    held = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
+    assert streamed == held
+    assert len(streamed[report.SHEET_SOURCES][0]) > 3000
