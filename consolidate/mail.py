@@ -88,7 +88,7 @@ class SmtpSettings:
 # letters
 # ---------------------------------------------------------------------------------
 
-def _signature(sender: Sender) -> str:
+def signature(sender: Sender) -> str:
     lines = ["З повагою,"]
     lines += [x for x in (sender.operator, sender.name) if x]
     if sender.address:
@@ -96,7 +96,7 @@ def _signature(sender: Sender) -> str:
     return "\n".join(lines)
 
 
-def _recipients(catalogue: Catalogue, executor: str) -> tuple[str, ...]:
+def recipients_of(catalogue: Catalogue, executor: str) -> tuple[str, ...]:
     ex = catalogue.registry.get(executor)
     if ex is None:
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
@@ -132,10 +132,10 @@ def template_letter(catalogue: Catalogue, period: str, executor: str, attachment
         "",
         f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
         "",
-        _signature(sender),
+        signature(sender),
     ])
     subject = f"Шаблон звіту за {period_label(period)} — {ex.short_name} (строк до {deadline:%d.%m.%Y})"
-    return Letter(executor, period, TEMPLATE, _recipients(catalogue, executor), subject, body + "\n",
+    return Letter(executor, period, TEMPLATE, recipients_of(catalogue, executor), subject, body + "\n",
                   attachment_name, attachment)
 
 
@@ -151,7 +151,7 @@ def finding_line(n: int, f: Finding) -> str:
     return f"{n}. [{f.severity}] {', '.join(where)}: {f.message}" + (f" ({detail})" if detail else "")
 
 
-def _finding_lines(findings: Sequence[Finding]) -> list[str]:
+def finding_lines(findings: Sequence[Finding]) -> list[str]:
     ordered = sorted(findings, key=lambda f: f.severity != ERROR)
     lines = [finding_line(n, f) for n, f in enumerate(ordered[:MAX_FINDINGS], 1)]
     if len(ordered) > MAX_FINDINGS:
@@ -189,7 +189,7 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
             "Виправте їх у тому самому файлі і надішліть його повторно у відповідь на цей лист.",
             "",
             "Перелік зауважень:",
-            *_finding_lines(findings),
+            *finding_lines(findings),
         ]
     else:
         subject = (f"Нагадування: звіт за {period_label(period)} — {ex.short_name} "
@@ -200,16 +200,16 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
             lines += ["", "Від вас надходили файли, які не вдалося прийняти:"]
             for name, received, found in rejected:
                 lines.append(f"— «{name}», отримано {format_time(received)}:")
-                lines += ["   " + x for x in _finding_lines(found)]
+                lines += ["   " + x for x in finding_lines(found)]
             lines += ["", "Заповніть, будь ласка, саме вкладений шаблон і надішліть його у форматі .xlsx."]
     lines += [
         "",
         f"Шаблон звіту ще раз додано до листа: {attachment_name}" if attachment_name else "",
         f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
         "",
-        _signature(sender),
+        signature(sender),
     ]
-    return Letter(row.executor, period, REMINDER, _recipients(catalogue, row.executor), subject,
+    return Letter(row.executor, period, REMINDER, recipients_of(catalogue, row.executor), subject,
                   "\n".join(lines) + "\n", attachment_name, attachment)
 
 

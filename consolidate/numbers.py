@@ -99,3 +99,8 @@ def format_value(value: float | None) -> str:
     if float(value).is_integer():
         return str(int(value))
     return f"{value:.6g}".replace(".", ",")
+
+
+def show_value(value: float | None) -> str:
+    """A value in a message: as :func:`format_value`, and «—» for nothing."""
+    return "—" if value is None else format_value(value)

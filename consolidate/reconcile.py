@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from . import layout as L
 from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
 from .model import ERROR, WARNING, CellValue, Submission
+from .numbers import show_value
 from .neardup import FirstSimilar
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
@@ -213,13 +214,7 @@ class _Values:
         if v is None:
             return None
         return Source(self.sub.executor, self.sub.id, self.sub.original_name, self.sub.sha256, v.sheet, v.cell, fld,
-                      v.text if v.number is None else _fmt(v.number))
-
-
-def _fmt(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return str(int(x)) if float(x).is_integer() else f"{x:g}".replace(".", ",")
+                      v.text if v.number is None else show_value(v.number))
 
 
 def _norm_text(text: str) -> str:
@@ -253,8 +248,8 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
         if r.reported and not r.nil:
             if r.financed is not None and r.cash is not None and r.cash > r.financed + 1e-9:
                 conflicts.append(Conflict("cash-over-financed", WARNING, r.line.id,
-                                          f"Касові видатки ({_fmt(r.cash)}) більші за профінансовані ({_fmt(r.financed)})",
-                                          (r.line.holder,), f"{_fmt(r.financed)} / {_fmt(r.cash)}"))
+                                          f"Касові видатки ({show_value(r.cash)}) більші за профінансовані ({show_value(r.financed)})",
+                                          (r.line.holder,), f"{show_value(r.financed)} / {show_value(r.cash)}"))
     subtotals = _subtotals(catalogue, funding)
 
     measures = [_measure(catalogue, m, vals, conflicts) for m in catalogue.measures]
@@ -304,9 +299,9 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
         ir.value = adj.value
         conflicts.append(Conflict(
             "adjusted", WARNING, ir.indicator.id,
-            f"Значення встановлено вручну: {_fmt(adj.value)} (за правилом {ir.indicator.rule}: {_fmt(ir.computed)})"
+            f"Значення встановлено вручну: {show_value(adj.value)} (за правилом {ir.indicator.rule}: {show_value(ir.computed)})"
             f"{' поза межами повідомлених даних' if adj.forced else ''}; {adj.operator}, {adj.made_at}: {adj.reason}",
-            (), f"{_fmt(ir.computed)} → {_fmt(adj.value)}"))
+            (), f"{show_value(ir.computed)} → {show_value(adj.value)}"))
     return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported)
 
 
@@ -492,9 +487,9 @@ def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], n
                 if c.executor != lead and abs(c.value - lead_claim.value) > 1e-9:
                     conflicts.append(Conflict(
                         "lead-mismatch", WARNING, ind.id,
-                        f"{label(c.executor)} повідомив {_fmt(c.value)}, відповідальний виконавець {label(lead)} — "
-                        f"{_fmt(lead_claim.value)}; у звіт узято значення відповідального виконавця",
-                        (lead, c.executor), f"{_fmt(lead_claim.value)} / {_fmt(c.value)}"))
+                        f"{label(c.executor)} повідомив {show_value(c.value)}, відповідальний виконавець {label(lead)} — "
+                        f"{show_value(lead_claim.value)}; у звіт узято значення відповідального виконавця",
+                        (lead, c.executor), f"{show_value(lead_claim.value)} / {show_value(c.value)}"))
         else:
             res.note = f"відповідальний виконавець {label(lead)} не повідомив значення"
     elif ind.rule == "max":
@@ -502,17 +497,17 @@ def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], n
             top = max(numbers, key=lambda c: c.value)
             res.value = top.value
             if len(numbers) > 1:
-                listing = ", ".join(f"{label(c.executor)} {_fmt(c.value)}" for c in numbers)
+                listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}" for c in numbers)
                 conflicts.append(Conflict(
                     "overlap", WARNING, ind.id,
                     f"Кілька виконавців звітують про ті самі події ({listing}); значення не додано, узято найбільше "
-                    f"({_fmt(top.value)}, {label(top.executor)})", tuple(c.executor for c in numbers), listing))
+                    f"({show_value(top.value)}, {label(top.executor)})", tuple(c.executor for c in numbers), listing))
     elif ind.rule == "percent":
         _percent(catalogue, ind, res, claims, conflicts)
     if res.value is not None and ind.planned is None and ind.rule != "text":
         conflicts.append(Conflict("actual-without-plan", WARNING, ind.id,
-                                  f"Фактичне значення {_fmt(res.value)} без планового значення в каталозі", (),
-                                  _fmt(res.value)))
+                                  f"Фактичне значення {show_value(res.value)} без планового значення в каталозі", (),
+                                  show_value(res.value)))
     return res
 
 
@@ -521,7 +516,7 @@ def _percent(catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims:
     label = catalogue.executor_label
     over = [c for c in claims if c.value is not None and c.value > 100]
     if over:
-        listing = ", ".join(f"{label(c.executor)} {_fmt(c.value)}" for c in over)
+        listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}" for c in over)
         conflicts.append(Conflict("percent-over-100", ERROR, ind.id, f"Відсоток понад 100: {listing}",
                                   tuple(c.executor for c in over), listing))
     full = [c for c in claims if c.numerator is not None and c.denominator]
@@ -529,7 +524,7 @@ def _percent(catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims:
         num = sum(c.numerator for c in full)
         den = sum(c.denominator for c in full)
         res.value = round(100.0 * num / den, 1)
-        res.note = f"перераховано: {_fmt(num)} / {_fmt(den)}"
+        res.note = f"перераховано: {show_value(num)} / {show_value(den)}"
         return
     lead = catalogue.measure(ind.measure_id).lead
     values = [c for c in claims if c.value is not None]
@@ -540,7 +535,7 @@ def _percent(catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims:
         res.value = chosen.value
         res.note = f"значення {label(chosen.executor)}"
     if len(values) > 1:
-        listing = ", ".join(f"{label(c.executor)} {_fmt(c.value)}%" for c in values)
+        listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}%" for c in values)
         conflicts.append(Conflict(
             "percent-not-recomputable", WARNING, ind.id,
             f"Відсоток неможливо перерахувати: не всі виконавці подали чисельник і знаменник ({listing}); "
@@ -560,16 +555,16 @@ def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim],
                 and abs(c.value - regional_sum) < 1e-9:
             conflicts.append(Conflict(
                 "double-count", ERROR, ind.id,
-                f"{label(c.executor)} повідомив {_fmt(c.value)} — стільки ж, скільки всі області разом: ймовірно, "
-                f"ті самі заходи враховано двічі", (c.executor,), _fmt(c.value)))
+                f"{label(c.executor)} повідомив {show_value(c.value)} — стільки ж, скільки всі області разом: ймовірно, "
+                f"ті самі заходи враховано двічі", (c.executor,), show_value(c.value)))
     by_exec = {c.executor: c for c in numbers}
     for a, b in twins:
         ca, cb = by_exec.get(a), by_exec.get(b)
         if ca is not None and cb is not None and ca.value and abs(ca.value - cb.value) < 1e-9:
             conflicts.append(Conflict(
                 "double-count", ERROR, ind.id,
-                f"{label(a)} і {label(b)} подали однаковий текст і однакове значення {_fmt(ca.value)}: ймовірно, "
-                f"ті самі події враховано двічі", (a, b), _fmt(ca.value)))
+                f"{label(a)} і {label(b)} подали однаковий текст і однакове значення {show_value(ca.value)}: ймовірно, "
+                f"ті самі події враховано двічі", (a, b), show_value(ca.value)))
 
 
 def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapproved: bool = False) -> Reconciliation:
@@ -629,28 +624,28 @@ def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> li
         ind = item.indicator
         out.append(f"Показник {ind.id}: {ind.name}")
         out.append(f"  правило зведення: {ind.rule} — {RULE_LABELS.get(ind.rule, ind.rule)}")
-        out.append(f"  план: {_fmt(ind.planned)}; національне значення: {_fmt(item.value)}"
+        out.append(f"  план: {show_value(ind.planned)}; національне значення: {show_value(item.value)}"
                    + (" (НЕПОВНІ ДАНІ)" if item.incomplete else "") + (f"; {item.note}" if item.note else ""))
         adj = item.adjustment
         if adj is not None:
-            out.append(f"  СКОРИГОВАНО ВРУЧНУ: {_fmt(adj.value)} замість {_fmt(item.computed)} за правилом; "
+            out.append(f"  СКОРИГОВАНО ВРУЧНУ: {show_value(adj.value)} замість {show_value(item.computed)} за правилом; "
                        f"{adj.operator}, {adj.made_at}; причина: {adj.reason}" + (" (поза межами, --force)" if adj.forced else ""))
         for c in item.claims:
-            extra = f" (чисельник {_fmt(c.numerator)}, знаменник {_fmt(c.denominator)})" if c.numerator is not None else ""
-            out.append(f"  • {label(c.executor)}: {_fmt(c.value)}{extra}")
+            extra = f" (чисельник {show_value(c.numerator)}, знаменник {show_value(c.denominator)})" if c.numerator is not None else ""
+            out.append(f"  • {label(c.executor)}: {show_value(c.value)}{extra}")
             out.extend(f"      {src(s)}" for s in c.sources)
         if item.missing:
             out.append("  не подали звіт: " + ", ".join(label(c) for c in item.missing))
     elif isinstance(item, FundingResult):
         line = item.line
         out.append(f"Рядок фінансування {line.id}: {label(line.holder)}, {line.source_label}")
-        out.append(f"  програмою: {_fmt(line.programme_amount)}; передбачено: {_fmt(line.planned)} тис. грн")
+        out.append(f"  програмою: {show_value(line.programme_amount)}; передбачено: {show_value(line.planned)} тис. грн")
         if item.programme_level:
             out.append("  рядок рівня програми: фактичні суми подають окремі розпорядники")
         elif not item.reported:
             out.append(f"  {label(line.holder)}: звіт не подано (НЕПОВНІ ДАНІ)")
         else:
-            out.append(f"  профінансовано: {_fmt(item.financed)}; касові видатки: {_fmt(item.cash)}"
+            out.append(f"  профінансовано: {show_value(item.financed)}; касові видатки: {show_value(item.cash)}"
                        + (" (фінансування не здійснювалось)" if item.nil else ""))
             out.extend(f"      {src(s)}" for s in item.sources)
     else:

@@ -20,7 +20,7 @@ from xlsxwriter.worksheet import Worksheet
 from .catalogue import GROUPS, Catalogue, period_label
 from .model import CODE_LABELS, ERROR
 from .reconcile import (SUBTOTAL_KINDS, SUBTOTAL_LABELS, FundingResult, IndicatorResult, MeasureResult,
-                        Reconciliation, Subtotal, _fmt)
+                        Reconciliation, Subtotal)
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
 
 SECTION1 = "I. Фінансування"
@@ -515,5 +515,5 @@ def _remove_stale_temps(path: Path) -> None:
             continue
 
 
-__all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "_fmt", "funding_display",
+__all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "funding_display",
            "subtotal_note", "indicator_display", "completeness_note", "measure_narrative", "period_phrase"]

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from .catalogue import Catalogue, period_label
 from .errors import ConsolidateError
-from .mail import Letter, Sender, _finding_lines, _recipients, _signature
+from .mail import Letter, Sender, finding_lines, recipients_of, signature
 from .model import ACCEPTED_ERRORS, Submission
-from .reconcile import IndicatorResult, Reconciliation, _fmt
+from .numbers import show_value
+from .reconcile import IndicatorResult, Reconciliation
 
 EXPECTED = "очікується"
 RECEIVED = "отримано"
@@ -150,15 +151,15 @@ def return_letter(catalogue: Catalogue, ledger, ws_root, review, sender: Sender)
         "",
     ]
     if findings:
-        lines += ["Зауваження до файлу:", *_finding_lines(findings), ""]
+        lines += ["Зауваження до файлу:", *finding_lines(findings), ""]
     lines += [
         "Виправте, будь ласка, звіт у доданому файлі (це ваш файл) і надішліть його повторно у відповідь на цей лист.",
         "",
-        _signature(sender),
+        signature(sender),
     ]
     data = (ws_root / sub.archive_path).read_bytes()
     subject = f"Повернення звіту на доопрацювання: {period_label(review.period)} — {ex.short_name}"
-    return Letter(review.executor, review.period, RETURN_KIND, _recipients(catalogue, review.executor), subject,
+    return Letter(review.executor, review.period, RETURN_KIND, recipients_of(catalogue, review.executor), subject,
                   "\n".join(lines) + "\n", sub.original_name, data)
 
 
@@ -183,7 +184,7 @@ def adjust(catalogue: Catalogue, ledger, rec: Reconciliation, item: str, value: 
     if not reason or not reason.strip():
         raise ConsolidateError("Вкажіть причину коригування (--reason «…»): її буде записано в журнал.")
     if value < 0:
-        raise ConsolidateError(f"Значення не може бути від’ємним: {_fmt(value)}")
+        raise ConsolidateError(f"Значення не може бути від’ємним: {show_value(value)}")
     bounds = adjustment_bounds(ir)
     if not force:
         if bounds is None:
@@ -192,8 +193,8 @@ def adjust(catalogue: Catalogue, ledger, rec: Reconciliation, item: str, value: 
         low, high = bounds
         if not low - 1e-9 <= value <= high + 1e-9:
             raise ConsolidateError(
-                f"Значення {_fmt(value)} поза межами, які дозволяють повідомлені дані: від {_fmt(low)} "
-                f"(найбільше з повідомлених) до {_fmt(high)} (їх сума). Щоб установити його все одно, додайте --force.")
+                f"Значення {show_value(value)} поза межами, які дозволяють повідомлені дані: від {show_value(low)} "
+                f"(найбільше з повідомлених) до {show_value(high)} (їх сума). Щоб установити його все одно, додайте --force.")
     return ledger.record_adjustment(period=rec.period, item=item, value=float(value), reason=reason.strip(),
                                     forced=force, operator=operator, made_at=_now(now))
 
