@@ -622,7 +622,7 @@ def summarise(n: int, results: dict, catalogue: Catalogue) -> dict:
         "naive_vs_intake": {"value": _ratio(t["intake-naive"], t["intake"]), "target": "≥ 5"},
         "templates_vs_floor": {"value": _ratio(t["templates"], t["templates-floor"]), "target": "≤ 1,5"},
         "reconcile_report_vs_intake": {"value": _ratio(rec_report, t["intake"]), "target": "мала частка (≤ 0,25)"},
-        "peak_rss_mb": {"value": rss_max, "target": "< 400 і не росте з N"},
+        "peak_rss_mb": {"value": rss_max, "target": "< 400 (ріст з N — порівняти запуски з різними N)"},
     }
     targets["intake_vs_floor"]["met"] = targets["intake_vs_floor"]["value"] <= 1.5
     targets["naive_vs_intake"]["met"] = targets["naive_vs_intake"]["value"] >= 5
