@@ -162,6 +162,16 @@ class Reconciliation:
     def missing_executors(self) -> list[str]:
         return [e for e in self.expected if e not in self.reported]
 
+    def funding_by_task(self, catalogue: Catalogue) -> dict[str, list[tuple[str, list[FundingResult]]]]:
+        """Funding results per task id, as (measure id, its lines) in catalogue order: section I's layout."""
+        out: dict[str, list[tuple[str, list[FundingResult]]]] = {}
+        for fr in self.funding:
+            groups = out.setdefault(catalogue.measure(fr.line.measure_id).task_id, [])
+            if not groups or groups[-1][0] != fr.line.measure_id:
+                groups.append((fr.line.measure_id, []))
+            groups[-1][1].append(fr)
+        return out
+
     def indicators_by_measure(self) -> dict[str, list[IndicatorResult]]:
         out: dict[str, list[IndicatorResult]] = {}
         for ir in self.indicators:

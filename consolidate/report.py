@@ -216,9 +216,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     E, F, G, H = (xl_col_to_name(c) for c in (4, 5, 6, 7))
     src_col, task_col = xl_col_to_name(S1_SOURCE_COL), xl_col_to_name(S1_TASK_COL)
     subtotal_rows: dict[tuple[str | None, str], int] = {}
-    by_task: dict[str, list] = {}
-    for fr in rec.funding:
-        by_task.setdefault(catalogue.measure(fr.line.measure_id).task_id, []).append(fr)
+    by_task = rec.funding_by_task(catalogue)
     last_data_holder = [0]
 
     def subtotal_block(task_id: str | None, start: int, label: str):
@@ -244,15 +242,10 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
     pending_blocks: list[tuple[str, int]] = []
     for task in catalogue.tasks:
-        frs = by_task.get(task.id)
-        if not frs:
+        measure_groups = by_task.get(task.id)
+        if not measure_groups:
             continue
         task_start = row
-        measure_groups: list[tuple[str, list]] = []
-        for fr in frs:
-            if not measure_groups or measure_groups[-1][0] != fr.line.measure_id:
-                measure_groups.append((fr.line.measure_id, []))
-            measure_groups[-1][1].append(fr)
         for mid, group in measure_groups:
             m = catalogue.measure(mid)
             m_start = row

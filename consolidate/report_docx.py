@@ -422,19 +422,12 @@ def _section1(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
     _para(doc, SECTION1_TITLE, ST_SECTION)
     grid = _Grid(doc, S1_WIDTHS)
     grid.header(S1_HEADERS)
-    by_task: dict[str, list] = {}
-    for fr in rec.funding:
-        by_task.setdefault(catalogue.measure(fr.line.measure_id).task_id, []).append(fr)
+    by_task = rec.funding_by_task(catalogue)
     for task in catalogue.tasks:
-        frs = by_task.get(task.id)
-        if not frs:
+        groups = by_task.get(task.id)
+        if not groups:
             continue
         task_cells: list[_Cell] = []
-        groups: list[tuple[str, list]] = []
-        for fr in frs:
-            if not groups or groups[-1][0] != fr.line.measure_id:
-                groups.append((fr.line.measure_id, []))
-            groups[-1][1].append(fr)
         for measure_id, group in groups:
             m = catalogue.measure(measure_id)
             measure_cells: list[_Cell] = []

@@ -15,24 +15,6 @@ GiB = 1024 ** 3
 _BOMB_ROW = b'<row><c t="inlineStr"><is><t>' + b"A" * 200 + b"</t></is></c></row>"
 
 
-def rezip(data: bytes, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None) -> bytes:
-    """The same workbook with some zip parts replaced or added."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, (replace or {}).get(info.filename, src.read(info.filename)))
-        for name, body in (add or {}).items():
-            dst.writestr(name, body)
-    return out.getvalue()
-
-
-def part_of_sheet(data: bytes, sheet: str) -> str:
-    """The zip part of a sheet of an openpyxl-saved workbook (parts numbered in workbook order)."""
-    names = re.findall(rb'<sheet [^>]*name="([^"]+)"', zipfile.ZipFile(io.BytesIO(data)).read("xl/workbook.xml"))
-    return f"xl/worksheets/sheet{[n.decode('utf-8') for n in names].index(sheet) + 1}.xml"
-
-
 def _bomb_stream(head: bytes, tail: bytes, size: int) -> tuple[bytes, int, int]:
     """A raw deflate stream of ``head`` + rows + ``tail`` inflating to about ``size`` bytes: (stream, size, crc).
 

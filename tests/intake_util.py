@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import io
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -151,3 +154,22 @@ def brief(findings) -> list[tuple]:
 def values_by_key(ret) -> dict[tuple[str, str], tuple]:
     """(row key, field) → (number, text, sheet, cell)."""
     return {(v.key, v.field): (v.number, v.text, v.sheet, v.cell) for v in ret.values}
+
+
+def rezip(data: bytes, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None) -> bytes:
+    """The same workbook with some zip parts replaced or added."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, (replace or {}).get(info.filename, src.read(info.filename)))
+        for name, body in (add or {}).items():
+            dst.writestr(name, body)
+    return out.getvalue()
+
+
+def sheet_part(data: bytes, sheet: str) -> str:
+    """The zip part of a sheet (openpyxl numbers them in workbook order)."""
+    names = re.findall(rb'<sheet [^>]*name="([^"]+)"', zipfile.ZipFile(io.BytesIO(data)).read("xl/workbook.xml"))
+    index = [n.decode("utf-8") for n in names].index(sheet)
+    return f"xl/worksheets/sheet{index + 1}.xml"

@@ -35,10 +35,10 @@ from consolidate.verify import verify_workspace
 from consolidate.workspace import open_workspace
 
 from .conftest import ROOT
-from .hostile_util import (GiB, billion_laughs, bomb, part_of_sheet, random_text, replace_cell, rezip,
+from .hostile_util import (GiB, billion_laughs, bomb, random_text, replace_cell,
                            with_doctype)
-from .intake_util import (EXECUTION, PASSWORD, brief, complete, edit, filled, merged, set_meta, set_property,
-                          set_title, template, values_by_key)
+from .intake_util import (EXECUTION, PASSWORD, brief, complete, edit, filled, merged, rezip, set_meta, set_property,
+                          set_title, sheet_part, template, values_by_key)
 
 MINJUST = "Міністерство юстиції України"
 SECRET = "TOP-SECRET-LINE-FROM-DISK"
@@ -58,7 +58,7 @@ def corpus_dir(tmp_path_factory):
 
 def narrative_cell(data: bytes, cell_xml: bytes) -> bytes:
     """A filled return whose T2.2 narrative cell (I6 of «II. Виконання») is replaced by raw XML."""
-    part = part_of_sheet(data, EXECUTION)
+    part = sheet_part(data, EXECUTION)
     xml = zipfile.ZipFile(io.BytesIO(data)).read(part)
     return rezip(data, {part: replace_cell(xml, "I6", cell_xml)})
 
@@ -132,8 +132,8 @@ def build_corpus(cat, folder: Path, secret_file: Path) -> dict[str, tuple[bytes,
         "06 обрізаний.xlsx": (good[: len(good) * 2 // 3], QUARANTINED, "not-a-workbook"),
         "07 МВС.xlsx": (mvs.read_bytes(), ACCEPTED, ""),
         "08 з паролем.xlsx": (encrypted(good), QUARANTINED, "encrypted"),
-        "09 бомба.xlsx": (bomb(good, part_of_sheet(good, EXECUTION), 2 * GiB), QUARANTINED, "too-large"),
-        "10 бомба, що бреше про розмір.xlsx": (bomb(good, part_of_sheet(good, EXECUTION), 2 * GiB, declared=40_000),
+        "09 бомба.xlsx": (bomb(good, sheet_part(good, EXECUTION), 2 * GiB), QUARANTINED, "too-large"),
+        "10 бомба, що бреше про розмір.xlsx": (bomb(good, sheet_part(good, EXECUTION), 2 * GiB, declared=40_000),
                                               QUARANTINED, "zip-bomb"),
         "11 xxe.xlsx": (_with_sheet_doctype(good, xxe, b'<c r="I6" t="inlineStr"><is><t>&xxe;</t></is></c>'),
                         QUARANTINED, "unreadable"),
@@ -151,7 +151,7 @@ def build_corpus(cat, folder: Path, secret_file: Path) -> dict[str, tuple[bytes,
 
 def _with_sheet_doctype(data: bytes, doctype_xml: bytes, cell_xml: bytes) -> bytes:
     """The narrative cell replaced by ``cell_xml`` and the sheet given the DOCTYPE of ``doctype_xml``."""
-    part = part_of_sheet(data, EXECUTION)
+    part = sheet_part(data, EXECUTION)
     xml = zipfile.ZipFile(io.BytesIO(data)).read(part)
     declarations = doctype_xml[doctype_xml.index(b"[") + 1: doctype_xml.rindex(b"]")]
     return rezip(data, {part: with_doctype(replace_cell(xml, "I6", cell_xml), "worksheet", declarations)})
@@ -238,7 +238,7 @@ def test_external_entities_and_billion_laughs_are_never_expanded(cat, tmp_path):
     nometa = edit(filled(cat, tmp_path, "n.xlsx"), lambda wb: wb.remove(wb[L.SHEET_META])).read_bytes()
     custom = zipfile.ZipFile(io.BytesIO(nometa)).read("docProps/custom.xml")
     book = zipfile.ZipFile(io.BytesIO(good)).read("xl/workbook.xml")
-    part = part_of_sheet(good, EXECUTION)
+    part = sheet_part(good, EXECUTION)
     sheet = zipfile.ZipFile(io.BytesIO(good)).read(part)
     external = f'<!ENTITY xxe SYSTEM "{secret.as_uri()}">'.encode()
     cell = b'<c r="I6" t="inlineStr"><is><t>&%s;</t></is></c>'
@@ -303,7 +303,7 @@ def measure(path: Path) -> dict:
 
 def test_zip_bombs_are_rejected_fast_with_bounded_memory(cat, tmp_path):
     good = filled(cat, tmp_path, "r.xlsx").read_bytes()
-    part = part_of_sheet(good, EXECUTION)
+    part = sheet_part(good, EXECUTION)
     honest = tmp_path / "honest.xlsx"
     honest.write_bytes(bomb(good, part, 2 * GiB))
     liar = tmp_path / "liar.xlsx"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import zipfile
 
 import pytest
@@ -17,8 +16,8 @@ from consolidate.workspace import open_workspace
 
 from .conftest import ROOT, need_binary
 from .intake_util import (EXECUTION, FUNDING, NARRATIVE, PROPOSALS, brief, complete, copy_pasted, drop_properties,
-                          edit, filled, merged, set_error, set_meta, set_property, set_text, set_title, template,
-                          values_by_key)
+                          edit, filled, merged, rezip, set_error, set_meta, set_property, set_text, set_title,
+                          sheet_part, template, values_by_key)
 
 MINJUST = "Міністерство юстиції України"
 STATUSES = ", ".join(L.STATUS_VALUES)
@@ -31,25 +30,6 @@ def cat():
 
 def read(path, cat):
     return read_return(path, path.name, cat)
-
-
-def rezip(data: bytes, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None) -> bytes:
-    """The same workbook with some zip parts replaced or added."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, (replace or {}).get(info.filename, src.read(info.filename)))
-        for name, body in (add or {}).items():
-            dst.writestr(name, body)
-    return out.getvalue()
-
-
-def sheet_part(data: bytes, sheet: str) -> str:
-    """The zip part of a sheet (openpyxl numbers them in workbook order)."""
-    names = re.findall(rb'<sheet [^>]*name="([^"]+)"', zipfile.ZipFile(io.BytesIO(data)).read("xl/workbook.xml"))
-    index = [n.decode("utf-8") for n in names].index(sheet)
-    return f"xl/worksheets/sheet{index + 1}.xml"
 
 
 # ---------------------------------------------------------------------------------
