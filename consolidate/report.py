@@ -184,13 +184,18 @@ def measure_narrative(catalogue: Catalogue, mr: MeasureResult) -> str:
     return NIL_TEXT if mr.nil else "інформацію не надано"
 
 
+def _banner(ws, fmts, draft: str) -> int:
+    """Write the draft banner (if any) on the sheet's first row; the first row left for content."""
+    if not draft:
+        return 0
+    _t(ws, 0, 0, draft, fmts.draft)
+    return 1
+
+
 def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
     ws = wb.add_worksheet(SECTION1)
     prog = catalogue.programme
-    r = 0
-    if draft:
-        _t(ws, r, 0, draft, fmts.draft)
-        r += 1
+    r = _banner(ws, fmts, draft)
     ws.merge_range(r, 0, r, 8, "ЗВІТ", fmts.title)
     ws.merge_range(r + 1, 0, r + 1, 8, f"про результати виконання {prog.title_genitive} {period_phrase(rec.period)}",
                    fmts.title)
@@ -292,10 +297,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
 def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
     ws = wb.add_worksheet(SECTION2)
-    r = 0
-    if draft:
-        _t(ws, r, 0, draft, fmts.draft)
-        r += 1
+    r = _banner(ws, fmts, draft)
     _t(ws, r, 0, "ІІ. Виконання (основних) завдань та заходів програми", fmts.section)
     header = r + 1
     _setup(ws, (26, 40, 34, 11, 12, 22, 90, 22), header, S2_HEADERS, fmts)
@@ -360,10 +362,7 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
 def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
     ws = wb.add_worksheet(SECTION3)
-    r = 0
-    if draft:
-        _t(ws, r, 0, draft, fmts.draft)
-        r += 1
+    r = _banner(ws, fmts, draft)
     _t(ws, r, 0, "ІІІ. Пропозиції щодо подальшого виконання програми", fmts.section)
     _setup(ws, (24, 120), r + 1, ("Виконавець", "Пропозиція"), fmts)
     row = r + 2
@@ -378,9 +377,7 @@ def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
 def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
     ws = wb.add_worksheet(SHEET_CHECKS, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
-    r = 1 if draft else 0
-    if draft:
-        _t(ws, 0, 0, draft, fmts.draft)
+    r = _banner(ws, fmts, draft)
     headers = ("Серйозність", "Вид", "Ідентифікатор", "Повідомлення", "Виконавці", "Значення",
                "Джерела (файл, аркуш, клітинка)", "Код")
     _setup(ws, (13, 26, 14, 80, 30, 24, 60, 18), r, headers, fmts)
@@ -400,9 +397,7 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
 
 def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
     ws = wb.add_worksheet(SHEET_STATUS, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
-    r = 1 if draft else 0
-    if draft:
-        _t(ws, 0, 0, draft, fmts.draft)
+    r = _banner(ws, fmts, draft)
     headers = ("Код", "Виконавець", "Тип", "Стан", "Отримано", "Файл", "sha256", "Помилок", "Попереджень",
                "Звітів", "Відхилено файлів", "Останнє нагадування", "Контакт", "Примітка")
     _setup(ws, (12, 40, 22, 26, 18, 36, 20, 10, 12, 8, 10, 18, 36, 50), r, headers, fmts)
@@ -423,9 +418,7 @@ def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
 
 def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
     ws = wb.add_worksheet(SHEET_SOURCES, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
-    r = 1 if draft else 0
-    if draft:
-        _t(ws, 0, 0, draft, fmts.draft)
+    r = _banner(ws, fmts, draft)
     headers = ("Ідентифікатор", "Поле", "Виконавець", "Значення", "Файл", "sha256", "Аркуш", "Клітинка")
     _setup(ws, (16, 12, 12, 30, 36, 66, 18, 10), r, headers, fmts)
     row = r + 1
