@@ -407,6 +407,15 @@ def _smtp(smtp_server, starttls, smtp_user, password_env, cafile):
     return settings
 
 
+def _executor_code(ws: Workspace, text: str) -> str:
+    """An executor's code from its code, short or full name or alias."""
+    reg = ws.catalogue.registry
+    found = reg.get(text) or reg.find_by_name(text)
+    if found is None:
+        raise ConsolidateError(f"Невідомий виконавець «{text}»: немає такого коду чи назви в реєстрі.")
+    return found.code
+
+
 def _executor_codes(ws: Workspace, executors: tuple[str, ...]) -> list[str]:
     codes = list(dict.fromkeys(executors)) or ws.catalogue.expected_executors()
     unknown = [c for c in codes if c not in ws.catalogue.registry]
@@ -662,10 +671,7 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
     from .ledger import Ledger
     from .model import ERROR, STATE_LABELS, WARNING
 
-    reg = ws.catalogue.registry
-    found = reg.get(executor) or reg.find_by_name(executor)
-    if found is None:
-        raise ConsolidateError(f"Невідомий виконавець «{executor}»: немає такого коду чи назви в реєстрі.")
+    found = ws.catalogue.registry[_executor_code(ws, executor)]
     with Ledger(ws.ledger_path) as ledger:
         files = ledger.files(executor=found.code, period=period)
         findings = {f.id: ledger.file_findings(f.id) for f in files}
@@ -756,14 +762,6 @@ def _operator(ws: Workspace, operator: str | None) -> str:
     if not name:
         raise ConsolidateError("Не вказано оператора: додайте --operator «Прізвище» або [operator] name у consolidate.toml.")
     return name
-
-
-def _executor_code(ws: Workspace, text: str) -> str:
-    reg = ws.catalogue.registry
-    found = reg.get(text) or reg.find_by_name(text)
-    if found is None:
-        raise ConsolidateError(f"Невідомий виконавець «{text}»: немає такого коду чи назви в реєстрі.")
-    return found.code
 
 
 @main.group("review")
