@@ -461,15 +461,46 @@ def _text_validation(title: str, message: str, limit: int):
             **_validation_msgs(title, message, f"Текст задовгий (понад {limit:,} знаків).".replace(",", " "))}
 
 
-def _validate_cells(ws, cells: list[tuple[int, int]], options: dict):
-    """One data validation for many cells (a single <dataValidation> with a multi-cell sqref)."""
-    if not cells:
+def _column_runs(cells: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Cells (row, col) as ranges [first_row, col, last_row, col]: consecutive rows of a column in one."""
+    by_col: dict[int, list[int]] = {}
+    for r, c in cells:
+        by_col.setdefault(c, []).append(r)
+    runs = []
+    for c in sorted(by_col):
+        rows = sorted(set(by_col[c]))
+        start = prev = rows[0]
+        for r in rows[1:]:
+            if r != prev + 1:
+                runs.append([start, c, prev, c])
+                start = r
+            prev = r
+        runs.append([start, c, prev, c])
+    return runs
+
+
+def _validate_cells(ws, cells: Iterable[tuple[int, int]], options: dict):
+    """One data validation for many cells (a single <dataValidation>; its sqref lists column runs)."""
+    runs = _column_runs(cells)
+    if not runs:
         return
-    first, *rest = cells
+    (r1, c1, r2, c2), *rest = runs
     opts = dict(options)
     if rest:
-        opts["other_cells"] = [[r, c, r, c] for r, c in rest]
-    ws.data_validation(first[0], first[1], first[0], first[1], opts)
+        opts["other_cells"] = rest
+    ws.data_validation(r1, c1, r2, c2, opts)
+
+
+def _format_columns(ws, first: int, last: int, cols: Iterable[int], criteria: Callable[[str], str], fmt):
+    """A formula conditional format on rows first..last of some columns: one range per run of adjacent
+    columns, the criteria written for the run's first column (relative references follow the cell)."""
+    cols = sorted(cols)
+    start = 0
+    for i in range(1, len(cols) + 1):
+        if i == len(cols) or cols[i] != cols[i - 1] + 1:
+            ws.conditional_format(first, cols[start], last, cols[i - 1], {
+                "type": "formula", "criteria": criteria(xl_col_to_name(cols[start])), "format": fmt})
+            start = i
 
 
 def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, password: str, contact: str,
@@ -587,8 +618,8 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str,
         row += 1
     last = row - 1
     if lines:
-        for code in ("financed", "cash"):
-            ws.data_validation(first, ci[code], last, ci[code], _number_validation("amount"))
+        _validate_cells(ws, [(r, ci[code]) for code in ("financed", "cash") for r in range(first, last + 1)],
+                        _number_validation("amount"))
         ws.data_validation(first, ci["nil"], last, ci["nil"], {
             "validate": "list", "source": [L.NIL_FUNDING],
             **_validation_msgs("Без фінансування", "Оберіть «так», якщо у звітному періоді фінансування не здійснювалось.",
@@ -599,17 +630,14 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str,
             "Примітка", "Пояснення до рядка (за потреби): причини відхилень, джерела, уточнення.", 2000))
         fin, cash, nil = (xl_col_to_name(ci[c]) for c in ("financed", "cash", "nil"))
         r1 = first + 1
-        for code in ("financed", "cash"):
-            col = xl_col_to_name(ci[code])
-            ws.conditional_format(first, ci[code], last, ci[code], {
-                "type": "formula", "criteria": f'=AND(ISBLANK({col}{r1}),${nil}{r1}<>"{L.NIL_FUNDING}")', "format": fmts.missing})
+        amounts = (ci["financed"], ci["cash"])
+        _format_columns(ws, first, last, amounts,
+                        lambda col: f'=AND(ISBLANK({col}{r1}),${nil}{r1}<>"{L.NIL_FUNDING}")', fmts.missing)
         ws.conditional_format(first, ci["cash"], last, ci["cash"], {
             "type": "formula", "criteria": f"=AND(ISNUMBER({cash}{r1}),ISNUMBER({fin}{r1}),{cash}{r1}>{fin}{r1})",
             "format": fmts.violation})
-        for code in ("financed", "cash"):
-            col = xl_col_to_name(ci[code])
-            ws.conditional_format(first, ci[code], last, ci[code], {
-                "type": "formula", "criteria": f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", "format": fmts.violation})
+        _format_columns(ws, first, last, amounts, lambda col: f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)",
+                        fmts.violation)
     else:
         _text(ws, first, ci["task"], "Для цього виконавця в програмі немає рядків фінансування: аркуш не заповнюється.",
               fmts.hint)
@@ -688,11 +716,11 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
             keys.append((ind.id, "execution", "indicator"))
             row += 1
     last = row - 1
-    for kind in ("count", "percent", "number"):
-        _validate_cells(ws, actual_cells[kind], _number_validation(kind))
+    _validate_cells(ws, actual_cells["count"], _number_validation("count"))
+    _validate_cells(ws, actual_cells["percent"], _number_validation("percent"))
+    _validate_cells(ws, actual_cells["number"] + pair_cells, _number_validation("number"))
     _validate_cells(ws, actual_cells["text"], _text_validation(
         "Фактично досягнуто", "Опишіть досягнутий результат текстом.", 2000))
-    _validate_cells(ws, pair_cells, _number_validation("number"))
     _validate_cells(ws, [(r, ci["status"]) for r in measure_rows], {
         "validate": "list", "source": list(L.STATUS_VALUES),
         **_validation_msgs("Стан виконання", "Оберіть стан виконання заходу зі списку.",
@@ -703,10 +731,9 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
     if last >= first:
         req = xl_col_to_name(ci["required"])
         r1 = first + 1
-        for code, flag in (("actual", 1), ("status", 2), ("narrative", 2)):
-            col = xl_col_to_name(ci[code])
-            ws.conditional_format(first, ci[code], last, ci[code], {
-                "type": "formula", "criteria": f"=AND(${req}{r1}={flag},ISBLANK({col}{r1}))", "format": fmts.missing})
+        for codes, flag in ((("actual",), 1), (("status", "narrative"), 2)):
+            _format_columns(ws, first, last, [ci[c] for c in codes],
+                            lambda col: f"=AND(${req}{r1}={flag},ISBLANK({col}{r1}))", fmts.missing)
         act, unit = xl_col_to_name(ci["actual"]), xl_col_to_name(ci["unit"])
         ws.conditional_format(first, ci["actual"], last, ci["actual"], {
             "type": "formula", "criteria": f'=AND(${unit}{r1}="{unit_label("percent")}",ISNUMBER({act}{r1}),{act}{r1}>100)',
@@ -715,10 +742,8 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
         ws.conditional_format(first, ci["numerator"], last, ci["numerator"], {
             "type": "formula", "criteria": f"=AND(ISNUMBER({num}{r1}),ISNUMBER(${den}{r1}),{num}{r1}>${den}{r1})",
             "format": fmts.violation})
-        for code in ("actual", "numerator", "denominator"):
-            col = xl_col_to_name(ci[code])
-            ws.conditional_format(first, ci[code], last, ci[code], {
-                "type": "formula", "criteria": f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", "format": fmts.violation})
+        _format_columns(ws, first, last, [ci[c] for c in ("actual", "numerator", "denominator")],
+                        lambda col: f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", fmts.violation)
     return ws
 
 

@@ -326,19 +326,37 @@ def test_protection_validation_formatting_openpyxl(generated, code):
         assert ws.freeze_panes in ("C5", "B5")
         assert ws.cell(L.FIRST_DATA_ROW, 2).alignment.wrap_text
 
-    # conditional formats: empty required inputs and cash > financed, percent > 100
+    # conditional formats: empty required inputs and cash > financed, percent > 100, negative numbers
     def rules(ws):
         return [(str(cf.sqref), f) for cf in ws.conditional_formatting for r in cf.rules for f in r.formula]
 
-    fund = rules(wb[L.SHEET_FUNDING])
+    def rules_at(ws, ref):
+        """The formulas applying to a cell, as Excel reads them there: a rule over several columns is
+        written for its first column; its relative references to that column follow the cell."""
+        col = re.match("[A-Z]+", ref).group()
+        out = []
+        for sq, f in rules(ws):
+            if ref in sqref_cells(sq):
+                top = re.match("[A-Z]+", sq).group()
+                out.append(re.sub(rf"(?<![$A-Z]){top}(?=\d)", col, f))
+        return out
+
+    fund = wb[L.SHEET_FUNDING]
     if CAT.funding_for(code):
-        assert any(sq.startswith("G") and "ISBLANK(G5)" in f for sq, f in fund)
-        assert any(sq.startswith("H") and "ISBLANK(H5)" in f for sq, f in fund)
-        assert any(sq.startswith("H") and "H5>G5" in f for sq, f in fund)
-    execution = rules(wb[L.SHEET_EXECUTION])
-    for col in ("E", "H", "I"):
-        assert any(sq.startswith(col) and f"ISBLANK({col}5)" in f for sq, f in execution)
-    assert any("E5>100" in f for _, f in execution)
+        assert any("ISBLANK(G5)" in f and '$J5<>"так"' in f for f in rules_at(fund, "G5"))
+        assert any("ISBLANK(H5)" in f and '$J5<>"так"' in f for f in rules_at(fund, "H5"))
+        assert any("H5>G5" in f for f in rules_at(fund, "H5"))
+        for ref in ("G5", "H5"):
+            assert any(f"{ref}<0" in f for f in rules_at(fund, ref))
+        assert not rules_at(fund, "I5") and not rules_at(fund, "F5")
+    execution = wb[L.SHEET_EXECUTION]
+    for col, flag in (("E", 1), ("H", 2), ("I", 2)):
+        assert any(f"ISBLANK({col}5)" in f and f"$J5={flag}" in f for f in rules_at(execution, f"{col}5"))
+    assert any("E5>100" in f for f in rules_at(execution, "E5"))
+    assert any("F5>$G5" in f for f in rules_at(execution, "F5"))
+    for col in ("E", "F", "G"):
+        assert any(f"{col}5<0" in f for f in rules_at(execution, f"{col}5"))
+    assert not rules_at(execution, "D5")
     assert rules(wb[L.SHEET_TITLE])  # the self-check turns red / green
 
     # custom properties as openpyxl sees them
