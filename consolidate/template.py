@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 import xlsxwriter
+from xlsxwriter.packager import Packager
+from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import CellBlankTuple as _BLANK
 from xlsxwriter.worksheet import CellNumberTuple as _NUMBER
@@ -148,8 +150,10 @@ class _Worksheet(Worksheet):
                 col_str = _COL_NAMES.get(col_num)
                 if col_str is None:
                     col_str = _COL_NAMES[col_num] = xl_col_to_name(col_num)
-                if cell.format:
-                    attrs = f' r="{col_str}{row_str}" s="{cell.format._get_xf_index()}"'
+                fmt = cell.format
+                if fmt:
+                    xf = fmt.xf_index
+                    attrs = f' r="{col_str}{row_str}" s="{fmt._get_xf_index() if xf is None else xf}"'
                 elif row_format:
                     attrs = f' r="{col_str}{row_str}" s="{row_format._get_xf_index()}"'
                 elif col_num in col_info and col_info[col_num].column_format is not None:
@@ -165,8 +169,39 @@ class _Worksheet(Worksheet):
             write("</row>")
 
 
+# A shared string that xlsxwriter writes as it is: no XML or _xHHHH_ escape, no control character, no
+# leading or trailing whitespace (xml:space="preserve"), not a rich string.
+_SST_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+
+
+class _SharedStrings(SharedStrings):
+    """xlsxwriter's sharedStrings.xml; a plain string (most of them) skips the five regular
+    expressions xlsxwriter's ``_write_si`` runs on each.  Same bytes (tests/test_templates.py)."""
+
+    def _write_sst_strings(self):
+        write, special = self.fh.write, _SST_SPECIAL.search
+        for string in self.string_table.string_array:
+            if special(string) is None:
+                write(f"<si><t>{string}</t></si>")
+            else:
+                self._write_si(string)
+
+
+class _Packager(Packager):
+    def _write_shared_strings_file(self):
+        if not self.workbook.str_table.count:
+            return
+        sst = _SharedStrings()
+        sst.string_table = self.workbook.str_table
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
+
+
 class _Workbook(xlsxwriter.Workbook):
     worksheet_class = _Worksheet
+
+    def _get_packager(self):
+        return _Packager()
 
 
 def catalogue_identity(catalogue: Catalogue) -> Identity:
@@ -237,6 +272,11 @@ def _lines(text: str, width: float, font_size: float = 11, bold: bool = False) -
 def _height(cells: Iterable[tuple[str, float]], minimum: float = 15, font_size: float = 11,
             bold: bool = False) -> float:
     lines = max((_lines(t, w, font_size, bold) for t, w in cells if t), default=1)
+    return _points(lines, minimum, font_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _points(lines: int, minimum: float, font_size: float) -> float:
     return max(minimum, round(lines * LINE_PT * font_size / 11 + 4, 1))
 
 
@@ -822,6 +862,22 @@ def empty_rows(catalogue: Catalogue, executor: str) -> tuple[list[dict], list[di
     return funding, execution
 
 
+_initial_counts_by_shape: dict[tuple, dict[str, int]] = {}
+
+
+def _initial_counts(catalogue: Catalogue, executor: str) -> dict[str, int]:
+    """``self_check_counts`` of the empty template.  No rule reads a row's key, so the counts depend
+    on the rows' required flags and units only: computed once per such shape."""
+    funding, execution = empty_rows(catalogue, executor)
+    shape = (tuple(r["required"] for r in funding), tuple((r["required"], r.get("unit")) for r in execution))
+    counts = _initial_counts_by_shape.get(shape)
+    if counts is None:
+        if len(_initial_counts_by_shape) >= 1024:
+            _initial_counts_by_shape.clear()
+        counts = _initial_counts_by_shape[shape] = self_check_counts(funding, execution)
+    return dict(counts)
+
+
 def build_workbook(catalogue: Catalogue, executor: str, period: str, password: str,
                    generated_at: dt.datetime = DEFAULT_TIMESTAMP, contact: str | None = None,
                    identity: Identity | None = None) -> bytes:
@@ -850,7 +906,7 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
     n_fund = len(catalogue.funding_for(executor))
     summary = (f"I. Фінансування — рядків: {n_fund}; II. Виконання — заходів: {len(measures)}, показників: {n_ind}; "
                f"III. Пропозиції.")
-    initial = self_check_counts(*empty_rows(catalogue, executor))
+    initial = _initial_counts(catalogue, executor)
     keys: list[tuple[str, str, str]] = []
     _write_title(wb, fmts, catalogue, executor, period, password, contact or default_contact(catalogue), summary,
                  initial)

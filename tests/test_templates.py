@@ -400,7 +400,9 @@ def test_generation_is_deterministic(tmp_path, generated):
 
 
 def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
-    """template._Worksheet writes <sheetData> itself (speed): byte for byte what xlsxwriter writes."""
+    """template._Worksheet writes <sheetData> and template._SharedStrings the shared strings itself
+    (speed): byte for byte what xlsxwriter writes."""
+    import xlsxwriter
     from xlsxwriter.worksheet import Worksheet
 
     from consolidate import template
@@ -430,6 +432,10 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
         ws.write_rich_string(3, 2, "plain ", bold, "bold")
         ws.write_array_formula(80, 0, 81, 0, "{=D1:D2*2}")
         ws.write_string(1, 20, "far right")
+        odd = [" leading", "trailing ", "nbsp\xa0", "\tTab", "new\nline", "end\n", "quote \" ' ok", "_x00e9_",
+               "_X00E9_ upper", "_x12_", "a\x1fb", "\ufffe", "plain", "&amp;", "<r>x</r>", "", "  "]
+        for i, text in enumerate(odd):
+            ws.write_string(90 + i, 1, text)
         if comment:
             ws.write_comment(5, 1, "коментар")
         wb.close()
@@ -438,6 +444,7 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
     ours = [sampler(False), sampler(True)]
     ours += [template.build_workbook(CAT, code, PERIOD, PASSWORD) for code in EXECUTORS]
     monkeypatch.setattr(template._Workbook, "worksheet_class", Worksheet)
+    monkeypatch.setattr(template._Workbook, "_get_packager", xlsxwriter.Workbook._get_packager)
     plain = [sampler(False), sampler(True)]
     plain += [template.build_workbook(CAT, code, PERIOD, PASSWORD) for code in EXECUTORS]
     assert len(ours) == len(plain) == len(EXECUTORS) + 2
@@ -543,6 +550,19 @@ def test_filled_workbook_reads_back_by_key(filled):
     assert owb[L.SHEET_META].sheet_state == "veryHidden"
     assert all(ws.protection.sheet for ws in owb.worksheets)
     assert owb[L.SHEET_EXECUTION].data_validations.dataValidation
+
+
+def test_initial_self_check_counts_shared_by_shape():
+    """The cached values of the self-check are computed once per shape of the empty template."""
+    from consolidate import template
+
+    template._initial_counts_by_shape.clear()
+    for code in EXECUTORS:
+        assert template._initial_counts(CAT, code) == self_check_counts(*empty_rows(CAT, code)), code
+    assert 0 < len(template._initial_counts_by_shape) < len(EXECUTORS)
+    counts = template._initial_counts(CAT, "UA-07")
+    counts[CHECK_TOTAL] = -1  # a caller's copy
+    assert template._initial_counts(CAT, "UA-07")[CHECK_TOTAL] >= 0
 
 
 def test_self_check_python_rules_on_filled_values(filled):
