@@ -3,27 +3,33 @@
 For every file, in order of modification time:
 
 1. read its bytes and sha256; bytes already in the ledger are "вже отримано" (nothing recorded);
-2. copy the bytes into ``archive/<sha[:2]>/<sha>.<ext>`` (temporary file, rename; made durable in step 6);
-3. read the same bytes with :func:`consolidate.intake.read_return` in a worker process (meanwhile step 2 runs);
-4. a rejected file is also copied into ``quarantine/<sha>.<ext>`` with ``<sha>.<ext>.txt`` beside it giving the reasons;
-5. record it in the ledger in one transaction (:meth:`consolidate.ledger.Ledger.record`);
-6. only after the commit, and after a durability barrier (every few dozen files: the archive and
-   quarantine files written or found since the last barrier are flushed to disk — one ``syncfs`` of
-   the filesystem on Linux, an fsync per file elsewhere — then the folders that received them, then
-   :meth:`~consolidate.ledger.Ledger.sync`), take it out of the inbox: its bytes are durable in the
-   archive and recorded, so the inbox copy is removed after checking it is still the same file.
+2. send the bytes to a reader process, which copies them into ``archive/<sha[:2]>/<sha>.<ext>``
+   (temporary file, rename; made durable in step 6) and then reads them with
+   :func:`consolidate.intake.read_return`;
+3. a rejected file is also copied into ``quarantine/<sha>.<ext>`` with ``<sha>.<ext>.txt`` beside it giving the reasons;
+4. record it in the ledger, atomically (:meth:`consolidate.ledger.Ledger.record`: a savepoint of a write
+   transaction shared by the files recorded since the last commit; committed at least every
+   ``GROUP_SECONDS`` and at every barrier);
+5. only after a durability barrier (every ``BARRIER_EVERY`` files: the archive and quarantine files
+   written or found since the last barrier are flushed to disk — one ``syncfs`` of the filesystem on
+   Linux, an fsync per file elsewhere — then the folders that received them, then the ledger's open
+   transaction is committed and made durable, :meth:`~consolidate.ledger.Ledger.sync`), take it out of
+   the inbox: its bytes are durable in the archive and recorded, so the inbox copy is removed after
+   checking it is still the same file.
 
-Killed at any point (kill -9) and run again, intake loses no file and records none twice: before
-step 5 commits, the file is still in the inbox and is simply processed again (archive writes are
-idempotent); after it, the file is known by its sha256.  After a power cut, a file not yet through a
+Killed at any point (kill -9) and run again, intake loses no file and records none twice: until the
+barrier, every file of the group is still in the inbox and a transaction not committed is rolled back
+whole, so those files are simply processed again (archive writes are idempotent); once committed, a
+file is known by its sha256.  After a power cut, a file not yet through a
 barrier is still in the inbox, and an archive copy that did not reach the disk is written again
 when it is received again (its content is checked against its sha256).  Paths outside the workspace inbox are read
 but never moved.  Archive and quarantine names come from the sha256 and the detected format only;
 the original name is kept as data.
 
 Reading runs in worker processes: a file that crashes the reader (python-calamine aborts the process
-when a sheet claims an absurd size) costs that file, not the intake, and two cores read in parallel
-while this process alone writes the ledger.
+when a sheet claims an absurd size) costs that file, not the intake (this process then writes its
+archive copy itself), and two cores read and archive in parallel while this process alone writes the
+ledger.
 """
 
 from __future__ import annotations
@@ -34,11 +40,11 @@ import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -63,11 +69,11 @@ MAX_WORKERS = 4
 READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarantined
 POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
 WORKER_NICE = 5
-WRITER_THREADS = 2             # archive copies are written while this thread goes on
 # fork on Linux: a reader starts in milliseconds with the catalogue already prepared; elsewhere the
 # platform's default (spawn: the catalogue is sent to each reader) is the safe choice.
 START_METHOD = "fork" if sys.platform.startswith("linux") else None
 BARRIER_EVERY = 100            # recorded files between two durability barriers (inbox removal waits for one)
+GROUP_SECONDS = 1.0            # the ledger's write transaction is committed at least this often (other writers wait)
 
 
 @dataclass
@@ -125,7 +131,10 @@ def original_name(path: Path) -> str:
     The name is the sender's text; it is kept in the ledger and shown, never used as a path.
     """
     raw = os.fsencode(path.name).decode("utf-8", "replace")
-    return "".join("\ufffd" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in raw)
+    return _CONTROL.sub("\ufffd", raw)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def archive_suffix(data: bytes) -> str:
@@ -166,9 +175,8 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
     try:
         if on_start:
             on_start(len(files))
-        with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, \
-                ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="consolidate-archive") as writer:
-            return _Intake(ws, ledger, catalogue, pool, writer, on_outcome, received_at).run(files)
+        with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, ledger.group():
+            return _Intake(ws, ledger, catalogue, pool, on_outcome, received_at).run(files)
     finally:
         if pool is not None:
             pool.close()
@@ -194,17 +202,17 @@ class _Job:
     archive_rel: str
     suffix: str
     received_at: str
-    copied: Future | None     # the archive copy being written (True if it had to be); None for a repeat
+    data: bytes | None        # kept only until its archive copy is known to exist; None for a repeat
 
 
 class _Intake:
-    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, writer: ThreadPoolExecutor, on_outcome,
+    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, on_outcome,
                  received_at: dt.datetime | None = None):
         self.received_at = received_at
-        self.ws, self.ledger, self.catalogue, self.pool, self.writer = ws, ledger, catalogue, pool, writer
+        self.ws, self.ledger, self.catalogue, self.pool = ws, ledger, catalogue, pool
         self.on_outcome = on_outcome
         self.outcomes: list[Outcome] = []
-        self.results: dict[int, Return] = {}
+        self.results: dict[int, tuple[Return, bool]] = {}   # index → (what was read, archive copy written)
         self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []   # waiting for the durability barrier
         self.unsynced: set[Path] = set()                                 # archive, quarantine files to flush
         self.inflight: set[str] = set()                                  # sha256 read or archived, not yet recorded
@@ -224,6 +232,10 @@ class _Intake:
                 self._finish(done)
             if len(self.recorded) >= BARRIER_EVERY:
                 self._barrier()
+            else:
+                began = self.ledger.uncommitted_since
+                if began is not None and time.monotonic() - began > GROUP_SECONDS:
+                    self.ledger.commit()
         while waiting:
             self._finish(waiting.popleft())
         self._barrier()
@@ -246,7 +258,10 @@ class _Intake:
         self.unsynced.add(path)
 
     def _barrier(self) -> None:
-        """Make the archive and quarantine files and the ledger durable, then take recorded files out of the inbox."""
+        """Make the archive and quarantine files and the ledger durable, then take recorded files out of the inbox.
+
+        The ledger's open transaction is committed here (if not before): its files' archive copies are on disk by then.
+        """
         _make_durable(self.unsynced)
         self.unsynced.clear()
         if self.recorded:
@@ -275,15 +290,15 @@ class _Intake:
         if sha in self.inflight:  # the same bytes earlier in this run: recorded by then, nothing to read or write
             return _Job(index, outcome, from_inbox, stat, len(data), "", "", "", None)
         self.inflight.add(sha)
-        if self.pool is None:
-            self.results[index] = intake.read_return(data, outcome.name, self.catalogue)
-        else:  # the worker reads these very bytes while this process archives them
-            self.pool.submit(index, data, outcome.name, sha)
         suffix = archive_suffix(data)
         archive_rel = f"archive/{sha[:2]}/{sha}.{suffix}"
-        copied = self.writer.submit(_ensure_copy, self.ws.root / archive_rel, data, sha)
+        if self.pool is None:
+            _ensure_copy(self.ws.root / archive_rel, data, sha)
+            self.results[index] = (intake.read_return(data, outcome.name, self.catalogue), True)
+        else:  # the worker archives and reads these very bytes
+            self.pool.submit(index, data, outcome.name, sha, str(self.ws.root / archive_rel))
         received_at = (self.received_at or dt.datetime.now()).astimezone().isoformat(timespec="seconds")
-        return _Job(index, outcome, from_inbox, stat, len(data), archive_rel, suffix, received_at, copied)
+        return _Job(index, outcome, from_inbox, stat, len(data), archive_rel, suffix, received_at, data)
 
     def _already(self, outcome: Outcome, known: FileRecord, from_inbox: bool, stat: os.stat_result) -> None:
         outcome.state, outcome.record = ALREADY, known
@@ -292,18 +307,21 @@ class _Intake:
 
     def _finish(self, job: _Job) -> None:
         outcome = job.outcome
-        if job.copied is None:
+        if job.data is None:
             self._already(outcome, self.ledger.file(outcome.sha256), job.from_inbox, job.stat)
             return
         while job.index not in self.results:
-            index, ret = self.pool.next_result()
-            self.results[index] = ret
-        ret = self.results.pop(job.index)
-        job.copied.result()  # the archive copy exists before the ledger says so
-        self._touched(self.ws.root / job.archive_rel)
+            index, ret, copied = self.pool.next_result()
+            self.results[index] = (ret, copied)
+        ret, copied = self.results.pop(job.index)
+        archived = self.ws.root / job.archive_rel
+        if not copied:  # the reader crashed or could not write it: the archive copy exists before the ledger says so
+            _ensure_copy(archived, job.data, outcome.sha256)
+        self._touched(archived)
         status = intake.status_of(ret)
         if status == QUARANTINED:
             self._quarantine(job, ret)
+        job.data = None
         receipt = self.ledger.record(ret, status=status, original_name=outcome.name, size=job.size,
                                      received_at=job.received_at, archive_path=job.archive_rel, fmt=job.suffix)
         self.inflight.discard(outcome.sha256)
@@ -315,9 +333,8 @@ class _Intake:
         self.recorded.append((outcome, job.from_inbox, job.stat))
 
     def _quarantine(self, job: _Job, ret: Return) -> None:
-        data = (self.ws.root / job.archive_rel).read_bytes()
         target = self.ws.quarantine / f"{ret.sha256}.{job.suffix}"
-        self._copy(target, data, ret.sha256)
+        self._copy(target, job.data, ret.sha256)
         note = quarantine_note(job.outcome.name, job.received_at, ret, job.size, target.name).encode("utf-8")
         _write_atomic(target.with_name(target.name + ".txt"), note)
         self._touched(target.with_name(target.name + ".txt"))
@@ -425,9 +442,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
     Not flushed here: the caller makes it durable with :func:`_make_durable` (see ``_Intake._barrier``)
     before anything depends on it surviving a power cut.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")   # one intake at a time (the lock): a crash leaves it to be overwritten
-    with open(tmp, "wb") as fh:
+    tmp = path.with_name(f".{path.name}.tmp")   # one writer per name (the lock, one job per sha256): a crash
+    try:                                         # leaves it to be overwritten
+        fh = open(tmp, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "wb")
+    with fh:
         fh.write(data)
     os.replace(tmp, path)
 
@@ -523,21 +544,26 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
             return
         if job is None:
             return
-        index, data, name, sha = job
+        index, data, name, sha, archive = job
+        try:  # first the archive copy (intake writes it itself if this fails or the process dies reading)
+            _ensure_copy(Path(archive), data, sha)
+            copied = True
+        except OSError:
+            copied = False
         try:
             ret = intake.read_return(data, name, catalogue)
         except Exception as exc:  # an unforeseen failure on one untrusted file must not stop the intake
             ret = Return(name, sha, None, None, None, [], [Finding(
                 name, ERROR, "unreadable",
                 f"Файл не вдалося прочитати ({type(exc).__name__}: {str(exc)[:200]}).")])
-        conn.send((index, ret))
+        conn.send((index, ret, copied))
 
 
 @dataclass
 class _Worker:
     process: multiprocessing.Process
     conn: multiprocessing.connection.Connection
-    jobs: deque = field(default_factory=deque)   # (index, bytes, name, sha) sent and not yet answered
+    jobs: deque = field(default_factory=deque)   # (index, bytes, name, sha, archive path) sent, not yet answered
 
 
 class _ReaderPool:
@@ -555,19 +581,20 @@ class _ReaderPool:
         child.close()
         return _Worker(process, parent)
 
-    def submit(self, index: int, data: bytes, name: str, sha: str) -> None:
+    def submit(self, index: int, data: bytes, name: str, sha: str, archive: str) -> None:
         worker = min(self.workers, key=lambda w: len(w.jobs))
         if not worker.jobs and not worker.process.is_alive():  # died idle (killed from outside): replace it
             worker = self._restart(worker)
-        job = (index, data, name, sha)
+        job = (index, data, name, sha, archive)
         worker.jobs.append(job)
         try:
             worker.conn.send(job)
         except OSError:  # it died meanwhile: next_result() sees the death and sends its jobs again
             pass
 
-    def next_result(self) -> tuple[int, Return]:
-        """The next answer of any worker; a worker that died is replaced and its jobs sent again."""
+    def next_result(self) -> tuple[int, Return, bool]:
+        """The next answer of any worker (index, what was read, archive copy written); a worker that died is
+        replaced and its jobs sent again."""
         while True:
             busy = [w for w in self.workers if w.jobs]
             ready = [w.conn for w in busy if w.conn.poll()]  # an answer already waiting: no need to block
@@ -577,9 +604,9 @@ class _ReaderPool:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     try:
                         if worker.conn.poll():
-                            index, ret = worker.conn.recv()
+                            answer = worker.conn.recv()
                             worker.jobs.popleft()
-                            return index, ret
+                            return answer
                     except (EOFError, OSError):  # its end of the pipe is gone: it is dying or dead
                         worker.process.join(timeout=5)
                         if worker.process.is_alive():
@@ -598,15 +625,15 @@ class _ReaderPool:
         self.workers.append(fresh)
         return fresh
 
-    def _replace(self, dead: _Worker) -> tuple[int, Return] | None:
+    def _replace(self, dead: _Worker) -> tuple[int, Return, bool] | None:
         """Restart a worker that died; its first job crashed it: retried once, then reported as crashing."""
         self._restart(dead)
         jobs = list(dead.jobs)
-        index, _, name, sha = jobs[0]
+        index, _, name, sha, _ = jobs[0]
         self.attempts[index] = self.attempts.get(index, 0) + 1
         crashed = None
         if self.attempts[index] >= READ_ATTEMPTS:
-            crashed = (index, Return(name, sha, None, None, None, [], [intake.crash_finding(name)]))
+            crashed = (index, Return(name, sha, None, None, None, [], [intake.crash_finding(name)]), False)
             jobs = jobs[1:]
         for job in jobs:
             self.submit(*job)

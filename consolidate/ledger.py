@@ -1,8 +1,11 @@
 """The ledger: every received file, every submission, value and finding (SQLite, WAL).
 
-One transaction per received file (:meth:`Ledger.record`): the file row, its findings and, for a
-file that was read and identified, the submission with its values and the supersession of the
-executor's previous return for the period.  Either all of it is in the ledger or none of it.
+Each received file is recorded atomically (:meth:`Ledger.record`): the file row, its findings and,
+for a file that was read and identified, the submission with its values and the supersession of
+the executor's previous return for the period.  Either all of it is in the ledger or none of it.
+Alone, a record is its own transaction; inside :meth:`Ledger.group` (the intake) it is a savepoint
+of a write transaction shared with the files recorded before it, committed by :meth:`Ledger.commit`
+or :meth:`Ledger.sync` — a record that fails is rolled back alone, the others stay.
 
 Tables::
 
@@ -17,12 +20,15 @@ period, so a second "latest" return cannot exist even after a crash.
 
 Durability: WAL with ``synchronous=NORMAL`` — a commit survives the death of the process at once
 and a power cut after the next checkpoint or :meth:`Ledger.sync`; the intake calls ``sync()``
-before it removes recorded files from the inbox.
+(which first commits its group) before it removes recorded files from the inbox.  A group not yet
+committed when the process dies is rolled back whole: those files are still in the inbox.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,6 +244,8 @@ class Ledger:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._grouped = False
+        self._group_began: float | None = None   # see group()
         try:
             self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -274,12 +282,45 @@ class Ledger:
     def transaction(self):
         return _Transaction(self.db)
 
+    @contextmanager
+    def group(self):
+        """Records made inside share write transactions, a savepoint each (the intake's many files).
+
+        The shared transaction begins with the first record and ends with :meth:`commit` or :meth:`sync`;
+        the next record begins another.  Leaving the block commits what is open: every record in it is
+        complete (a record that failed was rolled back to its savepoint).  A process that dies inside
+        loses the uncommitted records whole, never part of one.
+        """
+        if self._grouped:
+            raise RuntimeError("ledger group already open")
+        self._grouped = True
+        try:
+            yield self
+        finally:
+            self._grouped = False
+            self.commit()
+
+    @property
+    def uncommitted_since(self) -> float | None:
+        """time.monotonic() of the group's first uncommitted record, or None."""
+        return self._group_began
+
+    def commit(self) -> None:
+        """Commit the group's open transaction, if any (``synchronous=NORMAL``: see :meth:`sync`)."""
+        if self._group_began is None:
+            return
+        self._group_began = None
+        if self.db.in_transaction:  # SQLite rolls a transaction back by itself after some errors (disk full)
+            self.db.execute("COMMIT")
+
     def sync(self) -> None:
-        """Make every committed transaction durable now.
+        """Commit the group's open transaction and make every committed transaction durable now.
 
         A commit under ``synchronous=FULL`` syncs the whole WAL, earlier commits included; rewriting the
-        schema version (page 1) is a write that changes nothing.
+        schema version (page 1) is a write that changes nothing.  (The safety level cannot change inside a
+        transaction, hence the group's own commit first.)
         """
+        self.commit()
         self.db.execute("PRAGMA synchronous=FULL")
         try:
             with self.transaction():
@@ -296,7 +337,7 @@ class Ledger:
         identified = status != QUARANTINED
         if identified and not (ret.executor and ret.period):
             raise ValueError("an accepted return needs an executor and a period")
-        with self.transaction():
+        with self._atomic():
             existing = self._file_where("f.sha256 = ?", (ret.sha256,))
             if existing:
                 return Receipt(existing[0], duplicate=True, superseded=None)
@@ -326,12 +367,20 @@ class Ledger:
                     (new_id, file_id, ret.executor, ret.period, status, ret.template_version or ""))
                 self.db.executemany(
                     "INSERT INTO cell_values (submission_id, seq, key, field, number, text, sheet, cell) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    [(new_id, i, v.key, v.field, v.number, v.text, v.sheet, v.cell) for i, v in enumerate(ret.values)])
+                    "VALUES (?,?,?,?,?,?,?,?)", [(new_id, i, *v) for i, v in enumerate(ret.values)])
             record = FileRecord(file_id, ret.sha256, original_name, size, received_at, archive_path, fmt, status,
                                 ret.executor, ret.period, ret.template_version, ret.identified_by,
                                 new_id, None)
         return Receipt(record, duplicate=False, superseded=superseded)
+
+    def _atomic(self):
+        """A transaction of its own, or a savepoint of the group's transaction (begun here if needed)."""
+        if not self._grouped:
+            return _Transaction(self.db)
+        if self._group_began is None or not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._group_began = time.monotonic()
+        return _Savepoint(self.db)
 
     def record_mail(self, *, executor: str, period: str, kind: str, recipients: str, subject: str,
                     attachment_name: str, attachment_sha256: str, via: str, location: str, message_id: str,
@@ -465,6 +514,25 @@ class _Transaction:
             self.db.execute("COMMIT")
         else:
             self.db.execute("ROLLBACK")
+        return False
+
+
+class _Savepoint:
+    """SAVEPOINT … RELEASE, or ROLLBACK TO (this savepoint only) on any exception."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("SAVEPOINT record")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.db.execute("RELEASE record")
+        elif self.db.in_transaction:  # (after some errors SQLite has already rolled the whole transaction back)
+            self.db.execute("ROLLBACK TO record")
+            self.db.execute("RELEASE record")
         return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 ERROR = "помилка"
 WARNING = "попередження"
@@ -35,9 +36,11 @@ class Finding:
     expected: str = ""
 
 
-@dataclass(frozen=True)
-class CellValue:
-    """One value extracted from a return, with where it came from."""
+class CellValue(NamedTuple):
+    """One value extracted from a return, with where it came from.
+
+    A named tuple: ~55 per return are made by the reader, sent between processes and written to the ledger.
+    """
 
     key: str                  # row key: funding line id, measure id, indicator id, proposal key
     field: str                # column code from consolidate.layout (financed, cash, actual, narrative, …)

@@ -25,10 +25,14 @@ from consolidate.workspace import init_workspace
 from .conftest import ROOT
 
 KILLS = 6
+# Barriers and ledger commits far more often than by default, so that ~50 files cross several of each: a kill
+# lands before a commit (the group is rolled back), between a commit and its barrier (recorded, still in the
+# inbox), or after a barrier (recorded and gone from the inbox).
 RUNNER = ("import sys\n"
-          "from consolidate.inbox import run_intake\n"
+          "from consolidate import inbox\n"
           "from consolidate.workspace import open_workspace\n"
-          "run_intake(open_workspace(sys.argv[1]), on_start=lambda n: print('start', n, flush=True))\n")
+          "inbox.BARRIER_EVERY, inbox.GROUP_SECONDS = 8, 0.05\n"
+          "inbox.run_intake(open_workspace(sys.argv[1]), on_start=lambda n: print('start', n, flush=True))\n")
 
 
 def sha(data: bytes) -> str:

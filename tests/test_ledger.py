@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +126,50 @@ def test_newer_schema_and_garbage_are_clear_errors(tmp_path):
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(ConsolidateError, match="пошкоджено"):
         Ledger(junk)
+
+
+def test_a_group_shares_transactions_and_a_failed_record_is_rolled_back_alone(tmp_path):
+    path = tmp_path / "l.sqlite"
+    broken = CellValue("T2.6.1", "actual", 5.0, None, "II. Виконання", "E7")  # text NOT NULL
+    with Ledger(path) as ledger, Ledger(path) as other:
+        with ledger.group():
+            a = record(ledger, make_return(1, "MVS"))
+            assert ledger.uncommitted_since is not None
+            with pytest.raises(sqlite3.IntegrityError):
+                record(ledger, make_return(2, "DMS", values=[broken], findings=[Finding("x", ERROR, "c", "m")]))
+            b = record(ledger, make_return(3, "MVS"))
+            assert b.superseded == a.file.submission_id  # the group sees its own records
+            assert ledger.has_file(f"{1:064x}") and not ledger.has_file(f"{2:064x}")
+            assert other.files() == []  # nothing committed yet
+            ledger.commit()
+            assert ledger.uncommitted_since is None
+            assert [f.sha256 for f in other.files()] == [f"{1:064x}", f"{3:064x}"]
+            c = record(ledger, make_return(4, "DMS"))  # a new transaction of the group
+            assert other.submissions(executor="DMS") == []
+        assert [s.id for s in other.latest_submissions("2024")] == [c.file.submission_id, b.file.submission_id]
+        assert other.db.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
+        assert other.db.execute("SELECT count(*) FROM cell_values").fetchone()[0] == 3
+        assert ledger.uncommitted_since is None and not ledger.db.in_transaction
+
+
+def test_a_process_killed_inside_a_group_loses_the_uncommitted_records_whole(tmp_path):
+    path = tmp_path / "l.sqlite"
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from consolidate.ledger import Ledger
+from tests.test_ledger import make_return, record
+with Ledger({str(path)!r}) as ledger, ledger.group():
+    record(ledger, make_return(1, "MVS"))
+    ledger.sync()
+    record(ledger, make_return(2, "MVS"))
+    record(ledger, make_return(3, "DMS"))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with Ledger(path) as ledger:
+        assert ledger.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [f.sha256 for f in ledger.files()] == [f"{1:064x}"]
+        (sub,) = ledger.submissions()
+        assert sub.superseded_by is None and len(ledger.values(sub.id)) == 1
