@@ -1,229 +1,136 @@
-"""Near-duplicate texts: which earlier text is the first one (nearly) the same as this one.
+"""Near-duplicate texts: for each text of a sequence, the first earlier one (nearly) the same.
 
 :func:`similar` is the test the reconciliation uses for paragraphs and proposals: identical, or both at
-least ``shortest`` characters long with difflib's ``quick_ratio`` and ``ratio`` (no junk heuristics)
-reaching ``threshold``.  Scanning every earlier text with it costs a ``SequenceMatcher`` per pair —
-fine for 46 executors, hours for 1,500 hromadas writing about the same measure.
+least ``shortest`` characters long and sharing, in the same order, at least ``threshold`` of their
+characters — ``2·LCS / (la + lb) ≥ threshold`` with LCS the length of their longest common subsequence
+(the normalised Indel similarity: one minus the share of characters to delete and insert to turn one
+text into the other).  A copied paragraph with another executor's name in front, or with a few figures
+changed, keeps well above 0.9; two texts about the same subject in different words stay far below.
 
-:class:`FirstSimilar` gives exactly the answer of that scan — the first earlier text, in the order they
-were added, for which :func:`similar` holds — while running difflib only for a handful of them.  The
-others are ruled out by upper bounds of difflib's ratio, cheapest first:
+:func:`first_similar` answers, for a whole sequence at once, what scanning every earlier text with
+:func:`similar` would answer, without comparing every pair in Python:
 
-1. the lengths: ``ratio ≤ 2·min(la, lb) / (la + lb)`` (difflib's ``real_quick_ratio``);
-2. the characters: ``quick_ratio`` itself, computed from character counts for all earlier texts at once
-   (numpy);
-3. the longest common subsequence: difflib's matching blocks form a common subsequence, so
-   ``ratio ≤ 2·LCS / (la + lb)``; the LCS of the query with each text still in the running is computed
-   bit-parallel (Allison–Dix/Hyyrö), all of them side by side in one Python integer.
+1. the lengths rule most pairs out: ``2·LCS / (la + lb) ≤ 2·min(la, lb) / (la + lb)``;
+2. then the characters: a common subsequence uses each character at most as often as the rarer text has
+   it, so ``LCS ≤ Σ min(ca, cb)`` over the character counts ``ca``, ``cb`` — a matrix product (numpy, a
+   block of texts against all earlier ones), as ``min(x, y)`` is the number of thresholds ``t ≥ 1`` both
+   counts reach;
+3. for the pairs left, the LCS itself (rapidfuzz's bit-parallel LCS in C++, all pairs at once, on every
+   core) — the exact test.
 
-Each bound is computed in the same floating-point arithmetic as difflib's ratios and only ever rules
-out a text whose ratio is below the threshold, so the result is the scan's result.  For the texts left
-(near-duplicates, mostly), difflib's ratio itself is computed with its longest-block search replaced by
-an equivalent substring search when the ranges are long (:class:`_Matcher`: same blocks, a third of the
-time).
+With 1,500 hromadas writing about the same measure that is about a million pairs per measure, of which
+the bounds leave a few per cent for the exact test.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
+from rapidfuzz.distance import LCSseq
+from rapidfuzz.process import cpdist
 
-_SLACK = 1e-9  # bounds are compared with a hair of slack: a bound never rules out a borderline pair
+_SLACK = 1e-9    # bounds are compared with a hair of slack: a bound never rules out a borderline pair
+_BLOCK = 256     # texts compared at once with all earlier ones (a block × earlier matrix of floats)
+_CAP = 64        # thresholds per character in the counts' matrix product (larger counts: a looser bound)
+_COLUMNS = 2048  # at most this many columns in it (the cap is halved until they fit)
 
 
 def similar(a: str, b: str, threshold: float, shortest: int) -> bool:
-    """Identical, or both at least ``shortest`` long and nearly the same by difflib (quick_ratio, then ratio)."""
+    """Identical, or both at least ``shortest`` long with ``2·LCS / (la + lb) ≥ threshold``."""
     if a == b:
         return True
     if min(len(a), len(b)) < shortest:
         return False
-    sm = _Matcher(None, a, b, autojunk=False)
-    return sm.quick_ratio() >= threshold and sm.ratio() >= threshold
+    return 2.0 * LCSseq.similarity(a, b) / (len(a) + len(b)) >= threshold
 
 
-class _Matcher(difflib.SequenceMatcher):
-    """difflib's matcher, finding a long matching block by substring search instead of position by position.
+def first_similar(texts: Sequence[str], threshold: float, shortest: int, *,
+                  query_short: bool = True) -> list[int | None]:
+    """For each text, in order, the position of the first earlier *kept* text :func:`similar` to it, or None.
 
-    Without junk (no ``isjunk``, no ``autojunk``), difflib's longest matching block in a range is the longest
-    common substring, the one starting earliest in ``a`` and then earliest in ``b``; for two long, nearly equal
-    texts that is found by a binary search on its length with sets of substrings, far faster than difflib's
-    scan of every pair of equal characters.  Short ranges (the rest of the recursion) stay with difflib.
+    A text is kept when it has no such earlier text (the reconciliation keeps the first of near-duplicate
+    paragraphs and reports the others).  With ``query_short=False`` texts shorter than ``shortest`` are not
+    looked up at all: they are always kept (and only an identical text can be similar to them).
     """
-
-    SEARCH_FROM = 64  # characters in both ranges
-
-    def find_longest_match(self, alo=0, ahi=None, blo=0, bhi=None):
-        ahi = len(self.a) if ahi is None else ahi
-        bhi = len(self.b) if bhi is None else bhi
-        if self.bjunk or self.bpopular or min(ahi - alo, bhi - blo) < self.SEARCH_FROM:
-            return super().find_longest_match(alo, ahi, blo, bhi)
-        a, b = self.a[alo:ahi], self.b[blo:bhi]
-        low = _common_end(a, b)        # the common prefix or suffix: a common substring, so a lower bound
-        high = min(len(a), len(b))     # a common substring of every length up to the longest exists
-        while low < high:
-            mid = (low + high + 1) // 2
-            if _first_common(a, b, mid) is not None:
-                low = mid
-            else:
-                high = mid - 1
-        if low == 0:
-            return difflib.Match(alo, blo, 0)
-        i = _first_common(a, b, low)
-        return difflib.Match(alo + i, blo + b.find(a[i:i + low]), low)
-
-
-def _common_end(a: str, b: str) -> int:
-    """Length of the longer of the common prefix and the common suffix."""
-    n = min(len(a), len(b))
-    prefix = 0
-    while prefix < n and a[prefix] == b[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < n and a[-1 - suffix] == b[-1 - suffix]:
-        suffix += 1
-    return max(prefix, suffix)
+    n = len(texts)
+    result: list[int | None] = [None] * n
+    if n == 0:
+        return result
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    pairs = _similar_pairs(texts, lengths, threshold, shortest)
+    kept = bytearray(n)
+    first_kept: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        long = lengths[i] >= shortest
+        if long or query_short:
+            limit = first_kept.get(text, i)  # an identical kept text is similar: nothing after it matters
+            found = next((j for j in pairs.get(i, ()) if j < limit and kept[j]), None) if long else None
+            if found is None and limit < i:
+                found = limit
+            result[i] = found
+        if result[i] is None:
+            kept[i] = 1
+            first_kept.setdefault(text, i)
+    return result
 
 
-def _first_common(a: str, b: str, k: int) -> int | None:
-    """The first position in ``a`` of a substring of length ``k`` that ``b`` contains, or None."""
-    found = {b[j:j + k] for j in range(len(b) - k + 1)}
-    return next((i for i in range(len(a) - k + 1) if a[i:i + k] in found), None)
-
-
-class FirstSimilar:
-    """Texts added in order; :meth:`first` finds the first of them :func:`similar` to a query."""
-
-    def __init__(self, threshold: float, shortest: int):
-        self.threshold, self.shortest = threshold, shortest
-        self.texts: list[str] = []
-        self._first_at: dict[str, int] = {}          # text → its first position (identical texts are similar)
-        self._alphabet: dict[str, int] = {}          # character → column of the counts
-        self._lengths = np.zeros(64, dtype=np.int64)
-        self._counts = np.zeros((64, 32), dtype=np.int32)
-        self._masks: dict[int, tuple[int, dict[str, bytes]]] = {}  # position → its bit field (see _masks_of)
-        self._last_counted: tuple[str | None, Counter] = (None, Counter())
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def add(self, text: str) -> int:
-        """Add a text; returns its position."""
-        k = len(self.texts)
-        if k == len(self._lengths):
-            self._lengths = np.resize(self._lengths, 2 * k)
-            grown = np.zeros((2 * k, self._counts.shape[1]), dtype=np.int32)
-            grown[:k] = self._counts[:k]
-            self._counts = grown
-        counts = self._counted(text)
-        for ch in counts:
-            if ch not in self._alphabet:
-                self._alphabet[ch] = len(self._alphabet)
-        if len(self._alphabet) > self._counts.shape[1]:
-            wider = np.zeros((self._counts.shape[0], 2 * len(self._alphabet)), dtype=np.int32)
-            wider[:, :self._counts.shape[1]] = self._counts
-            self._counts = wider
-        self._counts[k, [self._alphabet[ch] for ch in counts]] = list(counts.values())
-        self._lengths[k] = len(text)
-        self.texts.append(text)
-        self._first_at.setdefault(text, k)
-        return k
-
-    def _counted(self, text: str) -> Counter:
-        """Character counts of a text (the last one remembered: a text is looked up, then added)."""
-        if self._last_counted[0] != text:
-            self._last_counted = (text, Counter(text))
-        return self._last_counted[1]
-
-    def first(self, text: str) -> int | None:
-        """Position of the first added text similar to ``text``, or None."""
-        k = len(self.texts)
-        if k == 0:
-            return None
-        limit = self._first_at.get(text, k)  # an identical text is similar: nothing after it matters
-        candidates = self._candidates(text, limit)
-        for position in candidates:
-            if similar(text, self.texts[position], self.threshold, self.shortest):
-                return position
-        return limit if limit < k else None
-
-    def _candidates(self, text: str, limit: int) -> list[int]:
-        """Positions before ``limit`` whose bounds do not rule out similarity, in order."""
-        la = len(text)
-        if la < self.shortest or limit == 0:
-            return []  # only an identical text is similar to a short one (found by ``_first_at``)
-        threshold = self.threshold - _SLACK
-        lengths = self._lengths[:limit]
-        total = lengths + la
-        keep = (lengths >= self.shortest) & (2.0 * np.minimum(lengths, la) / total >= threshold)
-        idx = np.flatnonzero(keep)
-        if idx.size == 0:
-            return []
-        counts = self._counted(text)
-        known = [(self._alphabet[ch], n) for ch, n in counts.items() if ch in self._alphabet]
-        if known:
-            cols = np.fromiter((c for c, _ in known), dtype=np.intp, count=len(known))
-            vals = np.fromiter((n for _, n in known), dtype=np.int32, count=len(known))
-            matches = np.minimum(self._counts[np.ix_(idx, cols)], vals).sum(axis=1)
-        else:
-            matches = np.zeros(idx.size, dtype=np.int64)
-        idx = idx[2.0 * matches / total[idx] >= threshold]
-        if idx.size == 0:
-            return []
-        positions = idx.tolist()
-        lcs = self._lcs(text, positions)
-        return [p for p, n in zip(positions, lcs) if 2.0 * n / (la + len(self.texts[p])) >= threshold]
-
-    def _masks_of(self, position: int) -> tuple[int, dict[str, bytes]]:
-        """A text as a bit field: its width in bytes (one guard bit at least) and, per character, the bytes of
-        the mask of its positions."""
-        found = self._masks.get(position)
-        if found is None:
-            text = self.texts[position]
-            width = len(text) // 8 + 1
-            masks: dict[str, int] = {}
-            for i, ch in enumerate(text):
-                masks[ch] = masks.get(ch, 0) | (1 << i)
-            found = self._masks[position] = (width, {ch: m.to_bytes(width, "little") for ch, m in masks.items()})
-        return found
-
-    def _lcs(self, query: str, positions: list[int]) -> list[int]:
-        """Length of the longest common subsequence of ``query`` and each text, all computed together.
-
-        Bit-parallel LCS: each text is a byte-aligned field of bits in one integer, with a zero guard bit above
-        it that takes the carry of the addition, so the fields never disturb one another.
-        """
-        fields = [self._masks_of(p) for p in positions]
-        lengths = [len(self.texts[p]) for p in positions]
-        v = self._steps(query, *self._packed(fields, lengths, set(query)))
-        return _counts(v, fields, lengths)
-
-    @staticmethod
-    def _packed(fields, lengths, chars) -> tuple[int, int, dict[str, int]]:
-        """The fields side by side: the state (all ones to start), the mask of the text bits, the char masks."""
-        full = int.from_bytes(b"".join(((1 << n) - 1).to_bytes(w, "little") for (w, _), n in zip(fields, lengths)),
-                              "little")
-        combined = {ch: int.from_bytes(b"".join([m.get(ch) or bytes(w) for w, m in fields]), "little") for ch in chars}
-        return full, full, combined
-
-    @staticmethod
-    def _steps(chars: str, v: int, full: int, combined: dict[str, int]) -> int:
-        for mask in [combined[ch] for ch in chars]:
-            u = v & mask
-            v = ((v + u) | (v - u)) & full
-        return v
-
-
-def _offsets(fields) -> list[int]:
-    out = [0]
-    for width, _ in fields:
-        out.append(out[-1] + width)
+def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
+                   shortest: int) -> dict[int, list[int]]:
+    """Every pair (i, j), j < i, of texts at least ``shortest`` long with ``2·LCS / (la + lb) ≥ threshold``,
+    as i → [j, …] in order."""
+    positions = np.flatnonzero(lengths >= shortest)
+    if positions.size < 2:
+        return {}
+    long_texts = [texts[p] for p in positions]
+    thresholds, rest, alphabet = _count_thresholds(long_texts)
+    size = lengths[positions].astype(np.float64)
+    bound = threshold - _SLACK
+    rows_kept, cols_kept = [], []
+    for start in range(1, positions.size, _BLOCK):
+        stop = min(start + _BLOCK, positions.size)
+        la, lb = size[start:stop, None], size[None, :stop]
+        total = la + lb
+        keep = 2.0 * np.minimum(la, lb) / total >= bound
+        keep &= np.arange(start, stop)[:, None] > np.arange(stop)[None, :]  # earlier texts only
+        matches = (thresholds[start:stop] @ thresholds[:stop].T).astype(np.float64)  # Σ min(ca, cb) to the cap
+        if rest is not None:  # counts above the cap: Σ min(ra, rb) ≤ Σ √(ra·rb), with room for rounding
+            matches += (rest[start:stop] @ rest[:stop].T) * (1 + 1e-9) + 1e-6
+        keep &= 2.0 * matches / total >= bound
+        rows, cols = np.nonzero(keep)
+        rows_kept.append(rows + start)
+        cols_kept.append(cols)
+    rows, cols = np.concatenate(rows_kept), np.concatenate(cols_kept)
+    if rows.size:
+        if alphabet.size < 256:  # one byte a character: rapidfuzz's fastest path, and the same LCS
+            table = {int(code): chr(k) for k, code in enumerate(alphabet)}
+            long_texts = [t.translate(table) for t in long_texts]
+        lcs = cpdist([long_texts[i] for i in rows.tolist()], [long_texts[j] for j in cols.tolist()],
+                     scorer=LCSseq.similarity, dtype=np.int64, workers=-1)
+        ok = 2.0 * lcs / (size[rows] + size[cols]) >= threshold  # the test itself, in similar()'s arithmetic
+        rows, cols = rows[ok], cols[ok]
+    out: dict[int, list[int]] = {}
+    for i, j in zip(positions[rows].tolist(), positions[cols].tolist()):
+        out.setdefault(i, []).append(j)  # rows come in order, and columns in order within a row
     return out
 
 
-def _counts(v: int, fields, lengths) -> list[int]:
-    """LCS of each field from the final state: its length less the ones left in it."""
-    offsets = _offsets(fields)
-    data = v.to_bytes(offsets[-1], "little")
-    return [n - int.from_bytes(data[offsets[i]:offsets[i + 1]], "little").bit_count() for i, n in enumerate(lengths)]
+def _count_thresholds(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Each text's character counts as 0/1 columns "count of c ≥ t" for t = 1 … cap, so that the product of
+    two rows is Σ min(ca, cb); the square roots of what is left above the cap (None if nothing is); and
+    the alphabet (the code points, sorted)."""
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    alphabet, columns = np.unique(codes, return_inverse=True)
+    rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+    counts = np.bincount(rows * alphabet.size + columns, minlength=len(texts) * alphabet.size)
+    counts = counts.reshape(len(texts), alphabet.size)
+    most = counts.max(axis=0)
+    cap = _CAP
+    while cap > 1 and np.minimum(most, cap).sum() > _COLUMNS:
+        cap //= 2
+    widths = np.minimum(most, cap)
+    steps = np.concatenate([np.arange(w) for w in widths])  # t − 1 of each column
+    owner = np.repeat(np.arange(alphabet.size), widths)     # its character
+    thresholds = (counts[:, owner] > steps[None, :]).astype(np.float32)  # sums of 0/1: exact in float32
+    above = np.maximum(counts - cap, 0)
+    return thresholds, (np.sqrt(above) if above.any() else None), alphabet

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from . import layout as L
 from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
 from .model import ERROR, WARNING, CellValue, Submission
+from .neardup import first_similar
 from .numbers import show_value
-from .neardup import FirstSimilar
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
 SUBTOTAL_LABELS = {
@@ -231,10 +231,10 @@ def _norm_text(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def _near_duplicates() -> FirstSimilar:
-    """Texts compared for near-duplication: identical, or (both at least MIN_PARAGRAPH long) difflib's ratio
-    ≥ NEAR_DUPLICATE; finds the first earlier one without comparing every pair (see consolidate.neardup)."""
-    return FirstSimilar(NEAR_DUPLICATE, MIN_PARAGRAPH)
+def _near_duplicates(texts: list[str], *, query_short: bool = True) -> list[int | None]:
+    """For each text, the first earlier kept one that is the same: identical, or (both at least MIN_PARAGRAPH
+    long) difflib's ratio ≥ NEAR_DUPLICATE; found without comparing every pair (see consolidate.neardup)."""
+    return first_similar(texts, NEAR_DUPLICATE, MIN_PARAGRAPH, query_short=query_short)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -277,21 +277,17 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             f"{catalogue.executor_label(code)} названо виконавцем заходів, про які у звіті нічого не сказано: "
             f"{', '.join(mids)}", (code,), ", ".join(mids)))
 
-    proposals: list[tuple[str, str]] = []
-    seen = _near_duplicates()
+    offered: list[tuple[str, str]] = []
     for code in catalogue.expected_executors():
         v = vals.get(code)
         if v is None:
             continue
         for key in L.PROPOSAL_KEYS:
             text = v.text(key, "text")
-            if not text:
-                continue
-            norm = _norm_text(text)
-            if seen.first(norm) is not None:
-                continue
-            seen.add(norm)
-            proposals.append((code, text))
+            if text:
+                offered.append((code, text))
+    repeats = _near_duplicates([_norm_text(text) for _, text in offered])
+    proposals = [p for p, repeat in zip(offered, repeats) if repeat is None]
 
     for code in expected:
         if code not in reported:
@@ -406,30 +402,23 @@ def _narrative_blocks(catalogue: Catalogue, m: Measure, texts: dict[str, str], t
     named = set(central_order)
     central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in named]
     regional_order = [e.code for e in catalogue.registry if e.is_regional]
-    kept: list[tuple[str, str, str]] = []  # (executor, paragraph, normalised)
-    index = _near_duplicates()             # the normalised paragraphs of ``kept``, in the same order
+    given = [(code, para, _norm_text(para)) for code in central_order + regional_order if code in texts
+             for para in _paragraphs(texts[code])]  # (executor, paragraph, normalised), in the report's order
     by_exec: dict[str, list[str]] = defaultdict(list)
-    for code in central_order + regional_order:
-        if code not in texts:
+    for (code, para, norm), found in zip(given, _near_duplicates([g[2] for g in given], query_short=False)):
+        if found is not None:
+            twin = given[found]
+            same = "ідентичний" if twin[2] == norm else "майже ідентичний"
+            if twin[0] != code and (twin[0], code) not in twins:
+                twins.append((twin[0], code))
+            whose = ("власний абзац, уже поданий" if twin[0] == code
+                     else f"текст, що й {catalogue.executor_label(twin[0])}")
+            conflicts.append(Conflict(
+                "duplicate-paragraph", WARNING, m.id,
+                f"{catalogue.executor_label(code)} подав {same} {whose}; у звіт включено один раз",
+                tuple(dict.fromkeys((twin[0], code))), para[:120]))
             continue
-        for para in _paragraphs(texts[code]):
-            norm = _norm_text(para)
-            found = index.first(norm) if len(norm) >= MIN_PARAGRAPH else None
-            twin = kept[found] if found is not None else None
-            if twin is not None:
-                same = "ідентичний" if twin[2] == norm else "майже ідентичний"
-                if twin[0] != code and (twin[0], code) not in twins:
-                    twins.append((twin[0], code))
-                whose = ("власний абзац, уже поданий" if twin[0] == code
-                         else f"текст, що й {catalogue.executor_label(twin[0])}")
-                conflicts.append(Conflict(
-                    "duplicate-paragraph", WARNING, m.id,
-                    f"{catalogue.executor_label(code)} подав {same} {whose}; у звіт включено один раз",
-                    tuple(dict.fromkeys((twin[0], code))), para[:120]))
-                continue
-            kept.append((code, para, norm))
-            index.add(norm)
-            by_exec[code].append(para)
+        by_exec[code].append(para)
     blocks: list[NarrativeBlock] = []
     for code in central_order:
         if by_exec.get(code):

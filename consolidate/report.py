@@ -19,8 +19,15 @@ from xlsxwriter.worksheet import Worksheet
 
 from .catalogue import GROUPS, Catalogue, period_label
 from .model import CODE_LABELS, ERROR
-from .reconcile import (SUBTOTAL_KINDS, SUBTOTAL_LABELS, FundingResult, IndicatorResult, MeasureResult,
-                        Reconciliation, Subtotal)
+from .reconcile import (
+    SUBTOTAL_KINDS,
+    SUBTOTAL_LABELS,
+    FundingResult,
+    IndicatorResult,
+    MeasureResult,
+    Reconciliation,
+    Subtotal,
+)
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
 
 SECTION1 = "I. Фінансування"
@@ -75,16 +82,98 @@ class _StreamedSheet(Worksheet):
 
     def _initialize(self, init_data):
         super()._initialize({**init_data, "constant_memory": True})
+        self._shared: dict = {}  # value → its index in the workbook's shared strings
+
+    def put_rows(self, first_row: int, rows, formats, heights=None) -> int:
+        """Write whole rows at once from ``first_row`` down; returns the row after the last one.
+
+        ``rows``: sequences of values from column A on — text (always written as text, never as a formula
+        or markup), a number, or None / "" (a blank cell, written only if its column has a format);
+        ``formats``: one per column; ``heights``: one per row, as for ``set_row`` (None: the default).
+        Rows go strictly downwards, after anything written to the sheet before.
+
+        At national scale these sheets hold hundreds of thousands of cells, and xlsxwriter's per-cell
+        bookkeeping (a cell object, a dimension check, an escaped in-line string) was most of the report's
+        time.  Here a row is one piece of XML, and its text goes to the workbook's shared strings as in
+        xlsxwriter's normal mode: a file name or a checksum repeated on every row of an executor is stored
+        once.  The cells read back as those of write_string / write_number / write_blank (tested).
+        """
+        if first_row < self.previous_row or (first_row == self.previous_row
+                                             and (self.table.get(first_row) or first_row in self.row_info)):
+            raise ValueError(f"row {first_row} of a streamed sheet written after row {self.previous_row}")
+        if self._check_dimensions(first_row, 0) or self._check_dimensions(first_row, len(formats) - 1):
+            raise ValueError(f"row {first_row} is outside the worksheet")
+        self._write_single_row(first_row)  # what xlsxwriter still holds goes first
+        sst, cache = self.str_table, self._shared
+        shared = sst._get_shared_string_index
+        styles = [f' s="{f._get_xf_index()}"' if f else "" for f in formats]
+        blanks = [f'"{style}/>' if f else "" for f, style in zip(formats, styles)]
+        texts = [f'"{style} t="s"><v>' for style in styles]
+        numbers = [f'"{style}><v>' for style in styles]
+        heights = iter(heights) if heights is not None else None
+        out: list[str] = []
+        hits, r = 0, first_row
+        for values in rows:
+            r += 1  # the row's number in A1 notation
+            tag = f'<row r="{r}">'
+            if heights is not None:
+                height = next(heights)
+                if height is not None:
+                    px = int(height * 4.0 / 3.0 + 0.5)
+                    if px != self.original_row_height or px != self.default_row_height:
+                        tag = f'<row r="{r}" ht="{px * 0.75:.16g}" customHeight="1">'
+            cells = [tag]
+            for col, value in enumerate(values):
+                if value is None or value == "":
+                    if blanks[col]:
+                        cells.append(f'<c r="{_COLUMNS[col]}{r}{blanks[col]}')
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cells.append(f'<c r="{_COLUMNS[col]}{r}{numbers[col]}{value:.16G}</v></c>')
+                else:
+                    index = cache.get(value)
+                    if index is None:
+                        index = cache[value] = shared(_cell_text(value))
+                    else:
+                        hits += 1
+                    cells.append(f'<c r="{_COLUMNS[col]}{r}{texts[col]}{index}</v></c>')
+            cells.append("</row>")
+            out.append("".join(cells))
+            if len(out) == 1024:
+                self.fh.write("".join(out))
+                out.clear()
+        self.fh.write("".join(out))
+        sst.count += hits
+        if r > first_row:
+            self._check_dimensions(r - 1, 0)
+            self.previous_row = r - 1
+        return r
+
+
+_COLUMNS = [xl_col_to_name(c) for c in range(64)]
+
+
+def _cell_text(value) -> str:
+    """A value as the text of a cell: cut at MAX_CELL characters, and never taken for markup.
+
+    xlsxwriter stores a rich string as its own XML, recognised by "<r>" at the start and "</r>" at the end,
+    and copies any such string into the workbook unescaped: an executor's narrative of that shape would
+    land in the report as XML.  It is stored instead as a rich string of one run holding the escaped text,
+    which reads back as exactly the text.
+    """
+    text = str(value)
+    if len(text) > MAX_CELL:
+        text = text[:MAX_CELL] + " … [текст скорочено]"
+    if text.startswith("<r>") and text.endswith("</r>"):
+        body = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<r><t xml:space="preserve">{body}</t></r>'
+    return text
 
 
 def _t(ws, r, c, value, fmt=None):
     if value is None or value == "":
         ws.write_blank(r, c, None, fmt)
     else:
-        text = str(value)
-        if len(text) > MAX_CELL:
-            text = text[:MAX_CELL] + " … [текст скорочено]"
-        ws.write_string(r, c, text, fmt)
+        ws.write_string(r, c, _cell_text(value), fmt)
 
 
 def _height(text: str, width_chars: float, rows: int = 1) -> float:
@@ -382,16 +471,17 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
                "Джерела (файл, аркуш, клітинка)", "Код")
     _setup(ws, (13, 26, 14, 80, 30, 24, 60, 18), r, headers, fmts)
     row = r + 1
+    plain = [fmts.text] * len(headers)
+    flagged = [fmts.flag] + plain[1:]
     for c in sorted(rec.conflicts, key=lambda c: (c.severity != ERROR, c.kind, c.item)):
         item = rec.find(c.item)
         sources = getattr(item, "sources", []) if item is not None else []
         src = "\n".join(f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}" for s in sources
                         if not c.executors or s.executor in c.executors)
-        for col, v in enumerate((c.severity, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
-                                 ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, c.kind)):
-            _t(ws, row, col, v, fmts.flag if c.severity == ERROR and col == 0 else fmts.text)
-        ws.set_row(row, max(_height(c.message, 80), _height(src, 60)))
-        row += 1
+        values = (c.severity, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
+                  ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, c.kind)
+        row = ws.put_rows(row, [values], flagged if c.severity == ERROR else plain,
+                          [max(_height(c.message, 80), _height(src, 60))])
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
@@ -405,14 +495,11 @@ def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
                                        "text_wrap": True, "border": 1, "bold": True, "bg_color": colour})
                  for state, colour in STATE_COLOURS.items()}
     row = r + 1
+    text, value = fmts.text, fmts.value
     for s in status_rows:
-        for col, v in enumerate((s.executor, s.name, s.kind, s.state, s.received, s.file, s.sha256)):
-            _t(ws, row, col, v, state_fmt.get(s.state, fmts.text) if col == 3 else fmts.text)
-        for col, n in ((7, s.errors), (8, s.warnings), (9, s.returns), (10, s.rejected)):
-            ws.write_number(row, col, n, fmts.value)
-        for col, v in ((11, s.last_reminder), (12, s.contact), (13, s.note)):
-            _t(ws, row, col, v, fmts.text)
-        row += 1
+        formats = [text] * 3 + [state_fmt.get(s.state, text)] + [text] * 3 + [value] * 4 + [text] * 3
+        row = ws.put_rows(row, [(s.executor, s.name, s.kind, s.state, s.received, s.file, s.sha256, s.errors,
+                                 s.warnings, s.returns, s.rejected, s.last_reminder, s.contact, s.note)], formats)
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
@@ -421,13 +508,9 @@ def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
     r = _banner(ws, fmts, draft)
     headers = ("Ідентифікатор", "Поле", "Виконавець", "Значення", "Файл", "sha256", "Аркуш", "Клітинка")
     _setup(ws, (16, 12, 12, 30, 36, 66, 18, 10), r, headers, fmts)
-    row = r + 1
     items = [(fr.line.id, fr.sources) for fr in rec.funding] + [(ir.indicator.id, ir.sources) for ir in rec.indicators]
-    for item_id, sources in items:
-        for s in sources:
-            for col, v in enumerate((item_id, s.field, s.executor, s.value, s.file, s.sha256, s.sheet, s.cell)):
-                _t(ws, row, col, v, fmts.text)
-            row += 1
+    row = ws.put_rows(r + 1, ((item_id, s.field, s.executor, s.value, s.file, s.sha256, s.sheet, s.cell)
+                              for item_id, sources in items for s in sources), [fmts.text] * len(headers))
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 

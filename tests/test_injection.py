@@ -33,7 +33,9 @@ DDE = "=cmd|' /C calc'!A0"
 AT_SUM = "@SUM(A1:A9)"
 PLUS = "+1+1"
 MINUS = "-2+3"
-PAYLOADS = (HYPERLINK, DDE, AT_SUM, PLUS, MINUS)
+MARKUP = "<r><rPr><b/></rPr><t>жирний & </t></r>"  # xlsxwriter's own shape of a rich string
+PROPOSALS = (HYPERLINK, DDE, AT_SUM, PLUS, MARKUP)
+PAYLOADS = (*PROPOSALS, MINUS)
 FILE_NAME = '=HYPERLINK("http:evil","x") <img src=x onerror=alert(1)>.xlsx'
 
 
@@ -42,7 +44,7 @@ def crafted(cat, folder):
         "funding": {"F.T2.2.SG.MINJUST": {"budget_code": MINUS, "comment": DDE}},
         "execution": {"T2.2": {"narrative": HYPERLINK}, "T3.7": {"narrative": DDE},
                       "T4.2": {"narrative": AT_SUM}, "T6.10": {"narrative": PLUS}},
-        "proposals": {f"P{i + 1}": {"text": p} for i, p in enumerate(PAYLOADS)},
+        "proposals": {f"P{i + 1}": {"text": p} for i, p in enumerate(PROPOSALS)},
     })
     return filled(cat, folder, "crafted.xlsx", values)
 
@@ -56,12 +58,16 @@ def test_injection_payloads_stay_text_in_every_output(workspace, tmp_path):
         (sub,) = ledger.latest_submissions("2024")
         stored = {(v.key, v.field): v.text for v in ledger.values(sub.id)}
         assert stored[("T2.2", "narrative")] == HYPERLINK and stored[("T3.7", "narrative")] == DDE
-        assert [stored[(f"P{i + 1}", "text")] for i in range(5)] == list(PAYLOADS)
+        assert [stored[(f"P{i + 1}", "text")] for i in range(5)] == list(PROPOSALS)
         rec = reconcile(cat, "2024", [(s, ledger.values(s.id)) for s in ledger.latest_submissions("2024")])
         rows, _ = status_from_ledger(cat, ledger, "2024", dt.date.today())
 
-    # the national report (xlsx): every payload is a string cell, no formula carries one
-    book = openpyxl.load_workbook(io.BytesIO(build_report(cat, rec, rows)))
+    # the national report (xlsx): every payload is a string cell, no formula carries one, no markup is copied
+    report = build_report(cat, rec, rows)
+    with zipfile.ZipFile(io.BytesIO(report)) as z:
+        assert "<rPr><b/></rPr><t>жирний" not in z.read("xl/sharedStrings.xml").decode("utf-8")
+    book = openpyxl.load_workbook(io.BytesIO(report))
+    assert MARKUP in [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row]
     found: set[str] = set()
     for ws in book.worksheets:
         for row in ws.iter_rows():

@@ -38,18 +38,18 @@ def national():
     return cat, returns
 
 
-class _Scan:
-    """What the index replaced: every earlier text compared in order."""
-
-    def __init__(self):
-        self.texts: list[str] = []
-
-    def add(self, text: str) -> int:
-        self.texts.append(text)
-        return len(self.texts) - 1
-
-    def first(self, text: str):
-        return next((i for i, t in enumerate(self.texts) if similar(text, t, R.NEAR_DUPLICATE, R.MIN_PARAGRAPH)), None)
+def _scan(texts: list[str], *, query_short: bool = True) -> list[int | None]:
+    """What the index replaced: every earlier kept text compared in order."""
+    kept: list[int] = []
+    out: list[int | None] = []
+    for text in texts:
+        found = None
+        if query_short or len(text) >= R.MIN_PARAGRAPH:
+            found = next((k for k in kept if similar(text, texts[k], R.NEAR_DUPLICATE, R.MIN_PARAGRAPH)), None)
+        if found is None:
+            kept.append(len(out))
+        out.append(found)
+    return out
 
 
 def _view(cat, rec):
@@ -63,7 +63,7 @@ def test_near_duplicate_index_gives_the_scan_result(national, monkeypatch):
     fast = R.reconcile(cat, "2024", returns)
     kinds = {c.kind for c in fast.conflicts}
     assert "duplicate-paragraph" in kinds  # copied texts are in the data
-    monkeypatch.setattr(R, "_near_duplicates", _Scan)
+    monkeypatch.setattr(R, "_near_duplicates", _scan)
     assert _view(cat, fast) == _view(cat, R.reconcile(cat, "2024", returns))
 
 
@@ -98,12 +98,37 @@ def test_report_sheets_written_row_by_row_hold_what_in_memory_sheets_held(nation
 
     def sheets(data: bytes) -> dict:
         wb = openpyxl.load_workbook(io.BytesIO(data))
-        return {ws.title: ([[c.value for c in row] for row in ws.iter_rows()],
+        def style(c):
+            return (c.font.name, c.font.sz, c.font.b, c.font.color.rgb if c.font.color else None, c.fill.fgColor.rgb,
+                    c.number_format, c.border.left.style, c.alignment.horizontal, c.alignment.vertical,
+                    c.alignment.wrap_text)
+
+        return {ws.title: ([[(c.value, style(c)) for c in row] for row in ws.iter_rows()],
                            {r: d.height for r, d in ws.row_dimensions.items() if d.height},
                            ws.auto_filter.ref, ws.freeze_panes) for ws in wb.worksheets}
 
+    class Held(Worksheet):
+        """Rows written cell by cell through xlsxwriter, held in memory."""
+
+        def put_rows(self, first_row, rows, formats, heights=None):
+            heights = iter(heights) if heights is not None else None
+            row = first_row
+            for values in rows:
+                for col, value in enumerate(values):
+                    if value is None or value == "":
+                        self.write_blank(row, col, None, formats[col])
+                    elif isinstance(value, (int, float)):
+                        self.write_number(row, col, value, formats[col])
+                    else:
+                        self.write_string(row, col, str(value), formats[col])
+                height = next(heights) if heights is not None else None
+                if height is not None:
+                    self.set_row(row, height)
+                row += 1
+            return row
+
     streamed = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
-    monkeypatch.setattr(report, "_StreamedSheet", Worksheet)
+    monkeypatch.setattr(report, "_StreamedSheet", Held)
     held = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
     assert streamed == held
     assert len(streamed[report.SHEET_SOURCES][0]) > 3000
