@@ -29,7 +29,7 @@ SUBTOTAL_LABELS = {
     "other": "– інші",
 }
 REGIONAL_HEADER = "Обласний рівень:"
-NEAR_DUPLICATE = 0.9  # similarity ratio above which two paragraphs are "the same text"
+NEAR_DUPLICATE = 0.9  # 2·LCS/(la + lb) from which two paragraphs are "the same text" (consolidate.neardup)
 MIN_PARAGRAPH = 40    # shorter paragraphs (headings, list items) are not checked for duplication
 
 
@@ -233,7 +233,8 @@ def _norm_text(text: str) -> str:
 
 def _near_duplicates(texts: list[str], *, query_short: bool = True) -> list[int | None]:
     """For each text, the first earlier kept one that is the same: identical, or (both at least MIN_PARAGRAPH
-    long) difflib's ratio ≥ NEAR_DUPLICATE; found without comparing every pair (see consolidate.neardup)."""
+    long) sharing ≥ NEAR_DUPLICATE of their characters in a longest common subsequence; found without
+    comparing every pair (see consolidate.neardup)."""
     return first_similar(texts, NEAR_DUPLICATE, MIN_PARAGRAPH, query_short=query_short)
 
 
