@@ -11,6 +11,7 @@ recalculate on load still shows the truth.
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import functools
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -79,8 +81,13 @@ class _Worksheet(Worksheet):
     dozen formulas, and that rewriting was half the time of generating a template.  The result
     depends on the formula and two flags only, so it is computed once per process.
 
-    Cells: the <sheetData> loop below (see there).
+    Cells: the <sheetData> loop below (see there).  Templates address cells by (row, col) only, so
+    the writers are xlsxwriter's undecorated ones, without its A1-notation check on every call.
     """
+
+    write_string = Worksheet._write_string
+    write_number = Worksheet._write_number
+    write_blank = Worksheet._write_blank
 
     _prepared: dict[tuple[str, bool, bool], str] = {}
 
@@ -188,6 +195,22 @@ class _SharedStrings(SharedStrings):
 
 
 class _Packager(Packager):
+    # styles.xml of the workbooks made so far, by the formats they use (see _Workbook.add_format)
+    _styles: dict[tuple, str] = {}
+
+    def _write_styles_file(self):
+        wb = self.workbook
+        key = wb._styles_key() if self.in_memory else None
+        xml = self._styles.get(key) if key is not None else None
+        if xml is not None:
+            self._filename("xl/styles.xml").write(xml)
+            return
+        super()._write_styles_file()
+        if key is not None:
+            if len(self._styles) >= 64:  # bounded: templates use one or two orders of the same formats
+                self._styles.clear()
+            self._styles[key] = self.filenames[-1][0].getvalue()
+
     def _write_shared_strings_file(self):
         if not self.workbook.str_table.count:
             return
@@ -198,10 +221,47 @@ class _Packager(Packager):
 
 
 class _Workbook(xlsxwriter.Workbook):
+    """xlsxwriter's workbook; formats are made once per process and copied into each workbook.
+
+    Every template makes the same two dozen formats, and parsing their properties (colours, fonts,
+    borders) was a tenth of a template's time; so was writing styles.xml, which depends only on which
+    formats the workbook uses, in which order.  A format is copied from the first one made in this
+    process with the same properties (formats are never changed after ``add_format``); styles.xml is
+    written once per sequence of such formats.  Same bytes as xlsxwriter (tests/test_templates.py).
+    """
+
     worksheet_class = _Worksheet
+    _prototypes: dict[tuple, Format] = {}
 
     def _get_packager(self):
         return _Packager()
+
+    def add_format(self, properties=None):
+        merged = self.default_format_properties.copy()
+        if properties:
+            merged.update(properties)
+        key = tuple(sorted(merged.items()))
+        proto = self._prototypes.get(key)
+        if proto is None:
+            if len(self._prototypes) >= 1024:
+                self._prototypes.clear()
+            proto = self._prototypes[key] = Format(merged)
+            proto._get_format_key()  # cached in the format, copied with it
+            proto._prototype_key = key
+        fmt = copy.copy(proto)
+        fmt.xf_format_indices = self.xf_format_indices
+        fmt.dxf_format_indices = self.dxf_format_indices
+        self.formats.append(fmt)
+        return fmt
+
+    def _styles_key(self):
+        """What styles.xml depends on: the formats in index order, or None if one was not made here."""
+        try:
+            xf = tuple(f._prototype_key for f in self.xf_formats)
+            dxf = tuple(f._prototype_key for f in self.dxf_formats)
+        except AttributeError:
+            return None
+        return xf, dxf, bool(self.has_comments), tuple(self.custom_colors), tuple(self.palette)
 
 
 def catalogue_identity(catalogue: Catalogue) -> Identity:
@@ -271,7 +331,12 @@ def _lines(text: str, width: float, font_size: float = 11, bold: bool = False) -
 
 def _height(cells: Iterable[tuple[str, float]], minimum: float = 15, font_size: float = 11,
             bold: bool = False) -> float:
-    lines = max((_lines(t, w, font_size, bold) for t, w in cells if t), default=1)
+    lines = 1
+    for text, width in cells:
+        if text:
+            n = _lines(text, width, font_size, bold)
+            if n > lines:
+                lines = n
     return _points(lines, minimum, font_size)
 
 

@@ -400,8 +400,9 @@ def test_generation_is_deterministic(tmp_path, generated):
 
 
 def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
-    """template._Worksheet writes <sheetData> and template._SharedStrings the shared strings itself
-    (speed): byte for byte what xlsxwriter writes."""
+    """template._Worksheet writes <sheetData> and template._SharedStrings the shared strings itself,
+    template._Workbook copies formats and reuses styles.xml (speed): byte for byte what xlsxwriter
+    writes."""
     import xlsxwriter
     from xlsxwriter.worksheet import Worksheet
 
@@ -409,11 +410,13 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
 
     # a sheet with every kind of cell, row and column formats, gaps, rows without cells, a comment-free
     # sheet over several 16-row span blocks, and a sheet with a comment (xlsxwriter's own loop)
-    def sampler(comment: bool) -> bytes:
+    def sampler(comment: bool, swap: bool = False) -> bytes:
         buf = io.BytesIO()
         wb = template._Workbook(buf, template.WB_OPTIONS)
         wb.set_properties({"created": template.DEFAULT_TIMESTAMP})
         bold, grey = wb.add_format({"bold": True}), wb.add_format({"bg_color": "#EEEEEE"})
+        if swap:  # the same formats, first used in the other order
+            bold, grey = grey, bold
         ws = wb.add_worksheet("s")
         ws.set_column(3, 4, 12, grey)
         ws.set_row(2, 30, bold)
@@ -441,16 +444,19 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
         wb.close()
         return buf.getvalue()
 
-    ours = [sampler(False), sampler(True)]
+    template._Packager._styles.clear()
+    ours = [sampler(False), sampler(True), sampler(False, swap=True)]
     ours += [template.build_workbook(CAT, code, PERIOD, PASSWORD) for code in EXECUTORS]
+    assert 3 <= len(template._Packager._styles) < len(EXECUTORS)  # reused, by the formats' order
     monkeypatch.setattr(template._Workbook, "worksheet_class", Worksheet)
     monkeypatch.setattr(template._Workbook, "_get_packager", xlsxwriter.Workbook._get_packager)
-    plain = [sampler(False), sampler(True)]
+    monkeypatch.setattr(template._Workbook, "add_format", xlsxwriter.Workbook.add_format)
+    plain = [sampler(False), sampler(True), sampler(False, swap=True)]
     plain += [template.build_workbook(CAT, code, PERIOD, PASSWORD) for code in EXECUTORS]
-    assert len(ours) == len(plain) == len(EXECUTORS) + 2
+    assert len(ours) == len(plain) == len(EXECUTORS) + 3
     for i, (a, b) in enumerate(zip(ours, plain)):
         assert a == b, i
-    assert ours[2:] == [generated[code].path.read_bytes() for code in EXECUTORS]
+    assert ours[3:] == [generated[code].path.read_bytes() for code in EXECUTORS]
 
 
 def test_generation_rate(tmp_path):
