@@ -68,7 +68,6 @@ BYTES_IN_FLIGHT = 64 * 1024 * 1024  # … and at most this many bytes of them (o
 MAX_WORKERS = 4
 READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarantined
 POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
-WORKER_NICE = 5
 # fork on Linux: a reader starts in milliseconds with the catalogue already prepared; elsewhere the
 # platform's default (spawn: the catalogue is sent to each reader) is the safe choice.
 START_METHOD = "fork" if sys.platform.startswith("linux") else None
@@ -531,8 +530,8 @@ def _try_lock(fh) -> None:
 def _worker_main(conn, catalogue, parent_pid: int) -> None:
     """Read files sent by the intake process until told to stop or orphaned."""
     gc.freeze()  # objects inherited from the parent: never scanned by this process's collector
-    if hasattr(os, "nice"):
-        os.nice(WORKER_NICE)  # the intake process (archive, ledger) runs first when both want a core
+    # Not niced: readers do most of the work, and a niced reader loses its core to every other program of the
+    # machine (the intake process itself mostly waits for them).
     while True:
         try:
             if not conn.poll(POLL_SECONDS):

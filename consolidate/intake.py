@@ -50,6 +50,7 @@ from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTI
 from .numbers import Parsed, format_value, is_nothing, parse_number
 
 MiB = 1024 * 1024
+_INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -511,9 +512,14 @@ class _DataSheet:
     cols: dict[str, int]            # column code → 0-based column
     found_by: str                   # "codes", "labels" or "keys"
     special: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    letters: dict[str, str] = field(default_factory=dict)   # column code → column letters (A1 references)
+
+    def __post_init__(self):
+        self.letters = {code: _a1(0, c)[:-1] for code, c in self.cols.items()}
 
     def ref(self, r: int, code: str) -> str:
-        return _a1(r, self.cols[code]) if code in self.cols else ""
+        letters = self.letters.get(code)
+        return f"{letters}{r + 1}" if letters is not None else ""
 
 
 def _code_row(sheet: _Sheet) -> tuple[str, dict[str, int]] | None:
@@ -901,9 +907,9 @@ class _Reader:
         data_started = False
         keyless_count = 0
         summed: list[int] = []      # rows with data but no key beyond those reported one by one
-        for r in range(len(sheet.rows)):
-            raw = sheet.value(r, key_col)
-            key = raw.strip() if isinstance(raw, str) else _text(raw)
+        for r, row in enumerate(sheet.rows):
+            raw = row[key_col] if key_col < len(row) else ""
+            key = raw.strip() if type(raw) is str else _text(raw)
             if not key:
                 if data_started and any(_text(sheet.value(r, c)) or (r, c) in ds.special for c in inputs):
                     keyless_count += 1
@@ -975,10 +981,15 @@ class _Reader:
 
     def _number(self, ds: _DataSheet, r: int, code: str, key: str, unit: str) -> _Number:
         """Parse a numeric input; findings for text, error values and negative numbers."""
-        if code not in ds.cols:
+        c = ds.cols.get(code)
+        if c is None:
             return _Number("invalid")
-        raw = ds.sheet.value(r, ds.cols[code])
-        ref = ds.ref(r, code)
+        raw = ds.sheet.value(r, c)
+        ref = f"{ds.letters[code]}{r + 1}"
+        kind = type(raw)
+        if (kind is float or kind is int) and 0 <= raw < _INF:  # a plain number (the usual cell): as parse_number
+            value = float(raw)
+            return _Number("number", value, format_value(value), ref, raw)
         if raw == "" and self._special(ds, r, code, key):
             return _Number("invalid", ref=ref)
         p: Parsed = parse_number(raw)
@@ -1008,10 +1019,11 @@ class _Reader:
 
     def _text_cell(self, ds: _DataSheet, r: int, code: str, key: str) -> tuple[str, str]:
         """(text, A1 ref) of a text input; "" for blank, a dash, or an error shown as empty."""
-        if code not in ds.cols:
+        c = ds.cols.get(code)
+        if c is None:
             return "", ""
-        raw = ds.sheet.value(r, ds.cols[code])
-        ref = ds.ref(r, code)
+        raw = ds.sheet.value(r, c)
+        ref = f"{ds.letters[code]}{r + 1}"
         if raw == "" and self._special(ds, r, code, key):
             return "", ref
         if is_nothing(raw):

@@ -331,27 +331,27 @@ class Ledger:
     # --- writing -----------------------------------------------------------------------
     def record(self, ret: Return, *, status: str, original_name: str, size: int, received_at: str,
                archive_path: str, fmt: str) -> Receipt:
-        """Record one received file in one transaction; the same bytes twice are recorded once."""
+        """Record one received file atomically (see :meth:`group`); the same bytes twice are recorded once."""
         if status not in FILE_STATES:
             raise ValueError(f"unknown status {status!r}")
         identified = status != QUARANTINED
         if identified and not (ret.executor and ret.period):
             raise ValueError("an accepted return needs an executor and a period")
         with self._atomic():
-            existing = self._file_where("f.sha256 = ?", (ret.sha256,))
-            if existing:
-                return Receipt(existing[0], duplicate=True, superseded=None)
+            if self.has_file(ret.sha256):
+                return Receipt(self.file(ret.sha256), duplicate=True, superseded=None)
             cur = self.db.execute(
                 "INSERT INTO files (sha256, original_name, size, received_at, archive_path, format, status, executor, "
                 "period, template_version, identified_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (ret.sha256, original_name, size, received_at, archive_path, fmt, status, ret.executor, ret.period,
                  ret.template_version, ret.identified_by))
             file_id = cur.lastrowid
-            self.db.executemany(
-                "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, expected) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
-                 for i, f in enumerate(ret.findings)])
+            if ret.findings:
+                self.db.executemany(
+                    "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, "
+                    "expected) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
+                     for i, f in enumerate(ret.findings)])
             superseded = new_id = None
             if identified:
                 row = self.db.execute(
