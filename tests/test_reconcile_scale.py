@@ -105,27 +105,31 @@ def test_report_sheets_written_row_by_row_hold_what_in_memory_sheets_held(nation
 
         return {ws.title: ([[(c.value, style(c)) for c in row] for row in ws.iter_rows()],
                            {r: d.height for r, d in ws.row_dimensions.items() if d.height},
+                           sorted(str(m) for m in ws.merged_cells.ranges),
                            ws.auto_filter.ref, ws.freeze_panes) for ws in wb.worksheets}
 
     class Held(Worksheet):
         """Rows written cell by cell through xlsxwriter, held in memory."""
 
-        def put_rows(self, first_row, rows, formats, heights=None):
-            heights = iter(heights) if heights is not None else None
+        def put_rows(self, first_row, rows):
             row = first_row
-            for values in rows:
+            for values, formats, height in rows:
                 for col, value in enumerate(values):
                     if value is None or value == "":
                         self.write_blank(row, col, None, formats[col])
+                    elif isinstance(value, report.Formula):
+                        self.write_formula(row, col, value.text, formats[col], value.value)
                     elif isinstance(value, (int, float)):
                         self.write_number(row, col, value, formats[col])
                     else:
                         self.write_string(row, col, str(value), formats[col])
-                height = next(heights) if heights is not None else None
                 if height is not None:
                     self.set_row(row, height)
                 row += 1
             return row
+
+        def merge_rows(self, first_row, first_col, last_row, last_col):
+            self.merge.append([first_row, first_col, last_row, last_col])
 
     streamed = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
     monkeypatch.setattr(report, "_StreamedSheet", Held)
