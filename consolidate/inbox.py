@@ -15,7 +15,8 @@ For every file, in order of modification time:
    Linux, an fsync per file elsewhere — then the folders that received them, then the ledger's open
    transaction is committed and made durable, :meth:`~consolidate.ledger.Ledger.sync`), take it out of
    the inbox: its bytes are durable in the archive and recorded, so the inbox copy is removed after
-   checking it is still the same file.
+   checking it is still the same file.  The flush waits for the disk in a thread while the next files
+   are read and recorded; the next barrier begins only after this one is complete.
 
 Killed at any point (kill -9) and run again, intake loses no file and records none twice: until the
 barrier, every file of the group is still in the inbox and a transaction not committed is rolled back
@@ -45,6 +46,7 @@ import sys
 import time
 from collections.abc import Iterable
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -174,8 +176,9 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
     try:
         if on_start:
             on_start(len(files))
-        with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, ledger.group():
-            return _Intake(ws, ledger, catalogue, pool, on_outcome, received_at).run(files)
+        with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, ledger.group(), \
+                ThreadPoolExecutor(1, thread_name_prefix="consolidate-flush") as flusher:
+            return _Intake(ws, ledger, catalogue, pool, flusher, on_outcome, received_at).run(files)
     finally:
         if pool is not None:
             pool.close()
@@ -205,7 +208,7 @@ class _Job:
 
 
 class _Intake:
-    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, on_outcome,
+    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, flusher: ThreadPoolExecutor, on_outcome,
                  received_at: dt.datetime | None = None):
         self.received_at = received_at
         self.ws, self.ledger, self.catalogue, self.pool = ws, ledger, catalogue, pool
@@ -214,6 +217,8 @@ class _Intake:
         self.results: dict[int, tuple[Return, bool]] = {}   # index → (what was read, archive copy written)
         self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []   # waiting for the durability barrier
         self.unsynced: set[Path] = set()                                 # archive, quarantine files to flush
+        self.flusher = flusher                                           # the thread that flushes them
+        self.flushing: tuple[Future, list] | None = None                 # a barrier's flush, and its files
         self.inflight: set[str] = set()                                  # sha256 read or archived, not yet recorded
 
     def run(self, files: list[tuple[Path, bool]]) -> list[Outcome]:
@@ -232,12 +237,15 @@ class _Intake:
             if len(self.recorded) >= BARRIER_EVERY:
                 self._barrier()
             else:
+                if self.flushing is not None and self.flushing[0].done():
+                    self._complete_barrier()
                 began = self.ledger.uncommitted_since
                 if began is not None and time.monotonic() - began > GROUP_SECONDS:
                     self.ledger.commit()
         while waiting:
             self._finish(waiting.popleft())
         self._barrier()
+        self._complete_barrier()
         return self.outcomes
 
     def _emit(self, outcome: Outcome) -> None:
@@ -257,19 +265,32 @@ class _Intake:
         self.unsynced.add(path)
 
     def _barrier(self) -> None:
-        """Make the archive and quarantine files and the ledger durable, then take recorded files out of the inbox.
+        """Start making the archive and quarantine files written so far durable; see :meth:`_complete_barrier`.
 
-        The ledger's open transaction is committed here (if not before): its files' archive copies are on disk by then.
+        The flush (a syncfs, or an fsync per file) runs in a thread, waiting for the disk while this thread goes
+        on feeding the readers and recording; the previous barrier is completed first, so barriers stay in order.
         """
-        _make_durable(self.unsynced)
-        self.unsynced.clear()
-        if self.recorded:
+        self._complete_barrier()
+        files, self.unsynced = self.unsynced, set()
+        batch, self.recorded = self.recorded, []
+        self.flushing = (self.flusher.submit(_make_durable, files), batch)
+
+    def _complete_barrier(self) -> None:
+        """Wait for the barrier's flush, make the ledger durable, then take the barrier's files out of the inbox.
+
+        The ledger's open transaction is committed here (if not before): the files' archive copies are on disk by then.
+        """
+        if self.flushing is None:
+            return
+        flushed, batch = self.flushing
+        self.flushing = None
+        flushed.result()
+        if batch:
             self.ledger.sync()
-        for outcome, from_inbox, stat in self.recorded:
+        for outcome, from_inbox, stat in batch:
             if from_inbox:
                 outcome.moved = _retire(outcome.path, stat)
             self._emit(outcome)
-        self.recorded.clear()
 
     def _prepare(self, index: int, path: Path, from_inbox: bool) -> _Job | None:
         outcome = Outcome(path, original_name(path))
