@@ -83,7 +83,7 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
     if positions.size < 2:
         return {}
     long_texts = [texts[p] for p in positions]
-    thresholds, rest, alphabet = _count_thresholds(long_texts)
+    thresholds, rest, columns = _count_thresholds(long_texts)
     size = lengths[positions].astype(np.float64)
     bound = threshold - _SLACK
     rows_kept, cols_kept = [], []
@@ -102,9 +102,10 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
         cols_kept.append(cols)
     rows, cols = np.concatenate(rows_kept), np.concatenate(cols_kept)
     if rows.size:
-        if alphabet.size < 256:  # one byte a character: rapidfuzz's fastest path, and the same LCS
-            table = {int(code): chr(k) for k, code in enumerate(alphabet)}
-            long_texts = [t.translate(table) for t in long_texts]
+        if columns.max(initial=0) < 256:  # one byte a character: rapidfuzz's fastest path, and the same LCS
+            mapped = columns.astype(np.uint8).tobytes().decode("latin-1")
+            ends = np.cumsum([len(t) for t in long_texts]).tolist()
+            long_texts = [mapped[e - len(t):e] for t, e in zip(long_texts, ends)]
         lcs = cpdist([long_texts[i] for i in rows.tolist()], [long_texts[j] for j in cols.tolist()],
                      scorer=LCSseq.similarity, dtype=np.int64, workers=-1)
         ok = 2.0 * lcs / (size[rows] + size[cols]) >= threshold  # the test itself, in similar()'s arithmetic
@@ -118,7 +119,7 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
 def _count_thresholds(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Each text's character counts as 0/1 columns "count of c ≥ t" for t = 1 … cap, so that the product of
     two rows is Σ min(ca, cb); the square roots of what is left above the cap (None if nothing is); and
-    the alphabet (the code points, sorted)."""
+    every character of the texts, one after another, as its number in their alphabet."""
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     alphabet, columns = np.unique(codes, return_inverse=True)
     rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
@@ -133,4 +134,4 @@ def _count_thresholds(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None, 
     owner = np.repeat(np.arange(alphabet.size), widths)     # its character
     thresholds = (counts[:, owner] > steps[None, :]).astype(np.float32)  # sums of 0/1: exact in float32
     above = np.maximum(counts - cap, 0)
-    return thresholds, (np.sqrt(above) if above.any() else None), alphabet
+    return thresholds, (np.sqrt(above) if above.any() else None), columns

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import layout as L
 from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
@@ -33,9 +34,8 @@ NEAR_DUPLICATE = 0.9  # 2·LCS/(la + lb) from which two paragraphs are "the same
 MIN_PARAGRAPH = 40    # shorter paragraphs (headings, list items) are not checked for duplication
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where one figure came from."""
+class Source(NamedTuple):
+    """Where one figure came from (a tuple: one per claim, ~100,000 at national scale)."""
 
     executor: str
     submission_id: int
@@ -598,12 +598,12 @@ def summary_dict(catalogue: Catalogue, rec: Reconciliation) -> dict:
             "programme_amount": total.programme_amount, "planned": total.planned, "financed": total.financed,
             "cash": total.cash, "incomplete": total.incomplete},
         "funding": [{"id": r.line.id, "holder": r.line.holder, "financed": r.financed, "cash": r.cash, "nil": r.nil,
-                     "incomplete": r.incomplete, "sources": [s.__dict__ for s in r.sources]} for r in rec.funding],
+                     "incomplete": r.incomplete, "sources": [s._asdict() for s in r.sources]} for r in rec.funding],
         "subtotals": [s.__dict__ for s in rec.subtotals],
         "indicators": [{"id": r.indicator.id, "rule": r.indicator.rule, "planned": r.indicator.planned,
                         "value": r.value, "incomplete": r.incomplete, "missing": r.missing, "note": r.note,
                         "claims": [{"executor": c.executor, "value": c.value, "numerator": c.numerator,
-                                    "denominator": c.denominator, "sources": [s.__dict__ for s in c.sources]}
+                                    "denominator": c.denominator, "sources": [s._asdict() for s in c.sources]}
                                    for c in r.claims]} for r in rec.indicators],
         "conflicts": [conflict_dict(c) for c in rec.conflicts],
     }
