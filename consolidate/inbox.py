@@ -576,6 +576,9 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
             ret = Return(name, sha, None, None, None, [], [Finding(
                 name, ERROR, "unreadable",
                 f"Файл не вдалося прочитати ({type(exc).__name__}: {str(exc)[:200]}).")])
+        # The values travel as plain tuples (a named tuple pickles through a Python call per value); only the
+        # ledger reads them, and it takes any sequence of CellValue's fields.
+        ret.values = [tuple(v) for v in ret.values]
         conn.send((index, ret, copied))
 
 

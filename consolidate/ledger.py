@@ -331,7 +331,10 @@ class Ledger:
     # --- writing -----------------------------------------------------------------------
     def record(self, ret: Return, *, status: str, original_name: str, size: int, received_at: str,
                archive_path: str, fmt: str) -> Receipt:
-        """Record one received file atomically (see :meth:`group`); the same bytes twice are recorded once."""
+        """Record one received file atomically (see :meth:`group`); the same bytes twice are recorded once.
+
+        ``ret.values`` are CellValues or plain tuples of their fields (the intake's reader processes send those).
+        """
         if status not in FILE_STATES:
             raise ValueError(f"unknown status {status!r}")
         identified = status != QUARANTINED
