@@ -31,7 +31,7 @@ from rapidfuzz.distance import LCSseq
 from rapidfuzz.process import cpdist
 
 _SLACK = 1e-9    # bounds are compared with a hair of slack: a bound never rules out a borderline pair
-_BLOCK = 256     # texts compared at once with all earlier ones (a block × earlier matrix of floats)
+_BLOCK = 512     # texts compared at once with all earlier ones (a block × earlier matrix of floats)
 _CAP = 64        # thresholds per character in the counts' matrix product (larger counts: a looser bound)
 _COLUMNS = 2048  # at most this many columns in it (the cap is halved until they fit)
 
@@ -84,6 +84,7 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
         return {}
     long_texts = [texts[p] for p in positions]
     thresholds, rest, columns = _count_thresholds(long_texts)
+    columns_first = np.ascontiguousarray(thresholds.T)  # the right operand, laid out for the product
     size = lengths[positions].astype(np.float64)
     bound = threshold - _SLACK
     rows_kept, cols_kept = [], []
@@ -93,7 +94,7 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
         total = la + lb
         keep = 2.0 * np.minimum(la, lb) / total >= bound
         keep &= np.arange(start, stop)[:, None] > np.arange(stop)[None, :]  # earlier texts only
-        matches = (thresholds[start:stop] @ thresholds[:stop].T).astype(np.float64)  # Σ min(ca, cb) to the cap
+        matches = (thresholds[start:stop] @ columns_first[:, :stop]).astype(np.float64)  # Σ min(ca, cb) to the cap
         if rest is not None:  # counts above the cap: Σ min(ra, rb) ≤ Σ √(ra·rb), with room for rounding
             matches += (rest[start:stop] @ rest[:stop].T) * (1 + 1e-9) + 1e-6
         keep &= 2.0 * matches / total >= bound
