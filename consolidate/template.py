@@ -109,25 +109,59 @@ class _Worksheet(Worksheet):
     def _calculate_spans(self):
         if self.comments:
             return super()._calculate_spans()
-        spans = {}
-        table, col_min, col_max = self.table, self.dim_colmin, self.dim_colmax
-        span_min = span_max = None
-        last = self.dim_rowmax
-        for row_num in range(self.dim_rowmin, last + 1):
-            cells = table.get(row_num)
-            if cells:
+        # the first and last column with a cell in each block of 16 rows
+        blocks: dict[int, list[int]] = {}
+        row_min, row_max, col_min, col_max = self.dim_rowmin, self.dim_rowmax, self.dim_colmin, self.dim_colmax
+        for row_num, cells in self.table.items():
+            if not cells or not row_min <= row_num <= row_max:
+                continue
+            lo, hi = min(cells), max(cells)
+            if lo < col_min or hi > col_max:
                 cols = [c for c in cells if col_min <= c <= col_max]
-                if cols:
-                    lo, hi = min(cols), max(cols)
-                    if span_min is None:
-                        span_min, span_max = lo, hi
-                    else:
-                        span_min, span_max = min(span_min, lo), max(span_max, hi)
-            if (row_num + 1) % 16 == 0 or row_num == last:
-                if span_min is not None:
-                    spans[row_num // 16] = f"{span_min + 1}:{span_max + 1}"
-                    span_min = None
-        self.row_spans = spans
+                if not cols:
+                    continue
+                lo, hi = min(cols), max(cols)
+            block = blocks.get(row_num // 16)
+            if block is None:
+                blocks[row_num // 16] = [lo, hi]
+            else:
+                if lo < block[0]:
+                    block[0] = lo
+                if hi > block[1]:
+                    block[1] = hi
+        self.row_spans = {b: f"{lo + 1}:{hi + 1}" for b, (lo, hi) in blocks.items()}
+
+    def _row_start(self, row: int, spans, info) -> str:
+        """The <row> start tag xlsxwriter's ``_write_row`` writes for a row with cells."""
+        if info is not None:
+            height, row_format, hidden, level, collapsed = (info.height, info.row_format, info.hidden, info.level,
+                                                            info.collapsed)
+        else:
+            height, row_format, hidden, level, collapsed = None, None, 0, 0, 0
+        if height is None:
+            height = self.default_row_height
+        tag = f'<row r="{row + 1}"'
+        if spans:
+            tag += f' spans="{spans}"'
+        if row_format:
+            xf_index = row_format._get_xf_index()
+            if xf_index:
+                tag += f' s="{xf_index}"'
+            tag += ' customFormat="1"'
+        custom_height = height != self.original_row_height or height != self.default_row_height
+        if custom_height:
+            tag += f' ht="{height * 0.75:.16g}"'
+        if hidden:
+            tag += ' hidden="1"'
+        if custom_height:
+            tag += ' customHeight="1"'
+        if level:
+            tag += f' outlineLevel="{level}"'
+        if collapsed:
+            tag += ' collapsed="1"'
+        if self.excel_version == 2010:
+            tag += ' x14ac:dyDescent="0.25"'
+        return tag + ">"
 
     def _write_rows(self):
         if self.comments or self.constant_memory:
@@ -136,6 +170,14 @@ class _Worksheet(Worksheet):
         write = self.fh.write
         table, row_info, col_info, spans = self.table, self.row_info, self.col_info, self.row_spans
         col_min, col_max = self.dim_colmin, self.dim_colmax
+        style: dict = {}  # format -> its ' s="index"' (the index is fixed once a format is used)
+
+        def style_of(fmt):
+            attr = style.get(fmt)
+            if attr is None:
+                attr = style[fmt] = f' s="{fmt._get_xf_index()}"'
+            return attr
+
         for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
             cells = table.get(row_num)
             info = row_info.get(row_num)
@@ -143,7 +185,7 @@ class _Worksheet(Worksheet):
                 if row_num in row_info:
                     self._write_empty_row(row_num, spans.get(row_num // 16), info)
                 continue
-            self._write_row(row_num, spans.get(row_num // 16), info)
+            write(self._row_start(row_num, spans.get(row_num // 16), info))
             row_str = str(row_num + 1)
             row_format = info.row_format if info is not None else None
             for col_num in sorted(cells):
@@ -159,20 +201,19 @@ class _Worksheet(Worksheet):
                     col_str = _COL_NAMES[col_num] = xl_col_to_name(col_num)
                 fmt = cell.format
                 if fmt:
-                    xf = fmt.xf_index
-                    attrs = f' r="{col_str}{row_str}" s="{fmt._get_xf_index() if xf is None else xf}"'
+                    s_attr = style.get(fmt) or style_of(fmt)
                 elif row_format:
-                    attrs = f' r="{col_str}{row_str}" s="{row_format._get_xf_index()}"'
+                    s_attr = style_of(row_format)
                 elif col_num in col_info and col_info[col_num].column_format is not None:
-                    attrs = f' r="{col_str}{row_str}" s="{col_info[col_num].column_format._get_xf_index()}"'
+                    s_attr = style_of(col_info[col_num].column_format)
                 else:
-                    attrs = f' r="{col_str}{row_str}"'
+                    s_attr = ""
                 if kind is _STRING:
-                    write(f'<c{attrs} t="s"><v>{cell.string}</v></c>')
+                    write(f'<c r="{col_str}{row_str}"{s_attr} t="s"><v>{cell.string}</v></c>')
                 elif kind is _NUMBER:
-                    write(f"<c{attrs}><v>{cell.number:.16G}</v></c>")
+                    write(f'<c r="{col_str}{row_str}"{s_attr}><v>{cell.number:.16G}</v></c>')
                 else:
-                    write(f"<c{attrs}/>")
+                    write(f'<c r="{col_str}{row_str}"{s_attr}/>')
             write("</row>")
 
 

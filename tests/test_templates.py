@@ -422,6 +422,10 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
         ws.set_row(2, 30, bold)
         ws.set_row(40, 12)
         ws.set_row(41, None, None, {"hidden": True})
+        ws.set_row(5, None, None, {"level": 1, "collapsed": True})
+        ws.set_row(17, 15, None, {"level": 2, "hidden": True})
+        if swap:
+            ws.set_default_row(18)
         for r in (0, 2, 5, 17, 33, 40, 70):
             ws.write_string(r, 1, f"a & <b> \"{r}\" _x0041_ \x07", bold if r % 2 else None)
             ws.write_number(r, 3, r / 7)
