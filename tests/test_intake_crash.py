@@ -31,7 +31,7 @@ KILLS = 6
 RUNNER = ("import sys\n"
           "from consolidate import inbox\n"
           "from consolidate.workspace import open_workspace\n"
-          "inbox.BARRIER_EVERY, inbox.GROUP_SECONDS = 8, 0.05\n"
+          "inbox.BARRIER_EVERY, inbox.GROUP_SECONDS = 20, 0.05\n"
           "inbox.run_intake(open_workspace(sys.argv[1]), on_start=lambda n: print('start', n, flush=True))\n")
 
 
