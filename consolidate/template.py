@@ -241,12 +241,11 @@ class _Packager(Packager):
 
     def _write_styles_file(self):
         wb = self.workbook
-        key = wb._styles_key() if self.in_memory else None
-        xml = self._styles.get(key) if key is not None else None
-        if xml is not None:
-            self._filename("xl/styles.xml").write(xml)
+        if wb._styles_xml is not None:  # found by wb._prepare_format_properties
+            self._filename("xl/styles.xml").write(wb._styles_xml)
             return
         super()._write_styles_file()
+        key = wb._styles_key() if self.in_memory else None
         if key is not None:
             if len(self._styles) >= 64:  # bounded: templates use one or two orders of the same formats
                 self._styles.clear()
@@ -273,6 +272,16 @@ class _Workbook(xlsxwriter.Workbook):
 
     worksheet_class = _Worksheet
     _prototypes: dict[tuple, Format] = {}
+    _styles_xml: str | None = None
+
+    def _prepare_format_properties(self):
+        # The formats in index order are all styles.xml needs to be found; the indices of fonts, borders,
+        # fills and number formats set by the rest are read by styles.xml only.
+        self._prepare_formats()
+        key = self._styles_key() if self.in_memory else None
+        self._styles_xml = _Packager._styles.get(key) if key is not None else None
+        if self._styles_xml is None:
+            super()._prepare_format_properties()
 
     def _get_packager(self):
         return _Packager()
