@@ -74,7 +74,7 @@ _COL_NAMES: dict[int, str] = {}
 
 
 class _Worksheet(Worksheet):
-    """xlsxwriter's worksheet with two shortcuts that write xlsxwriter's own bytes, faster.
+    """xlsxwriter's worksheet with shortcuts that write xlsxwriter's own bytes, faster.
 
     Formulas: xlsxwriter rewrites every formula and conditional-format criterion with some thirty
     regular expressions (for functions newer than Excel 2010); every template carries the same few
@@ -290,8 +290,11 @@ class _Workbook(xlsxwriter.Workbook):
         merged = self.default_format_properties.copy()
         if properties:
             merged.update(properties)
-        key = tuple(sorted(merged.items()))
-        proto = self._prototypes.get(key)
+        try:
+            key = tuple(sorted(merged.items()))
+            proto = self._prototypes.get(key)
+        except TypeError:  # a property value that cannot be a key: xlsxwriter's own way
+            return super().add_format(properties)
         if proto is None:
             if len(self._prototypes) >= 1024:
                 self._prototypes.clear()
