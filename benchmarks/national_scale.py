@@ -541,7 +541,7 @@ def stage_intake_naive(work: Path, n: int, args) -> dict:
 
 def stage_reconcile_report(work: Path, n: int, args) -> dict:
     from consolidate.ledger import Ledger
-    from consolidate.reconcile import reconcile
+    from consolidate.reconcile import reconcile_ledger
     from consolidate.report import atomic_write, build_report
     from consolidate.status import status_from_ledger
     from consolidate.workspace import Workspace
@@ -552,10 +552,8 @@ def stage_reconcile_report(work: Path, n: int, args) -> dict:
     with PeakRss() as rss:
         with Ledger(ws.ledger_path) as ledger:
             start = time.perf_counter()
-            # every executor's latest return, as `reconcile_ledger` loads them (no clerk's review in a benchmark)
-            returns = [(sub, ledger.values(sub.id)) for sub in ledger.latest_submissions(PERIOD)]
-            rec = reconcile(catalogue, PERIOD, returns)
-            del returns
+            # every executor's latest return (a draft: no clerk reviews them in a benchmark)
+            rec = reconcile_ledger(catalogue, ledger, PERIOD, include_unapproved=True)
             t_reconcile = time.perf_counter() - start
             rss.sample()
             after_reconcile = rss.result()

@@ -486,6 +486,27 @@ class Ledger:
                                "WHERE submission_id = ? ORDER BY seq", (submission_id,)).fetchall()
         return [CellValue(*r) for r in rows]
 
+    def values_of(self, submission_ids) -> dict[int, list[CellValue]]:
+        """The values of several submissions (a reconciliation's returns), read together.
+
+        Row keys, column codes, sheet names, cell references and short texts repeat on every return: each
+        distinct one is kept once, not as a string per value (a third of the memory at 1,500 returns).
+        """
+        ids = sorted(set(submission_ids))
+        out: dict[int, list[CellValue]] = {i: [] for i in ids}
+        same: dict[str, str] = {}
+        share = same.setdefault
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute("SELECT submission_id, key, field, number, text, sheet, cell FROM cell_values "
+                                   f"WHERE submission_id IN ({','.join('?' * len(chunk))}) "
+                                   "ORDER BY submission_id, seq", chunk)
+            for sid, key, fld, number, text, sheet, cell in rows:
+                out[sid].append(CellValue(share(key, key), share(fld, fld), number,
+                                          share(text, text) if len(text) <= 16 else text,
+                                          share(sheet, sheet), share(cell, cell)))
+        return out
+
     def findings(self, submission_id: int) -> list[Finding]:
         """Findings of the file behind a submission."""
         row = self.db.execute("SELECT file_id FROM submissions WHERE id = ?", (submission_id,)).fetchone()

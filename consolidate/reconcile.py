@@ -574,7 +574,9 @@ def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapprov
     takes every executor's latest return instead (a draft).
     """
     if include_unapproved:
-        returns = [(sub, ledger.values(sub.id)) for sub in ledger.latest_submissions(period)]
+        subs = ledger.latest_submissions(period)
+        values = ledger.values_of(sub.id for sub in subs)
+        returns = [(sub, values[sub.id]) for sub in subs]
     else:
         from .review import approved_returns
 

@@ -87,8 +87,9 @@ def slots_from_ledger(catalogue: Catalogue, ledger, period: str) -> list[Slot]:
 
 def approved_returns(catalogue: Catalogue, ledger, period: str):
     """(Submission, values) of every approved return: what the national report is built from."""
-    return [(s.approved, ledger.values(s.approved.id)) for s in slots_from_ledger(catalogue, ledger, period)
-            if s.approved is not None]
+    approved = [s.approved for s in slots_from_ledger(catalogue, ledger, period) if s.approved is not None]
+    values = ledger.values_of(sub.id for sub in approved)
+    return [(sub, values[sub.id]) for sub in approved]
 
 
 def _now(now: dt.datetime | None) -> str:

@@ -50,6 +50,23 @@ def test_schema_wal_and_round_trip(tmp_path):
         assert ledger.file(f"{1:064x}").submission_id == sub.id
 
 
+def test_values_of_many_submissions_read_together_equal_each_read_alone(tmp_path):
+    executors = [f"UA-{k:02d}" for k in range(1, 1200, 2)]  # more than one chunk of the IN (…) query
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        for n, code in enumerate(executors):
+            values = [CellValue(f"T{n % 7}.1", "actual", float(n), str(n), "II. Виконання", f"E{5 + n % 3}"),
+                      CellValue("T2.6", "narrative", None, f"Текст виконавця {code} " * (n % 3), "II. Виконання", "I6")]
+            record(ledger, make_return(n + 1, code, values=values))
+        subs = ledger.submissions()
+        together = ledger.values_of([s.id for s in reversed(subs)] + [subs[0].id])
+        assert set(together) == {s.id for s in subs}
+        for sub in subs:
+            assert together[sub.id] == ledger.values(sub.id)
+        cells = [v.cell for vs in together.values() for v in vs if v.field == "actual"]
+        assert len({id(c) for c in cells}) == 3  # one string per distinct cell reference
+        assert ledger.values_of([]) == {}
+
+
 def test_same_bytes_twice_is_recorded_once(tmp_path):
     with Ledger(tmp_path / "l.sqlite") as ledger:
         first = record(ledger, make_return(1))
