@@ -6,8 +6,8 @@ distinct return of 18–35 KB).  Then, in this one process, for each repetition:
 into the inbox of a fresh workspace, flush the disk (``os.sync``), and
 
 1. time python-calamine reading every sheet of every file (``from_path`` + ``to_python``);
-2. time the intake of the same files (reading in worker processes, archive copies with fsync,
-   one ledger transaction per file, inbox emptied).
+2. time the intake of the same files (reading and archive copies in reader processes, the ledger's
+   records grouped into transactions, durability barriers, inbox emptied — see docs/reliability.md).
 
 The programme catalogue is loaded before the clock starts (it is the workspace, not the files).
 Prints both times per repetition and the ratio of the best times, intake / calamine-only (the best
