@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -254,16 +255,20 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
     conflicts: list[Conflict] = []
     expected = catalogue.expected_executors()
 
-    funding = [_funding_line(line, vals.get(line.holder)) for line in catalogue.funding]
-    for r in funding:
-        if r.reported and not r.nil:
-            if r.financed is not None and r.cash is not None and r.cash > r.financed + 1e-9:
-                conflicts.append(Conflict("cash-over-financed", WARNING, r.line.id,
-                                          f"Касові видатки ({show_value(r.cash)}) більші за профінансовані ({show_value(r.financed)})",
-                                          (r.line.holder,), f"{show_value(r.financed)} / {show_value(r.cash)}"))
-    subtotals = _subtotals(catalogue, funding)
-
-    measures = [_measure(catalogue, m, vals, conflicts) for m in catalogue.measures]
+    # near-duplicate paragraphs are found in another thread (numpy and rapidfuzz work without the GIL)
+    # while the funding lines are read in this one
+    plans = [_measure_plan(catalogue, m, vals) for m in catalogue.measures]
+    with ThreadPoolExecutor(1) as pool:
+        repeats = [pool.submit(_near_duplicates, [g[2] for g in plan.given], query_short=False) for plan in plans]
+        funding = [_funding_line(line, vals.get(line.holder)) for line in catalogue.funding]
+        for r in funding:
+            if r.reported and not r.nil:
+                if r.financed is not None and r.cash is not None and r.cash > r.financed + 1e-9:
+                    conflicts.append(Conflict("cash-over-financed", WARNING, r.line.id,
+                                              f"Касові видатки ({show_value(r.cash)}) більші за профінансовані ({show_value(r.financed)})",
+                                              (r.line.holder,), f"{show_value(r.financed)} / {show_value(r.cash)}"))
+        subtotals = _subtotals(catalogue, funding)
+        measures = [_measure(catalogue, plan, found.result(), conflicts) for plan, found in zip(plans, repeats)]
     by_measure = {mr.measure.id: mr for mr in measures}
     indicators = [_indicator(catalogue, ind, vals, by_measure[ind.measure_id].nil, by_measure[ind.measure_id].twins,
                              conflicts) for ind in catalogue.indicators]
@@ -369,7 +374,20 @@ def _subtotals(catalogue: Catalogue, funding: list[FundingResult]) -> list[Subto
     return [acc[(tid, kind)] for tid in order for kind in SUBTOTAL_KINDS]
 
 
-def _measure(catalogue: Catalogue, m: Measure, vals: dict[str, _Values], conflicts: list[Conflict]) -> MeasureResult:
+@dataclass
+class _MeasurePlan:
+    """What the executors of a measure said, before the near-duplicate paragraphs are known."""
+    measure: Measure
+    statuses: dict[str, str]
+    missing: list[str]
+    silent: list[str]
+    nil: list[str]
+    given: list[tuple[str, str, str]]  # (executor, paragraph, normalised), in the report's order
+    central_order: list[str]
+    regional_order: list[str]
+
+
+def _measure_plan(catalogue: Catalogue, m: Measure, vals: dict[str, _Values]) -> _MeasurePlan:
     named = catalogue.executors_of(m.id)
     indicators = catalogue.indicators_of(m.id)
     statuses: dict[str, str] = {}
@@ -391,24 +409,25 @@ def _measure(catalogue: Catalogue, m: Measure, vals: dict[str, _Values], conflic
         said = status or text or any(v.number(i.id, "actual") is not None for i in indicators)
         if not said:
             silent.append(code)
-    twins: list[tuple[str, str]] = []
-    blocks = _narrative_blocks(catalogue, m, texts, twins, conflicts)
-    return MeasureResult(m, statuses, blocks, missing, silent, nil, twins)
-
-
-def _narrative_blocks(catalogue: Catalogue, m: Measure, texts: dict[str, str], twins: list[tuple[str, str]],
-                      conflicts: list[Conflict]) -> list[NarrativeBlock]:
-    """Group paragraphs under agency headers: central agencies in the measure's order, then the regions."""
+    # paragraphs grouped under agency headers: central agencies in the measure's order, then the regions
     central_order = [c for c in m.executors if c not in GROUPS]
-    named = set(central_order)
-    central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in named]
+    named_here = set(central_order)
+    central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in named_here]
     regional_order = [e.code for e in catalogue.registry if e.is_regional]
     given = [(code, para, _norm_text(para)) for code in central_order + regional_order if code in texts
-             for para in _paragraphs(texts[code])]  # (executor, paragraph, normalised), in the report's order
+             for para in _paragraphs(texts[code])]
+    return _MeasurePlan(m, statuses, missing, silent, nil, given, central_order, regional_order)
+
+
+def _measure(catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None],
+             conflicts: list[Conflict]) -> MeasureResult:
+    """The measure's result; ``repeats``: for each paragraph of ``plan.given``, the earlier one it repeats."""
+    m = plan.measure
+    twins: list[tuple[str, str]] = []  # executors whose paragraphs duplicate each other
     by_exec: dict[str, list[str]] = defaultdict(list)
-    for (code, para, norm), found in zip(given, _near_duplicates([g[2] for g in given], query_short=False)):
+    for (code, para, norm), found in zip(plan.given, repeats):
         if found is not None:
-            twin = given[found]
+            twin = plan.given[found]
             same = "ідентичний" if twin[2] == norm else "майже ідентичний"
             if twin[0] != code and (twin[0], code) not in twins:
                 twins.append((twin[0], code))
@@ -421,13 +440,13 @@ def _narrative_blocks(catalogue: Catalogue, m: Measure, texts: dict[str, str], t
             continue
         by_exec[code].append(para)
     blocks: list[NarrativeBlock] = []
-    for code in central_order:
+    for code in plan.central_order:
         if by_exec.get(code):
             blocks.append(NarrativeBlock(catalogue.executor_label(code), [(code, p) for p in by_exec[code]]))
-    regional = [(code, p) for code in regional_order for p in by_exec.get(code, [])]
+    regional = [(code, p) for code in plan.regional_order for p in by_exec.get(code, [])]
     if regional:
         blocks.append(NarrativeBlock(REGIONAL_HEADER, regional))
-    return blocks
+    return MeasureResult(m, plan.statuses, blocks, plan.missing, plan.silent, plan.nil, twins)
 
 
 def _repeated_across_measures(measures: list[MeasureResult], conflicts: list[Conflict]) -> None:
