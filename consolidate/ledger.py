@@ -482,9 +482,7 @@ class Ledger:
         return Submission(*row) if row else None
 
     def values(self, submission_id: int) -> list[CellValue]:
-        rows = self.db.execute("SELECT key, field, number, text, sheet, cell FROM cell_values "
-                               "WHERE submission_id = ? ORDER BY seq", (submission_id,)).fetchall()
-        return [CellValue(*r) for r in rows]
+        return self.values_of([submission_id])[submission_id]
 
     def values_of(self, submission_ids) -> dict[int, list[CellValue]]:
         """The values of several submissions (a reconciliation's returns), read together.

@@ -93,7 +93,6 @@ class _StreamedSheet(Worksheet):
         super()._initialize({**init_data, "constant_memory": True})
         self._shared: dict = {}  # value → its index in the workbook's shared strings
         self._styles: dict = {}  # format → its ' s="…"' attribute
-        self._added = 0          # texts put into the shared strings by the row being written (already counted)
 
     def _style(self, fmt) -> str:
         style = self._styles.get(fmt)
@@ -102,9 +101,8 @@ class _StreamedSheet(Worksheet):
         return style
 
     def _new_shared(self, value: str) -> int:
-        """A text not seen before on this sheet: into the shared strings (counted there once already)."""
+        """A text not seen before on this sheet: into the shared strings (which count this use)."""
         index = self._shared[value] = self.str_table._get_shared_string_index(_cell_text(value))
-        self._added += 1
         return index
 
     def merge_rows(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
@@ -132,11 +130,12 @@ class _StreamedSheet(Worksheet):
         if self._check_dimensions(first_row, 0):
             raise ValueError(f"row {first_row} is outside the worksheet")
         self._write_single_row(first_row)  # what xlsxwriter still holds goes first
-        sst, styles = self.str_table, self._styles
+        sst = self.str_table
         get = self._shared.get
         templates: dict[int, tuple[object, str]] = {}  # id(formats) → (formats, a row of text cells in them)
         out: list[str] = []
-        hits, r, last_col = 0, first_row, 0
+        hits, r, last_col = 0, first_row, 0  # hits: text cells written (each a use of a shared string)
+        known_before = len(self._shared)
         for values, formats, height in rows:
             r += 1  # the row's number in A1 notation
             if height is None and len(values) == len(formats) and all(v.__class__ is str and v for v in values):
@@ -163,9 +162,7 @@ class _StreamedSheet(Worksheet):
             cells = [tag]
             for col, value in enumerate(values):
                 fmt = formats[col]
-                style = styles.get(fmt)
-                if style is None:
-                    style = self._style(fmt)
+                style = self._style(fmt)
                 kind = value.__class__
                 if kind is str and value:
                     index = get(value)
@@ -193,8 +190,7 @@ class _StreamedSheet(Worksheet):
                 self.fh.write("".join(out))
                 out.clear()
         self.fh.write("".join(out))
-        sst.count += hits - self._added
-        self._added = 0
+        sst.count += hits - (len(self._shared) - known_before)  # the new ones were counted when added
         if r > first_row:
             self._check_dimensions(r - 1, last_col)
             self.previous_row = r - 1
@@ -361,22 +357,22 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     _t(ws, header, S1_TASK_COL, "task")
     _t(ws, header, S1_ID_COL, "id")
     by_task = rec.funding_by_task(catalogue)
-    tasks = [(task, by_task[task.id]) for task in catalogue.tasks if by_task.get(task.id)]
+    tasks = [(task, by_task[task.id], sum(len(group) for _, group in by_task[task.id]))  # (task, groups, lines)
+             for task in catalogue.tasks if by_task.get(task.id)]
     first_data = header + 1
     # the table's last row before the programme's subtotals: every task's lines and subtotal block
-    last_data = header + sum(len(group) for _, groups in tasks for _, group in groups) + len(tasks) * len(SUBTOTAL_KINDS)
+    last_data = header + sum(lines + len(SUBTOTAL_KINDS) for _, _, lines in tasks)
     src_col, task_col = xl_col_to_name(S1_SOURCE_COL), xl_col_to_name(S1_TASK_COL)
-    sums = [(xl_col_to_name(c), c, attr)
-            for c, attr in ((4, "programme_amount"), (5, "planned"), (6, "financed"), (7, "cash"))]
+    sums = [(xl_col_to_name(c), attr) for c, attr in ((4, "programme_amount"), (5, "planned"), (6, "financed"),
+                                                       (7, "cash"))]
     text, amount, bold = fmts.text, fmts.amount, fmts.bold
     line_formats = [text] * 4 + [amount] * 4 + [text] + [None] * 3
     subtotal_formats = [bold] * 4 + [fmts.amount_bold] * 4 + [bold]
     shown_format = {NOT_REPORTED: fmts.flag, NIL_TEXT: text}
 
-    def line_rows(task, groups, start):
-        task_rows = sum(len(group) for _, group in groups)
-        if task_rows > 1:
-            ws.merge_rows(start, 0, start + task_rows - 1, 0)
+    def line_rows(task, groups, lines, start):
+        if lines > 1:
+            ws.merge_rows(start, 0, start + lines - 1, 0)
         row = start
         for mid, group in groups:
             m = catalogue.measure(mid)
@@ -408,7 +404,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
             st = rec.subtotal(task_id, kind)
             ws.merge_rows(rr, 2, rr, 3)
             cells = [label if i == 0 else None, None, SUBTOTAL_LABELS[kind], None]
-            for letter, _, attr in sums:
+            for letter, attr in sums:
                 if kind == "total":
                     formula = f"={letter}{rr + 2}+{letter}{rr + 5}+{letter}{rr + 6}"
                 elif kind == "state":
@@ -422,9 +418,9 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
     def table():
         row = first_data
-        for task, groups in tasks:
-            yield from line_rows(task, groups, row)
-            row += sum(len(group) for _, group in groups)
+        for task, groups, lines in tasks:
+            yield from line_rows(task, groups, lines, row)
+            row += lines
             yield from subtotal_rows(task.id, row, f"Разом за завданням {task.number}")
             row += len(SUBTOTAL_KINDS)
         yield from subtotal_rows(None, row, "Разом по Програмі")
