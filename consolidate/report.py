@@ -33,6 +33,7 @@ from .reconcile import (
     Subtotal,
 )
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
+from .template import FastStringsPackager
 
 SECTION1 = "I. Фінансування"
 SECTION2 = "II. Виконання"
@@ -575,6 +576,9 @@ class _FastZip(zipfile.ZipFile):
 
 class _Workbook(xlsxwriter.Workbook):
     _zip_lock = threading.Lock()
+
+    def _get_packager(self):
+        return FastStringsPackager()  # tens of thousands of shared strings at national scale
 
     def _store_workbook(self) -> None:
         # xlsxwriter has no option for the compression level; its ZipFile is swapped for this call only

@@ -235,7 +235,20 @@ class _SharedStrings(SharedStrings):
                 self._write_si(string)
 
 
-class _Packager(Packager):
+class FastStringsPackager(Packager):
+    """xlsxwriter's packager writing sharedStrings.xml through :class:`_SharedStrings` (the templates and the
+    national report)."""
+
+    def _write_shared_strings_file(self):
+        if not self.workbook.str_table.count:
+            return
+        sst = _SharedStrings()
+        sst.string_table = self.workbook.str_table
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
+
+
+class _Packager(FastStringsPackager):
     # styles.xml of the workbooks made so far, by the formats they use (see _Workbook.add_format)
     _styles: dict[tuple, str] = {}
 
@@ -250,14 +263,6 @@ class _Packager(Packager):
             if len(self._styles) >= 64:  # bounded: templates use one or two orders of the same formats
                 self._styles.clear()
             self._styles[key] = self.filenames[-1][0].getvalue()
-
-    def _write_shared_strings_file(self):
-        if not self.workbook.str_table.count:
-            return
-        sst = _SharedStrings()
-        sst.string_table = self.workbook.str_table
-        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
-        sst._assemble_xml_file()
 
 
 class _Workbook(xlsxwriter.Workbook):
