@@ -25,10 +25,16 @@ the bounds leave a few per cent for the exact test.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rapidfuzz.distance import LCSseq
 from rapidfuzz.process import cpdist
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported by the functions that use it, not with this module: ``consolidate --help`` (which
+# imports the reconciliation) starts without numpy's ~0.1 s (tests/test_startup.py).
 
 _SLACK = 1e-9    # bounds are compared with a hair of slack: a bound never rules out a borderline pair
 _BLOCK = 512     # texts compared at once with all earlier ones (a block × earlier matrix of floats)
@@ -53,6 +59,8 @@ def first_similar(texts: Sequence[str], threshold: float, shortest: int, *,
     paragraphs and reports the others).  With ``query_short=False`` texts shorter than ``shortest`` are not
     looked up at all: they are always kept (and only an identical text can be similar to them).
     """
+    import numpy as np
+
     n = len(texts)
     result: list[int | None] = [None] * n
     if n == 0:
@@ -79,6 +87,8 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
                    shortest: int) -> dict[int, list[int]]:
     """Every pair (i, j), j < i, of texts at least ``shortest`` long with ``2·LCS / (la + lb) ≥ threshold``,
     as i → [j, …] in order."""
+    import numpy as np
+
     positions = np.flatnonzero(lengths >= shortest)
     if positions.size < 2:
         return {}
@@ -121,6 +131,8 @@ def _count_thresholds(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None, 
     """Each text's character counts as 0/1 columns "count of c ≥ t" for t = 1 … cap, so that the product of
     two rows is Σ min(ca, cb); the square roots of what is left above the cap (None if nothing is); and
     every character of the texts, one after another, as its number in their alphabet."""
+    import numpy as np
+
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     alphabet, columns = np.unique(codes, return_inverse=True)
     rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
