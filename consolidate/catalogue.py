@@ -245,7 +245,7 @@ class Catalogue:
     def check_period(self, period: str) -> str:
         m = PERIOD_RE.match(period or "")
         if not m:
-            raise ConsolidateError(f"Невірний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (напр. 2024, 2024-Q3)")
+            raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (напр. 2024, 2024-Q3)")
         if int(m.group(1)) != self.programme.report_year:
             raise ConsolidateError(f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})")
         return period

@@ -14,6 +14,7 @@ import click
 from . import __version__
 from .errors import CatalogueError, ConsolidateError
 from .numbers import format_amount
+from .wording import code_label, plural, rule_label, ua_date
 from .workspace import Workspace, init_workspace, open_workspace
 
 workspace_option = click.option(
@@ -71,8 +72,9 @@ def init_cmd(directory: Path, force: bool):
     ws = init_workspace(directory, force=force)
     cat = ws.catalogue
     click.echo(f"Створено робочу теку {ws.root}")
-    click.echo(f"  каталог: {len(cat.tasks)} завдань, {len(cat.measures)} заходів, {len(cat.indicators)} показників, "
-               f"{len(cat.funding)} рядків фінансування, {len(cat.registry)} виконавців")
+    click.echo(f"  каталог: {plural(len(cat.tasks), 'завдання')}, {plural(len(cat.measures), 'захід')}, "
+               f"{plural(len(cat.indicators), 'показник')}, {plural(len(cat.funding), 'рядок фінансування')}, "
+               f"{plural(len(cat.registry), 'виконавець')}")
     click.echo(f"  кладіть повернені звіти в {ws.inbox}")
 
 
@@ -88,7 +90,7 @@ def catalogue_check(ws: Workspace):
     cat = ws.catalogue
     click.echo(f"Каталог {ws.templates_dir} коректний.")
     click.echo(f"  програма: {cat.programme.title} ({cat.programme.act})")
-    click.echo(f"  звітний рік: {cat.programme.report_year}, строк подання: {cat.programme.deadline:%d.%m.%Y}")
+    click.echo(f"  звітний рік: {cat.programme.report_year}, строк подання: {ua_date(cat.programme.deadline)}")
     click.echo(f"  завдань: {len(cat.tasks)}")
     click.echo(f"  заходів: {len(cat.measures)}")
     click.echo(f"  показників: {len(cat.indicators)}")
@@ -123,7 +125,7 @@ def catalogue_show(ws: Workspace, as_json: bool):
             click.echo(f"        виконавці: {execs}")
             for i in cat.indicators_of(m.id):
                 planned = "" if i.planned is None else f"план {i.planned:g}"
-                click.echo(f"        [{i.id}] {i.name[:80]} — {planned}, правило {i.rule}")
+                click.echo(f"        [{i.id}] {i.name[:80]} — {planned}, правило: {rule_label(i.rule)}")
             for f in cat.funding_of(m.id):
                 click.echo(f"        [{f.id}] {cat.executor_label(f.holder)}, {f.source_label}: "
                            f"програма {f.programme_amount if f.programme_amount is not None else '-'}, "
@@ -195,7 +197,8 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
     by_kind: dict[str, int] = {}
     for c in rec.conflicts:
         by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
-    click.echo(f"  Зауважень звірки: {len(rec.conflicts)}" + (" (" + ", ".join(f"{k}: {v}" for k, v in sorted(by_kind.items())) + ")" if by_kind else ""))
+    click.echo(f"  Зауважень звірки: {len(rec.conflicts)}"
+               + (" (" + "; ".join(f"{code_label(k)}: {v}" for k, v in sorted(by_kind.items())) + ")" if by_kind else ""))
     for c in rec.conflicts:
         if c.severity == "помилка":
             click.echo(f"    [{c.severity}] {c.item}: {c.message}")
@@ -297,7 +300,7 @@ def parse_day(text: str) -> dt.date:
             return dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-    raise ConsolidateError(f"Невірна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР (напр. 2025-01-31)")
+    raise ConsolidateError(f"Неправильна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР (напр. 2025-01-31)")
 
 
 def with_workspace_exit_code(fn):
@@ -525,15 +528,6 @@ INTAKE_PROGRESS_FROM = 10     # files: a progress bar from this many on (in a te
 INTAKE_SHOWN_ERRORS = 5       # errors listed under a file; the rest are counted
 
 
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    """Ukrainian plural: 1 помилка, 2 помилки, 5 помилок."""
-    if n % 10 == 1 and n % 100 != 11:
-        return f"{n} {one}"
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return f"{n} {few}"
-    return f"{n} {many}"
-
-
 def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
     """Console lines (text, colour) about one received file."""
     from .inbox import ALREADY, NOT_READ
@@ -545,8 +539,8 @@ def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
     text = f"  {o.label}: {o.name}" + (f" → {who}" if who else "")
     errors = [f for f in o.findings if f.severity == ERROR]
     warnings = [f for f in o.findings if f.severity == WARNING]
-    counts = [c for c in (_plural(len(errors), "помилка", "помилки", "помилок") if errors else "",
-                          _plural(len(warnings), "попередження", "попередження", "попереджень") if warnings else "")
+    counts = [c for c in (plural(len(errors), "помилка") if errors else "",
+                          plural(len(warnings), "попередження") if warnings else "")
               if c]
     if counts:
         text += f" ({', '.join(counts)})"
@@ -657,7 +651,7 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
                               ensure_ascii=False, indent=2))
     elif outcomes:
         parts = [f"{OUTCOME_LABELS[state]}: {n}" for state, n in counts.items() if n]
-        click.echo(f"Усього {_plural(len(outcomes), 'файл', 'файли', 'файлів')} — {'; '.join(parts)}.")
+        click.echo(f"Усього {plural(len(outcomes), 'файл')} — {'; '.join(parts)}.")
     return 1 if any(o.state in FAILED_STATES for o in outcomes) else 0
 
 
@@ -694,8 +688,8 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         number = f"№{f.submission_id}" if f.submission_id else "—"
         errors = sum(1 for x in findings[f.id] if x.severity == ERROR)
         warnings = sum(1 for x in findings[f.id] if x.severity == WARNING)
-        notes = ", ".join(c for c in (_plural(errors, "помилка", "помилки", "помилок") if errors else "",
-                                      _plural(warnings, "попередження", "попередження", "попереджень")
+        notes = ", ".join(c for c in (plural(errors, "помилка") if errors else "",
+                                      plural(warnings, "попередження")
                                       if warnings else "") if c)
         click.echo(f"  {number:>5}  {f.received_at}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
                    + (f" ({notes})" if notes else ""))

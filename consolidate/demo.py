@@ -26,6 +26,7 @@ from .catalogue import Catalogue
 from .filler import fill_workbook, set_text
 from .simulate import Simulated, simulate
 from .template import DEFAULT_TIMESTAMP, write_templates
+from .wording import plural
 from .workspace import Workspace, init_workspace
 
 # The story of the 2024 cycle (who, not how much).
@@ -178,7 +179,7 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     catalogue = ws.catalogue
     period = period or catalogue.default_period()
     echo(f"Робоча тека демонстрації: {ws.root}")
-    echo(f"Шаблони: {len(catalogue.expected_executors())} файлів у {ws.out / 'templates' / period}")
+    echo(f"Шаблони: {plural(len(catalogue.expected_executors()), 'файл')} у {ws.out / 'templates' / period}")
     outcomes = []
     last = None
     decisions: list[str] = []

@@ -31,6 +31,7 @@ from .errors import ConsolidateError
 from .model import ERROR, QUARANTINED, Finding
 from .report import atomic_write, period_phrase
 from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, day_of, format_time
+from .wording import plural, ua_date, ua_datetime
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 PASSWORD_ENV = "CONSOLIDATE_SMTP_PASSWORD"
@@ -118,7 +119,7 @@ def template_letter(catalogue: Catalogue, period: str, executor: str, attachment
         "",
         f"Виконавець: {ex.full_name} (код {ex.code})",
         f"Звітний період: {period_label(period)}",
-        f"Строк подання: до {deadline:%d.%m.%Y} включно",
+        f"Строк подання: до {ua_date(deadline)} включно",
         f"Файл шаблону: {attachment_name}",
         "",
         "Як заповнити і повернути звіт:",
@@ -128,13 +129,13 @@ def template_letter(catalogue: Catalogue, period: str, executor: str, attachment
         "2. Не перейменовуйте аркуші, не переносьте дані в інший файл і не змінюйте його формат: файл містить "
         "службові відомості, за якими звіт буде прийнято автоматично.",
         "3. Перед надсиланням перевірте самоперевірку на титульному аркуші: усі лічильники мають дорівнювати 0.",
-        f"4. Надішліть заповнений файл у відповідь на цей лист{reply} не пізніше {deadline:%d.%m.%Y}.",
+        f"4. Надішліть заповнений файл у відповідь на цей лист{reply} не пізніше {ua_date(deadline)}.",
         "",
         f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
         "",
         signature(sender),
     ])
-    subject = f"Шаблон звіту за {period_label(period)} — {ex.short_name} (строк до {deadline:%d.%m.%Y})"
+    subject = f"Шаблон звіту за {period_label(period)} — {ex.short_name} (строк до {ua_date(deadline)})"
     return Letter(executor, period, TEMPLATE, recipients_of(catalogue, executor), subject, body + "\n",
                   attachment_name, attachment)
 
@@ -155,7 +156,7 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
     ordered = sorted(findings, key=lambda f: f.severity != ERROR)
     lines = [finding_line(n, f) for n, f in enumerate(ordered[:MAX_FINDINGS], 1)]
     if len(ordered) > MAX_FINDINGS:
-        lines.append(f"… і ще {len(ordered) - MAX_FINDINGS} зауважень.")
+        lines.append(f"… і ще {plural(len(ordered) - MAX_FINDINGS, 'зауваження')}.")
     return lines
 
 
@@ -178,13 +179,13 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
         f"Нагадуємо про звіт про виконання {prog.title_genitive} {period_phrase(period)} ({prog.act}).",
         "",
         f"Виконавець: {ex.full_name} (код {ex.code})",
-        f"Строк подання: до {deadline:%d.%m.%Y} включно" + (" — строк минув." if passed else "."),
+        f"Строк подання: до {ua_date(deadline)} включно" + (" — строк минув." if passed else "."),
         "",
     ]
     if row.state == WITH_ERRORS:
         subject = f"Нагадування: виправте звіт за {period_label(period)} — {ex.short_name}"
         lines += [
-            f"Ваш звіт (файл «{row.file}», отримано {format_time(row.received)}) прийнято з помилками: значення з "
+            f"Ваш звіт (файл «{row.file}», отримано {ua_datetime(row.received)}) прийнято з помилками: значення з "
             f"помилками не можуть увійти до зведеного звіту.",
             "Виправте їх у тому самому файлі і надішліть його повторно у відповідь на цей лист.",
             "",
@@ -193,13 +194,13 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
         ]
     else:
         subject = (f"Нагадування: звіт за {period_label(period)} — {ex.short_name} "
-                   + ("(строк минув " if passed else "(строк до ") + f"{deadline:%d.%m.%Y})")
-        lines.append(f"Станом на {as_of:%d.%m.%Y} ваш звіт не надійшов"
-                     + (f", хоча строк подання минув {deadline:%d.%m.%Y}." if row.state == OVERDUE else "."))
+                   + ("(строк минув " if passed else "(строк до ") + f"{ua_date(deadline)})")
+        lines.append(f"Станом на {ua_date(as_of)} ваш звіт не надійшов"
+                     + (f", хоча строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else "."))
         if rejected:
             lines += ["", "Від вас надходили файли, які не вдалося прийняти:"]
             for name, received, found in rejected:
-                lines.append(f"— «{name}», отримано {format_time(received)}:")
+                lines.append(f"— «{name}», отримано {ua_datetime(received)}:")
                 lines += ["   " + x for x in finding_lines(found)]
             lines += ["", "Заповніть, будь ласка, саме вкладений шаблон і надішліть його у форматі .xlsx."]
     lines += [
@@ -372,7 +373,7 @@ def parse_server(text: str) -> tuple[str, int]:
     m = re.fullmatch(r"\[([^\]]+)\]:(\d{1,5})|([^:\s\[\]]+):(\d{1,5})", (text or "").strip())
     port = int(m.group(2) or m.group(4)) if m else 0
     if not m or not 0 < port < 65536:
-        raise ConsolidateError(f"Невірна адреса поштового сервера «{text}»: очікується ХОСТ:ПОРТ, напр. smtp.gov.ua:587")
+        raise ConsolidateError(f"Неправильна адреса поштового сервера «{text}»: очікується ХОСТ:ПОРТ, напр. smtp.gov.ua:587")
     return (m.group(1) or m.group(3)), port
 
 

@@ -20,6 +20,7 @@ from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, M
 from .model import ERROR, WARNING, CellValue, Submission
 from .neardup import first_similar
 from .numbers import show_value
+from .wording import field_label
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
 SUBTOTAL_LABELS = {
@@ -435,7 +436,7 @@ def _measure(catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None]
                      else f"текст, що й {catalogue.executor_label(twin[0])}")
             conflicts.append(Conflict(
                 "duplicate-paragraph", WARNING, m.id,
-                f"{catalogue.executor_label(code)} подав {same} {whose}; у звіт включено один раз",
+                f"{catalogue.executor_label(code)}: {same} {whose}; у звіт включено один раз",
                 tuple(dict.fromkeys((twin[0], code))), para[:120]))
             continue
         by_exec[code].append(para)
@@ -506,7 +507,7 @@ def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], n
                 if c.executor != lead and abs(c.value - lead_claim.value) > 1e-9:
                     conflicts.append(Conflict(
                         "lead-mismatch", WARNING, ind.id,
-                        f"{label(c.executor)} повідомив {show_value(c.value)}, відповідальний виконавець {label(lead)} — "
+                        f"у звіті {label(c.executor)} — {show_value(c.value)}, у звіті відповідального виконавця ({label(lead)}) — "
                         f"{show_value(lead_claim.value)}; у звіт узято значення відповідального виконавця",
                         (lead, c.executor), f"{show_value(lead_claim.value)} / {show_value(c.value)}"))
         else:
@@ -574,7 +575,7 @@ def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim],
                 and abs(c.value - regional_sum) < 1e-9:
             conflicts.append(Conflict(
                 "double-count", ERROR, ind.id,
-                f"{label(c.executor)} повідомив {show_value(c.value)} — стільки ж, скільки всі області разом: ймовірно, "
+                f"у звіті {label(c.executor)} — {show_value(c.value)}, стільки ж, скільки всі області разом: ймовірно, "
                 f"ті самі заходи враховано двічі", (c.executor,), show_value(c.value)))
     by_exec = {c.executor: c for c in numbers}
     for a, b in twins:
@@ -639,12 +640,12 @@ def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> li
     out: list[str] = []
 
     def src(s: Source) -> str:
-        return f"{s.file} (sha256 {s.sha256[:16]}…), аркуш «{s.sheet}», клітинка {s.cell}: {s.field} = {s.value}"
+        return f"{s.file} (sha256 {s.sha256[:16]}…), аркуш «{s.sheet}», клітинка {s.cell}: {field_label(s.field)} — {s.value}"
 
     if isinstance(item, IndicatorResult):
         ind = item.indicator
         out.append(f"Показник {ind.id}: {ind.name}")
-        out.append(f"  правило зведення: {ind.rule} — {RULE_LABELS.get(ind.rule, ind.rule)}")
+        out.append(f"  правило зведення: {RULE_LABELS.get(ind.rule, ind.rule)}")
         out.append(f"  план: {show_value(ind.planned)}; національне значення: {show_value(item.value)}"
                    + (" (НЕПОВНІ ДАНІ)" if item.incomplete else "") + (f"; {item.note}" if item.note else ""))
         adj = item.adjustment

@@ -58,6 +58,7 @@ from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
 from .report import (NIL_TEXT, NOT_REPORTED, S1_HEADERS, S2_HEADERS, StatusRow, atomic_write, completeness_note,
                      default_status_rows, funding_display, holder_label, indicator_display, measure_narrative,
                      period_phrase, subtotal_note)
+from .wording import ua_date
 
 FONT = "Times New Roman"
 FONT_FALLBACK = "Liberation Serif"
@@ -514,7 +515,7 @@ def _annex(doc, status_rows: list[StatusRow]) -> None:
     grid.header(ANNEX_HEADERS)
     for s in status_rows:
         cells = grid.row(cant_split=True)
-        for cell, value in zip(cells, (s.name, s.kind, s.state, s.received[:10], s.file)):
+        for cell, value in zip(cells, (s.name, s.kind, s.state, ua_date(s.received[:10]), s.file)):
             _write(cell, value, italic=cell is cells[2] and s.state == NOT_REPORTED)
 
 

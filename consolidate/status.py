@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from .catalogue import Catalogue, period_label
 from .model import ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, STATE_LABELS, WARNING, Finding, Submission
 from .registry import KIND_LABELS
+from .wording import days_phrase, ua_date, ua_datetime
 
 OVERDUE = "прострочено"
 NOT_SUBMITTED = "не подано"
@@ -213,7 +214,7 @@ def compute_status(catalogue: Catalogue, period: str, submissions: Sequence[Subm
             overdue = as_of is not None and as_of > deadline
             state = OVERDUE if overdue else NOT_SUBMITTED
             if overdue:
-                notes.append(f"строк минув {deadline:%d.%m.%Y} ({(as_of - deadline).days} дн. тому)")
+                notes.append(f"строк минув {deadline:%d.%m.%Y} ({days_phrase((as_of - deadline).days)} тому)")
         else:
             found = findings.get(latest.id, ())
             errors = sum(1 for f in found if f.severity == ERROR)
@@ -316,7 +317,7 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
     """
     colours = "\n".join(f"tr.{STATE_KEYS[s]} td, .legend .{STATE_KEYS[s]} {{ background: {c}; }}"
                         for s, c in STATE_COLOURS.items())
-    as_of = f"станом на {summary.as_of:%d.%m.%Y}" if summary.as_of else "за всіма отриманими звітами"
+    as_of = f"станом на {ua_date(summary.as_of)}" if summary.as_of else "за всіма отриманими звітами"
     out = [
         "<!DOCTYPE html>",
         '<html lang="uk">',
@@ -332,8 +333,8 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
     ]
     if programme:
         out.append(f'<p class="meta">{_e(programme)}</p>')
-    out.append(f'<p class="meta">Строк подання: {summary.deadline:%d.%m.%Y}; {_e(as_of)}'
-               + (f"; сформовано {generated_at:%d.%m.%Y %H:%M}" if generated_at else "") + "</p>")
+    out.append(f'<p class="meta">Строк подання: {ua_date(summary.deadline)}; {_e(as_of)}'
+               + (f"; сформовано {ua_datetime(generated_at)}" if generated_at else "") + "</p>")
     out.append(f'<p class="summary" id="summary">{_e(_capital(summary.text()))}</p>')
     out.append('<p class="legend">' + "".join(
         f'<span class="{STATE_KEYS[s]}">{_e(s)}: {summary.counts.get(s, 0)}</span>' for s in STATES) + "</p>")

@@ -348,7 +348,7 @@ def parse_timestamp(text: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ConsolidateError(f"Невірна позначка часу «{text}»: очікується ISO, напр. 2025-01-10 або "
+        raise ConsolidateError(f"Неправильна позначка часу «{text}»: очікується ISO, напр. 2025-01-10 або "
                                f"2025-01-10T09:00:00") from exc
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -682,7 +682,7 @@ def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, pas
         ("Програма:", prog.title),
         ("Нормативний акт:", prog.act),
         ("Державний замовник:", prog.customer),
-        (L.TITLE_PERIOD_LABEL, f"{period} ({period_label(period)})"),
+        (L.TITLE_PERIOD_LABEL, period_label(period) if period.isdigit() else f"{period} ({period_label(period)})"),
         (L.TITLE_EXECUTOR_LABEL, ex.full_name),
         ("Код виконавця:", ex.code),
         ("Строк подання:", catalogue.deadline(period).strftime("%d.%m.%Y")),

@@ -171,7 +171,7 @@ def test_templates_arrive_with_recipients_subject_text_and_attachment(workspace,
         mail_from, rcpt, raw, msg = by_executor[code]
         ex = ws.catalogue.registry[code]
         assert mail_from == SENDER and rcpt == list(ex.emails) and msg["To"] == ", ".join(ex.emails)
-        assert msg["Subject"] == f"Шаблон звіту за 2024 рік — {short} (строк до 20.01.2025)"
+        assert msg["Subject"] == f"Шаблон звіту за 2024 рік — {short} (строк до 20 січня 2025 р.)"
         assert rfc2047(raw_header(raw, "Subject")) == msg["Subject"]
         assert rfc2047(raw_header(raw, "From")) == f"{SENDER_NAME} <{SENDER}>"
         assert raw.isascii()  # every header and body encoded for 7-bit transport
@@ -181,7 +181,7 @@ def test_templates_arrive_with_recipients_subject_text_and_attachment(workspace,
         assert body.get_content_charset() == "utf-8"
         text = body.get_content()
         for phrase in ("Шановні колеги!", f"Виконавець: {ex.full_name} (код {code})", "Звітний період: 2024 рік",
-                       "Строк подання: до 20.01.2025 включно", "Державної цільової соціальної програми",
+                       "Строк подання: до 20 січня 2025 р. включно", "Державної цільової соціальної програми",
                        "Надішліть заповнений файл у відповідь на цей лист", "самоперевірку"):
             assert phrase in text, phrase
         name, data = attachment(msg)
@@ -286,7 +286,7 @@ def test_eml_files_open_with_the_email_parser(workspace):
         assert msg["X-Unsent"] == "1"  # a mail client opens it as a letter to send
         assert msg["To"] == ", ".join(ws.catalogue.registry[code].emails)
         assert msg["Subject"].startswith("Шаблон звіту за 2024 рік — ")
-        assert "Строк подання: до 20.01.2025 включно" in msg.get_body(("plain",)).get_content()
+        assert "Строк подання: до 20 січня 2025 р. включно" in msg.get_body(("plain",)).get_content()
         assert attachment(msg) == expected_template(ws, code)
         assert msg.get_content_type() == "multipart/mixed"
         (part,) = list(msg.iter_attachments())
@@ -301,7 +301,7 @@ def test_eml_files_open_with_the_email_parser(workspace):
 
 def test_message_headers_fold_and_decode():
     letter = Letter("DPSU", PERIOD, "template", ("a@example.org", "b@example.org"),
-                    "Шаблон звіту за 2024 рік — Адміністрація Держприкордонслужби (строк до 20.01.2025)",
+                    "Шаблон звіту за 2024 рік — Адміністрація Держприкордонслужби (строк до 20 січня 2025 р.)",
                     "Текст листа: «лапки», апостроф ’ і € — UTF-8.\n", "Звіт 2024 — Адміністрація (DPSU).xlsx",
                     b"PK\x03\x04" + bytes(range(256)) * 40)
     sender = Sender("antitrafficking@example.org", "Мінсоцполітики, протидія торгівлі людьми", "Оператор")
@@ -342,9 +342,9 @@ def test_remind_lists_findings_and_is_not_repeated_the_same_day(workspace, smtp_
     assert attachment(mvs) == expected_template(ws, "MVS")
     _, ua21 = got["UA-21"]
     text = ua21.get_body(("plain",)).get_content()
-    assert ua21["Subject"] == "Нагадування: звіт за 2024 рік — Закарпатська ОВА (строк минув 20.01.2025)"
-    assert "ваш звіт не надійшов, хоча строк подання минув 20.01.2025" in text
-    assert f"«{UA21_REJECT.file}», отримано 13.01.2025 12:00" in text and UA21_REJECT.message in text
+    assert ua21["Subject"] == "Нагадування: звіт за 2024 рік — Закарпатська ОВА (строк минув 20 січня 2025 р.)"
+    assert "ваш звіт не надійшов, хоча строк подання минув 20 січня 2025 р." in text
+    assert f"«{UA21_REJECT.file}», отримано 13 січня 2025 р., 12:00" in text and UA21_REJECT.message in text
     _, npu = got["NPU"]
     assert "не вдалося прийняти" not in npu.get_body(("plain",)).get_content()
     log = [m for m in mails(ws, kind="reminder") if m.via == "smtp"]  # the scenario had one .eml reminder

@@ -91,7 +91,7 @@ def test_compute_status_every_state_from_plain_data(cat):
     rows, summary = compute_status(cat, PERIOD, subs, findings, rejected, mails, as_of=dt.date(2025, 1, 31))
     r = by_code(rows)
     assert r["DMS"].state == ACCEPTED and r["DMS"].late and "із запізненням (22.01.2025" in r["DMS"].note
-    assert r["NPU"].state == OVERDUE and "строк минув 20.01.2025 (11 дн. тому)" in r["NPU"].note
+    assert r["NPU"].state == OVERDUE and "строк минув 20.01.2025 (11 днів тому)" in r["NPU"].note
     assert r["UA-21"].last_reminder == "2025-01-25T09:00:00+02:00"
     assert rows[0].state == OVERDUE and rows[-1].state == ACCEPTED
     assert summary.text() == "прийнято 3 з 46 (з них з попередженнями 1), прострочено 42, з помилками 1, " \

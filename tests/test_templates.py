@@ -185,7 +185,7 @@ def test_subset_keeps_manifest_rows_of_others(tmp_path):
         assert [r["executor"] for r in csv.DictReader(fh)] == ["MSP", "UA-07", "UA-21"]
     with pytest.raises(ConsolidateError, match="Невідомі виконавці: NOPE"):
         write_templates(CAT, tmp_path, PERIOD, PASSWORD, ["NOPE"])
-    with pytest.raises(ConsolidateError, match="Невірний звітний період"):
+    with pytest.raises(ConsolidateError, match="Неправильний звітний період"):
         write_templates(CAT, tmp_path, "2024-Q5", PASSWORD, ["MSP"])
 
 
@@ -494,7 +494,7 @@ def test_cli_templates_with_timestamp(workspace):
     assert again.exit_code == 0
     assert custom_properties(path)[L.CUSTOM_PREFIX + "generated_at"] == "2000-01-01T00:00:00"
     bad = CliRunner().invoke(main, ["templates", "-w", str(workspace.root), "--timestamp", "вчора"])
-    assert bad.exit_code == 1 and "Невірна позначка часу" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 1 and "Неправильна позначка часу" in bad.output and "Traceback" not in bad.output
     unknown = CliRunner().invoke(main, ["templates", "-w", str(workspace.root), "-e", "XX"])
     assert unknown.exit_code == 1 and "Невідомі виконавці: XX" in unknown.output
 
