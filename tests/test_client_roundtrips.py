@@ -25,6 +25,8 @@ from consolidate.workspace import open_workspace
 from .conftest import ROOT, need_binary
 from .intake_util import brief, complete, edit, filled, merged
 
+pytestmark = pytest.mark.slow  # LibreOffice
+
 PATHS = ("LO→xlsx", "LO→ods", "LO→xls", "ods→xlsx")
 # What survives each path (measured by features() below; the table of docs/client-roundtrips.md).
 SURVIVAL = {

@@ -315,6 +315,7 @@ def test_zip_bombs_are_rejected_fast_with_bounded_memory(cat, tmp_path):
         assert result["seconds"] < 2.0 and result["rss_mb"] < 200
 
 
+@pytest.mark.slow  # scale
 def test_huge_text_many_rows_and_many_sheets_take_bounded_time_and_memory(cat, tmp_path):
     good = filled(cat, tmp_path, "r.xlsx").read_bytes()
     text = random_text(1024 * 1024)

@@ -531,6 +531,7 @@ def test_macro_enabled_workbooks_are_read_and_macros_never_run(cat, tmp_path):
     assert status_of(ret) == ACCEPTED and len(ret.values) == len(read_return(data, "r.xlsx", cat).values)
 
 
+@pytest.mark.slow  # LibreOffice
 def test_ods_and_xls_saved_by_libreoffice_are_read_alike(cat, tmp_path):
     need_binary("soffice")
     from consolidate.office import convert

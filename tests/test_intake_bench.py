@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
+
 from .conftest import ROOT
+
+pytestmark = pytest.mark.slow  # scale
 
 
 def test_benchmark_runs_and_prints_the_ratio(capsys):

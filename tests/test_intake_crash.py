@@ -108,6 +108,7 @@ def run_until_start(ws, env) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow  # kill -9
 def test_kill_9_at_random_moments_loses_nothing_and_records_nothing_twice(workspace, tmp_path):
     rng = random.Random(int(os.environ.get("CRASH_SEED", time.time_ns() % 10_000)))
     files = build_inbox(workspace)

@@ -169,6 +169,7 @@ def test_a_group_shares_transactions_and_a_failed_record_is_rolled_back_alone(tm
         assert ledger.uncommitted_since is None and not ledger.db.in_transaction
 
 
+@pytest.mark.slow  # kill -9
 def test_a_process_killed_inside_a_group_loses_the_uncommitted_records_whole(tmp_path):
     path = tmp_path / "l.sqlite"
     script = f"""

@@ -9,7 +9,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
+
+pytestmark = pytest.mark.slow  # scale
 
 STAGES = ("templates", "templates-floor", "intake", "intake-floor", "intake-naive", "reconcile", "report")
 

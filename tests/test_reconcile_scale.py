@@ -13,6 +13,8 @@ from consolidate.neardup import similar
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # scale
+
 SHEETS = {"funding": "I. Фінансування", "execution": "II. Виконання", "proposals": "III. Пропозиції"}
 
 

@@ -43,6 +43,7 @@ def visible(folder) -> set[str]:
     return {p.name for p in folder.iterdir() if not p.name.startswith(".")}
 
 
+@pytest.mark.slow  # kill -9
 def test_kill_9_during_report_never_leaves_a_partial_file(workspace, tmp_path):
     rng = random.Random(int(os.environ.get("CRASH_SEED", time.time_ns() % 10_000)))
     cat = workspace.catalogue

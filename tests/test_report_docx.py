@@ -345,6 +345,7 @@ def pdf(data, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # LibreOffice
 def test_pdf_has_the_programme_total_line(pdf):
     pdftotext = need_binary("pdftotext")
     assert pdf.read_bytes()[:5] == b"%PDF-"
@@ -360,6 +361,7 @@ def test_pdf_has_the_programme_total_line(pdf):
     assert "Найменування показника" in " ".join(pages[s2 + 1].split())  # the header row repeats
 
 
+@pytest.mark.slow  # LibreOffice
 def test_pdf_pages_are_landscape_for_the_tables(pdf, tmp_path):
     need_binary("pdftoppm")
     need_binary("pdftotext")
@@ -412,6 +414,7 @@ def _record_return(ws) -> None:
                              decision="accept", comment="", operator="Тест", decided_at="2025-01-11T10:00:00")
 
 
+@pytest.mark.slow  # LibreOffice
 def test_cli_report_docx_and_pdf(workspace, monkeypatch):
     from click.testing import CliRunner
 

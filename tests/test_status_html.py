@@ -8,6 +8,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from consolidate.cli import main
@@ -105,6 +106,7 @@ def png_colours(data: bytes, rows: int) -> set[tuple[int, int, int]]:
     return colours
 
 
+@pytest.mark.slow  # Chromium
 def test_status_page_in_chromium(workspace, tmp_path):
     binary = need_binary("chromium")
     ws = workspace

@@ -589,6 +589,7 @@ def test_self_check_python_rules_on_filled_values(filled):
     assert counts[CHECK_TOTAL] == sum(v for k, v in counts.items() if k != CHECK_TOTAL)
 
 
+@pytest.mark.slow  # LibreOffice
 def test_self_check_formulas_recalculated_by_libreoffice(filled, tmp_path):
     """LibreOffice computes the title sheet's formulas on the filled workbook; they equal the
     counts of the same rules evaluated in Python on the same values."""
@@ -602,6 +603,7 @@ def test_self_check_formulas_recalculated_by_libreoffice(filled, tmp_path):
     assert want["cash_over_financed"] == 1 and want[CHECK_TOTAL] > 0
 
 
+@pytest.mark.slow  # LibreOffice
 def test_self_check_formulas_on_empty_template_libreoffice(generated, tmp_path):
     need_binary("soffice")
     out = office.convert(generated["MSP"].path, "ods", tmp_path / "recalc", recalc=True)
@@ -625,6 +627,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
+@pytest.mark.slow  # LibreOffice
 @pytest.mark.parametrize("code", ["UA-07", "MSP"])
 def test_pdf_rendering_contains_the_measures(generated, tmp_path, code):
     need_binary("soffice")
@@ -668,8 +671,17 @@ def test_office_errors_are_clear(tmp_path, monkeypatch):
     (tmp_path / "a.xlsx").write_bytes(b"x")
     with pytest.raises(ConsolidateError, match="LibreOffice не знайдено"):
         office.convert(tmp_path / "a.xlsx", "pdf", tmp_path / "o")
+    # Whether poppler is installed or not, each missing piece is named (the test needs neither).
+    monkeypatch.setattr(office.shutil, "which", lambda name: f"/usr/bin/{name}")
     with pytest.raises(ConsolidateError, match="PDF не знайдено"):
         office.pdf_text(tmp_path / "none.pdf")
+    with pytest.raises(ConsolidateError, match="PDF не знайдено"):
+        office.pdf_to_png(tmp_path / "none.pdf", tmp_path / "p")
+    monkeypatch.setattr(office.shutil, "which", lambda name: None)
+    with pytest.raises(ConsolidateError, match="pdftotext не знайдено"):
+        office.pdf_text(tmp_path / "none.pdf")
+    with pytest.raises(ConsolidateError, match="pdftoppm не знайдено"):
+        office.pdf_to_png(tmp_path / "none.pdf", tmp_path / "p")
 
 
 def test_office_timeout_is_enforced():
@@ -680,6 +692,7 @@ def test_office_timeout_is_enforced():
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.slow  # LibreOffice
 def test_office_conversion_failure_is_reported(tmp_path):
     need_binary("soffice")
     bad = tmp_path / "broken.xlsx"
