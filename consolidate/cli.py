@@ -174,12 +174,13 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
 def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unapproved: bool):
     """Звести останні прийняті звіти виконавців: фінансування, показники за правилами, зауваження."""
     from .ledger import Ledger
+    from .outliers import Thresholds
     from .reconcile import reconcile_ledger, summary_dict
 
     period = resolve_period(ws, period)
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period, include_unapproved)
+        rec = reconcile_ledger(cat, ledger, period, include_unapproved, Thresholds.of(ws))
     if as_json:
         click.echo(json.dumps(summary_dict(cat, rec), ensure_ascii=False, indent=2, default=str))
         return
@@ -212,11 +213,12 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
 def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unapproved: bool):
     """Показати походження національного значення: ID показника (T2.6.1), рядка фінансування (F.…) або заходу."""
     from .ledger import Ledger
+    from .outliers import Thresholds
     from .reconcile import explain_lines, reconcile_ledger
 
     period = resolve_period(ws, period)
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved)
+        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved, Thresholds.of(ws))
         history = ledger.adjustments(period=period, item=item_id)
     lines = explain_lines(ws.catalogue, rec, item_id)
     if not lines:
@@ -242,6 +244,7 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
 def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
     from .ledger import Ledger
+    from .outliers import Thresholds
     from .reconcile import reconcile_ledger
     from .report import atomic_write, build_report
     from .status import status_from_ledger
@@ -249,7 +252,7 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
     period = resolve_period(ws, period)
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period, include_unapproved)
+        rec = reconcile_ledger(cat, ledger, period, include_unapproved, Thresholds.of(ws))
         status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
         unapproved = len(ledger.latest_submissions(period)) - len(rec.reported)
     draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
@@ -791,15 +794,36 @@ def review_list(ws: Workspace, period: str | None, as_json: bool):
     click.echo("Разом: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
 
 
+_confirm_options = (
+    click.option("--confirm", "confirm_refs", multiple=True, metavar="ПОСИЛАННЯ",
+                 help="Підтвердити значення, що блокує прийняття (ймовірну помилку введення): посилання з "
+                      "повідомлення (F.…/financed, T2.14.2/actual) або клітинка; можна кілька разів."),
+    click.option("--reason", "-r", default="", help="Чому підтверджені значення правильні (обов’язково з --confirm)."),
+)
+
+
+def _with_confirm(fn):
+    for option in reversed(_confirm_options):
+        fn = option(fn)
+    return fn
+
+
 @review_group.command("accept")
 @click.argument("executors", nargs=-1, required=True)
 @_period_option
 @_operator_option
-@click.option("--force", is_flag=True, help="Прийняти навіть звіт із помилками.")
+@click.option("--force", is_flag=True, help="Прийняти навіть звіт із помилками (не знімає блокування значень).")
+@_with_confirm
 @with_workspace
-def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None, operator: str | None, force: bool):
-    """Прийняти останній звіт виконавця (кількох) до зведеного звіту."""
+def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None, operator: str | None, force: bool,
+                  confirm_refs: tuple[str, ...], reason: str):
+    """Прийняти останній звіт виконавця (кількох) до зведеного звіту.
+
+    Значення в рази більші за план (сума в гривнях замість тисяч, кількість замість відсотка) блокують прийняття,
+    доки їх не підтверджено з причиною (--confirm … --reason …) або виконавець не надішле виправлений файл.
+    """
     from .ledger import Ledger
+    from .outliers import Thresholds
     from .review import accept
 
     period = resolve_period(ws, period)
@@ -807,8 +831,36 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
     with Ledger(ws.ledger_path) as ledger:
         for text in executors:
             code = _executor_code(ws, text)
-            r = accept(ws.catalogue, ledger, code, period, who, force=force)
+            r = accept(ws.catalogue, ledger, code, period, who, force=force, confirm_refs=confirm_refs, reason=reason,
+                       thresholds=Thresholds.of(ws))
             click.echo(f"Прийнято: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id} ({who}, {r.decided_at})")
+
+
+@review_group.command("confirm")
+@click.argument("executor")
+@_period_option
+@_operator_option
+@_with_confirm
+@with_workspace
+def review_confirm(ws: Workspace, executor: str, period: str | None, operator: str | None,
+                   confirm_refs: tuple[str, ...], reason: str):
+    """Підтвердити значення звіту, що блокують прийняття, з причиною (кожне своєю командою, якщо причини різні)."""
+    from .ledger import Ledger
+    from .outliers import Thresholds
+    from .review import confirm
+
+    if not confirm_refs:
+        raise ConsolidateError("Укажіть, що підтвердити: --confirm ПОСИЛАННЯ (з повідомлення review accept).")
+    period = resolve_period(ws, period)
+    who = _operator(ws, operator)
+    code = _executor_code(ws, executor)
+    with Ledger(ws.ledger_path) as ledger:
+        done = confirm(ws.catalogue, ledger, code, period, confirm_refs, reason, who, thresholds=Thresholds.of(ws))
+    for c in done:
+        click.echo(f"Підтверджено: {ws.catalogue.executor_label(code)}, {c.ref} = {c.value:g} ({who}, {c.confirmed_at}); "
+                   f"причина: {c.reason}")
+    if not done:
+        click.echo("Ці значення вже підтверджено; нічого не змінено.")
 
 
 @review_group.command("return")
@@ -850,6 +902,7 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
     Кожне коригування записується з оператором, часом і причиною; --undo скасовує його (запис лишається).
     """
     from .ledger import Ledger
+    from .outliers import Thresholds
     from .reconcile import reconcile_ledger
     from .review import adjust, undo as undo_adjustment
 
@@ -862,7 +915,7 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
             return
         if value is None:
             raise ConsolidateError("Вкажіть значення: consolidate adjust ID ЗНАЧЕННЯ --reason «…» (або --undo).")
-        rec = reconcile_ledger(ws.catalogue, ledger, period)
+        rec = reconcile_ledger(ws.catalogue, ledger, period, thresholds=Thresholds.of(ws))
         a = adjust(ws.catalogue, ledger, rec, item_id, value, reason, who, force=force)
     click.echo(f"Значення {item_id} встановлено: {a.value:g} ({who}, {a.made_at}); причина: {a.reason}")
 

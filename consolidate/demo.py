@@ -39,6 +39,7 @@ RENAMED_SHEET = "NPU"               # renames the sheet «II. Виконання
 RENAMED_FILE = ("UA-07", "Волинь звіт остаточний (2).xlsx")  # renames the file before sending
 SENT_TWICE = "UA-30"                # sends the same file twice
 RESUBMITTED = ("UA-32", "F.T4.1.LOC.UA-32")  # first return has a negative amount; corrected a week later
+SLIP = ("UA-35", "F.T4.1.LOC.UA-35")  # first return has the amount in hryvnias (×1000); returned, corrected
 ON_TIME_DAYS = 5                    # regular returns arrive this many days before the deadline
 LATE_DAYS = 6                       # late returns and corrections arrive this many days after it
 
@@ -115,6 +116,16 @@ def plan_returns(ws: Workspace, catalogue: Catalogue, sim: Simulated, templates:
             path = fill_workbook(src, staging / "first" / name, bad)
             plan.deliveries.append(Delivery(code, path, on_time, "звіт з помилкою"))
             continue
+        if code == SLIP[0]:
+            good = staging / "corrected" / name
+            fill_workbook(src, good, values)
+            plan.deliveries.append(Delivery(code, good, late, "виправлений звіт"))
+            slip = {kind: {k: dict(v) for k, v in rows.items()} for kind, rows in values.items()}
+            row = slip.setdefault("funding", {}).setdefault(SLIP[1], {})
+            row["financed"] = round((row.get("financed") or 1.0) * 1000, 6)  # hryvnias typed as thousands
+            path = fill_workbook(src, staging / "first" / name, slip)
+            plan.deliveries.append(Delivery(code, path, on_time, "суму введено в гривнях"))
+            continue
         path = fill_workbook(src, staging / name, values)
         if code == INSERTED_ROW:
             _insert_row(path, L.SHEET_EXECUTION, 3, "Примітка виконавця: додатковий рядок")
@@ -171,6 +182,7 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     from .ledger import Ledger
     from .mail import deliver as deliver_mail
     from .mail import reminder_letters, workspace_sender
+    from .outliers import Thresholds
     from .reconcile import reconcile_ledger
     from .report import atomic_write, build_report
     from .status import status_from_ledger, status_html
@@ -191,7 +203,7 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
             decisions += review_round(ws, ledger, period, when + dt.timedelta(days=1))
     as_of = (last or dt.datetime.now()).date() + dt.timedelta(days=1)
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(catalogue, ledger, period)
+        rec = reconcile_ledger(catalogue, ledger, period, thresholds=Thresholds.of(ws))
         rows, summary = status_from_ledger(catalogue, ledger, period, as_of)
         report_xlsx = ws.out / f"report-{period}.xlsx"
         atomic_write(report_xlsx, build_report(catalogue, rec, rows))
@@ -217,6 +229,11 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
 
 RETURN_COMMENT = ("У рядку фінансування вказано від’ємні касові видатки. Виправте суму касових видатків "
                   "(тис. грн, не менше 0) і надішліть звіт повторно.")
+SLIP_COMMENT = ("Суму, схоже, введено в гривнях, а не в тисячах гривень: {}. Виправте її (тис. грн) і надішліть "
+                "звіт повторно.")
+# The seed's own figures far above their plans (e.g. 107 in a percent's cell): the simulated clerk checks them
+# against the published 2024 report and confirms them, so that the demo reproduces it.
+SEED_REASON = "Так у звіті Мінсоцполітики за 2024 рік (перевірено за опублікованим звітом)"
 
 
 def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[str]:
@@ -224,28 +241,37 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
     from .mail import deliver as deliver_mail
     from .mail import workspace_sender
     from .model import ACCEPTED_ERRORS
-    from .review import RECEIVED, RESUBMITTED, accept, return_for_rework, return_letter, slots_from_ledger
+    from .outliers import THOUSANDS, Thresholds
+    from .review import (RECEIVED, RESUBMITTED, accept, outliers_of, return_for_rework, return_letter,
+                         slots_from_ledger)
 
     catalogue = ws.catalogue
+    thresholds = Thresholds.of(ws)
     operator = str(ws.setting("operator", "name", "Оператор"))
-    accepted, returned = 0, []
+    accepted, returned, confirmed = 0, [], 0
     letters = []
     for slot in slots_from_ledger(catalogue, ledger, period):
         if slot.state not in (RECEIVED, RESUBMITTED):
             continue
-        if slot.latest.status == ACCEPTED_ERRORS:
-            review = return_for_rework(catalogue, ledger, slot.executor, period, RETURN_COMMENT, operator,
+        open_outliers = [c.outlier for c in outliers_of(catalogue, ledger, slot.latest, thresholds) if not c.confirmed]
+        slips = [o for o in open_outliers if o.code == THOUSANDS]
+        if slot.latest.status == ACCEPTED_ERRORS or slips:
+            comment = SLIP_COMMENT.format("; ".join(o.message for o in slips)) if slips else RETURN_COMMENT
+            review = return_for_rework(catalogue, ledger, slot.executor, period, comment, operator,
                                        now=when.astimezone())
             letters.append(return_letter(catalogue, ledger, ws.root, review, workspace_sender(ws)))
             returned.append(catalogue.executor_label(slot.executor))
         else:
-            accept(catalogue, ledger, slot.executor, period, operator, now=when.astimezone())
+            accept(catalogue, ledger, slot.executor, period, operator, confirm_refs=[o.ref for o in open_outliers],
+                   reason=SEED_REASON, thresholds=thresholds, now=when.astimezone())
             accepted += 1
+            confirmed += len(open_outliers)
     if letters:
         deliver_mail(letters, workspace_sender(ws), ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
                      now=when.astimezone())
     return [f"{when:%d.%m.%Y}: прийнято {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
-                                                       if returned else "")]
+                                                       if returned else "")
+            + (f", підтверджено значень, що перевищують план: {confirmed}" if confirmed else "")]
 
 
 def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, report_docx: Path | None,

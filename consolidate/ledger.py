@@ -35,7 +35,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -139,13 +139,31 @@ CREATE TABLE IF NOT EXISTS adjustments (
 );
 CREATE INDEX IF NOT EXISTS adjustments_item ON adjustments (period, item);
 """
-_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA))  # (version reached, script); idempotent
+# Version 4: the clerk's confirmations of outliers (consolidate.outliers) — who confirmed which figure, why.
+_CONFIRMATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS confirmations (
+    id                INTEGER PRIMARY KEY,
+    submission_id     INTEGER NOT NULL REFERENCES submissions (id),
+    executor          TEXT NOT NULL,
+    period            TEXT NOT NULL,
+    ref               TEXT NOT NULL,
+    code              TEXT NOT NULL,
+    value             REAL NOT NULL,
+    reason            TEXT NOT NULL CHECK (reason <> ''),
+    operator          TEXT NOT NULL CHECK (operator <> ''),
+    confirmed_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS confirmations_submission ON confirmations (submission_id);
+"""
+_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
 FROM mail
 """
 _REVIEW_SQL = "SELECT id, executor, period, submission_id, decision, comment, operator, decided_at FROM reviews"
+_CONFIRMATION_SQL = ("SELECT id, submission_id, executor, period, ref, code, value, reason, operator, confirmed_at "
+                     "FROM confirmations")
 _ADJUSTMENT_SQL = ("SELECT id, period, item, value, reason, forced, operator, made_at, undone_at, undone_by "
                    "FROM adjustments")
 
@@ -173,6 +191,22 @@ class Review:
     comment: str
     operator: str
     decided_at: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A clerk's confirmation that an outlier of a return is the real figure (consolidate.outliers)."""
+
+    id: int
+    submission_id: int
+    executor: str
+    period: str
+    ref: str                    # «F.T1.1.SG.MSP/financed»: the row key and the field
+    code: str                   # the outlier's code (amount-thousands, …)
+    value: float                # the figure confirmed
+    reason: str
+    operator: str
+    confirmed_at: str
 
 
 @dataclass(frozen=True)
@@ -419,6 +453,31 @@ class Ledger:
         """Review decisions, oldest first."""
         where, args = _filters({"executor": executor, "period": period})
         return [Review(*r) for r in self.db.execute(_REVIEW_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
+
+    def record_confirmations(self, rows, *, operator: str, reason: str, confirmed_at: str) -> list[Confirmation]:
+        """Record the clerk's confirmations of outliers (objects with submission_id, executor, ref, code, value),
+        all in one transaction."""
+        ids = []
+        with self.transaction():
+            for o in rows:
+                period = self.db.execute("SELECT period FROM submissions WHERE id = ?", (o.submission_id,)).fetchone()
+                cur = self.db.execute(
+                    "INSERT INTO confirmations (submission_id, executor, period, ref, code, value, reason, operator, "
+                    "confirmed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (o.submission_id, o.executor, period[0] if period else "", o.ref, o.code, float(o.value), reason,
+                     operator, confirmed_at))
+                ids.append(cur.lastrowid)
+        return [Confirmation(*self.db.execute(_CONFIRMATION_SQL + " WHERE id = ?", (i,)).fetchone()) for i in ids]
+
+    def confirmations(self, executor: str | None = None, period: str | None = None,
+                      submission_id: int | None = None) -> list[Confirmation]:
+        """Confirmations of outliers, oldest first."""
+        where, args = _filters({"executor": executor, "period": period})
+        if submission_id is not None:
+            where += " AND submission_id = ?"
+            args = (*args, submission_id)
+        return [Confirmation(*r) for r in
+                self.db.execute(_CONFIRMATION_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
 
     def record_adjustment(self, *, period: str, item: str, value: float, reason: str, forced: bool, operator: str,
                           made_at: str) -> Adjustment:

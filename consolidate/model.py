@@ -112,4 +112,8 @@ CODE_LABELS = {
     "actual-without-plan": "факт без плану", "silent-executor": "виконавець нічого не повідомив про захід",
     "missing-executor": "звіт не подано", "duplicate-paragraph": "повторений текст різних виконавців",
     "repeated-paragraph": "той самий текст під кількома заходами", "adjusted": "значення скориговано вручну",
+    # outliers (consolidate.outliers): block acceptance until confirmed
+    "amount-thousands": "ймовірно, гривні замість тисяч гривень", "amount-over-plan": "сума в рази більша за передбачену",
+    "amount-over-last-year": "сума в рази більша, ніж торік", "count-over-plan": "кількість у рази більша за планову",
+    "percent-is-count": "відсоток, що є кількістю",
 }

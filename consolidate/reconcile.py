@@ -81,6 +81,7 @@ class FundingResult:
     nil: bool = False
     reported: bool = False     # the holder's return is in
     sources: list[Source] = field(default_factory=list)
+    suspect: list[str] = field(default_factory=list)  # fields holding an unconfirmed outlier (financed, cash)
 
     @property
     def programme_level(self) -> bool:
@@ -113,6 +114,7 @@ class IndicatorResult:
     note: str = ""
     computed: float | None = None   # the value by the rule, before any adjustment
     adjustment: object = None       # the active ledger.Adjustment that set the value by hand
+    suspect: list[str] = field(default_factory=list)  # executors whose claim is an unconfirmed outlier
 
     @property
     def incomplete(self) -> bool:
@@ -158,7 +160,13 @@ class Reconciliation:
     conflicts: list[Conflict]
     expected: list[str]
     reported: dict[str, Submission]
+    outliers: list = field(default_factory=list)  # review.CheckedOutlier of the returns used
     _found: tuple | None = field(default=None, init=False, repr=False, compare=False)  # find()'s index
+
+    @property
+    def unconfirmed(self) -> list:
+        """Outliers nobody confirmed: an approved report refuses them, a draft marks them."""
+        return [c for c in self.outliers if not c.confirmed]
 
     @property
     def missing_executors(self) -> list[str]:
@@ -249,8 +257,9 @@ def _paragraphs(text: str) -> list[str]:
 # ---------------------------------------------------------------------------------
 
 def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]],
-              adjustments=()) -> Reconciliation:
-    """Reconcile the given returns; ``adjustments``: active ledger.Adjustment rows that set figures by hand."""
+              adjustments=(), outliers=()) -> Reconciliation:
+    """Reconcile the given returns; ``adjustments``: active ledger.Adjustment rows that set figures by hand;
+    ``outliers``: review.CheckedOutlier of these returns (listed as findings, unconfirmed ones marked)."""
     vals = {sub.executor: _Values(sub, values) for sub, values in returns}
     reported = {sub.executor: sub for sub, _ in returns}
     conflicts: list[Conflict] = []
@@ -315,7 +324,30 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             f"Значення встановлено вручну: {show_value(adj.value)} (за правилом {ir.indicator.rule}: {show_value(ir.computed)})"
             f"{' поза межами повідомлених даних' if adj.forced else ''}; {adj.operator}, {adj.made_at}: {adj.reason}",
             (), f"{show_value(ir.computed)} → {show_value(adj.value)}"))
-    return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported)
+    _outlier_findings(catalogue, outliers, funding, indicators, conflicts)
+    return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported,
+                          list(outliers))
+
+
+def _outlier_findings(catalogue: Catalogue, outliers, funding: list[FundingResult],
+                      indicators: list[IndicatorResult], conflicts: list[Conflict]) -> None:
+    """Each outlier a finding: an error while unconfirmed (its figure marked), a warning with who and why once
+    confirmed."""
+    lines = {r.line.id: r for r in funding}
+    inds = {r.indicator.id: r for r in indicators}
+    for checked in outliers:
+        o, conf = checked.outlier, checked.confirmation
+        who = catalogue.executor_label(o.executor)
+        if conf is None:
+            message = f"{who}: {o.message}. Не підтверджено: звіт не може бути прийнятий без підтвердження"
+            if o.key in lines and o.field not in lines[o.key].suspect:
+                lines[o.key].suspect.append(o.field)
+            if o.key in inds and o.executor not in inds[o.key].suspect:
+                inds[o.key].suspect.append(o.executor)
+        else:
+            message = f"{who}: {o.message}. Підтверджено: {conf.operator}, {conf.confirmed_at}; причина: {conf.reason}"
+        conflicts.append(Conflict(o.code, ERROR if conf is None else WARNING, o.key, message, (o.executor,),
+                                  show_value(o.value)))
 
 
 def _funding_line(line: FundingLine, v: _Values | None) -> FundingResult:
@@ -587,21 +619,24 @@ def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim],
                 f"ті самі події враховано двічі", (a, b), show_value(ca.value)))
 
 
-def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapproved: bool = False) -> Reconciliation:
-    """Reconcile the returns recorded in a ledger, with the clerk's active adjustments.
+def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapproved: bool = False,
+                     thresholds=None) -> Reconciliation:
+    """Reconcile the returns recorded in a ledger, with the clerk's active adjustments and confirmations.
 
     By default only approved returns count (see :mod:`consolidate.review`); ``include_unapproved``
-    takes every executor's latest return instead (a draft).
+    takes every executor's latest return instead (a draft).  ``thresholds``: outliers.Thresholds of the
+    workspace (consolidate.toml), the defaults if None.
     """
+    from .review import approved_returns, outliers_of_returns
+
     if include_unapproved:
         subs = ledger.latest_submissions(period)
         values = ledger.values_of(sub.id for sub in subs)
         returns = [(sub, values[sub.id]) for sub in subs]
     else:
-        from .review import approved_returns
-
         returns = approved_returns(catalogue, ledger, period)
-    return reconcile(catalogue, period, returns, ledger.adjustments(period=period, active_only=True))
+    outliers = outliers_of_returns(catalogue, ledger, period, returns, thresholds)
+    return reconcile(catalogue, period, returns, ledger.adjustments(period=period, active_only=True), outliers)
 
 
 def conflict_dict(c: Conflict) -> dict:

@@ -22,6 +22,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from .catalogue import GROUPS, Catalogue, period_label
+from .errors import ConsolidateError
 from .model import CODE_LABELS, ERROR
 from .reconcile import (
     SUBTOTAL_KINDS,
@@ -245,6 +246,9 @@ class _F:
                                           "bg_color": "#F2F2F2"})
         self.value = wb.add_format({**base, "num_format": "General", "align": "right"})
         self.flag = wb.add_format({**base, "font_color": "#9C0006"})
+        # a figure holding an unconfirmed outlier (only in a draft: an approved report refuses it)
+        self.suspect = wb.add_format({**base, "num_format": "#,##0.0", "align": "right", "bold": True,
+                                      "font_color": "#9C0006", "bg_color": "#FFC7CE"})
         self.draft = wb.add_format({"font_name": "Times New Roman", "font_size": 14, "bold": True, "font_color": "#C00000"})
 
 
@@ -390,9 +394,10 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                           funding_display(fr, fr.financed), funding_display(fr, fr.cash),
                           fr.budget_code or "-", line.source, task.id, line.id]
                 formats = line_formats
-                if isinstance(values[6], str) or isinstance(values[7], str):
-                    formats = formats[:6] + [shown_format.get(v, amount) if isinstance(v, str) else amount
-                                             for v in values[6:8]] + formats[8:]
+                if isinstance(values[6], str) or isinstance(values[7], str) or fr.suspect:
+                    formats = formats[:6] + [shown_format.get(v, amount) if isinstance(v, str)
+                                             else fmts.suspect if f in fr.suspect else amount
+                                             for v, f in zip(values[6:8], ("financed", "cash"))] + formats[8:]
                 height = _height(measure_text, 44) if len(group) == 1 else _height(holder, 24)
                 yield values, formats, height
                 row += 1
@@ -469,7 +474,7 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                         ws.write_number(row, 3, ind.planned, fmts.value)
                     shown = indicator_display(ir)
                     if not isinstance(shown, str):
-                        ws.write_number(row, 4, shown, fmts.value)
+                        ws.write_number(row, 4, shown, fmts.suspect if ir.suspect else fmts.value)
                     else:
                         _t(ws, row, 4, shown, {NOT_REPORTED: fmts.flag, NIL_TEXT: fmts.text}.get(shown, fmts.value))
                     note = completeness_note(catalogue, ir)
@@ -590,13 +595,40 @@ class _Workbook(xlsxwriter.Workbook):
                 xlsxwriter.workbook.ZipFile = saved
 
 
+def unconfirmed_banner(catalogue: Catalogue, rec: Reconciliation, draft: str) -> str:
+    """The banner of a report holding unconfirmed outliers: a draft says so; an approved report is refused."""
+    left = rec.unconfirmed
+    if not left:
+        return draft
+    if not draft:
+        listing = "\n".join(f"  • {catalogue.executor_label(c.outlier.executor)}: {c.outlier.message}" for c in left)
+        raise ConsolidateError(
+            f"Звіт не сформовано: {len(left)} {_plural(len(left), 'значення', 'значення', 'значень')} у прийнятих звітах "
+            f"не {_plural(len(left), 'підтверджено', 'підтверджено', 'підтверджено')} (ймовірні помилки введення):\n"
+            f"{listing}\nПідтвердьте кожне (consolidate review accept … --confirm … --reason …) або сформуйте "
+            f"чернетку (--include-unapproved).")
+    return (f"{draft} · {len(left)} {_plural(len(left), 'непідтверджене значення', 'непідтверджені значення', 'непідтверджених значень')} "
+            f"(ймовірні помилки введення) позначено червоним — див. аркуш «{SHEET_CHECKS}»")
+
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
 def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,
                  draft: str = "") -> bytes:
     """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data).
 
+    Refused (ConsolidateError) when the figures hold an unconfirmed outlier and this is no draft.
     Sheets are assembled in temporary files (not in memory) and only the compressed workbook is held:
     the memory used does not grow with the provenance rows.
     """
+    draft = unconfirmed_banner(catalogue, rec, draft)
     buf = io.BytesIO()
     wb = _Workbook(buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
                                    "strings_to_numbers": False})

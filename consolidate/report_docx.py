@@ -55,6 +55,7 @@ from .catalogue import Catalogue
 from .errors import ConsolidateError
 from .numbers import format_amount, format_value
 from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
+from .report import unconfirmed_banner
 from .report import (NIL_TEXT, NOT_REPORTED, S1_HEADERS, S2_HEADERS, StatusRow, atomic_write, completeness_note,
                      default_status_rows, funding_display, holder_label, indicator_display, measure_narrative,
                      period_phrase, subtotal_note)
@@ -527,6 +528,7 @@ def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Stat
     data).  ``status_rows``: the executors' reporting state for the annex, which is added while
     an expected executor has not reported or the document is a draft (default: from ``rec``).
     """
+    draft = unconfirmed_banner(catalogue, rec, draft)  # refused if not a draft and an outlier is unconfirmed
     doc = _new_document(catalogue, rec)
     first = doc.sections[0]
     _page(first, landscape=True)

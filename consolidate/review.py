@@ -19,6 +19,8 @@ from .errors import ConsolidateError
 from .mail import Letter, Sender, finding_lines, recipients_of, signature
 from .model import ACCEPTED_ERRORS, Submission
 from .numbers import show_value
+from .outliers import Outlier, Thresholds, previous_period, resolve
+from .outliers import find as find_outliers
 from .reconcile import IndicatorResult, Reconciliation
 
 EXPECTED = "очікується"
@@ -106,9 +108,78 @@ def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> Slot:
     return slot
 
 
+# ---------------------------------------------------------------------------------
+# outliers: errors that block acceptance until the clerk confirms each with a reason
+# ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckedOutlier:
+    outlier: Outlier
+    confirmation: object = None   # the ledger.Confirmation, or None: still blocks
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmation is not None
+
+
+def outliers_of_returns(catalogue: Catalogue, ledger, period: str, returns, thresholds: Thresholds | None = None
+                        ) -> list[CheckedOutlier]:
+    """The outliers of the given (Submission, values) returns, each with its confirmation if the clerk gave one.
+
+    Last year's lines come from each executor's approved return for the same period a year earlier."""
+    thresholds = thresholds or Thresholds()
+    before = previous_period(period)
+    previous: dict[str, list] = {}
+    if before and ledger.submissions(period=before):
+        previous = {sub.executor: vals for sub, vals in approved_returns(catalogue, ledger, before)}
+    confirmed = {}
+    for c in ledger.confirmations(period=period):
+        confirmed[(c.submission_id, c.ref, c.code)] = c
+    out: list[CheckedOutlier] = []
+    for sub, values in returns:
+        for o in find_outliers(catalogue, sub, values, thresholds, previous.get(sub.executor, ())):
+            out.append(CheckedOutlier(o, confirmed.get((o.submission_id, o.ref, o.code))))
+    return out
+
+
+def outliers_of(catalogue: Catalogue, ledger, sub: Submission, thresholds: Thresholds | None = None
+                ) -> list[CheckedOutlier]:
+    return outliers_of_returns(catalogue, ledger, sub.period, [(sub, ledger.values(sub.id))], thresholds)
+
+
+def _confirm_hint(catalogue: Catalogue, executor: str, items: list[CheckedOutlier]) -> str:
+    listing = "\n".join(f"  • {c.outlier.message}\n    підтвердити: --confirm {c.outlier.ref}" for c in items)
+    return (f"{listing}\nВиправлений файл від виконавця знімає блокування; якщо цифри правильні, підтвердіть кожну "
+            f"з причиною: consolidate review accept {executor} --confirm ПОСИЛАННЯ --reason «чому це правильно».")
+
+
+def confirm(catalogue: Catalogue, ledger, executor: str, period: str, refs, reason: str, operator: str, *,
+            thresholds: Thresholds | None = None, now: dt.datetime | None = None):
+    """Record the clerk's confirmation of the named outliers of the latest return (who, when, why)."""
+    refs = [r for r in refs if r and r.strip()]
+    if not refs:
+        return []
+    if not reason or not reason.strip():
+        raise ConsolidateError("Підтверджуючи значення, вкажіть причину (--reason «…»): її буде записано в журнал.")
+    slot = _slot(catalogue, ledger, executor, period)
+    checked = outliers_of(catalogue, ledger, slot.latest, thresholds)
+    chosen, unknown = resolve([c.outlier for c in checked], refs)
+    if unknown:
+        known = ", ".join(c.outlier.ref for c in checked) or "немає"
+        raise ConsolidateError(f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
+                               f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
+                               f"Потребують підтвердження: {known}")
+    done = {c.outlier for c in checked if c.confirmed}
+    todo = [o for o in chosen if o not in done]
+    return ledger.record_confirmations(todo, operator=operator, reason=reason.strip(), confirmed_at=_now(now))
+
+
 def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: str, *, force: bool = False,
-           now: dt.datetime | None = None):
-    """Approve the executor's latest return for the report."""
+           confirm_refs=(), reason: str = "", thresholds: Thresholds | None = None, now: dt.datetime | None = None):
+    """Approve the executor's latest return for the report.
+
+    An outlier (consolidate.outliers) blocks the approval, --force or not, until it is confirmed: ``confirm_refs``
+    names the ones confirmed now with ``reason``.  Nothing is recorded if any stays unconfirmed."""
     slot = _slot(catalogue, ledger, executor, period)
     if slot.state == APPROVED:
         raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}») "
@@ -116,8 +187,36 @@ def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: s
     if slot.latest.status == ACCEPTED_ERRORS and not force:
         raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» містить помилки: поверніть його на "
                                f"доопрацювання (review return) або прийміть попри помилки з --force.")
+    checked = outliers_of(catalogue, ledger, slot.latest, thresholds)
+    refs = [r for r in confirm_refs if r and r.strip()]
+    chosen, unknown = resolve([c.outlier for c in checked], refs)
+    if unknown:
+        known = ", ".join(c.outlier.ref for c in checked) or "немає"
+        raise ConsolidateError(f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
+                               f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
+                               f"Потребують підтвердження: {known}")
+    left = [c for c in checked if not c.confirmed and c.outlier not in chosen]
+    if left:
+        raise ConsolidateError(
+            f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}», №{slot.latest.id}) "
+            f"не прийнято: {len(left)} {_plural(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
+            f"підтвердження:\n" + _confirm_hint(catalogue, executor, left))
+    if refs and (not reason or not reason.strip()):
+        raise ConsolidateError("Підтверджуючи значення, вкажіть причину (--reason «…»): її буде записано в журнал.")
+    todo = [o for o in chosen if not any(c.confirmed and c.outlier == o for c in checked)]
+    if todo:
+        ledger.record_confirmations(todo, operator=operator, reason=reason.strip(), confirmed_at=_now(now))
     return ledger.record_review(executor=executor, period=period, submission_id=slot.latest.id, decision=ACCEPT,
                                 comment="", operator=operator, decided_at=_now(now))
+
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
 
 
 def return_for_rework(catalogue: Catalogue, ledger, executor: str, period: str, comment: str, operator: str,

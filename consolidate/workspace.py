@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .catalogue import CATALOGUE_FILE, REGISTRY_FILE, Catalogue, load_catalogue
 from .errors import ConsolidateError
+from .outliers import DEFAULT_CONFIG as OUTLIER_CONFIG
 
 CONFIG_FILE = "consolidate.toml"
 DEFAULT_CONFIG = """\
@@ -35,7 +36,7 @@ sender_name = "Мінсоцполітики, протидія торгівлі �
 
 [operator]
 name = "Оператор"
-"""
+""" + OUTLIER_CONFIG
 
 
 @dataclass

@@ -410,6 +410,12 @@ def _record_return(ws) -> None:
         receipt = ledger.record(ret, status=ACCEPTED, original_name=ret.file, size=1,
                                 received_at="2025-01-10T10:00:00", archive_path=f"archive/{ret.sha256}.xlsx",
                                 fmt="xlsx")
+        # 1234,5 is twelve times what the programme provides: confirmed by the clerk (consolidate.outliers)
+        from consolidate.review import outliers_of
+
+        sub = ledger.submission(receipt.file.submission_id)
+        ledger.record_confirmations([c.outlier for c in outliers_of(ws.catalogue, ledger, sub)], operator="Тест",
+                                    reason="Перевірено", confirmed_at="2025-01-11T10:00:00")
         ledger.record_review(executor="MINJUST", period="2024", submission_id=receipt.file.submission_id,
                              decision="accept", comment="", operator="Тест", decided_at="2025-01-11T10:00:00")
 
