@@ -23,6 +23,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from .catalogue import GROUPS, Catalogue, period_label
 from .errors import ConsolidateError
+from .wording import plural_word
 from .model import CODE_LABELS, ERROR
 from .reconcile import (
     SUBTOTAL_KINDS,
@@ -603,21 +604,13 @@ def unconfirmed_banner(catalogue: Catalogue, rec: Reconciliation, draft: str) ->
     if not draft:
         listing = "\n".join(f"  • {catalogue.executor_label(c.outlier.executor)}: {c.outlier.message}" for c in left)
         raise ConsolidateError(
-            f"Звіт не сформовано: {len(left)} {_plural(len(left), 'значення', 'значення', 'значень')} у прийнятих звітах "
-            f"не {_plural(len(left), 'підтверджено', 'підтверджено', 'підтверджено')} (ймовірні помилки введення):\n"
+            f"Звіт не сформовано: {len(left)} {plural_word(len(left), 'значення', 'значення', 'значень')} у прийнятих звітах "
+            f"не підтверджено (ймовірні помилки введення):\n"
             f"{listing}\nПідтвердьте кожне (consolidate review accept … --confirm … --reason …) або сформуйте "
             f"чернетку (--include-unapproved).")
-    return (f"{draft} · {len(left)} {_plural(len(left), 'непідтверджене значення', 'непідтверджені значення', 'непідтверджених значень')} "
+    return (f"{draft} · {len(left)} {plural_word(len(left), 'непідтверджене значення', 'непідтверджені значення', 'непідтверджених значень')} "
             f"(ймовірні помилки введення) позначено червоним — див. аркуш «{SHEET_CHECKS}»")
 
-
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
 
 
 def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,

@@ -19,6 +19,7 @@ from .errors import ConsolidateError
 from .mail import Letter, Sender, finding_lines, recipients_of, signature
 from .model import ACCEPTED_ERRORS, Submission
 from .numbers import show_value
+from .wording import plural_word
 from .outliers import Outlier, Thresholds, previous_period, resolve
 from .outliers import find as find_outliers
 from .reconcile import IndicatorResult, Reconciliation
@@ -199,7 +200,7 @@ def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: s
     if left:
         raise ConsolidateError(
             f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}», №{slot.latest.id}) "
-            f"не прийнято: {len(left)} {_plural(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
+            f"не прийнято: {len(left)} {plural_word(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
             f"підтвердження:\n" + _confirm_hint(catalogue, executor, left))
     if refs and (not reason or not reason.strip()):
         raise ConsolidateError("Підтверджуючи значення, вкажіть причину (--reason «…»): її буде записано в журнал.")
@@ -209,14 +210,6 @@ def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: s
     return ledger.record_review(executor=executor, period=period, submission_id=slot.latest.id, decision=ACCEPT,
                                 comment="", operator=operator, decided_at=_now(now))
 
-
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
 
 
 def return_for_rework(catalogue: Catalogue, ledger, executor: str, period: str, comment: str, operator: str,
