@@ -51,6 +51,10 @@ GROUPS = {
     "HROMADAS": ("органи місцевого самоврядування (за згодою)", ("hromada",)),
     "OTHER_CEA": ("інші органи виконавчої влади", ()),
 }
+# How an indicator's quarterly figures are reported: from the start of the year (Q4 equals the year) or
+# each quarter on its own (the year is the sum of the quarters).
+QUARTERLY = ("cumulative", "per_quarter")
+QUARTERLY_LABELS = {"cumulative": "наростаючим підсумком з початку року", "per_quarter": "окремо за кожен квартал"}
 PERIOD_RE = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
 
 
@@ -100,6 +104,15 @@ class Indicator:
     rule_why: str = ""
     numerator: str = ""  # label of the numerator collected for `percent` indicators
     denominator: str = ""
+    quarterly: str = ""  # QUARTERLY code; "" = not declared (read as cumulative)
+    plans: tuple[tuple[str, float], ...] = ()  # an executor's own plan (code, value); else only `planned`
+
+    def plan_of(self, executor: str) -> float | None:
+        """The executor's own plan, or None when only the programme-level plan exists."""
+        for code, value in self.plans:
+            if code == executor:
+                return value
+        return None
 
     @property
     def numeric(self) -> bool:
@@ -227,7 +240,7 @@ class Catalogue:
             "programme": {k: str(v) for k, v in asdict(self.programme).items()},
             "tasks": [asdict(t) for t in self.tasks],
             "measures": [asdict(m) for m in self.measures],
-            "indicators": [asdict(i) for i in self.indicators],
+            "indicators": [_digest_fields(asdict(i)) for i in self.indicators],
             "funding": [asdict(f) for f in self.funding],
             "executors": [asdict(e) for e in self.registry],
         }
@@ -257,6 +270,14 @@ class Catalogue:
             return self.programme.deadline
         month = int(quarter) * 3 + 1
         return dt.date(int(m.group(1)), month, self.programme.quarter_deadline_day)
+
+
+def _digest_fields(item: dict) -> dict:
+    """Fields added after the first catalogues, left out while at their defaults (a catalogue keeps its digest)."""
+    for key, default in (("quarterly", ""), ("plans", ())):
+        if key in item and (item[key] == default or item[key] == list(default)):
+            del item[key]
+    return item
 
 
 def period_label(period: str) -> str:
@@ -370,10 +391,25 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
                 if unit not in UNITS:
                     problems.append(f"{iwhere}: невідома одиниця «{unit}» (очікується: {', '.join(UNITS)})")
                 planned = _num(i.get("planned"), iwhere, problems, "planned")
+                quarterly = str(i.get("quarterly") or "")
+                if quarterly and quarterly not in QUARTERLY:
+                    problems.append(f"{iwhere}: невідомий спосіб квартальних даних «{quarterly}» "
+                                    f"(очікується: {', '.join(QUARTERLY)})")
+                plans_in = i.get("plans") or {}
+                plans: list[tuple[str, float]] = []
+                if not isinstance(plans_in, dict):
+                    problems.append(f"{iwhere}: поле «plans» має бути словником «код виконавця: план»")
+                    plans_in = {}
+                for code, value in plans_in.items():
+                    check_executor(str(code), iwhere)
+                    amount_ = _num(value, iwhere, problems, f"plans.{code}")
+                    if amount_ is not None:
+                        plans.append((str(code), amount_))
                 if claim(iid, iwhere):
                     indicators.append(Indicator(
                         iid, mid, str(i.get("name") or ""), unit, planned, str(rule or ""),
                         str(i.get("rule_why") or ""), str(i.get("numerator") or ""), str(i.get("denominator") or ""),
+                        quarterly, tuple(plans),
                     ))
             for f in m.get("funding") or []:
                 fid = str(f.get("id") or "")
@@ -403,4 +439,72 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
         problems.append(f"{path}: каталог не містить жодного завдання")
     if problems:
         raise CatalogueError(problems)
-    return Catalogue(programme, tasks, measures, indicators, funding, registry, Path(path))
+    cat = Catalogue(programme, tasks, measures, indicators, funding, registry, Path(path))
+    for ind in indicators:
+        named = set(cat.executors_of(ind.measure_id))
+        for code, _ in ind.plans:
+            if code not in named:
+                problems.append(f"{path}: показник {ind.id}: план для виконавця «{code}», якого не названо "
+                                f"серед виконавців заходу {ind.measure_id}")
+    if problems:
+        raise CatalogueError(problems)
+    return cat
+
+
+def _plain_number(value: float | None):
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def catalogue_data(cat: Catalogue) -> dict:
+    """The catalogue as the nested structure of catalogue.yaml (``build_catalogue`` reads it back unchanged)."""
+    p = cat.programme
+    programme = {"code": p.code, "title": p.title, "title_genitive": p.title_genitive, "act": p.act,
+                 "customer": p.customer, "customer_executor": p.customer_executor, "term": p.term,
+                 "report_year": p.report_year, "deadline": p.deadline.isoformat(),
+                 "quarter_deadline_day": p.quarter_deadline_day, "version": p.version}
+    tasks = []
+    for t in cat.tasks:
+        measures = []
+        for m in cat.measures_of_task(t.id):
+            indicators = []
+            for i in cat.indicators_of(m.id):
+                ind = {"id": i.id, "name": i.name, "unit": i.unit, "planned": _plain_number(i.planned), "rule": i.rule}
+                for key in ("rule_why", "numerator", "denominator", "quarterly"):
+                    if getattr(i, key):
+                        ind[key] = getattr(i, key)
+                if i.plans:
+                    ind["plans"] = {code: _plain_number(v) for code, v in i.plans}
+                indicators.append(ind)
+            funding = []
+            for f in cat.funding_of(m.id):
+                line = {"id": f.id, "holder": f.holder, "source": f.source, "source_label": f.source_label,
+                        "programme_amount": _plain_number(f.programme_amount), "planned": _plain_number(f.planned)}
+                if f.budget_code:
+                    line["budget_code"] = f.budget_code
+                funding.append(line)
+            measure = {"id": m.id, "number": m.number, "text": m.text, "executors": list(m.executors)}
+            if indicators:
+                measure["indicators"] = indicators
+            if funding:
+                measure["funding"] = funding
+            measures.append(measure)
+        task = {"id": t.id, "number": t.number, "name": t.name}
+        if measures:
+            task["measures"] = measures
+        tasks.append(task)
+    return {"programme": programme, "tasks": tasks}
+
+
+CATALOGUE_HEADER = """\
+# Programme catalogue: tasks → measures → indicators (with aggregation rules) and funding lines.
+# IDs are stable: never renumber them.  Edit it as a workbook: `consolidate catalogue export FILE.xlsx`,
+# then `consolidate catalogue import FILE.xlsx`.
+# rule: sum | lead | max | percent | text;  source: state_general | state_special | local | other | none;
+# quarterly: cumulative | per_quarter;  amounts in thousand UAH.
+"""
+
+
+def catalogue_yaml(cat: Catalogue) -> str:
+    return CATALOGUE_HEADER + yaml.safe_dump(catalogue_data(cat), allow_unicode=True, sort_keys=False, width=10_000)

@@ -132,13 +132,57 @@ def catalogue_show(ws: Workspace, as_json: bool):
                            f"план {f.planned if f.planned is not None else '-'} тис. грн")
 
 
+@catalogue_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--period", "-p", default=None, help="Рік, каталог якого експортувати (типово — останній).")
+@with_workspace
+def catalogue_export(ws: Workspace, file: Path, period: str | None):
+    """Записати каталог у книгу Excel (.xlsx) для редагування."""
+    from .workflows.catalogue import export_catalogue
+    r = export_catalogue(ws, file, period)
+    click.echo(f"Каталог {r.year} року записано в {r.path} (версія {r.version}).")
+    click.echo("  Відредагуйте книгу в Excel чи LibreOffice і завантажте: consolidate catalogue import ФАЙЛ")
+
+
+@catalogue_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Лише перевірити книгу, нічого не змінюючи.")
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат і всі помилки як JSON.")
+@with_workspace
+def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
+    """Перевірити книгу каталогу і, якщо помилок немає, зробити її каталогом її звітного року."""
+    from .wording import plural
+    from .workflows.catalogue import import_catalogue
+    r = import_catalogue(ws, file, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
+        sys.exit(int(r.exit_code))
+    if r.problems:
+        click.secho(f"Каталог не імпортовано ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')}); "
+                    f"нічого не змінено:", fg="red", err=True)
+        for p in r.problems:
+            click.echo(f"  • {p}", err=True)
+        sys.exit(int(r.exit_code))
+    c = r.counts
+    what = (f"{plural(c['tasks'], 'завдання', 'завдання', 'завдань')}, {plural(c['measures'], 'захід', 'заходи', 'заходів')}, "
+            f"{plural(c['indicators'], 'показник', 'показники', 'показників')}, "
+            f"{plural(c['funding'], 'рядок', 'рядки', 'рядків')} фінансування, "
+            f"{plural(c['executors'], 'виконавець', 'виконавці', 'виконавців')}")
+    if dry_run:
+        click.echo(f"Книга коректна ({what}); нічого не змінено (--dry-run).")
+    elif r.changed:
+        click.echo(f"Каталог {r.year} року замінено: {what}; версія {r.version}.")
+    else:
+        click.echo(f"Книга збігається з чинним каталогом {r.year} року; нічого не змінено.")
+
+
 def _period_option(fn):
     return click.option("--period", "-p", default=None,
                         help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).")(fn)
 
 
 def resolve_period(ws: Workspace, period: str | None) -> str:
-    return ws.catalogue.check_period(period or ws.catalogue.default_period())
+    return ws.use_period(period or ws.catalogue.default_period())
 
 
 @main.command("templates")

@@ -3,7 +3,8 @@
 Layout::
 
     consolidate.toml     settings (sheet password, mail sender, operator); optional
-    templates/           catalogue.yaml, executors.csv
+    templates/           catalogue.yaml, executors.csv (the first reporting year)
+    templates/2025/      catalogue.yaml, executors.csv of each later year (``consolidate catalogue new-year``)
     inbox/               returned workbooks are dropped here
     archive/             every received file, byte-identical, named by sha256
     quarantine/          rejected files with a .txt of reasons beside each
@@ -13,16 +14,18 @@ Layout::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .catalogue import CATALOGUE_FILE, REGISTRY_FILE, Catalogue, load_catalogue
+from .catalogue import CATALOGUE_FILE, PERIOD_RE, REGISTRY_FILE, Catalogue, load_catalogue
 from .errors import ConsolidateError
 from .outliers import DEFAULT_CONFIG as OUTLIER_CONFIG
 
 CONFIG_FILE = "consolidate.toml"
+_YEAR_DIR = re.compile(r"^\d{4}$")
 DEFAULT_CONFIG = """\
 # Settings of this consolidate workspace.
 [templates]
@@ -44,6 +47,7 @@ class Workspace:
     root: Path
     _catalogue: Catalogue | None = field(default=None, repr=False)
     _config: dict | None = field(default=None, repr=False)
+    _loaded: dict = field(default_factory=dict, repr=False)  # templates folder → its catalogue
 
     @property
     def templates_dir(self) -> Path:
@@ -71,9 +75,63 @@ class Workspace:
 
     @property
     def catalogue(self) -> Catalogue:
+        """The catalogue of the selected year (``use_period``); by default, of the latest year."""
         if self._catalogue is None:
-            self._catalogue = load_catalogue(self.templates_dir)
+            later = self.later_years()
+            self._catalogue = self._load(later[max(later)] if later else self.templates_dir)
         return self._catalogue
+
+    def _load(self, folder: Path) -> Catalogue:
+        if folder not in self._loaded:
+            self._loaded[folder] = load_catalogue(folder)
+        return self._loaded[folder]
+
+    def later_years(self) -> dict[int, Path]:
+        """Years started after the first, each in templates/<year>/ (in year order)."""
+        if not self.templates_dir.is_dir():
+            return {}
+        found = {int(d.name): d for d in self.templates_dir.iterdir()
+                 if _YEAR_DIR.match(d.name) and (d / CATALOGUE_FILE).is_file()}
+        return dict(sorted(found.items()))
+
+    def years(self) -> dict[int, Path]:
+        """Every reporting year of the workspace → the folder of its catalogue and registry."""
+        first = self._load(self.templates_dir).programme.report_year
+        return {first: self.templates_dir, **{y: d for y, d in self.later_years().items() if y != first}}
+
+    def templates_dir_of(self, year: int) -> Path:
+        later = self.later_years()
+        return later.get(year) or self.templates_dir
+
+    def catalogue_for(self, period: str | int) -> Catalogue:
+        """The catalogue of the year a period belongs to; a clear error for a year not started."""
+        year = self._year_of(period)
+        years = self.years()
+        if year not in years:
+            listed = ", ".join(str(y) for y in years)
+            raise ConsolidateError(
+                f"Період «{period}» не належить до жодного звітного року робочої теки ({listed}). Новий рік "
+                f"починають командою «consolidate catalogue new-year {year}».")
+        return self._load(years[year])
+
+    def use_period(self, period: str) -> str:
+        """Select the catalogue of ``period``'s year for the commands that follow; returns the period checked."""
+        self._year_of(period)
+        self._catalogue = self.catalogue_for(period)
+        return self._catalogue.check_period(period)
+
+    @staticmethod
+    def _year_of(period: str | int) -> int:
+        m = PERIOD_RE.match(str(period or ""))
+        if not m:
+            raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 "
+                                   f"(напр. 2024, 2024-Q3)")
+        return int(m.group(1))
+
+    def forget_catalogues(self) -> None:
+        """Drop loaded catalogues (after the files changed)."""
+        self._catalogue = None
+        self._loaded.clear()
 
     @property
     def config(self) -> dict:

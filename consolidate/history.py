@@ -1,0 +1,76 @@
+"""The catalogue against the data already received: which changes would orphan it.
+
+A return's values are keyed by catalogue IDs (funding line, measure, indicator).  Once a year's ledger holds
+values for an ID, that ID may not disappear from the year's catalogue, an indicator may not change its unit
+or rule, and a funding line may not change its budget holder: the received figures would lose their meaning
+or their owner.  Wording, plans and new rows are free to change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .catalogue import Catalogue, FundingLine, Indicator, Measure, Task
+from .catalogue_book import Problem
+from .ledger import Ledger
+from .workspace import Workspace
+
+SHEET_OF = {Task: "Завдання", Measure: "Заходи", Indicator: "Показники", FundingLine: "Фінансування"}
+
+
+def received_keys(ledger: Ledger, year: int) -> Counter:
+    """ID → number of current and earlier returns of the year (annual and quarterly) with a value for it."""
+    rows = ledger.db.execute(
+        "SELECT v.key, COUNT(DISTINCT v.submission_id) FROM cell_values v JOIN submissions s ON s.id = v.submission_id "
+        "WHERE (s.period = ? OR s.period LIKE ?) AND (v.number IS NOT NULL OR v.text != '') GROUP BY v.key",
+        (str(year), f"{year}-Q%")).fetchall()
+    return Counter({key: n for key, n in rows})
+
+
+def reporting_executors(ledger: Ledger, year: int) -> Counter:
+    rows = ledger.db.execute("SELECT executor, COUNT(*) FROM submissions WHERE period = ? OR period LIKE ? "
+                             "GROUP BY executor", (str(year), f"{year}-Q%")).fetchall()
+    return Counter(dict(rows))
+
+
+def _returns(n: int) -> str:
+    from .wording import plural
+    return plural(n, "звіт", "звіти", "звітів")
+
+
+def check_change(ws: Workspace, old: Catalogue, new: Catalogue) -> list[Problem]:
+    """Problems of replacing ``old`` by ``new`` given the year's received data (none without a ledger)."""
+    if not ws.ledger_path.exists():
+        return []
+    year = old.programme.report_year
+    with Ledger(ws.ledger_path) as ledger:
+        used = received_keys(ledger, year)
+        senders = reporting_executors(ledger, year)
+    problems: list[Problem] = []
+    for key, n in sorted(used.items()):
+        before = old.get(key)
+        if before is None:
+            continue
+        sheet = SHEET_OF.get(type(before), "")
+        after = new.get(key)
+        if after is None or type(after) is not type(before):
+            problems.append(Problem(sheet, "", f"ID «{key}» вилучено з каталогу, але за нього вже отримано дані "
+                                               f"({_returns(n)} за {year} рік): вилучення знецінило б отримані "
+                                               f"дані. Залиште рядок (текст можна уточнити)."))
+            continue
+        if isinstance(before, Indicator):
+            for attr, label in (("unit", "одиницю"), ("rule", "правило зведення")):
+                if getattr(before, attr) != getattr(after, attr):
+                    problems.append(Problem(sheet, "", f"показник «{key}»: змінено {label} з «{getattr(before, attr)}» "
+                                                       f"на «{getattr(after, attr)}», але за нього вже отримано дані "
+                                                       f"({_returns(n)}); отримані значення подано в колишній "
+                                                       f"одиниці і за колишнім правилом. Додайте новий показник з новим ID."))
+        if isinstance(before, FundingLine) and before.holder != after.holder:
+            problems.append(Problem(sheet, "", f"рядок фінансування «{key}»: змінено розпорядника з «{before.holder}» "
+                                               f"на «{after.holder}», але дані за рядок уже подав «{before.holder}»; "
+                                               f"додайте новий рядок з новим ID."))
+    for code, n in sorted(senders.items()):
+        if code in old.registry and code not in new.registry:
+            problems.append(Problem("Виконавці", "", f"виконавця «{code}» вилучено, але від нього вже отримано "
+                                                     f"{_returns(n)} за {year} рік"))
+    return problems

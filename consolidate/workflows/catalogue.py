@@ -1,0 +1,127 @@
+"""Catalogue workflows: export to a workbook, import from one, start a new reporting year.
+
+Each returns a ``Result``; fronts render it.  The import replaces a year's catalogue only when the whole
+workbook is valid (and no change would orphan data already received); otherwise nothing on disk changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..catalogue import CATALOGUE_FILE, REGISTRY_FILE, Catalogue, catalogue_yaml
+from ..catalogue_book import BookError, Problem, export_book, read_book
+from ..errors import ConsolidateError
+from ..registry import write_registry
+from ..workspace import Workspace
+from .base import ExitCode, Result
+
+
+def _counts(cat: Catalogue) -> dict[str, int]:
+    return {"tasks": len(cat.tasks), "measures": len(cat.measures), "indicators": len(cat.indicators),
+            "funding": len(cat.funding), "executors": len(cat.registry)}
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the catalogue and registry files of a templates folder (what an import may change)."""
+    h = hashlib.sha256()
+    for name in (CATALOGUE_FILE, REGISTRY_FILE):
+        path = folder / name
+        h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return h.hexdigest()
+
+
+@dataclass
+class CatalogueExported(Result):
+    path: Path
+    year: int
+    version: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def export_catalogue(ws: Workspace, path: Path | str, period: str | None = None) -> CatalogueExported:
+    """Write the catalogue of a year (default: the latest) as a workbook the clerk edits."""
+    cat = ws.catalogue_for(period) if period else ws.catalogue
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise ConsolidateError(f"Каталог експортується у файл .xlsx, а не «{path.name}»")
+    data = export_book(cat)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return CatalogueExported(path, cat.programme.report_year, cat.template_version, _counts(cat))
+
+
+@dataclass
+class CatalogueImported(Result):
+    path: Path
+    year: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+    changed: bool = False
+    version: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    digest_before: str = ""
+    digest_after: str = ""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FAILED if self.problems else ExitCode.CLEAN
+
+
+def write_catalogue(folder: Path, cat: Catalogue) -> None:
+    """Write a catalogue and its registry into a templates folder; each file replaced atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    registry_path = folder / REGISTRY_FILE
+    comment = ""
+    if registry_path.exists():
+        first = registry_path.read_text(encoding="utf-8-sig", errors="replace").splitlines()[:1]
+        if first and first[0].startswith("#"):
+            comment = first[0].lstrip("#").strip()
+    staged = []
+    tmp = folder / (CATALOGUE_FILE + ".tmp")
+    tmp.write_text(catalogue_yaml(cat), encoding="utf-8")
+    staged.append((tmp, folder / CATALOGUE_FILE))
+    tmp = folder / (REGISTRY_FILE + ".tmp")
+    write_registry(cat.registry, tmp, comment)
+    staged.append((tmp, registry_path))
+    for src, dst in staged:
+        with open(src, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(src, dst)
+
+
+def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False) -> CatalogueImported:
+    """Validate a catalogue workbook and, when it is valid, make it the catalogue of its reporting year."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConsolidateError(f"Не вдалося прочитати «{path}» ({exc.strerror})") from exc
+    result = CatalogueImported(path)
+    try:
+        cat = read_book(data, path.name)
+    except BookError as exc:
+        result.problems = exc.located
+        return result
+    year = cat.programme.report_year
+    result.year, result.version, result.counts = year, cat.template_version, _counts(cat)
+    years = ws.years()
+    if year not in years:
+        result.problems = [Problem("Програма", "", f"звітний рік {year} не розпочато в цій робочій теці (роки: "
+                                                    f"{', '.join(str(y) for y in years)}); новий рік починають "
+                                                    f"командою «consolidate catalogue new-year {year}»")]
+        return result
+    folder = years[year]
+    result.digest_before = result.digest_after = folder_digest(folder)
+    current = ws.catalogue_for(str(year))
+    from ..history import check_change  # the ledger's view: what data the change would orphan
+    result.problems = check_change(ws, current, cat)
+    if result.problems or dry_run or current.digest == cat.digest:
+        return result
+    write_catalogue(folder, cat)
+    ws.forget_catalogues()
+    result.changed = True
+    result.digest_after = folder_digest(folder)
+    return result
