@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,38 +22,48 @@ workspace_option = click.option(
 )
 
 
-def _fail(message: str, code: int = 1):
-    click.secho(f"Помилка: {message}", fg="red", err=True)
-    sys.exit(code)
+class UserError(click.ClickException):
+    """A library error (``ConsolidateError``) at the edge: its Ukrainian message and its exit code, no traceback."""
 
+    def __init__(self, error: ConsolidateError):
+        super().__init__(str(error))
+        self.error = error
+        self.exit_code = int(error.exit_code)
 
-def friendly(fn):
-    """Turn expected errors into clear messages and exit codes, never tracebacks."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CatalogueError as exc:
+    def show(self, file=None) -> None:
+        if isinstance(self.error, CatalogueError):
             click.secho("Каталог програми містить помилки:", fg="red", err=True)
-            for p in exc.problems:
+            for p in self.error.problems:
                 click.echo(f"  • {p}", err=True)
-            sys.exit(2)
+        else:
+            click.secho(f"Помилка: {self.message}", fg="red", err=True)
+
+
+class Group(click.Group):
+    """The command tree; every ``ConsolidateError`` raised under it leaves as a ``UserError`` (as sqlite-utils)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
         except ConsolidateError as exc:
-            _fail(str(exc))
-    return wrapper
+            raise UserError(exc) from exc
+
+
+def finish(code: int) -> None:
+    """End the command with an exit code of the contract (``workflows.ExitCode``)."""
+    click.get_current_context().exit(int(code))
 
 
 def with_workspace(fn):
-    """Add --workspace, open it, and report errors (of opening too) as clear messages."""
+    """Add --workspace and open it (a missing or broken workspace is a ``ConsolidateError``, exit code 2)."""
     @workspace_option
     @functools.wraps(fn)
-    @friendly
     def wrapper(workspace_dir, *args, **kwargs):
         return fn(open_workspace(workspace_dir), *args, **kwargs)
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="consolidate")
 def main():
     """consolidate — звітування за державною цільовою програмою (розпорядження КМУ № 496-р).
@@ -66,7 +75,6 @@ def main():
 @main.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Перезаписати каталог у наявній робочій теці.")
-@friendly
 def init_cmd(directory: Path, force: bool):
     """Створити нову робочу теку з вбудованим каталогом програми 496-р."""
     ws = init_workspace(directory, force=force)
@@ -266,7 +274,7 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
         history = ledger.adjustments(period=period, item=item_id)
     lines = explain_lines(ws.catalogue, rec, item_id)
     if not lines:
-        _fail(f"Немає показника, рядка фінансування чи заходу з ідентифікатором «{item_id}»")
+        raise ConsolidateError(f"Немає показника, рядка фінансування чи заходу з ідентифікатором «{item_id}»")
     for line in lines:
         click.echo(line)
     if history:
@@ -350,19 +358,6 @@ def parse_day(text: str) -> dt.date:
     raise ConsolidateError(f"Неправильна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР (напр. 2025-01-31)")
 
 
-def with_workspace_exit_code(fn):
-    """Like with_workspace, for a command that returns its exit code: any error exits with 2."""
-    @workspace_option
-    @functools.wraps(fn)
-    def wrapper(workspace_dir, *args, **kwargs):
-        try:
-            code = friendly(lambda: fn(open_workspace(workspace_dir), *args, **kwargs))()
-        except SystemExit as exc:
-            sys.exit(2 if exc.code else 0)
-        sys.exit(code or 0)
-    return wrapper
-
-
 @main.command("status", epilog=STATUS_EXIT_HELP)
 @_period_option
 @click.option("--as-of", "as_of", default=None, metavar="ДАТА",
@@ -371,7 +366,7 @@ def with_workspace_exit_code(fn):
                    "«прострочено».")
 @click.option("--json", "fmt", flag_value="json", help="Вивести стан як JSON.")
 @click.option("--csv", "fmt", flag_value="csv", help="Вивести стан як CSV (UTF-8).")
-@with_workspace_exit_code
+@with_workspace
 def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | None):
     """Хто звітував: стан кожного виконавця, спершу ті, кому треба нагадати; також out/status.html."""
     import csv
@@ -419,7 +414,7 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
                     f"{r.errors:>4} {r.warnings:>4} {r.rejected:>5} {format_time(r.last_reminder):<16} {r.note}")
             click.echo(click.style(f"{r.state:<{width}}", fg=STATE_STYLES.get(r.state)) + line.rstrip())
     click.echo(f"Сторінку стану записано: {page}", err=fmt is not None)
-    return 1 if summary.outstanding else 0
+    finish(1 if summary.outstanding else 0)
 
 
 def _smtp_options(fn):
@@ -648,7 +643,7 @@ def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
                                                       "ключ рядка, знайдено, очікується) як JSON.")
 @click.option("--dry-run", is_flag=True, help="Лише показати, що буде прийнято, замінено чи відхилено; "
                                               "нічого не змінювати (журнал, архів, inbox).")
-@with_workspace_exit_code
+@with_workspace
 def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: bool):
     """Прийняти повернені звіти: перевірити, зберегти в архіві та журналі; відхилені — у карантин.
 
@@ -657,7 +652,7 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
     прибирається з inbox/ (файли поза inbox/ лише читаються).  Ті самі байти вдруге — «вже отримано».
     """
     if dry_run:
-        return _intake_preview(ws, list(paths) or None, as_json)
+        finish(_intake_preview(ws, list(paths) or None, as_json))
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -699,7 +694,7 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
     elif outcomes:
         parts = [f"{OUTCOME_LABELS[state]}: {n}" for state, n in counts.items() if n]
         click.echo(f"Усього {plural(len(outcomes), 'файл')} — {'; '.join(parts)}.")
-    return 1 if any(o.state in FAILED_STATES for o in outcomes) else 0
+    finish(1 if any(o.state in FAILED_STATES for o in outcomes) else 0)
 
 
 @main.command("history")
@@ -752,7 +747,7 @@ VERIFY_EXIT_HELP = """\b
 
 @main.command("verify", epilog=VERIFY_EXIT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат перевірки як JSON.")
-@with_workspace_exit_code
+@with_workspace
 def verify_cmd(ws: Workspace, as_json: bool):
     """Перевірити робочу теку: журнал, архів і карантин узгоджені (нічого не змінює).
 
@@ -767,13 +762,12 @@ def verify_cmd(ws: Workspace, as_json: bool):
     else:
         for line in report_lines(result):
             click.echo(line)
-    return 0 if result.ok else 1
+    finish(0 if result.ok else 1)
 
 
 @main.command("demo")
 @click.option("--workspace", "-w", "workspace_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).")
-@friendly
 def demo_cmd(workspace_dir: Path | None):
     """Увесь цикл звітування 2024 року на вбудованих даних: шаблони, звіти виконавців, прийом, зведення, звіт."""
     import tempfile
@@ -785,7 +779,7 @@ def demo_cmd(workspace_dir: Path | None):
         if workspace_dir.exists():
             workspace_dir = Path(tempfile.mkdtemp(prefix="consolidate-demo-"))
     elif workspace_dir.exists() and any(workspace_dir.iterdir()):
-        _fail(f"Тека «{workspace_dir}» не порожня: демонстрація потребує нової теки.")
+        raise ConsolidateError(f"Тека «{workspace_dir}» не порожня: демонстрація потребує нової теки.")
     run(workspace_dir, echo=click.echo)
 
 

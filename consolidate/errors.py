@@ -1,10 +1,18 @@
-"""Errors shown to the user: always Ukrainian, always naming where the problem is."""
+"""Errors shown to the user: always Ukrainian, always naming where the problem is.
+
+The library raises these; a front turns them into its own message (the CLI: a click exception with the
+error's exit code, see ``cli.UserError``; the web console: a page).  No library code prints or exits.
+"""
 
 from __future__ import annotations
 
+from .workflows.base import ExitCode
+
 
 class ConsolidateError(Exception):
-    """An error the CLI prints as a clear message (no traceback)."""
+    """An expected failure: the command could not run (exit code 2, ``ExitCode.FAILED``)."""
+
+    exit_code: ExitCode = ExitCode.FAILED
 
 
 class CatalogueError(ConsolidateError):

@@ -20,12 +20,12 @@ def test_init_creates_workspace(tmp_path):
     for sub in ("templates/catalogue.yaml", "templates/executors.csv", "inbox", "out", "consolidate.toml"):
         assert (tmp_path / "w" / sub).exists()
     again = CliRunner().invoke(main, ["init", str(tmp_path / "w")])
-    assert again.exit_code == 1 and "вже є робоча тека" in again.output
+    assert again.exit_code == 2 and "вже є робоча тека" in again.output
 
 
 def test_not_a_workspace_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(main, ["catalogue", "check", "--workspace", str(tmp_path)])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "не є робочою текою" in res.output
     assert "Traceback" not in res.output
 

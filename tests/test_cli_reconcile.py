@@ -44,7 +44,7 @@ def test_reconcile_explain_report(workspace):
     res = run(main, ["explain", "F.T2.2.SG.MINJUST", "-w", str(workspace.root)])
     assert "профінансовано: 10,5; касові видатки: 9" in res.output
     res = run(main, ["explain", "NOPE", "-w", str(workspace.root)])
-    assert res.exit_code == 1 and "Немає показника" in res.output
+    assert res.exit_code == 2 and "Немає показника" in res.output
 
     res = run(main, ["report", "-w", str(workspace.root)])
     assert res.exit_code == 0, res.output

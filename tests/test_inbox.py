@@ -270,4 +270,4 @@ def test_history_command(workspace, tmp_path):
     res = runner.invoke(main, ["history", "MVS", "-w", str(workspace.root)])
     assert "ще нічого не отримано" in res.output
     res = runner.invoke(main, ["history", "Нікому", "-w", str(workspace.root)])
-    assert res.exit_code == 1 and "Невідомий виконавець «Нікому»" in res.output
+    assert res.exit_code == 2 and "Невідомий виконавець «Нікому»" in res.output

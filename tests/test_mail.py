@@ -202,7 +202,7 @@ def test_sending_twice_asks_for_resend(workspace, smtp_server):
     ws = workspace
     assert run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server).exit_code == 0
     again = run("send-templates", "-w", str(ws.root), "-e", "MVS", "-e", "DMS", "--smtp", server)
-    assert again.exit_code == 1
+    assert again.exit_code == 2
     assert "Шаблон уже надсилали" in again.output and "MVS" in again.output and "--resend" in again.output
     assert len(inbox.messages) == 1 and len(mails(ws)) == 1  # nothing sent, not even to DMS
     resent = run("send-templates", "-w", str(ws.root), "-e", "MVS", "-e", "DMS", "--smtp", server, "--resend")
@@ -213,7 +213,7 @@ def test_sending_twice_asks_for_resend(workspace, smtp_server):
 
 def test_refused_connection_is_a_clear_error_and_nothing_is_recorded(workspace):
     res = run("send-templates", "-w", str(workspace.root), "-e", "MVS", "--smtp", f"127.0.0.1:{free_port()}")
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "з’єднання відхилено" in res.stderr and "Жодного листа не надіслано" in res.stderr
     assert "Traceback" not in res.output
     assert mails(workspace) == []
@@ -226,14 +226,14 @@ def test_authentication(workspace, auth_server):
     ws = workspace
     args = ("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, "--smtp-user", USER)
     no_password = run(*args, env={"CONSOLIDATE_SMTP_PASSWORD": ""})
-    assert no_password.exit_code == 1 and "CONSOLIDATE_SMTP_PASSWORD" in no_password.stderr
+    assert no_password.exit_code == 2 and "CONSOLIDATE_SMTP_PASSWORD" in no_password.stderr
     wrong = run(*args, env={"CONSOLIDATE_SMTP_PASSWORD": "wrong"})
-    assert wrong.exit_code == 1
+    assert wrong.exit_code == 2
     assert f"відхилив вхід користувача «{USER}»" in wrong.stderr and "535" in wrong.stderr
     assert "CONSOLIDATE_SMTP_PASSWORD" in wrong.stderr and "Жодного листа не надіслано" in wrong.stderr
     assert inbox.messages == [] and mails(ws) == []
     anonymous = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server)
-    assert anonymous.exit_code == 1 and "Надіслано листів: 0 з 1" in anonymous.stderr and mails(ws) == []
+    assert anonymous.exit_code == 2 and "Надіслано листів: 0 з 1" in anonymous.stderr and mails(ws) == []
     ok = run(*args, "--password-env", "MY_SMTP_PW", env={"MY_SMTP_PW": PASSWORD})
     assert ok.exit_code == 0, ok.output
     assert "без шифрування" in ok.stderr
@@ -245,10 +245,10 @@ def test_starttls_with_a_certificate_file(workspace, tls_server):
     ws = workspace
     env = {"CONSOLIDATE_SMTP_PASSWORD": PASSWORD}
     plain = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, "--smtp-user", USER, env=env)
-    assert plain.exit_code == 1 and mails(ws) == []  # the server requires STARTTLS first
+    assert plain.exit_code == 2 and mails(ws) == []  # the server requires STARTTLS first
     untrusted = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, "--starttls",
                     "--smtp-user", USER, env=env)
-    assert untrusted.exit_code == 1 and "сертифікат" in untrusted.stderr and "--cafile" in untrusted.stderr
+    assert untrusted.exit_code == 2 and "сертифікат" in untrusted.stderr and "--cafile" in untrusted.stderr
     ok = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, "--starttls", "--cafile", str(cert),
              "--smtp-user", USER, env=env)
     assert ok.exit_code == 0, ok.output
@@ -260,11 +260,11 @@ def test_starttls_with_a_certificate_file(workspace, tls_server):
 
 def test_smtp_options_need_smtp_and_a_valid_address(workspace):
     res = run("send-templates", "-w", str(workspace.root), "-e", "MVS", "--starttls")
-    assert res.exit_code == 1 and "лише разом із --smtp" in res.stderr
+    assert res.exit_code == 2 and "лише разом із --smtp" in res.stderr
     res = run("send-templates", "-w", str(workspace.root), "-e", "MVS", "--smtp", "smtp.example.org")
-    assert res.exit_code == 1 and "ХОСТ:ПОРТ" in res.stderr
+    assert res.exit_code == 2 and "ХОСТ:ПОРТ" in res.stderr
     res = run("send-templates", "-w", str(workspace.root), "-e", "NOBODY")
-    assert res.exit_code == 1 and "Невідомі виконавці: NOBODY" in res.stderr
+    assert res.exit_code == 2 and "Невідомі виконавці: NOBODY" in res.stderr
     assert mails(workspace) == []
 
 
@@ -352,7 +352,7 @@ def test_remind_lists_findings_and_is_not_repeated_the_same_day(workspace, smtp_
     assert all(m.attachment_sha256 == hashlib.sha256(attachment(got[m.executor][1])[1]).hexdigest() for m in log)
 
     again = run("remind", "-w", str(ws.root), "-e", "MVS", "--smtp", server)
-    assert again.exit_code == 1 and "Сьогодні нагадування уже надсилали" in again.output and "--resend" in again.output
+    assert again.exit_code == 2 and "Сьогодні нагадування уже надсилали" in again.output and "--resend" in again.output
     assert len(inbox.messages) == 3
     forced = run("remind", "-w", str(ws.root), "-e", "MVS", "--smtp", server, "--resend")
     assert forced.exit_code == 0 and len(inbox.messages) == 4

@@ -494,9 +494,9 @@ def test_cli_templates_with_timestamp(workspace):
     assert again.exit_code == 0
     assert custom_properties(path)[L.CUSTOM_PREFIX + "generated_at"] == "2000-01-01T00:00:00"
     bad = CliRunner().invoke(main, ["templates", "-w", str(workspace.root), "--timestamp", "вчора"])
-    assert bad.exit_code == 1 and "Неправильна позначка часу" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "Неправильна позначка часу" in bad.output and "Traceback" not in bad.output
     unknown = CliRunner().invoke(main, ["templates", "-w", str(workspace.root), "-e", "XX"])
-    assert unknown.exit_code == 1 and "Невідомі виконавці: XX" in unknown.output
+    assert unknown.exit_code == 2 and "Невідомі виконавці: XX" in unknown.output
 
 
 # ---------------------------------------------------------------------------------
