@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from consolidate.cli import main
 from consolidate.workflows import ExitCode
 
+EXISTING = "<an existing file>"
 # Required arguments of commands that have some (just enough for click to accept the call).
 ARGS = {
     "history": ["UA-07"],
@@ -21,6 +22,9 @@ ARGS = {
     "adjust": ["T3.5.1", "30", "--reason", "перевірка"],
     "review accept": ["UA-07"],
     "review return": ["UA-07", "--comment", "виправте"],
+    "review confirm": ["UA-07"],
+    "catalogue export": ["catalogue.xlsx"],
+    "catalogue import": [EXISTING],
 }
 # Commands that take no --workspace: each has its own "could not run" case, checked below.
 NO_WORKSPACE = {"init", "demo"}
@@ -42,7 +46,10 @@ COMMANDS = dict(leaf_commands(main))
 def test_every_command_against_a_missing_workspace_exits_2(name, tmp_path):
     cmd = COMMANDS[name]
     assert any(p.name == "workspace_dir" for p in cmd.params), f"«{name}» has no --workspace: add it to NO_WORKSPACE"
-    res = CliRunner().invoke(main, [*name.split(), *ARGS.get(name, []), "-w", str(tmp_path / "nowhere")])
+    existing = tmp_path / "file.xlsx"
+    existing.write_bytes(b"PK")
+    args = [str(existing) if a == EXISTING else a for a in ARGS.get(name, [])]
+    res = CliRunner().invoke(main, [*name.split(), *args, "-w", str(tmp_path / "nowhere")])
     assert res.exit_code == ExitCode.FAILED, (name, res.output)
     assert "не є робочою текою" in res.output, f"«{name}»: missing arguments in ARGS? {res.output}"
     assert "Traceback" not in res.output and (res.exception is None or isinstance(res.exception, SystemExit))
