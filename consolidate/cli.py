@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .clickua import VERSION_HELP, VERSION_MESSAGE, UaGroup
 from .errors import CatalogueError, ConsolidateError
 from .numbers import format_amount
 from .wording import code_label, plural, rule_label, ua_date
@@ -39,7 +40,7 @@ class UserError(click.ClickException):
             click.secho(f"Помилка: {self.message}", fg="red", err=True)
 
 
-class Group(click.Group):
+class Group(UaGroup):
     """The command tree; every ``ConsolidateError`` raised under it leaves as a ``UserError`` (as sqlite-utils)."""
 
     def invoke(self, ctx: click.Context):
@@ -64,7 +65,7 @@ def with_workspace(fn):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="consolidate")
+@click.version_option(__version__, prog_name="consolidate", message=VERSION_MESSAGE, help=VERSION_HELP)
 def main():
     """consolidate — звітування за державною цільовою програмою (розпорядження КМУ № 496-р).
 
@@ -72,7 +73,7 @@ def main():
     """
 
 
-@main.command("init")
+@main.command("init", short_help="Створити робочу теку з каталогом програми.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Перезаписати каталог у наявній робочій теці.")
 def init_cmd(directory: Path, force: bool):
@@ -86,12 +87,12 @@ def init_cmd(directory: Path, force: bool):
     click.echo(f"  кладіть повернені звіти в {ws.inbox}")
 
 
-@main.group("catalogue")
+@main.group("catalogue", short_help="Каталог програми: перевірити, показати.")
 def catalogue_group():
     """Каталог програми: завдання, заходи, показники, фінансування, виконавці."""
 
 
-@catalogue_group.command("check")
+@catalogue_group.command("check", short_help="Перевірити каталог і реєстр виконавців.")
 @with_workspace
 def catalogue_check(ws: Workspace):
     """Перевірити каталог і реєстр виконавців, показати кількості."""
@@ -107,7 +108,7 @@ def catalogue_check(ws: Workspace):
     click.echo(f"  версія шаблонів: {cat.template_version}")
 
 
-@catalogue_group.command("show")
+@catalogue_group.command("show", short_help="Показати завдання, заходи, показники.")
 @click.option("--json", "as_json", is_flag=True, help="Вивести каталог як JSON.")
 @with_workspace
 def catalogue_show(ws: Workspace, as_json: bool):
@@ -140,7 +141,7 @@ def catalogue_show(ws: Workspace, as_json: bool):
                            f"план {f.planned if f.planned is not None else '-'} тис. грн")
 
 
-@catalogue_group.command("export")
+@catalogue_group.command("export", short_help="Записати каталог у робочу книгу Excel.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--period", "-p", default=None, help="Рік, каталог якого експортувати (типово — останній).")
 @with_workspace
@@ -152,7 +153,7 @@ def catalogue_export(ws: Workspace, file: Path, period: str | None):
     click.echo("  Відредагуйте книгу в Excel чи LibreOffice і завантажте: consolidate catalogue import ФАЙЛ")
 
 
-@catalogue_group.command("import")
+@catalogue_group.command("import", short_help="Прочитати каталог із робочої книги Excel.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Лише перевірити книгу, нічого не змінюючи.")
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат і всі помилки як JSON.")
@@ -185,7 +186,7 @@ def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
 
 
 def _period_option(fn):
-    return click.option("--period", "-p", default=None,
+    return click.option("--period", "-p", default=None, metavar="ПЕРІОД",
                         help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).")(fn)
 
 
@@ -193,7 +194,7 @@ def resolve_period(ws: Workspace, period: str | None) -> str:
     return ws.use_period(period or ws.catalogue.default_period())
 
 
-@main.command("templates")
+@main.command("templates", short_help="Згенерувати шаблони звітів для виконавців.")
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_period_option
 @click.option("--timestamp", default=None, metavar="ISO",
@@ -218,7 +219,7 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
     click.echo(f"Маніфест: {ws.out / 'templates' / period / 'manifest.csv'}")
 
 
-@main.command("reconcile")
+@main.command("reconcile", short_help="Звести прийняті звіти, показати зауваження.")
 @_period_option
 @click.option("--json", "as_json", is_flag=True, help="Вивести зведення і всі зауваження звірки як JSON.")
 @click.option("--include-unapproved", is_flag=True, help="Узяти й неприйняті звіти (останні отримані).")
@@ -257,7 +258,7 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
             click.echo(f"    [{c.severity}] {c.item}: {c.message}")
 
 
-@main.command("explain")
+@main.command("explain", short_help="Звідки взялося національне значення.")
 @click.argument("item_id")
 @_period_option
 @click.option("--include-unapproved", is_flag=True, help="Узяти й неприйняті звіти (останні отримані).")
@@ -284,7 +285,7 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
             click.echo(f"    {a.made_at} {a.operator}: {a.value:g} — {a.reason} [{state}]")
 
 
-@main.command("report")
+@main.command("report", short_help="Сформувати національний звіт (xlsx, docx, pdf).")
 @_period_option
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Файл звіту (типово out/report-<період>.<формат>).")
@@ -358,7 +359,7 @@ def parse_day(text: str) -> dt.date:
     raise ConsolidateError(f"Неправильна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР (напр. 2025-01-31)")
 
 
-@main.command("status", epilog=STATUS_EXIT_HELP)
+@main.command("status", epilog=STATUS_EXIT_HELP, short_help="Хто звітував; сторінка out/status.html.")
 @_period_option
 @click.option("--as-of", "as_of", default=None, metavar="ДАТА",
               help="Дата, станом на яку оцінювати стан (РРРР-ММ-ДД або ДД.ММ.РРРР; типово — сьогодні): "
@@ -497,7 +498,7 @@ def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
         raise ConsolidateError("\n".join(lines))
 
 
-@main.command("send-templates")
+@main.command("send-templates", short_help="Надіслати шаблони виконавцям.")
 @_period_option
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_smtp_options
@@ -524,7 +525,7 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
         _deliver_and_report(ws, ledger, letters, sender, settings, period, "шаблони")
 
 
-@main.command("remind")
+@main.command("remind", short_help="Нагадати тим, хто не подав або подав з помилками.")
 @_period_option
 @click.option("--executor", "-e", "executors", multiple=True,
               help="Нагадати лише цим виконавцям (код; можна кілька разів); типово — усім, хто не подав звіт "
@@ -637,7 +638,7 @@ def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
     return 1 if any(p.state in FAILED_STATES for p in items if p.state != ALREADY) else 0
 
 
-@main.command("intake", epilog=INTAKE_EXIT_HELP)
+@main.command("intake", epilog=INTAKE_EXIT_HELP, short_help="Прийняти повернені звіти з inbox/.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат і всі зауваження (аркуш, клітинка, "
                                                       "ключ рядка, знайдено, очікується) як JSON.")
@@ -697,7 +698,7 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
     finish(1 if any(o.state in FAILED_STATES for o in outcomes) else 0)
 
 
-@main.command("history")
+@main.command("history", short_help="Історія звітів одного виконавця.")
 @click.argument("executor")
 @_period_option
 @click.option("--json", "as_json", is_flag=True, help="Вивести історію як JSON.")
@@ -745,7 +746,7 @@ VERIFY_EXIT_HELP = """\b
   2 — помилка (робоча тека, журнал не відкривається)."""
 
 
-@main.command("verify", epilog=VERIFY_EXIT_HELP)
+@main.command("verify", epilog=VERIFY_EXIT_HELP, short_help="Перевірити журнал, архів і карантин.")
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат перевірки як JSON.")
 @with_workspace
 def verify_cmd(ws: Workspace, as_json: bool):
@@ -765,7 +766,7 @@ def verify_cmd(ws: Workspace, as_json: bool):
     finish(0 if result.ok else 1)
 
 
-@main.command("demo")
+@main.command("demo", short_help="Показати весь цикл на вбудованих даних.")
 @click.option("--workspace", "-w", "workspace_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).")
 def demo_cmd(workspace_dir: Path | None):
@@ -799,12 +800,12 @@ def _operator(ws: Workspace, operator: str | None) -> str:
     return name
 
 
-@main.group("review")
+@main.group("review", short_help="Розгляд звітів: прийняти або повернути.")
 def review_group():
     """Розгляд звітів: прийняти до зведення або повернути на доопрацювання."""
 
 
-@review_group.command("list")
+@review_group.command("list", short_help="Стан розгляду звітів кожного виконавця.")
 @_period_option
 @click.option("--json", "as_json", is_flag=True, help="Вивести як JSON.")
 @with_workspace
@@ -846,7 +847,7 @@ def _with_confirm(fn):
     return fn
 
 
-@review_group.command("accept")
+@review_group.command("accept", short_help="Прийняти звіт до зведення.")
 @click.argument("executors", nargs=-1, required=True)
 @_period_option
 @_operator_option
@@ -874,7 +875,7 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
             click.echo(f"Прийнято: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id} ({who}, {r.decided_at})")
 
 
-@review_group.command("confirm")
+@review_group.command("confirm", short_help="Підтвердити значення, що блокують прийняття.")
 @click.argument("executor")
 @_period_option
 @_operator_option
@@ -901,7 +902,7 @@ def review_confirm(ws: Workspace, executor: str, period: str | None, operator: s
         click.echo("Ці значення вже підтверджено; нічого не змінено.")
 
 
-@review_group.command("return")
+@review_group.command("return", short_help="Повернути звіт на доопрацювання.")
 @click.argument("executor")
 @click.option("--comment", "-c", required=True, help="Що виправити (обов’язково): увійде до листа виконавцю.")
 @_period_option
@@ -924,7 +925,7 @@ def review_return(ws: Workspace, executor: str, comment: str, period: str | None
                             period, "повернення на доопрацювання")
 
 
-@main.command("adjust")
+@main.command("adjust", short_help="Установити національне значення вручну.")
 @click.argument("item_id")
 @click.argument("value", type=float, required=False)
 @click.option("--reason", "-r", default="", help="Чому значення встановлено вручну (обов’язково).")

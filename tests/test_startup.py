@@ -37,7 +37,7 @@ def _help_run() -> dict:
 def test_help_imports_neither_numpy_nor_pandas():
     run = _help_run()
     assert run["code"] == 0
-    assert "Usage" in run["help"]
+    assert "Використання" in run["help"]
     loaded = {m.split(".")[0] for m in run["modules"]}
     assert "consolidate.cli" in run["modules"]
     assert not loaded & set(HEAVY), f"consolidate --help imports {sorted(loaded & set(HEAVY))}"
