@@ -165,13 +165,13 @@ def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
     r = import_catalogue(ws, file, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
-        sys.exit(int(r.exit_code))
+        finish(r.exit_code)
     if r.problems:
         click.secho(f"Каталог не імпортовано ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')}); "
                     f"нічого не змінено:", fg="red", err=True)
         for p in r.problems:
             click.echo(f"  • {p}", err=True)
-        sys.exit(int(r.exit_code))
+        finish(r.exit_code)
     c = r.counts
     what = (f"{plural(c['tasks'], 'завдання', 'завдання', 'завдань')}, {plural(c['measures'], 'захід', 'заходи', 'заходів')}, "
             f"{plural(c['indicators'], 'показник', 'показники', 'показників')}, "
@@ -183,6 +183,20 @@ def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
         click.echo(f"Каталог {r.year} року замінено: {what}; версія {r.version}.")
     else:
         click.echo(f"Книга збігається з чинним каталогом {r.year} року; нічого не змінено.")
+
+
+@catalogue_group.command("new-year")
+@click.argument("year", type=int)
+@with_workspace
+def catalogue_new_year(ws: Workspace, year: int):
+    """Почати новий звітний рік з каталогу останнього року (ті самі ID і виконавці, плани порожні)."""
+    from .workflows.catalogue import new_year
+    r = new_year(ws, year)
+    click.echo(f"Розпочато {r.year} звітний рік з каталогу {r.from_year} року: {r.folder} (версія {r.version}).")
+    click.echo(f"  Завдання, заходи, показники, ID і виконавці ті самі; строки перенесено; плани порожні.")
+    click.echo(f"  Заповніть плани: consolidate catalogue export план-{r.year}.xlsx -p {r.year}, "
+               f"потім consolidate catalogue import план-{r.year}.xlsx")
+    click.echo(f"  Звіти {r.from_year} року й надалі: --period {r.from_year}.")
 
 
 def _period_option(fn):
@@ -213,6 +227,8 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
         contact = ", ".join(str(x) for x in (ws.setting("mail", "sender_name"), ws.setting("mail", "sender")) if x)
     files = write_templates(ws.catalogue, ws.out / "templates", period, password, list(executors) or None,
                             generated_at=generated_at, contact=str(contact) if contact else None)
+    from .history import record_templates
+    record_templates(ws, ws.catalogue, files)  # which catalogue version each template used
     for f in files:
         click.echo(f"  {f.path.name}")
     click.echo(f"Згенеровано шаблонів: {len(files)} у {ws.out / 'templates' / period} (версія {ws.catalogue.template_version})")
@@ -293,8 +309,12 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
               help="Формат звіту.")
 @click.option("--include-unapproved", is_flag=True, help="Чернетка: узяти й неприйняті (не розглянуті) звіти; "
                                                          "кожен аркуш позначено як чернетку.")
+@click.option("--as-of", "as_of", default=None, metavar="ДАТА",
+              help="Дата, станом на яку складено звіт (стан звітування, позначка часу у файлах; ДД.ММ.РРРР або "
+                   "РРРР-ММ-ДД; типово — сьогодні). Ті самі журнал і дата дають побайтово той самий звіт.")
 @with_workspace
-def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool):
+def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool,
+               as_of: str | None = None):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
     from .ledger import Ledger
     from .outliers import Thresholds
@@ -306,22 +326,24 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(cat, ledger, period, include_unapproved, Thresholds.of(ws))
-        status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
+        day = parse_day(as_of) if as_of else dt.date.today()
+        status_rows, _ = status_from_ledger(cat, ledger, period, day)
         unapproved = len(ledger.latest_submissions(period)) - len(rec.reported)
-    draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
+    draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {day:%d.%m.%Y}); не для подання"
              if include_unapproved else "")
+    created = dt.datetime.combine(day, dt.time()) if as_of else None
     formats = ["xlsx", "docx", "pdf"] if fmt == "all" else [fmt]
     base = out_file.with_suffix("") if out_file else ws.out / f"report-{period}"
     docx_bytes = None
     for f in formats:
         target = base.with_suffix(f".{f}") if (out_file is None or fmt == "all") else out_file
         if f == "xlsx":
-            atomic_write(target, build_report(cat, rec, status_rows, draft))
+            atomic_write(target, build_report(cat, rec, status_rows, draft, created))
         else:
             from .report_docx import build_docx, write_pdf
 
             if docx_bytes is None:
-                docx_bytes = build_docx(cat, rec, status_rows, draft)
+                docx_bytes = build_docx(cat, rec, status_rows, draft, created)
             if f == "docx":
                 atomic_write(target, docx_bytes)
             else:
@@ -644,14 +666,18 @@ def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
                                                       "ключ рядка, знайдено, очікується) як JSON.")
 @click.option("--dry-run", is_flag=True, help="Лише показати, що буде прийнято, замінено чи відхилено; "
                                               "нічого не змінювати (журнал, архів, inbox).")
+@click.option("--period", "-p", default=None,
+              help="Рік, до каталогу якого належать звіти (РРРР або РРРР-Q1…Q4; типово — останній).")
 @with_workspace
-def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: bool):
+def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: bool, period: str | None = None):
     """Прийняти повернені звіти: перевірити, зберегти в архіві та журналі; відхилені — у карантин.
 
     Типово — усі файли теки inbox/ (з підтеками); можна вказати файли чи теки.  Кожен файл спершу
     копіюється в archive/ під своїм sha256, потім записується до журналу; лише після цього файл
     прибирається з inbox/ (файли поза inbox/ лише читаються).  Ті самі байти вдруге — «вже отримано».
     """
+    if period:
+        ws.use_period(period)
     if dry_run:
         finish(_intake_preview(ws, list(paths) or None, as_json))
     from rich.console import Console

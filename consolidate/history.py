@@ -74,3 +74,88 @@ def check_change(ws: Workspace, old: Catalogue, new: Catalogue) -> list[Problem]
             problems.append(Problem("Виконавці", "", f"виконавця «{code}» вилучено, але від нього вже отримано "
                                                      f"{_returns(n)} за {year} рік"))
     return problems
+
+
+def _now() -> str:
+    import datetime as dt
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def record_catalogue(ws: Workspace, cat: Catalogue, ledger: Ledger | None = None) -> bool:
+    """Keep this catalogue version in the ledger (its YAML and registry), once."""
+    from .catalogue import catalogue_yaml
+    from .registry import registry_text
+
+    def put(led: Ledger) -> bool:
+        return led.record_catalogue_version(version=cat.template_version, year=cat.programme.report_year,
+                                            digest=cat.digest, catalogue_yaml=catalogue_yaml(cat),
+                                            registry_csv=registry_text(cat.registry), recorded_at=_now())
+    if ledger is not None:
+        return put(ledger)
+    with Ledger(ws.ledger_path) as led:
+        return put(led)
+
+
+def record_templates(ws: Workspace, cat: Catalogue, files) -> None:
+    """The ledger's account of templates written: which catalogue version each used."""
+    with Ledger(ws.ledger_path) as ledger:
+        record_catalogue(ws, cat, ledger)
+        ledger.record_templates([(t.executor, t.period, t.template_version, t.sha256, t.path.name) for t in files],
+                                _now())
+
+
+def recorded_catalogue(ledger: Ledger, version: str) -> Catalogue | None:
+    """A catalogue version as the ledger kept it (None when not recorded or no longer readable)."""
+    import csv
+    import io
+
+    import yaml
+
+    from .catalogue import build_catalogue
+    from .errors import CatalogueError
+    from .registry import registry_from_records
+
+    kept = ledger.catalogue_version(version)
+    if kept is None:
+        return None
+    text_yaml, text_csv = kept
+    rows = list(csv.DictReader(line for line in io.StringIO(text_csv) if not line.startswith("#")))
+    try:
+        registry = registry_from_records(list(enumerate(rows)), lambda pos, field=None: f"рядок {pos}")
+        return build_catalogue(yaml.safe_load(text_yaml), registry, f"версія {version}")
+    except (CatalogueError, yaml.YAMLError):
+        return None
+
+
+def differences(old: Catalogue, new: Catalogue, limit: int = 12) -> list[str]:
+    """What differs between two catalogue versions, in Ukrainian (IDs added, removed, plans and units changed)."""
+    out: list[str] = []
+    old_ids = {item.id: item for coll in (old.measures, old.indicators, old.funding) for item in coll}
+    new_ids = {item.id: item for coll in (new.measures, new.indicators, new.funding) for item in coll}
+    gone = [i for i in old_ids if i not in new_ids]
+    added = [i for i in new_ids if i not in old_ids]
+    if gone:
+        out.append("вилучено: " + ", ".join(gone[:limit]) + ("…" if len(gone) > limit else ""))
+    if added:
+        out.append("додано: " + ", ".join(added[:limit]) + ("…" if len(added) > limit else ""))
+    changed = []
+    for iid, before in old_ids.items():
+        after = new_ids.get(iid)
+        if after is None or after == before:
+            continue
+        if isinstance(before, Indicator):
+            what = [label for attr, label in (("planned", "план"), ("unit", "одиниця"), ("rule", "правило"),
+                                              ("name", "назва"), ("plans", "плани виконавців"))
+                    if getattr(before, attr) != getattr(after, attr)]
+        elif isinstance(before, FundingLine):
+            what = [label for attr, label in (("planned", "передбачено"), ("programme_amount", "обсяг"),
+                                              ("holder", "розпорядник"), ("source", "джерело"))
+                    if getattr(before, attr) != getattr(after, attr)]
+        else:
+            what = [label for attr, label in (("text", "текст"), ("executors", "виконавці"))
+                    if getattr(before, attr) != getattr(after, attr)]
+        if what:
+            changed.append(f"{iid} ({', '.join(what)})")
+    if changed:
+        out.append("змінено: " + "; ".join(changed[:limit]) + ("…" if len(changed) > limit else ""))
+    return out

@@ -35,7 +35,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -155,7 +155,30 @@ CREATE TABLE IF NOT EXISTS confirmations (
 );
 CREATE INDEX IF NOT EXISTS confirmations_submission ON confirmations (submission_id);
 """
-_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA))  # (version reached, script); idempotent
+# Every catalogue version templates were written from (its YAML and registry kept, so that a return on an
+# older template can be compared with what it was made from), and which version each template used.
+_CATALOGUE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalogue_versions (
+    version           TEXT PRIMARY KEY,
+    year              INTEGER NOT NULL,
+    digest            TEXT NOT NULL,
+    catalogue_yaml    TEXT NOT NULL,
+    registry_csv      TEXT NOT NULL,
+    recorded_at       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS templates_issued (
+    id                INTEGER PRIMARY KEY,
+    executor          TEXT NOT NULL,
+    period            TEXT NOT NULL,
+    template_version  TEXT NOT NULL REFERENCES catalogue_versions (version),
+    sha256            TEXT NOT NULL,
+    file_name         TEXT NOT NULL,
+    written_at        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS templates_issued_executor ON templates_issued (executor, period);
+"""
+_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA),
+               (5, _CATALOGUE_SCHEMA))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
@@ -302,6 +325,44 @@ class Ledger:
                             if statement.strip():
                                 self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # --- catalogue versions ------------------------------------------------------------
+    def record_catalogue_version(self, *, version: str, year: int, digest: str, catalogue_yaml: str,
+                                 registry_csv: str, recorded_at: str) -> bool:
+        """Keep a catalogue version (once); True when it was new."""
+        with self._atomic():
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO catalogue_versions (version, year, digest, catalogue_yaml, registry_csv, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?)", (version, year, digest, catalogue_yaml, registry_csv,
+                                                           recorded_at))
+        return cur.rowcount == 1
+
+    def catalogue_version(self, version: str) -> tuple[str, str] | None:
+        """(catalogue YAML, registry CSV) of a recorded version."""
+        row = self.db.execute("SELECT catalogue_yaml, registry_csv FROM catalogue_versions WHERE version = ?",
+                              (version,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def catalogue_versions(self, year: int | None = None) -> list[tuple[str, int, str]]:
+        """(version, year, recorded_at) in the order recorded."""
+        sql = "SELECT version, year, recorded_at FROM catalogue_versions"
+        args: tuple = ()
+        if year is not None:
+            sql, args = sql + " WHERE year = ?", (year,)
+        return [tuple(r) for r in self.db.execute(sql + " ORDER BY rowid", args)]
+
+    def record_templates(self, rows: list[tuple[str, str, str, str, str]], written_at: str) -> None:
+        """(executor, period, template_version, sha256, file name) of templates written."""
+        with self._atomic():
+            self.db.executemany(
+                "INSERT INTO templates_issued (executor, period, template_version, sha256, file_name, written_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [(*r, written_at) for r in rows])
+
+    def templates_issued(self, executor: str | None = None, period: str | None = None) -> list[tuple]:
+        where, args = _filters({"executor": executor, "period": period})
+        return [tuple(r) for r in self.db.execute(
+            "SELECT executor, period, template_version, sha256, file_name, written_at FROM templates_issued WHERE "
+            + where + " ORDER BY id", args)]
 
     # --- lifecycle -------------------------------------------------------------------
     def close(self) -> None:

@@ -270,7 +270,10 @@ def template_files(ws, period: str, executors: Sequence[str]) -> dict[str, tuple
     missing = [e for e in executors if e not in found]
     if missing:
         password = str(ws.setting("templates", "sheet_password", "496-r"))
-        for t in write_templates(cat, ws.out / "templates", period, password, missing, contact=template_contact(ws)):
+        written = write_templates(cat, ws.out / "templates", period, password, missing, contact=template_contact(ws))
+        from .history import record_templates
+        record_templates(ws, cat, written)
+        for t in written:
             found[t.executor] = (t.path.name, t.path.read_bytes())
     return {e: found[e] for e in executors}
 

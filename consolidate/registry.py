@@ -248,7 +248,7 @@ def registry_from_records(records, where, problems: list[str] | None = None, ori
     return Registry(executors)
 
 
-def write_registry(registry: Registry, path: Path, header_comment: str = "") -> None:
+def registry_text(registry: Registry, header_comment: str = "") -> str:
     buf = io.StringIO()
     if header_comment:
         buf.write(f"# {header_comment}\n")
@@ -257,4 +257,8 @@ def write_registry(registry: Registry, path: Path, header_comment: str = "") -> 
     for e in registry:
         w.writerow([e.code, e.short_name, e.full_name, e.kind, e.parent, ";".join(e.emails),
                     e.contact_person, ";".join(e.aliases)])
-    Path(path).write_text(buf.getvalue(), encoding="utf-8")
+    return buf.getvalue()
+
+
+def write_registry(registry: Registry, path: Path, header_comment: str = "") -> None:
+    Path(path).write_text(registry_text(registry, header_comment), encoding="utf-8")

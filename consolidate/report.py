@@ -8,6 +8,8 @@ as text: a narrative starting with "=" stays inert.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import io
 import os
 import threading
@@ -614,7 +616,7 @@ def unconfirmed_banner(catalogue: Catalogue, rec: Reconciliation, draft: str) ->
 
 
 def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,
-                 draft: str = "") -> bytes:
+                 draft: str = "", created: dt.datetime | None = None) -> bytes:
     """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data).
 
     Refused (ConsolidateError) when the figures hold an unconfirmed outlier and this is no draft.
@@ -626,7 +628,8 @@ def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Ex
     wb = _Workbook(buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
                                    "strings_to_numbers": False})
     wb.set_properties({"title": f"Звіт про виконання програми {catalogue.programme.code} за {rec.period}",
-                       "author": catalogue.programme.customer})
+                       "author": catalogue.programme.customer,
+                       **({"created": created} if created is not None else {})})  # a stamp given: same bytes
     fmts = _F(wb)
     _write_section1(wb, fmts, catalogue, rec, draft)
     _write_section2(wb, fmts, catalogue, rec, draft)

@@ -190,7 +190,7 @@ def _paragraph_style(doc, style_id: str, size: float, *, bold: bool = False, ali
     return style
 
 
-def _new_document(catalogue: Catalogue, rec: Reconciliation):
+def _new_document(catalogue: Catalogue, rec: Reconciliation, created: dt.datetime | None = None):
     doc = Document()
     # the template's thumbnail (a python-docx picture) would show in file managers
     rels = doc.part.package.rels
@@ -234,7 +234,7 @@ def _new_document(catalogue: Catalogue, rec: Reconciliation):
     props.keywords = f"{catalogue.programme.code}; {rec.period}"
     props.comments = ""
     props.revision = 1
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = created or dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
     props.created = now
     props.modified = now
     return doc
@@ -521,7 +521,7 @@ def _annex(doc, status_rows: list[StatusRow]) -> None:
 
 
 def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[StatusRow] | None = None,
-               draft: str = "") -> bytes:
+               draft: str = "", created: dt.datetime | None = None) -> bytes:
     """The national report as a .docx (bytes) in the ministry's layout.
 
     ``draft``: a banner at the top of the document and in the page header (e.g. unapproved
@@ -529,7 +529,7 @@ def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Stat
     an expected executor has not reported or the document is a draft (default: from ``rec``).
     """
     draft = unconfirmed_banner(catalogue, rec, draft)  # refused if not a draft and an outlier is unconfirmed
-    doc = _new_document(catalogue, rec)
+    doc = _new_document(catalogue, rec, created)
     first = doc.sections[0]
     _page(first, landscape=True)
     _header_footer(first, draft)
@@ -543,7 +543,22 @@ def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Stat
         _annex(doc, status_rows if status_rows is not None else default_status_rows(catalogue, rec))
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue()
+    return buf.getvalue() if created is None else _stamped(buf.getvalue(), created)
+
+
+def _stamped(data: bytes, created: dt.datetime) -> bytes:
+    """The package with every entry dated ``created`` (python-docx dates them now): same input, same bytes."""
+    import zipfile
+
+    stamp = (max(created.year, 1980), created.month, created.day, created.hour, created.minute, created.second)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, stamp)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, src.read(info))
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------

@@ -125,3 +125,60 @@ def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False) -> 
     result.changed = True
     result.digest_after = folder_digest(folder)
     return result
+
+
+@dataclass
+class YearStarted(Result):
+    year: int
+    from_year: int
+    folder: Path
+    version: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def next_year_catalogue(base: Catalogue, year: int) -> Catalogue:
+    """``base`` carried into ``year``: the same tasks, measures, indicators, funding lines, IDs and executors;
+    deadlines moved by the years between; plan figures (the year's, the executors') left empty for the clerk."""
+    from ..catalogue import build_catalogue, catalogue_data
+
+    shift = year - base.programme.report_year
+    data = catalogue_data(base)
+    p = data["programme"]
+    deadline = base.programme.deadline
+    try:
+        moved = deadline.replace(year=deadline.year + shift)
+    except ValueError:  # 29 February
+        moved = deadline.replace(year=deadline.year + shift, day=28)
+    p.update(report_year=year, deadline=moved.isoformat(), version=f"{year}.1")
+    for t in data["tasks"]:
+        for m in t.get("measures", []):
+            for i in m.get("indicators", []):
+                i["planned"] = None
+                i.pop("plans", None)
+            for f in m.get("funding", []):
+                f["planned"] = None
+    return build_catalogue(data, base.registry, CATALOGUE_FILE)
+
+
+def new_year(ws: Workspace, year: int) -> YearStarted:
+    """Start reporting year ``year`` from the latest year's catalogue, in templates/<year>/."""
+    years = ws.years()
+    latest = max(years)
+    if year in years:
+        raise ConsolidateError(f"Звітний рік {year} уже розпочато (каталог: {years[year]}); нічого не змінено. "
+                               f"План на рік змінюють через книгу: consolidate catalogue export ФАЙЛ.xlsx -p {year}")
+    if year < latest:
+        raise ConsolidateError(f"Новий рік має йти після останнього ({latest}), а не «{year}»; нічого не змінено.")
+    base = ws.catalogue_for(str(latest))
+    cat = next_year_catalogue(base, year)
+    folder = ws.templates_dir / str(year)
+    staging = ws.templates_dir / f".{year}.new"
+    if staging.exists():
+        for child in staging.iterdir():
+            child.unlink()
+    write_catalogue(staging, cat)
+    os.replace(staging, folder)
+    ws.forget_catalogues()
+    from ..history import record_catalogue
+    record_catalogue(ws, cat)
+    return YearStarted(year, latest, folder, cat.template_version, _counts(cat))
