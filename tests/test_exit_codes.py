@@ -25,6 +25,7 @@ ARGS = {
     "review confirm": ["UA-07"],
     "catalogue export": ["catalogue.xlsx"],
     "catalogue import": [EXISTING],
+    "catalogue new-year": ["2025"],
 }
 # Commands that take no --workspace: each has its own "could not run" case, checked below.
 NO_WORKSPACE = {"init", "demo"}
