@@ -87,7 +87,7 @@ def init_cmd(directory: Path, force: bool):
     click.echo(f"  кладіть повернені звіти в {ws.inbox}")
 
 
-@main.group("catalogue", short_help="Каталог програми: перевірити, показати.")
+@main.group("catalogue", short_help="Каталог програми: перевірка, книга Excel, новий рік.")
 def catalogue_group():
     """Каталог програми: завдання, заходи, показники, фінансування, виконавці."""
 
@@ -185,7 +185,7 @@ def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
         click.echo(f"Книга збігається з чинним каталогом {r.year} року; нічого не змінено.")
 
 
-@catalogue_group.command("new-year")
+@catalogue_group.command("new-year", short_help="Почати новий звітний рік.")
 @click.argument("year", type=int)
 @with_workspace
 def catalogue_new_year(ws: Workspace, year: int):
