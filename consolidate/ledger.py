@@ -26,6 +26,7 @@ committed when the process dies is rolled back whole: those files are still in t
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -177,8 +178,12 @@ CREATE TABLE IF NOT EXISTS templates_issued (
 );
 CREATE INDEX IF NOT EXISTS templates_issued_executor ON templates_issued (executor, period);
 """
+# Version 6: a finding's raw reader error (the library's own words), for developers; the clerk sees the message.
+_FINDING_DETAIL_SCHEMA = """
+ALTER TABLE findings ADD COLUMN detail TEXT NOT NULL DEFAULT ''
+"""
 _MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA),
-               (5, _CATALOGUE_SCHEMA))  # (version reached, script); idempotent
+               (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
@@ -322,7 +327,7 @@ class Ledger:
                 for reached, script in _MIGRATIONS:
                     if version < reached:
                         for statement in script.split(";"):
-                            if statement.strip():
+                            if statement.strip() and not self._column_exists(statement):
                                 self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -363,6 +368,11 @@ class Ledger:
         return [tuple(r) for r in self.db.execute(
             "SELECT executor, period, template_version, sha256, file_name, written_at FROM templates_issued WHERE "
             + where + " ORDER BY id", args)]
+
+    def _column_exists(self, statement: str) -> bool:
+        """Whether an ``ALTER TABLE t ADD COLUMN c`` statement was applied already (migrations are idempotent)."""
+        m = re.match(r"\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", statement)
+        return bool(m) and any(row[1] == m.group(2) for row in self.db.execute(f"PRAGMA table_info({m.group(1)})"))
 
     # --- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -447,9 +457,9 @@ class Ledger:
             if ret.findings:
                 self.db.executemany(
                     "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, "
-                    "expected) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
-                     for i, f in enumerate(ret.findings)])
+                    "expected, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected,
+                      f.detail) for i, f in enumerate(ret.findings)])
             superseded = new_id = None
             if identified:
                 row = self.db.execute(
@@ -632,8 +642,8 @@ class Ledger:
 
     def file_findings(self, file_id: int) -> list[Finding]:
         rows = self.db.execute(
-            "SELECT f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, x.expected "
-            "FROM findings x JOIN files f ON f.id = x.file_id WHERE x.file_id = ? ORDER BY x.seq", (file_id,)).fetchall()
+            "SELECT f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, x.expected, "
+            "x.detail FROM findings x JOIN files f ON f.id = x.file_id WHERE x.file_id = ? ORDER BY x.seq", (file_id,)).fetchall()
         return [Finding(*r) for r in rows]
 
     def _file_where(self, where: str, args: tuple) -> list[FileRecord]:

@@ -34,6 +34,7 @@ class Finding:
     row_key: str = ""
     found: str = ""
     expected: str = ""
+    detail: str = ""          # a reader's raw (English) error, for developers: ledger and JSON only, never shown
 
 
 class CellValue(NamedTuple):
