@@ -246,7 +246,7 @@ def test_intake_json_lists_every_finding(workspace, tmp_path):
     assert entry["findings"] == [{
         "file": "r.xlsx", "severity": "помилка", "code": "text-in-number",
         "message": "Очікується число, а в клітинці текст «багато»; значення не прийнято.",
-        "sheet": "II. Виконання", "cell": "E7", "row_key": "T2.2.1", "found": "багато", "expected": "число"}]
+        "sheet": "II. Виконання", "cell": "E7", "row_key": "T2.2.1", "found": "багато", "expected": "число", "detail": ""}]
     assert data["summary"] == {ACCEPTED_ERRORS: 1}
 
 
