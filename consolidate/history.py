@@ -159,3 +159,18 @@ def differences(old: Catalogue, new: Catalogue, limit: int = 12) -> list[str]:
     if changed:
         out.append("змінено: " + "; ".join(changed[:limit]) + ("…" if len(changed) > limit else ""))
     return out
+
+
+def attach_version_notes(ws: Workspace, cat: Catalogue) -> None:
+    """Give ``cat`` a note per older recorded version of its year: what that version differs in."""
+    if not ws.ledger_path.exists():
+        return
+    notes: dict[str, str] = {}
+    with Ledger(ws.ledger_path) as ledger:
+        for version, year, _ in ledger.catalogue_versions(cat.programme.report_year):
+            if version == cat.template_version:
+                continue
+            old = recorded_catalogue(ledger, version)
+            if old is not None:
+                notes[version] = "; ".join(differences(old, cat)) or "лише службові відомості"
+    cat._memo["version_notes"] = notes

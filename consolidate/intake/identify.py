@@ -208,9 +208,12 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
     if trusted:
         rd.version = trusted[0][1].get("template_version") or None
     if rd.version and rd.version != rd.index.version:
+        # What differs from the version the template was made from, when the ledger kept it (history.py).
+        what = rd.catalogue._memo.get("version_notes", {}).get(rd.version, "")
         rd.add(WARNING, "stale-template",
                f"Звіт заповнено за іншою версією шаблону ({rd.version}; чинна — {rd.index.version}). "
-               f"Рядки зіставлено за ключами; перевірте зауваження щодо рядків.",
+               + (f"Відмінності каталогу: {what}. " if what else "")
+               + "Рядки зіставлено за ключами; перевірте зауваження щодо рядків.",
                found=rd.version, expected=rd.index.version)
 
 

@@ -122,6 +122,9 @@ def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False) -> 
         return result
     write_catalogue(folder, cat)
     ws.forget_catalogues()
+    if ws.ledger_path.exists():
+        from ..history import record_catalogue
+        record_catalogue(ws, ws.catalogue_for(str(year)))  # the new version, as it reads back from disk
     result.changed = True
     result.digest_after = folder_digest(folder)
     return result
