@@ -64,6 +64,27 @@ def with_workspace(fn):
     return wrapper
 
 
+def refreshes_status(fn):
+    """After a command that changes the ledger (even one that stops half-way): rewrite out/status.html, .xlsx, .csv.
+
+    Under ``with_workspace`` (the command's first argument is the workspace).  The page is a view: a failure
+    to write it is reported, never hides the command's own result.
+    """
+    @functools.wraps(fn)
+    def wrapper(ws, *args, **kwargs):
+        try:
+            return fn(ws, *args, **kwargs)
+        finally:
+            if ws.ledger_path.exists() and not kwargs.get("dry_run"):
+                from .statusfiles import refresh_status
+
+                try:
+                    refresh_status(ws, period=kwargs.get("period"))
+                except (ConsolidateError, OSError) as exc:
+                    click.secho(f"Увага: сторінку стану не оновлено: {exc}", fg="yellow", err=True)
+    return wrapper
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="consolidate", message=VERSION_MESSAGE, help=VERSION_HELP)
 def main():
@@ -313,6 +334,7 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
               help="Дата, станом на яку складено звіт (стан звітування, позначка часу у файлах; ДД.ММ.РРРР або "
                    "РРРР-ММ-ДД; типово — сьогодні). Ті самі журнал і дата дають побайтово той самий звіт.")
 @with_workspace
+@refreshes_status
 def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool,
                as_of: str | None = None):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
@@ -388,39 +410,32 @@ def parse_day(text: str) -> dt.date:
                    "враховується лише те, що надійшло до неї включно; після строку подання «не подано» стає "
                    "«прострочено».")
 @click.option("--json", "fmt", flag_value="json", help="Вивести стан як JSON.")
-@click.option("--csv", "fmt", flag_value="csv", help="Вивести стан як CSV (UTF-8).")
+@click.option("--csv", "fmt", flag_value="csv", help="Вивести стан як CSV для Excel (UTF-8 з BOM, роздільник «;»).")
 @with_workspace
 def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | None):
-    """Хто звітував: стан кожного виконавця, спершу ті, кому треба нагадати; також out/status.html."""
-    import csv
-    import io
+    """Хто звітував: стан кожного виконавця, спершу ті, кому треба нагадати; також out/status.html.
 
+    Сторінку out/status.html (і таблиці out/status.xlsx, out/status.csv для Excel) завжди оновлено
+    станом на сьогодні; --as-of змінює лише те, що показано тут.
+    """
     from .ledger import Ledger
-    from .csvsafe import csv_cell
-    from .report import atomic_write
-    from .status import status_from_ledger, status_html
+    from .status import status_from_ledger
+    from .statusfiles import decision_labels, refresh_status, status_csv
 
     period = resolve_period(ws, period)
     cat = ws.catalogue
     day = parse_day(as_of) if as_of else dt.date.today()
     with Ledger(ws.ledger_path) as ledger:
         rows, summary = status_from_ledger(cat, ledger, period, day)
-    page = ws.out / "status.html"
-    atomic_write(page, status_html(rows, summary, programme=cat.programme.title,
-                                   generated_at=dt.datetime.now().replace(microsecond=0)).encode("utf-8"))
+        files = refresh_status(ws, ledger, period)
+        decisions = decision_labels(cat, ledger, period) if fmt == "csv" else {}
+    page = files.html
     if fmt == "json":
         click.echo(json.dumps({"summary": summary.as_dict(), "executors": [r.as_dict() for r in rows],
-                               "html": str(page)}, ensure_ascii=False, indent=2))
+                               "html": str(page), "xlsx": str(files.xlsx), "csv": str(files.csv)},
+                              ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        out = io.StringIO()
-        fields = ("executor", "name", "kind", "state", "state_key", "contact", "received", "file", "returns", "errors",
-                  "warnings", "rejected", "late", "template_sent", "last_reminder", "note")
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(fields)
-        for r in rows:
-            d = r.as_dict()
-            w.writerow([csv_cell(d[f]) for f in fields])  # executor-supplied text (file names) stays inert
-        click.echo(out.getvalue(), nl=False)
+        click.echo(status_csv(rows, decisions), nl=False)
     else:
         from .catalogue import period_label
         from .status import format_time
@@ -436,7 +451,7 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
             line = (f"  {r.executor:<12} {r.name[:34]:<34} {format_time(r.received):<16} {r.returns:>6} "
                     f"{r.errors:>4} {r.warnings:>4} {r.rejected:>5} {format_time(r.last_reminder):<16} {r.note}")
             click.echo(click.style(f"{r.state:<{width}}", fg=STATE_STYLES.get(r.state)) + line.rstrip())
-    click.echo(f"Сторінку стану записано: {page}", err=fmt is not None)
+    click.echo(f"Сторінку стану записано: {page} (таблиці: {files.xlsx.name}, {files.csv.name})", err=fmt is not None)
     finish(1 if summary.outstanding else 0)
 
 
@@ -526,6 +541,7 @@ def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
 @_smtp_options
 @click.option("--resend", is_flag=True, help="Надіслати повторно тим, кому шаблон уже надсилали.")
 @with_workspace
+@refreshes_status
 def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
                        starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
     """Надіслати виконавцям шаблони звітів із супровідним листом (.eml у out/mail/<період>/ або через SMTP)."""
@@ -555,6 +571,7 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
 @_smtp_options
 @click.option("--resend", is_flag=True, help="Надіслати, навіть якщо сьогодні нагадування вже надсилали.")
 @with_workspace
+@refreshes_status
 def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
                starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
@@ -669,6 +686,7 @@ def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
 @click.option("--period", "-p", default=None,
               help="Рік, до каталогу якого належать звіти (РРРР або РРРР-Q1…Q4; типово — останній).")
 @with_workspace
+@refreshes_status
 def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: bool, period: str | None = None):
     """Прийняти повернені звіти: перевірити, зберегти в архіві та журналі; відхилені — у карантин.
 
@@ -880,6 +898,7 @@ def _with_confirm(fn):
 @click.option("--force", is_flag=True, help="Прийняти навіть звіт із помилками (не знімає блокування значень).")
 @_with_confirm
 @with_workspace
+@refreshes_status
 def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None, operator: str | None, force: bool,
                   confirm_refs: tuple[str, ...], reason: str):
     """Прийняти останній звіт виконавця (кількох) до зведеного звіту.
@@ -907,6 +926,7 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
 @_operator_option
 @_with_confirm
 @with_workspace
+@refreshes_status
 def review_confirm(ws: Workspace, executor: str, period: str | None, operator: str | None,
                    confirm_refs: tuple[str, ...], reason: str):
     """Підтвердити значення звіту, що блокують прийняття, з причиною (кожне своєю командою, якщо причини різні)."""
@@ -934,6 +954,7 @@ def review_confirm(ws: Workspace, executor: str, period: str | None, operator: s
 @_period_option
 @_operator_option
 @with_workspace
+@refreshes_status
 def review_return(ws: Workspace, executor: str, comment: str, period: str | None, operator: str | None):
     """Повернути звіт на доопрацювання з коментарем; готує лист виконавцю з коментарем і зауваженнями."""
     from .ledger import Ledger
@@ -960,6 +981,7 @@ def review_return(ws: Workspace, executor: str, comment: str, period: str | None
 @_period_option
 @_operator_option
 @with_workspace
+@refreshes_status
 def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, force: bool, undo: bool,
                period: str | None, operator: str | None):
     """Установити національне значення показника вручну (у межах від найбільшого повідомленого до їх суми).

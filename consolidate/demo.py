@@ -185,7 +185,8 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     from .outliers import Thresholds
     from .reconcile import reconcile_ledger
     from .report import atomic_write, build_report
-    from .status import status_from_ledger, status_html
+    from .status import status_from_ledger
+    from .statusfiles import refresh_status
 
     ws, plan = prepare(dest, period)
     catalogue = ws.catalogue
@@ -211,14 +212,12 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
         from .report_docx import build_docx
 
         atomic_write(report_docx, build_docx(catalogue, rec, rows))
-        status_page = ws.out / "status.html"
-        atomic_write(status_page, status_html(rows, summary, programme=catalogue.programme.title,
-                                              generated_at=dt.datetime.combine(as_of, dt.time(9, 0))).encode("utf-8"))
         sender = workspace_sender(ws)
         targets = [r for r in rows if r.outstanding]
         letters = reminder_letters(ws, ledger, period, targets, sender, as_of)
         records = deliver_mail(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
                                now=dt.datetime.combine(as_of, dt.time(9, 0)).astimezone()) if letters else []
+        status_page = refresh_status(ws, ledger, period, now=dt.datetime.combine(as_of, dt.time(9, 0))).html
     mail_paths = [ws.root / r.location for r in records] if records else []
     lines = summarise(catalogue, outcomes, rec, summary, report_xlsx, report_docx, status_page, mail_paths)
     lines.insert(1, "Розгляд: " + "; ".join(decisions))

@@ -34,6 +34,8 @@ from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, da
 from .wording import plural, ua_date, ua_datetime
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+ATTACHMENT_TYPES = {".xlsx": XLSX_TYPE, ".xlsm": ("application", "vnd.ms-excel.sheet.macroEnabled.12"),
+                    ".xls": ("application", "vnd.ms-excel"), ".ods": ("application", "vnd.oasis.opendocument.spreadsheet")}
 PASSWORD_ENV = "CONSOLIDATE_SMTP_PASSWORD"
 MAX_FINDINGS = 100          # findings listed in one reminder; the rest are counted
 PLACEHOLDER_DOMAINS = ("example.org", "example.com", "example.net")
@@ -162,11 +164,12 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
 
 def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, findings: Sequence[Finding],
                     rejected: Sequence[tuple[str, str, Sequence[Finding]]], attachment_name: str, attachment: bytes,
-                    sender: Sender, as_of: dt.date) -> Letter:
+                    sender: Sender, as_of: dt.date, *, own_file: bool = False) -> Letter:
     """A reminder to an executor that has not reported or whose return has errors.
 
     ``findings``: those of the latest return; ``rejected``: (file name, received ISO time, findings)
-    of files that arrived but were not accepted.
+    of files that arrived but were not accepted; ``own_file``: the attachment is the executor's own
+    returned file (to correct in place), not a fresh template.
     """
     period = catalogue.check_period(period)
     ex = catalogue.registry[row.executor]
@@ -187,7 +190,10 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
         lines += [
             f"Ваш звіт (файл «{row.file}», отримано {ua_datetime(row.received)}) прийнято з помилками: значення з "
             f"помилками не можуть увійти до зведеного звіту.",
-            "Виправте їх у тому самому файлі і надішліть його повторно у відповідь на цей лист.",
+            (f"Виправте їх у тому самому файлі — його додано до цього листа («{attachment_name}», це ваш файл) — "
+             f"і надішліть його повторно у відповідь на цей лист." if own_file else
+             f"До листа додано новий чистий шаблон («{attachment_name}»): перенесіть у нього дані з вашого файлу "
+             f"«{row.file}», виправте зазначені нижче значення і надішліть його у відповідь на цей лист."),
             "",
             "Перелік зауважень:",
             *finding_lines(findings),
@@ -195,17 +201,25 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
     else:
         subject = (f"Нагадування: звіт за {period_label(period)} — {ex.short_name} "
                    + ("(строк минув " if passed else "(строк до ") + f"{ua_date(deadline)})")
-        lines.append(f"Станом на {ua_date(as_of)} ваш звіт не надійшов"
-                     + (f", хоча строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else "."))
         if rejected:
-            lines += ["", "Від вас надходили файли, які не вдалося прийняти:"]
+            # the executor did send something: say why it was not accepted, not that nothing came
+            subject = (f"Нагадування: ваш файл не прийнято — звіт за {period_label(period)} — {ex.short_name}")
+            lines.append(f"Станом на {ua_date(as_of)} ваш звіт не прийнято: "
+                         + ("файл, що надійшов від вас, не вдалося прийняти" if len(rejected) == 1
+                            else "файли, що надійшли від вас, не вдалося прийняти")
+                         + (f"; строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else "."))
+            lines += ["", "Чому файл не прийнято:" if len(rejected) == 1 else "Чому файли не прийнято:"]
             for name, received, found in rejected:
                 lines.append(f"— «{name}», отримано {ua_datetime(received)}:")
                 lines += ["   " + x for x in finding_lines(found)]
-            lines += ["", "Заповніть, будь ласка, саме вкладений шаблон і надішліть його у форматі .xlsx."]
+            lines += ["", "Заповніть, будь ласка, саме вкладений шаблон (це новий чистий шаблон; дані з "
+                          "неприйнятого файлу перенесіть у нього) і надішліть його у форматі .xlsx."]
+        else:
+            lines.append(f"Станом на {ua_date(as_of)} ваш звіт не надійшов"
+                         + (f", хоча строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else "."))
     lines += [
         "",
-        f"Шаблон звіту ще раз додано до листа: {attachment_name}" if attachment_name else "",
+        f"Шаблон звіту ще раз додано до листа: {attachment_name}" if attachment_name and not own_file else "",
         f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
         "",
         signature(sender),
@@ -221,14 +235,21 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
 def reminder_letters(ws, ledger, period: str, targets: Sequence[ExecutorStatus], sender: Sender,
                      today: dt.date) -> list[Letter]:
     """Reminders for the given status rows: their findings (errors) or rejected files, with the template."""
-    files = template_files(ws, period, [r.executor for r in targets])
+    own = {}
+    for r in targets:   # a return with errors is corrected in the executor's own file: attach it
+        sub = ledger.submission(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else None
+        if sub is not None and sub.archive_path and (ws.root / sub.archive_path).is_file():
+            own[r.executor] = (sub.original_name, (ws.root / sub.archive_path).read_bytes())
+    files = template_files(ws, period, [r.executor for r in targets if r.executor not in own])
     letters = []
     for r in targets:
         findings = ledger.findings(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else []
         rejected = [] if r.state == WITH_ERRORS else [
             (f.original_name, f.received_at, ledger.file_findings(f.id))
             for f in ledger.files(executor=r.executor, status=QUARANTINED) if f.period in (period, None)]
-        letters.append(reminder_letter(ws.catalogue, period, r, findings, rejected, *files[r.executor], sender, today))
+        name, data = own.get(r.executor) or files[r.executor]
+        letters.append(reminder_letter(ws.catalogue, period, r, findings, rejected, name, data, sender, today,
+                                       own_file=r.executor in own))
     return letters
 
 
@@ -308,7 +329,8 @@ def build_message(letter: Letter, sender: Sender, when: dt.datetime, *, draft: b
     if letter.attachment_name:
         # The file name goes into Content-Disposition, encoded per RFC 2231.  (A non-ASCII ``name``
         # parameter of Content-Type would make the email package fold the media type itself.)
-        msg.add_attachment(letter.attachment, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+        kind = ATTACHMENT_TYPES.get(Path(letter.attachment_name).suffix.lower(), ("application", "octet-stream"))
+        msg.add_attachment(letter.attachment, maintype=kind[0], subtype=kind[1],
                            filename=letter.attachment_name)
     return msg
 

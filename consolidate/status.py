@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .catalogue import Catalogue, period_label
 from .model import ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, STATE_LABELS, WARNING, Finding, Submission
 from .registry import KIND_LABELS
-from .wording import days_phrase, ua_date, ua_datetime
+from .wording import days_phrase, plural, ua_date, ua_datetime
 
 OVERDUE = "прострочено"
 NOT_SUBMITTED = "не подано"
@@ -295,10 +295,23 @@ td.time { font-size: 12px; min-width: 120px; }
 td.sent { font-size: 12px; min-width: 76px; }
 .file { color: #444; font-size: 11px; overflow-wrap: anywhere; }
 td.note { min-width: 200px; font-size: 12px; }
+td.decision { font-size: 12px; min-width: 110px; }
+details.findings summary { cursor: pointer; color: #1a4d8f; margin-top: 3px; }
+details.findings ul { margin: 4px 0 0; padding-left: 18px; }
+details.findings li.error .sev { color: #a4000f; font-weight: bold; }
+.detail { color: #555; }
+h2 { font-size: 17px; margin: 22px 0 8px; }
 tfoot td { font-weight: bold; background: #f3f3f3; }
 @media print { body { margin: 8mm; } th { position: static; } tr { break-inside: avoid; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
 """
+
+
+def _findings_summary(found: Sequence[Finding]) -> str:
+    errors = sum(1 for f in found if f.severity == ERROR)
+    warnings = len(found) - errors
+    return "Зауваження: " + ", ".join(x for x in (plural(errors, "помилка") if errors else "",
+                                                  plural(warnings, "попередження") if warnings else "") if x)
 
 
 def _capital(text: str) -> str:
@@ -309,11 +322,58 @@ def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
 
+FINDINGS_SHOWN = 200     # findings listed under one executor on the page; the rest are counted
+
+
+def _where(f: Finding) -> str:
+    return " ".join(x for x in (f"«{f.sheet}»" if f.sheet else "", f.cell) if x)
+
+
+def findings_html(findings: Sequence[Finding], summary_text: str) -> str:
+    """A <details> list of findings (no script needed to open it): severity, sheet and cell, message."""
+    ordered = sorted(findings, key=lambda f: f.severity != ERROR)
+    items = []
+    for f in ordered[:FINDINGS_SHOWN]:
+        where = _where(f)
+        detail = "; ".join(x for x in ((f"знайдено: «{f.found}»" if f.found else ""),
+                                       (f"очікується: {f.expected}" if f.expected else "")) if x)
+        kind = "error" if f.severity == ERROR else "warning"
+        place = f"{where}: " if where else ""
+        items.append(f'<li class="{kind}"><span class="sev">{_e(f.severity)}</span> {_e(place)}{_e(f.message)}'
+                     + (f' <span class="detail">({_e(detail)})</span>' if detail else "") + "</li>")
+    if len(ordered) > FINDINGS_SHOWN:
+        items.append(f"<li>… і ще {_e(plural(len(ordered) - FINDINGS_SHOWN, 'зауваження'))}</li>")
+    return (f'<details class="findings"><summary>{_e(summary_text)}</summary><ul>' + "".join(items)
+            + "</ul></details>")
+
+
+def _quarantine_html(quarantine, executor_names: Mapping[str, str]) -> list[str]:
+    out = ['<h2 id="quarantine-title">Не прийняті файли (карантин)</h2>']
+    if not quarantine:
+        out.append('<p class="meta" id="quarantine-empty">Карантин порожній.</p>')
+        return out
+    out.append('<table id="quarantine"><thead><tr><th>Отримано</th><th>Файл</th><th>Виконавець</th>'
+               "<th>Причини</th></tr></thead><tbody>")
+    for f, found in quarantine:
+        who = executor_names.get(f.executor or "", f.executor or "не визначено")
+        reasons = findings_html(found, plural(len(found), "причина")) if found else ""
+        out.append(f'<tr data-sha256="{_e(f.sha256)}"><td class="time">{_e(format_time(f.received_at))}</td>'
+                   f'<td class="file">{_e(f.original_name)}<div class="code">{_e(f.sha256[:12])}</div></td>'
+                   f"<td>{_e(who)}</td><td class=\"note\">{reasons}</td></tr>")
+    out.append("</tbody></table>")
+    return out
+
+
 def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: str = "",
-                generated_at: dt.datetime | None = None) -> str:
+                generated_at: dt.datetime | None = None, findings: Mapping[str, Sequence[Finding]] | None = None,
+                decisions: Mapping[str, str] | None = None, quarantine: Sequence | None = None,
+                executor_names: Mapping[str, str] | None = None) -> str:
     """A self-contained page (inline CSS, no scripts, no external resources): one coloured row per executor.
 
-    Every text is escaped: file names and other executor-supplied text are shown, never run.
+    ``findings``: the findings of each executor's latest return, listed in a <details> under its
+    row; ``decisions``: the clerk's review decision per executor in words (a column); ``quarantine``:
+    (FileRecord, findings) of files not accepted, a table of their own.  Every text is escaped: file
+    names and other executor-supplied text are shown, never run.
     """
     colours = "\n".join(f"tr.{STATE_KEYS[s]} td, .legend .{STATE_KEYS[s]} {{ background: {c}; }}"
                         for s, c in STATE_COLOURS.items())
@@ -338,8 +398,9 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
     out.append(f'<p class="summary" id="summary">{_e(_capital(summary.text()))}</p>')
     out.append('<p class="legend">' + "".join(
         f'<span class="{STATE_KEYS[s]}">{_e(s)}: {summary.counts.get(s, 0)}</span>' for s in STATES) + "</p>")
+    columns = HTML_COLUMNS if decisions is None else HTML_COLUMNS[:-1] + ("Рішення",) + HTML_COLUMNS[-1:]
     out.append('<table id="status">')
-    out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in HTML_COLUMNS) + "</tr></thead>")
+    out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in columns) + "</tr></thead>")
     out.append("<tbody>")
     for n, r in enumerate(rows, 1):
         file_line = f'<div class="file">{_e(r.file)}</div>' if r.file else ""
@@ -356,13 +417,19 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
             f'<td class="num">{r.rejected}</td>',
             f'<td class="sent">{_e(format_time(r.template_sent))}</td>',
             f'<td class="sent">{_e(format_time(r.last_reminder))}</td>',
-            f'<td class="note">{_e(r.note)}</td>',
+            f'<td class="note">{_e(r.note)}'
+            + (findings_html(findings[r.executor], _findings_summary(findings[r.executor]))
+               if findings and findings.get(r.executor) else "") + "</td>",
         ]
+        if decisions is not None:
+            cells.insert(len(cells) - 1, f'<td class="decision">{_e(decisions.get(r.executor, ""))}</td>')
         out.append(f'<tr class="{r.state_key}" data-executor="{_e(r.executor)}">' + "".join(cells) + "</tr>")
     out.append("</tbody>")
-    out.append(f'<tfoot><tr><td colspan="{len(HTML_COLUMNS)}">Усього виконавців: {summary.expected}; '
+    out.append(f'<tfoot><tr><td colspan="{len(columns)}">Усього виконавців: {summary.expected}; '
                f"потребують уваги: {summary.outstanding}</td></tr></tfoot>")
     out.append("</table>")
+    if quarantine is not None:
+        out += _quarantine_html(quarantine, executor_names or {})
     out.append("</body>")
     out.append("</html>")
     return "\n".join(out) + "\n"

@@ -96,10 +96,10 @@ def test_injection_payloads_stay_text_in_every_output(workspace, tmp_path):
     # the status page (HTML) and CSV
     res = CliRunner().invoke(main, ["status", "--csv", "-w", str(workspace.root)])
     assert res.exit_code in (0, 1), res.output
-    table = list(csv.reader(io.StringIO(res.stdout)))
+    table = list(csv.reader(io.StringIO(res.stdout.lstrip("\ufeff")), delimiter=";"))
     header = table[0]
     minjust = next(r for r in table if r[0] == "MINJUST")
-    assert minjust[header.index("file")] == "'" + FILE_NAME
+    assert minjust[header.index("Файл")] == "'" + FILE_NAME
     for r in table[1:]:
         for cell in r:
             assert not cell.startswith(("=", "+", "-", "@")), cell

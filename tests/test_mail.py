@@ -339,11 +339,21 @@ def test_remind_lists_findings_and_is_not_repeated_the_same_day(workspace, smtp_
     for f in MVS_ERRORS:
         assert f"файл «{f.file}», аркуш «{f.sheet}», клітинка {f.cell}: {f.message}" in text
     assert text.index(MVS_ERRORS[1].message) < text.index(MVS_ERRORS[2].message)  # errors before warnings
-    assert attachment(mvs) == expected_template(ws, "MVS")
+    # «Виправте їх у тому самому файлі»: the executor's own returned file is attached, byte for byte
+    assert "Виправте їх у тому самому файлі — його додано до цього листа" in text
+    with Ledger(ws.ledger_path) as ledger:
+        sub = ledger.latest_submissions(PERIOD)
+        own = next(s for s in sub if s.executor == "MVS")
+    assert attachment(mvs) == (own.original_name, (ws.root / own.archive_path).read_bytes())
+    assert "Шаблон звіту ще раз додано" not in text
     _, ua21 = got["UA-21"]
     text = ua21.get_body(("plain",)).get_content()
-    assert ua21["Subject"] == "Нагадування: звіт за 2024 рік — Закарпатська ОВА (строк минув 20 січня 2025 р.)"
-    assert "ваш звіт не надійшов, хоча строк подання минув 20 січня 2025 р." in text
+    # the file in quarantine: the reminder says why it was not accepted, not that nothing came
+    assert ua21["Subject"] == "Нагадування: ваш файл не прийнято — звіт за 2024 рік — Закарпатська ОВА"
+    assert "ваш звіт не прийнято: файл, що надійшов від вас, не вдалося прийняти; строк подання минув " \
+           "20 січня 2025 р." in text and "не надійшов" not in text
+    assert "Чому файл не прийнято:" in text and "новий чистий шаблон" in text
+    assert attachment(ua21) == expected_template(ws, "UA-21")
     assert f"«{UA21_REJECT.file}», отримано 13 січня 2025 р., 12:00" in text and UA21_REJECT.message in text
     _, npu = got["NPU"]
     assert "не вдалося прийняти" not in npu.get_body(("plain",)).get_content()

@@ -164,9 +164,18 @@ def test_status_command(scenario):
     assert "status.html" in res.stderr
 
     res = CliRunner().invoke(main, ["status", "-w", str(scenario.root), "--as-of", "2025-01-31", "--csv"])
-    rows = list(csv.DictReader(io.StringIO(res.stdout)))
-    assert len(rows) == 46 and rows[0]["executor"] == "UA-21" and rows[0]["state"] == OVERDUE
-    assert rows[0]["rejected"] == "1" and {r["late"] for r in rows} == {"0", "1"}
+    assert res.stdout.startswith("\ufeff")  # UTF-8 with BOM, «;»: Excel in Ukraine opens it as it is
+    rows = list(csv.DictReader(io.StringIO(res.stdout.lstrip("\ufeff")), delimiter=";"))
+    assert len(rows) == 46 and rows[0]["Код виконавця"] == "UA-21" and rows[0]["Стан"] == OVERDUE
+    assert rows[0]["Відхилено файлів"] == "1" and {r["Із запізненням"] for r in rows} == {"", "так"}
+    assert rows[0]["Код стану"] == "overdue"
+    data = (scenario.out / "status.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b";" in data.splitlines()[0] and b"\r\n" in data
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(scenario.out / "status.xlsx", read_only=True).active
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert table[3][:4] == ["Код виконавця", "Виконавець", "Тип", "Стан"] and len(table) == 4 + 46
 
 
 def test_status_exit_codes(workspace):
