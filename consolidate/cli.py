@@ -1007,5 +1007,70 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
     click.echo(f"Значення {item_id} встановлено: {a.value:g} ({who}, {a.made_at}); причина: {a.reason}")
 
 
+# ---------------------------------------------------------------------------------
+# the web console and its accounts
+# ---------------------------------------------------------------------------------
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Адреса: типово лише цей комп’ютер (вхід за ключем із рядка запуску); будь-яка інша потребує "
+                   "облікових записів (consolidate users add).")
+@click.option("--port", default=8765, show_default=True, type=int, help="Порт.")
+@click.option("--no-browser", is_flag=True, help="Не відкривати браузер.")
+@click.option("--accounts", is_flag=True, help="Вхід за обліковими записами навіть на 127.0.0.1.")
+@with_workspace
+def serve_cmd(ws: Workspace, host: str, port: int, no_browser: bool, accounts: bool):
+    """Вебконсоль: увесь цикл звітування в браузері (прийом, розгляд, зведення, звіт, шаблони, журнал)."""
+    from .web.server import serve
+
+    serve(ws.root, host, port, open_browser=not no_browser, accounts=accounts, echo=click.echo)
+
+
+@main.group("users")
+def users_group():
+    """Облікові записи вебконсолі (потрібні, коли вона слухає не лише 127.0.0.1)."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["clerk", "reviewer", "viewer"]), required=True,
+              help="clerk — усе; reviewer — розгляд, коригування, звіт; viewer — лише перегляд.")
+@click.option("--replace", is_flag=True, help="Змінити пароль чи роль наявного користувача.")
+@click.password_option("--password", prompt="Пароль", confirmation_prompt="Повторіть пароль",
+                       help="Пароль (типово запитується; не менше 10 символів).")
+@with_workspace
+def users_add(ws: Workspace, name: str, role: str, replace: bool, password: str):
+    """Додати користувача вебконсолі (пароль зберігається як хеш scrypt)."""
+    from .web.accounts import ROLE_LABELS, Store
+
+    Store(ws.root).add_user(name, role, password, replace=replace)
+    click.echo(f"Користувача «{name}» збережено, роль: {ROLE_LABELS[role]}.")
+
+
+@users_group.command("remove")
+@click.argument("name")
+@with_workspace
+def users_remove(ws: Workspace, name: str):
+    """Видалити користувача (його сеанси закриваються)."""
+    from .web.accounts import Store
+
+    if not Store(ws.root).remove_user(name):
+        raise ConsolidateError(f"Користувача «{name}» немає.")
+    click.echo(f"Користувача «{name}» видалено.")
+
+
+@users_group.command("list")
+@with_workspace
+def users_list(ws: Workspace):
+    """Перелік користувачів і ролей."""
+    from .web.accounts import ROLE_LABELS, Store
+
+    rows = Store(ws.root).users()
+    for name, role, created in rows:
+        click.echo(f"  {name:<24} {ROLE_LABELS.get(role, role):<10} з {created[:10]}")
+    if not rows:
+        click.echo("Користувачів немає.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

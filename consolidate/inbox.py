@@ -157,10 +157,13 @@ def archive_suffix(data: bytes) -> str:
 def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int | None = None,
                on_start: Callable[[int], None] | None = None,
                on_outcome: Callable[[Outcome], None] | None = None,
-               received_at: dt.datetime | None = None) -> list[Outcome]:
+               received_at: dt.datetime | None = None,
+               names: dict[Path, str] | None = None) -> list[Outcome]:
     """Receive every file of ``paths`` (default: the workspace inbox, recursively).
 
     ``received_at`` pins the time recorded as "received" (the demo replays 2025 dates); default: now.
+    ``names`` gives the original name of a file saved under another one (an upload through the web
+    console is stored under a random name; the sender's name is data, never a path).
     """
     files = collect(ws, paths)
     if not files:
@@ -180,7 +183,7 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
             on_start(len(files))
         with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, ledger.group(), \
                 ThreadPoolExecutor(1, thread_name_prefix="consolidate-flush") as flusher:
-            return _Intake(ws, ledger, catalogue, pool, flusher, on_outcome, received_at).run(files)
+            return _Intake(ws, ledger, catalogue, pool, flusher, on_outcome, received_at, names).run(files)
     finally:
         if pool is not None:
             pool.close()
@@ -211,8 +214,9 @@ class _Job:
 
 class _Intake:
     def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, flusher: ThreadPoolExecutor, on_outcome,
-                 received_at: dt.datetime | None = None):
+                 received_at: dt.datetime | None = None, names: dict[Path, str] | None = None):
         self.received_at = received_at
+        self.names = {Path(p).resolve(): name for p, name in (names or {}).items()}
         self.ws, self.ledger, self.catalogue, self.pool = ws, ledger, catalogue, pool
         self.on_outcome = on_outcome
         self.outcomes: list[Outcome] = []
@@ -295,7 +299,8 @@ class _Intake:
             self._emit(outcome)
 
     def _prepare(self, index: int, path: Path, from_inbox: bool) -> _Job | None:
-        outcome = Outcome(path, original_name(path))
+        given = self.names.get(path.resolve())
+        outcome = Outcome(path, _CONTROL.sub("\ufffd", given) if given else original_name(path))
         try:
             stat = path.stat()
             data = path.read_bytes()

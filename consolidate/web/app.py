@@ -1,0 +1,749 @@
+"""The web console: an ASGI application (Starlette) over the workspace, pages rendered by Jinja2.
+
+Access (see docs/web.md):
+
+* **token** mode (default, 127.0.0.1): the start line's address carries a random token; the first
+  request with it opens a session (a cookie) for the workspace's operator, who may do everything.
+* **accounts** mode (any other address, or ``--accounts``): users of ``consolidate users add`` sign
+  in with a password; roles clerk / reviewer / viewer (accounts.PERMISSIONS).
+
+Every state-changing request is a POST through :func:`action`, which checks the session, the role
+and the CSRF token before the handler runs.  No path is ever built from what a request says:
+files are found by sha256 in the ledger, reports and templates by codes checked against fixed sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hmac
+import re
+import secrets
+import time
+import urllib.parse
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import CatalogueError, ConsolidateError
+from ..workspace import Workspace, open_workspace
+from . import ops
+from .accounts import ROLE_LABELS, Session, Store
+from .uploads import IntakeQueue, UploadError, receive
+
+COOKIE = "consolidate_session"
+SHA = re.compile("[0-9a-f]{64}")
+DEFAULT_UPLOAD_MB = 50
+LOGIN_WINDOW = 600.0      # seconds
+LOGIN_FAILURES = 5        # failed log-ins per name and per address within the window
+PAGES = (("overview", "/", "Огляд"), ("intake", "/intake", "Прийом"), ("review", "/review", "Розгляд"),
+         ("reconcile", "/reconcile", "Зведення"), ("report", "/report", "Звіт"), ("templates", "/templates", "Шаблони"),
+         ("catalogue", "/catalogue", "Каталог"), ("journal", "/journal", "Журнал"))
+
+
+@dataclass
+class Config:
+    root: Path
+    accounts: bool = False         # require accounts (always when not on loopback)
+    token: str = ""                # token mode: the start line's secret
+    secure_cookies: bool = True
+    upload_cap: int = DEFAULT_UPLOAD_MB * 1024 * 1024
+
+
+@dataclass
+class Console:
+    config: Config
+    ws: Workspace
+    store: Store
+    env: Environment
+    queue: IntakeQueue
+    failures: dict = field(default_factory=lambda: defaultdict(deque))
+    flashes: dict = field(default_factory=dict)
+
+
+def plural(n: int, one: str, few: str, many: str) -> str:
+    """Ukrainian plural: 1 файл, 2 файли, 5 файлів."""
+    if n % 10 == 1 and n % 100 != 11:
+        return f"{n} {one}"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return f"{n} {few}"
+    return f"{n} {many}"
+
+
+def short_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(iso).strftime("%d.%m.%Y %H:%M")
+    except ValueError:
+        return iso
+
+
+def upload_cap(ws: Workspace) -> int:
+    try:
+        mb = float(ws.setting("web", "upload_limit_mb", DEFAULT_UPLOAD_MB))
+    except (TypeError, ValueError):
+        raise ConsolidateError("[web] upload_limit_mb у consolidate.toml має бути числом (мегабайти).") from None
+    return int(mb * 1024 * 1024)
+
+
+# ---------------------------------------------------------------------------------
+# sessions, roles, CSRF
+# ---------------------------------------------------------------------------------
+
+def console_of(request: Request) -> Console:
+    return request.app.state.console
+
+
+def session_of(request: Request) -> Session | None:
+    return request.scope.get("console.session")
+
+
+class AccessMiddleware:
+    """Resolves the session; the token in a URL opens one; everything but log-in and static needs one."""
+
+    OPEN = ("/login", "/static/")
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        console: Console = scope["app"].state.console
+        sid = request.cookies.get(COOKIE)
+        session = console.store.session(sid)
+        token = request.query_params.get("token")
+        if token is not None and not console.config.accounts:
+            if hmac.compare_digest(token.encode(), console.config.token.encode()):
+                user = str(console.ws.setting("operator", "name", "") or "Оператор")
+                sid, session = console.store.open_session(user, "clerk")
+                console.store.log(user, "login", "ключ доступу з рядка запуску")
+                query = urllib.parse.urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+                response = RedirectResponse(scope["path"] + (f"?{query}" if query else ""), 303)
+                set_cookie(response, console, sid)
+                return await secure_headers(response)(scope, receive, send)
+        scope["console.session"] = session
+        scope["console.sid"] = sid if session else None
+        path = scope["path"]
+        if session is None and not path.startswith(self.OPEN):
+            if console.config.accounts:
+                response = RedirectResponse("/login", 303)
+            else:
+                response = page(request, "denied.html", {}, status=401)
+            return await secure_headers(response)(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+def secure_headers(response: Response) -> Response:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers[k] = v
+    return response
+
+
+def set_cookie(response: Response, console: Console, sid: str) -> None:
+    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", secure=console.config.secure_cookies,
+                        path="/", max_age=12 * 3600)
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    sid = request.scope.get("console.sid")
+    if sid:
+        console_of(request).flashes.setdefault(sid, []).append((kind, text))
+
+
+def action(permission: str):
+    """A state-changing handler: a session, a role that may ``permission``, the session's CSRF token.
+
+    The token comes from the form field ``csrf`` or the ``X-CSRF-Token`` header; an upload (whose body
+    is streamed, not parsed first) gives it in the query string.  The handler gets (request, session, form).
+    """
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def endpoint(request: Request):
+            session = session_of(request)
+            if session is None:
+                return page(request, "denied.html", {}, status=401)
+            streamed = request.headers.get("content-type", "").startswith("multipart/form-data")
+            form = {} if streamed else dict(await request.form())
+            given = form.get("csrf") or request.headers.get("x-csrf-token") or request.query_params.get("csrf") or ""
+            if not hmac.compare_digest(str(given).encode(), session.csrf.encode()):
+                return page(request, "error.html", {"message": "Запит відхилено: немає або невірний ключ форми (CSRF). "
+                                                              "Оновіть сторінку й повторіть дію."}, status=403)
+            if permission and not session.can(permission):
+                return page(request, "error.html", {"message": f"Ваша роль («{ROLE_LABELS.get(session.role, session.role)}») "
+                                                              f"не дозволяє цієї дії."}, status=403)
+            try:
+                return await handler(request, session, form)
+            except CatalogueError as exc:
+                return page(request, "error.html", {"message": "Каталог програми містить помилки.",
+                                                    "problems": exc.problems}, status=409)
+            except ConsolidateError as exc:
+                return page(request, "error.html", {"message": str(exc)}, status=409)
+        endpoint.permission = permission
+        return endpoint
+    return wrap
+
+
+def view(handler):
+    """A read-only page: library errors become a Ukrainian error page, never a traceback."""
+    @functools.wraps(handler)
+    async def endpoint(request: Request):
+        try:
+            return await handler(request)
+        except CatalogueError as exc:
+            return page(request, "error.html", {"message": "Каталог програми містить помилки.",
+                                                "problems": exc.problems}, status=409)
+        except ConsolidateError as exc:
+            return page(request, "error.html", {"message": str(exc)}, status=400)
+    return endpoint
+
+
+def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    console = console_of(request)
+    session = session_of(request)
+    sid = request.scope.get("console.sid")
+    messages = console.flashes.pop(sid, []) if sid else []
+    try:
+        period = ops.period_of(console.ws, request.query_params.get("period"))
+        programme = console.ws.catalogue.programme.title
+    except ConsolidateError:
+        period, programme = "", ""
+    html = console.env.get_template(name).render(
+        request=request, session=session, pages=PAGES, messages=messages, period=period, programme=programme,
+        accounts=console.config.accounts, role_labels=ROLE_LABELS, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+async def in_thread(fn, *args, **kwargs):
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def back(path: str, period: str | None = None) -> RedirectResponse:
+    return RedirectResponse(path + (f"?period={urllib.parse.quote(period)}" if period else ""), 303)
+
+
+# ---------------------------------------------------------------------------------
+# log-in
+# ---------------------------------------------------------------------------------
+
+def _throttled(console: Console, keys: list[str]) -> float:
+    """Seconds until another log-in attempt is allowed (0: allowed now)."""
+    now = time.monotonic()
+    wait = 0.0
+    for key in keys:
+        q = console.failures[key]
+        while q and now - q[0] > LOGIN_WINDOW:
+            q.popleft()
+        if len(q) >= LOGIN_FAILURES:
+            wait = max(wait, LOGIN_WINDOW - (now - q[0]))
+    return wait
+
+
+async def login(request: Request):
+    console = console_of(request)
+    if not console.config.accounts:
+        return page(request, "denied.html", {}, status=401)
+    if request.method == "GET":
+        return page(request, "login.html", {"csrf": _login_csrf(request)})
+    form = await request.form()
+    name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    if not hmac.compare_digest(str(form.get("csrf", "")).encode(), request.cookies.get("consolidate_login", "-").encode()):
+        return page(request, "login.html", {"error": "Форму входу застаріло: спробуйте ще раз.",
+                                            "csrf": _login_csrf(request)}, status=403)
+    client = request.client.host if request.client else "?"
+    keys = [f"name:{name.casefold()}", f"addr:{client}"]
+    wait = _throttled(console, keys)
+    if wait > 0:
+        minutes = max(1, int(wait // 60) + 1)
+        return page(request, "login.html", {"error": f"Забагато невдалих спроб входу. Спробуйте знову за "
+                                                     f"{plural(minutes, 'хвилину', 'хвилини', 'хвилин')}.",
+                                            "csrf": _login_csrf(request)}, status=429)
+    role = await in_thread(console.store.authenticate, name, password)
+    if role is None:
+        for key in keys:
+            console.failures[key].append(time.monotonic())
+        console.store.log(name or "?", "login-failed", f"адреса {client}")
+        return page(request, "login.html", {"error": "Невірне ім’я або пароль.", "csrf": _login_csrf(request)},
+                    status=401)
+    for key in keys:
+        console.failures.pop(key, None)
+    sid, _ = console.store.open_session(name, role)
+    console.store.log(name, "login", f"адреса {client}")
+    response = RedirectResponse("/", 303)
+    set_cookie(response, console, sid)
+    response.delete_cookie("consolidate_login", path="/login")
+    return response
+
+
+def _login_csrf(request: Request) -> str:
+    """Double-submit token of the log-in form (there is no session yet); set by the log-in page's response."""
+    token = request.cookies.get("consolidate_login") or secrets.token_urlsafe(24)
+    request.scope["console.login_csrf"] = token
+    return token
+
+
+class LoginCookie:
+    """Sets the log-in form's double-submit cookie on the log-in page."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def wrapped(message):
+            token = scope.get("console.login_csrf")
+            if message["type"] == "http.response.start" and token:
+                console: Console = scope["app"].state.console
+                flags = "; Secure" if console.config.secure_cookies else ""
+                cookie = f"consolidate_login={token}; Path=/login; HttpOnly; SameSite=Strict{flags}"
+                message = {**message, "headers": list(message.get("headers", [])) + [(b"set-cookie", cookie.encode())]}
+            await send(message)
+        await self.app(scope, receive, wrapped)
+
+
+@action("")
+async def logout(request: Request, session: Session, form: dict):  # any role may sign out
+    console = console_of(request)
+    console.store.close_session(request.scope.get("console.sid"))
+    console.store.log(session.user, "logout")
+    response = RedirectResponse("/login" if console.config.accounts else "/bye", 303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# ---------------------------------------------------------------------------------
+# pages
+# ---------------------------------------------------------------------------------
+
+@view
+async def overview(request: Request):
+    console = console_of(request)
+    ws = console.ws
+    period = ops.period_of(ws, request.query_params.get("period"))
+    rows, summary = await in_thread(ops.status, ws, period)
+    state = request.query_params.get("state", "")
+    query = request.query_params.get("q", "").strip()
+    shown = [r for r in rows if (not state or r.state_key == state)
+             and (not query or query.casefold() in f"{r.name} {r.executor}".casefold())]
+    from ..status import STATE_KEYS, STATES
+
+    return page(request, "overview.html", {"rows": shown, "summary": summary, "total": len(rows), "state": state,
+                                           "q": query, "states": [(STATE_KEYS[s], s) for s in STATES],
+                                           "page_id": "overview", "live": True})
+
+
+@view
+async def intake_page(request: Request):
+    console = console_of(request)
+    quarantine = await in_thread(ops.quarantined, console.ws)
+    return page(request, "intake.html", {"quarantine": list(reversed(quarantine)), "recent": console.store.recent_uploads(),
+                                         "cap_mb": console.config.upload_cap // (1024 * 1024),
+                                         "cap": console.config.upload_cap, "page_id": "intake"})
+
+
+@action("intake")
+async def upload(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    try:
+        staged = await receive(request, console.ws.root, console.config.upload_cap)
+    except UploadError as exc:
+        return page(request, "error.html", {"message": str(exc)}, status=exc.status)
+    outcomes = await asyncio.wrap_future(console.queue.submit(staged))
+    batch = secrets.token_hex(8)
+    files = [(f.name, o.sha256 if o else "", o.state if o else "not-read") for f, o in zip(staged.files, outcomes)]
+    console.store.record_upload(batch, session.user, files)
+    console.store.log(session.user, "upload", "; ".join(f"{name} — {_outcome_label(state)}" for name, _, state in files))
+    return RedirectResponse(f"/intake/batch/{batch}", 303)
+
+
+def _outcome_label(state: str) -> str:
+    from ..inbox import OUTCOME_LABELS
+
+    return OUTCOME_LABELS.get(state, state)
+
+
+@view
+async def batch_page(request: Request):
+    console = console_of(request)
+    batch = request.path_params["batch"]
+    rows = console.store.upload(batch)
+    if not rows:
+        return page(request, "error.html", {"message": "Такого завантаження немає."}, status=404)
+    files = []
+    for user, at, name, sha, state in rows:
+        record, findings = await in_thread(ops.file_by_sha, console.ws, sha) if sha else (None, [])
+        files.append({"name": name, "sha": sha, "state": state, "label": _outcome_label(state), "record": record,
+                      "findings": findings})
+    return page(request, "batch.html", {"files": files, "user": rows[0][0], "at": rows[0][1], "page_id": "intake"})
+
+
+@view
+async def executor_page(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    found = await in_thread(ops.executor, console.ws, request.path_params["code"], period)
+    return page(request, "executor.html", {"v": found, "page_id": "overview"})
+
+
+@view
+async def download_file(request: Request):
+    """An archived copy, found by its sha256 in the ledger (the URL names no path)."""
+    console = console_of(request)
+    sha = request.path_params["sha"]
+    if not SHA.fullmatch(sha):
+        return page(request, "error.html", {"message": "Файл вказують його SHA-256 (64 шістнадцяткові цифри)."},
+                    status=404)
+    record, _ = await in_thread(ops.file_by_sha, console.ws, sha)
+    if record is None:
+        return page(request, "error.html", {"message": "Такого файлу в журналі немає."}, status=404)
+    archive = (console.ws.root / "archive").resolve()
+    path = (console.ws.root / record.archive_path).resolve()
+    if not path.is_relative_to(archive) or not path.is_file():
+        return page(request, "error.html", {"message": "Архівної копії цього файлу немає (див. «consolidate verify»)."},
+                    status=404)
+    return _attachment(path.read_bytes(), record.original_name)
+
+
+def _attachment(data: bytes, name: str, media: str = "application/octet-stream") -> Response:
+    quoted = urllib.parse.quote(name, safe="")
+    ascii_name = "".join(c if c.isascii() and c.isalnum() or c in ".-_" else "_" for c in name) or "file"
+    return Response(data, media_type=media, headers={
+        "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"})
+
+
+@view
+async def review_page(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    slots, findings = await in_thread(ops.review_slots, console.ws, period)
+    from ..review import SLOT_STATES
+
+    order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[4], SLOT_STATES[0]))}
+    slots = sorted(slots, key=lambda s: (order[s.state], s.executor))
+    counts = {s: sum(1 for x in slots if x.state == s) for s in SLOT_STATES}
+    return page(request, "review.html", {"slots": slots, "findings": findings, "counts": counts,
+                                         "label": console.ws.catalogue.executor_label, "page_id": "review",
+                                         "live": True})
+
+
+def _executor_code(console: Console, form: dict) -> str:
+    code = str(form.get("executor", ""))
+    if code not in console.ws.catalogue.registry:
+        raise ConsolidateError(f"Невідомий виконавець «{code}».")
+    return code
+
+
+@action("review")
+async def review_accept(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    code = _executor_code(console, form)
+    decision = await in_thread(ops.accept, console.ws, code, period, session.user, form.get("force") == "1")
+    console.store.log(session.user, "accept", f"{console.ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}")
+    flash(request, f"Прийнято: {console.ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.")
+    return back("/review", period)
+
+
+@action("review")
+async def review_return(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    code = _executor_code(console, form)
+    decision, letters = await in_thread(ops.return_for_rework, console.ws, code, period,
+                                        str(form.get("comment", "")), session.user)
+    label = console.ws.catalogue.executor_label(code)
+    console.store.log(session.user, "return", f"{label}, звіт №{decision.submission_id}: {decision.comment}")
+    sent = "; лист підготовлено" + (f" ({letters[0].recipients})" if letters else "")
+    flash(request, f"Повернуто на доопрацювання: {label}, звіт №{decision.submission_id}{sent}.")
+    return back("/review", period)
+
+
+@view
+async def reconcile_page(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    draft = request.query_params.get("draft") == "1"
+    rec, adjustments = await in_thread(ops.reconciliation, console.ws, period, draft)
+    item = request.query_params.get("item", "").strip()
+    explained = await in_thread(ops.explain, console.ws, period, item, draft) if item else []
+    total = rec.subtotal(None, "total")
+    active = [a for a in adjustments if not a.undone_at]
+    return page(request, "reconcile.html", {"rec": rec, "total": total, "item": item, "explained": explained,
+                                            "adjustments": list(reversed(adjustments)), "active": active,
+                                            "draft": draft, "label": console.ws.catalogue.executor_label,
+                                            "page_id": "reconcile"})
+
+
+@action("adjust")
+async def adjust(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    item = str(form.get("item", "")).strip()
+    try:
+        value = float(str(form.get("value", "")).replace(",", ".").replace(" ", ""))
+    except ValueError:
+        raise ConsolidateError(f"Значення «{form.get('value', '')}» не є числом.") from None
+    made = await in_thread(ops.adjust, console.ws, period, item, value, str(form.get("reason", "")), session.user,
+                           form.get("force") == "1")
+    console.store.log(session.user, "adjust", f"{item} = {made.value:g}: {made.reason}")
+    flash(request, f"Значення {item} встановлено: {made.value:g}.")
+    return RedirectResponse(f"/reconcile?period={urllib.parse.quote(period)}&item={urllib.parse.quote(item)}", 303)
+
+
+@action("adjust")
+async def undo(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    item = str(form.get("item", "")).strip()
+    await in_thread(ops.undo_adjustment, console.ws, period, item, session.user)
+    console.store.log(session.user, "undo", item)
+    flash(request, f"Коригування {item} скасовано; діє значення за правилом зведення.")
+    return RedirectResponse(f"/reconcile?period={urllib.parse.quote(period)}&item={urllib.parse.quote(item)}", 303)
+
+
+@view
+async def report_page(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    built = []
+    for draft in (False, True):
+        for fmt in ops.REPORT_FORMATS:
+            path = ops.report_path(console.ws, period, fmt, draft)
+            if path.is_file():
+                built.append({"fmt": fmt, "draft": draft, "size": path.stat().st_size,
+                              "at": dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%d.%m.%Y %H:%M:%S")})
+    slots, _ = await in_thread(ops.review_slots, console.ws, period)
+    from ..review import APPROVED
+
+    approved = sum(1 for s in slots if s.state == APPROVED)
+    received = sum(1 for s in slots if s.latest is not None)
+    return page(request, "report.html", {"built": built, "formats": ops.REPORT_FORMATS, "approved": approved,
+                                         "received": received, "expected": len(slots), "page_id": "report"})
+
+
+@action("report")
+async def report_build(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    formats = [f for f in ops.REPORT_FORMATS if form.get(f"fmt_{f}") == "1"] or ["xlsx"]
+    draft = form.get("draft") == "1"
+    written = await in_thread(ops.build_report, console.ws, period, formats, draft)
+    console.store.log(session.user, "report", f"{period}: " + ", ".join(p.suffix[1:] for p in written)
+                      + (" (чернетка)" if draft else ""))
+    flash(request, "Звіт сформовано: " + ", ".join(p.name for p in written) + ".")
+    return back("/report", period)
+
+
+MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+         "pdf": "application/pdf", "zip": "application/zip"}
+
+
+@view
+async def report_download(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    fmt = request.path_params["fmt"]
+    if fmt not in ops.REPORT_FORMATS:
+        return page(request, "error.html", {"message": "Невідомий формат звіту."}, status=404)
+    path = ops.report_path(console.ws, period, fmt, request.query_params.get("draft") == "1")
+    if not path.is_file():
+        return page(request, "error.html", {"message": "Звіт у цьому форматі ще не сформовано."}, status=404)
+    return _attachment(path.read_bytes(), path.name, MEDIA[fmt])
+
+
+@view
+async def templates_page(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    listing = {row["executor"]: row for row in await in_thread(ops.templates_listing, console.ws, period)}
+    cat = console.ws.catalogue
+    rows = [{"code": c, "name": cat.executor_label(c), "file": listing.get(c, {}).get("file", ""),
+             "version": listing.get(c, {}).get("template_version", ""), "current":
+             listing.get(c, {}).get("template_version") == cat.template_version}
+            for c in cat.expected_executors()]
+    with_mail = await in_thread(ops.template_letters, console.ws, period)
+    return page(request, "templates.html", {"rows": rows, "version": cat.template_version, "sent": with_mail,
+                                            "page_id": "templates"})
+
+
+@action("templates")
+async def templates_generate(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    files = await in_thread(ops.generate_templates, console.ws, period)
+    console.store.log(session.user, "templates", f"{period}: {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')}")
+    flash(request, f"Згенеровано {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')} "
+                   f"(версія {console.ws.catalogue.template_version}).")
+    return back("/templates", period)
+
+
+@action("mail")
+async def templates_send(request: Request, session: Session, form: dict):
+    console = console_of(request)
+    period = ops.period_of(console.ws, form.get("period"))
+    records = await in_thread(ops.send_templates, console.ws, period, form.get("resend") == "1")
+    console.store.log(session.user, "send-templates", f"{period}: {plural(len(records), 'лист', 'листи', 'листів')}")
+    flash(request, f"Підготовлено {plural(len(records), 'лист', 'листи', 'листів')} із шаблонами (out/mail/{period}/); "
+                   f"кожен записано в журнал.")
+    return back("/templates", period)
+
+
+@view
+async def template_download(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    code = request.path_params["code"]
+    if code not in console.ws.catalogue.expected_executors():
+        return page(request, "error.html", {"message": f"Невідомий виконавець «{code}»."}, status=404)
+    name, data = await in_thread(ops.template_file, console.ws, period, code)
+    return _attachment(data, name, MEDIA["xlsx"])
+
+
+@view
+async def templates_zip(request: Request):
+    console = console_of(request)
+    period = ops.period_of(console.ws, request.query_params.get("period"))
+    name, data = await in_thread(ops.templates_zip, console.ws, period)
+    return _attachment(data, name, MEDIA["zip"])
+
+
+@view
+async def catalogue_page(request: Request):
+    cat = console_of(request).ws.catalogue
+    return page(request, "catalogue.html", {"cat": cat, "page_id": "catalogue"})
+
+
+CATALOGUE_FILES = {"catalogue": "catalogue.yaml", "executors": "executors.csv"}
+
+
+@view
+async def catalogue_download(request: Request):
+    console = console_of(request)
+    name = CATALOGUE_FILES.get(request.path_params["which"])
+    if name is None:
+        return page(request, "error.html", {"message": "Немає такого файлу каталогу."}, status=404)
+    return _attachment((console.ws.templates_dir / name).read_bytes(), name, "text/plain; charset=utf-8")
+
+
+ACTION_LABELS = {"login": "вхід", "logout": "вихід", "login-failed": "невдала спроба входу", "upload": "завантаження",
+                 "accept": "прийнято звіт", "return": "повернуто на доопрацювання", "adjust": "коригування",
+                 "undo": "скасовано коригування", "report": "сформовано звіт", "templates": "згенеровано шаблони",
+                 "send-templates": "листи з шаблонами", "received": "отримано файл", "mail": "лист"}
+
+
+@view
+async def journal_page(request: Request):
+    console = console_of(request)
+    files, reviews, adjustments, mails = await in_thread(ops.ledger_history, console.ws)
+    entries = [(e.at, e.user, e.action, e.detail, "консоль") for e in console.store.events()]
+    label = console.ws.catalogue.executor_label
+    entries += [(f.received_at, console.store.uploader(f.sha256) or "—", "received",
+                 f"{f.original_name} — {_outcome_label(f.status)}" + (f" ({label(f.executor)})" if f.executor else ""),
+                 "журнал") for f in files]
+    entries += [(r.decided_at, r.operator, "accept" if r.decision == "accept" else "return",
+                 f"{label(r.executor)}, звіт №{r.submission_id}" + (f": {r.comment}" if r.comment else ""), "журнал")
+                for r in reviews]
+    entries += [(a.made_at, a.operator, "adjust", f"{a.item} = {a.value:g}: {a.reason}", "журнал") for a in adjustments]
+    entries += [(a.undone_at, a.undone_by, "undo", a.item, "журнал") for a in adjustments if a.undone_at]
+    entries += [(m.sent_at, "—", "mail", f"{label(m.executor)}: {m.subject}", "журнал")
+                for m in mails]
+    who = request.query_params.get("user", "").strip()
+    if who:
+        entries = [e for e in entries if e[1] == who]
+    entries.sort(key=lambda e: e[0] or "", reverse=True)
+    return page(request, "journal.html", {"entries": entries[:500], "labels": ACTION_LABELS, "who": who,
+                                          "page_id": "journal"})
+
+
+async def stamp(request: Request):
+    """What a page compares to know it is stale: the ledger's and the console's changes."""
+    console = console_of(request)
+    path = console.ws.ledger_path
+    ledger = path.stat().st_mtime_ns if path.exists() else 0
+    wal = path.with_name(path.name + "-wal")
+    ledger = max(ledger, wal.stat().st_mtime_ns if wal.exists() else 0)
+    return JSONResponse({"stamp": f"{ledger}-{console.store.stamp()}"})
+
+
+async def bye(request: Request):
+    return page(request, "bye.html", {})
+
+
+# ---------------------------------------------------------------------------------
+# the application
+# ---------------------------------------------------------------------------------
+
+def create_app(config: Config) -> Starlette:
+    ws = open_workspace(config.root)
+    ws.catalogue  # a broken catalogue stops the start with its problems, not the first page
+    config.upload_cap = upload_cap(ws)
+    store = Store(ws.root)
+    env = Environment(loader=PackageLoader("consolidate.web", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["time"] = short_time
+    env.globals["plural"] = plural
+    env.globals["state_label"] = _outcome_label
+    queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names))
+    routes = [
+        Route("/", overview),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/bye", bye),
+        Route("/intake", intake_page),
+        Route("/intake/upload", upload, methods=["POST"]),
+        Route("/intake/batch/{batch:str}", batch_page),
+        Route("/executor/{code:str}", executor_page),
+        Route("/files/{sha:str}", download_file),
+        Route("/review", review_page),
+        Route("/review/accept", review_accept, methods=["POST"]),
+        Route("/review/return", review_return, methods=["POST"]),
+        Route("/reconcile", reconcile_page),
+        Route("/reconcile/adjust", adjust, methods=["POST"]),
+        Route("/reconcile/undo", undo, methods=["POST"]),
+        Route("/report", report_page),
+        Route("/report/build", report_build, methods=["POST"]),
+        Route("/report/download/{fmt:str}", report_download),
+        Route("/templates", templates_page),
+        Route("/templates/generate", templates_generate, methods=["POST"]),
+        Route("/templates/send", templates_send, methods=["POST"]),
+        Route("/templates/file/{code:str}", template_download),
+        Route("/templates/all.zip", templates_zip),
+        Route("/catalogue", catalogue_page),
+        Route("/catalogue/file/{which:str}", catalogue_download),
+        Route("/journal", journal_page),
+        Route("/api/stamp", stamp),
+        Mount("/static", StaticFiles(packages=[("consolidate.web", "static")]), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.state.console = Console(config, ws, store, env, queue)
+    app.add_middleware(LoginCookie)
+    app.add_middleware(AccessMiddleware)
+    return app

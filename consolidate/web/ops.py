@@ -1,0 +1,237 @@
+"""The operations the console's pages call, each one call into the library.
+
+Every function here is the web's entry to one user operation; it holds no rule of its own (those
+live in the library and in ``consolidate.workflows``).  Where a workflow of issue 15 exists, the
+function delegates to it; the others call the same library functions the CLI calls today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..ledger import Ledger
+from ..workspace import Workspace
+
+REPORT_FORMATS = ("xlsx", "docx", "pdf")
+
+
+def period_of(ws: Workspace, period: str | None) -> str:
+    return ws.catalogue.check_period(period or ws.catalogue.default_period())
+
+
+def status(ws: Workspace, period: str, as_of: dt.date | None = None):
+    from ..status import status_from_ledger
+
+    with Ledger(ws.ledger_path) as ledger:
+        return status_from_ledger(ws.catalogue, ledger, period, as_of or dt.date.today())
+
+
+def intake(ws: Workspace, paths: list[Path], names: dict[Path, str]):
+    from ..inbox import run_intake
+
+    return run_intake(ws, paths, names=names)
+
+
+def file_by_sha(ws: Workspace, sha: str):
+    with Ledger(ws.ledger_path) as ledger:
+        record = ledger.file(sha)
+        return record, (ledger.file_findings(record.id) if record else [])
+
+
+def quarantined(ws: Workspace):
+    with Ledger(ws.ledger_path) as ledger:
+        return [(f, ledger.file_findings(f.id)) for f in ledger.quarantined()]
+
+
+@dataclass
+class ExecutorView:
+    executor: object
+    files: list
+    findings: dict
+    mails: list
+    reviews: list
+    slot: object
+
+
+def executor(ws: Workspace, code: str, period: str) -> ExecutorView:
+    from ..errors import ConsolidateError
+    from ..review import slots_from_ledger
+
+    found = ws.catalogue.registry.get(code)
+    if found is None:
+        raise ConsolidateError(f"Невідомий виконавець «{code}»: немає такого коду в реєстрі.")
+    with Ledger(ws.ledger_path) as ledger:
+        files = ledger.files(executor=code)
+        findings = {f.id: ledger.file_findings(f.id) for f in files}
+        mails = ledger.mails(executor=code)
+        reviews = ledger.reviews(executor=code)
+        slot = next((s for s in slots_from_ledger(ws.catalogue, ledger, period) if s.executor == code), None)
+    return ExecutorView(found, list(reversed(files)), findings, list(reversed(mails)), list(reversed(reviews)), slot)
+
+
+def review_slots(ws: Workspace, period: str):
+    from ..review import slots_from_ledger
+
+    with Ledger(ws.ledger_path) as ledger:
+        slots = slots_from_ledger(ws.catalogue, ledger, period)
+        findings = {s.latest.id: ledger.findings(s.latest.id) for s in slots if s.latest is not None}
+    return slots, findings
+
+
+def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = False):
+    from ..review import accept as accept_return
+
+    with Ledger(ws.ledger_path) as ledger:
+        return accept_return(ws.catalogue, ledger, code, period, operator, force=force)
+
+
+def return_for_rework(ws: Workspace, code: str, period: str, comment: str, operator: str):
+    """Record the decision and prepare the letter (.eml in out/mail/<period>/; SMTP when configured)."""
+    from ..mail import deliver, workspace_sender
+    from ..review import return_for_rework as record_return, return_letter
+
+    with Ledger(ws.ledger_path) as ledger:
+        review = record_return(ws.catalogue, ledger, code, period, comment, operator)
+        sender = workspace_sender(ws)
+        records = deliver([return_letter(ws.catalogue, ledger, ws.root, review, sender)], sender, ledger,
+                          root=ws.root, mail_dir=ws.out / "mail" / period)
+    return review, records
+
+
+def reconciliation(ws: Workspace, period: str, include_unapproved: bool = False):
+    from ..reconcile import reconcile_ledger
+
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved)
+        adjustments = ledger.adjustments(period=period)
+    return rec, adjustments
+
+
+def explain(ws: Workspace, period: str, item: str, include_unapproved: bool = False) -> list[str]:
+    from ..reconcile import explain_lines
+
+    rec, _ = reconciliation(ws, period, include_unapproved)
+    return explain_lines(ws.catalogue, rec, item)
+
+
+def adjust(ws: Workspace, period: str, item: str, value: float, reason: str, operator: str, force: bool = False):
+    from ..reconcile import reconcile_ledger
+    from ..review import adjust as record_adjustment
+
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(ws.catalogue, ledger, period)
+        return record_adjustment(ws.catalogue, ledger, rec, item, value, reason, operator, force=force)
+
+
+def undo_adjustment(ws: Workspace, period: str, item: str, operator: str) -> None:
+    from ..review import undo
+
+    with Ledger(ws.ledger_path) as ledger:
+        undo(ledger, period, item, operator)
+
+
+def report_path(ws: Workspace, period: str, fmt: str, draft: bool) -> Path:
+    return ws.out / f"report-{period}{'-draft' if draft else ''}.{fmt}"
+
+
+def build_report(ws: Workspace, period: str, formats: list[str], include_unapproved: bool) -> list[Path]:
+    """The national report in the chosen formats, as «consolidate report» builds it."""
+    from ..reconcile import reconcile_ledger
+    from ..report import atomic_write, build_report as build_xlsx
+    from ..status import status_from_ledger
+
+    cat = ws.catalogue
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(cat, ledger, period, include_unapproved)
+        status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
+    draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
+             if include_unapproved else "")
+    written, docx_bytes = [], None
+    for fmt in formats:
+        target = report_path(ws, period, fmt, include_unapproved)
+        if fmt == "xlsx":
+            atomic_write(target, build_xlsx(cat, rec, status_rows, draft))
+        else:
+            from ..report_docx import build_docx, write_pdf
+
+            if docx_bytes is None:
+                docx_bytes = build_docx(cat, rec, status_rows, draft)
+            if fmt == "docx":
+                atomic_write(target, docx_bytes)
+            else:
+                write_pdf(docx_bytes, target)
+        written.append(target)
+    return written
+
+
+def templates_listing(ws: Workspace, period: str) -> list[dict]:
+    from ..template import MANIFEST, _read_manifest
+
+    path = ws.out / "templates" / period / MANIFEST
+    return list(_read_manifest(path)) if path.is_file() else []
+
+
+def generate_templates(ws: Workspace, period: str):
+    from ..mail import template_contact
+    from ..template import write_templates
+
+    password = str(ws.setting("templates", "sheet_password", "496-r"))
+    return write_templates(ws.catalogue, ws.out / "templates", period, password, None, contact=template_contact(ws))
+
+
+def template_file(ws: Workspace, period: str, code: str) -> tuple[str, bytes]:
+    from ..mail import template_files
+
+    return template_files(ws, period, [code])[code]
+
+
+def templates_zip(ws: Workspace, period: str) -> tuple[str, bytes]:
+    from ..mail import template_files
+
+    files = template_files(ws, period, ws.catalogue.expected_executors())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.values():
+            z.writestr(name, data)
+    return f"templates-{period}.zip", buf.getvalue()
+
+
+def send_templates(ws: Workspace, period: str, resend: bool = False):
+    """Template letters to every expected executor not yet sent one (.eml files, or SMTP when configured)."""
+    from ..errors import ConsolidateError
+    from ..mail import deliver, earlier_letters, template_files, template_letter, workspace_sender
+    from ..status import TEMPLATE
+
+    cat = ws.catalogue
+    codes = cat.expected_executors()
+    with Ledger(ws.ledger_path) as ledger:
+        earlier = earlier_letters(ledger, TEMPLATE, period, codes) if not resend else {}
+        codes = [c for c in codes if c not in earlier]
+        if not codes:
+            raise ConsolidateError("Шаблони вже надіслано всім виконавцям; повторно не надіслано нічого.")
+        sender = workspace_sender(ws)
+        files = template_files(ws, period, codes)
+        letters = [template_letter(cat, period, c, files[c][0], files[c][1], sender) for c in codes]
+        return deliver(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period)
+
+
+def template_letters(ws: Workspace, period: str) -> dict:
+    """The last template letter recorded per executor."""
+    from ..status import TEMPLATE
+
+    with Ledger(ws.ledger_path) as ledger:
+        return {m.executor: m for m in ledger.mails(period=period, kind=TEMPLATE)}
+
+
+def ledger_history(ws: Workspace, limit: int = 300):
+    """Who did what, from the ledger: files received, decisions, adjustments, letters."""
+    with Ledger(ws.ledger_path) as ledger:
+        files = ledger.files()
+        reviews = ledger.reviews()
+        adjustments = ledger.adjustments()
+        mails = ledger.mails()
+    return files[-limit:], reviews[-limit:], adjustments[-limit:], mails[-limit:]
