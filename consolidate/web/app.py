@@ -34,6 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import CatalogueError, ConsolidateError
+from ..wording import plural
 from ..workspace import Workspace, open_workspace
 from . import ops
 from .accounts import ROLE_LABELS, Session, Store
@@ -67,15 +68,6 @@ class Console:
     queue: IntakeQueue
     failures: dict = field(default_factory=lambda: defaultdict(deque))
     flashes: dict = field(default_factory=dict)
-
-
-def plural(n: int, one: str, few: str, many: str) -> str:
-    """Ukrainian plural: 1 файл, 2 файли, 5 файлів."""
-    if n % 10 == 1 and n % 100 != 11:
-        return f"{n} {one}"
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return f"{n} {few}"
-    return f"{n} {many}"
 
 
 def short_time(iso: str | None) -> str:
@@ -232,8 +224,8 @@ def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLR
     sid = request.scope.get("console.sid")
     messages = console.flashes.pop(sid, []) if sid else []
     try:
-        period = ops.period_of(console.ws, request.query_params.get("period"))
-        programme = console.ws.catalogue.programme.title
+        ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+        programme = ws.catalogue.programme.title
     except ConsolidateError:
         period, programme = "", ""
     html = console.env.get_template(name).render(
@@ -345,8 +337,7 @@ async def logout(request: Request, session: Session, form: dict):  # any role ma
 @view
 async def overview(request: Request):
     console = console_of(request)
-    ws = console.ws
-    period = ops.period_of(ws, request.query_params.get("period"))
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     rows, summary = await in_thread(ops.status, ws, period)
     state = request.query_params.get("state", "")
     query = request.query_params.get("q", "").strip()
@@ -407,8 +398,8 @@ async def batch_page(request: Request):
 @view
 async def executor_page(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
-    found = await in_thread(ops.executor, console.ws, request.path_params["code"], period)
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    found = await in_thread(ops.executor, ws, request.path_params["code"], period)
     return page(request, "executor.html", {"v": found, "page_id": "overview"})
 
 
@@ -441,21 +432,21 @@ def _attachment(data: bytes, name: str, media: str = "application/octet-stream")
 @view
 async def review_page(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
-    slots, findings = await in_thread(ops.review_slots, console.ws, period)
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    slots, findings, outliers = await in_thread(ops.review_slots, ws, period)
     from ..review import SLOT_STATES
 
     order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[4], SLOT_STATES[0]))}
     slots = sorted(slots, key=lambda s: (order[s.state], s.executor))
     counts = {s: sum(1 for x in slots if x.state == s) for s in SLOT_STATES}
-    return page(request, "review.html", {"slots": slots, "findings": findings, "counts": counts,
-                                         "label": console.ws.catalogue.executor_label, "page_id": "review",
+    return page(request, "review.html", {"slots": slots, "findings": findings, "counts": counts, "outliers": outliers,
+                                         "label": ws.catalogue.executor_label, "page_id": "review",
                                          "live": True})
 
 
-def _executor_code(console: Console, form: dict) -> str:
+def _executor_code(ws: Workspace, form: dict) -> str:
     code = str(form.get("executor", ""))
-    if code not in console.ws.catalogue.registry:
+    if code not in ws.catalogue.registry:
         raise ConsolidateError(f"Невідомий виконавець «{code}».")
     return code
 
@@ -463,22 +454,24 @@ def _executor_code(console: Console, form: dict) -> str:
 @action("review")
 async def review_accept(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
-    code = _executor_code(console, form)
-    decision = await in_thread(ops.accept, console.ws, code, period, session.user, form.get("force") == "1")
-    console.store.log(session.user, "accept", f"{console.ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}")
-    flash(request, f"Прийнято: {console.ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.")
+    ws, period = ops.for_period(console.ws, form.get("period"))
+    code = _executor_code(ws, form)
+    refs = [k[len("confirm_"):] for k, v in form.items() if k.startswith("confirm_") and v == "1"]
+    decision = await in_thread(ops.accept, ws, code, period, session.user, form.get("force") == "1", refs,
+                               str(form.get("reason", "")))
+    console.store.log(session.user, "accept", f"{ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}")
+    flash(request, f"Прийнято: {ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.")
     return back("/review", period)
 
 
 @action("review")
 async def review_return(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
-    code = _executor_code(console, form)
-    decision, letters = await in_thread(ops.return_for_rework, console.ws, code, period,
+    ws, period = ops.for_period(console.ws, form.get("period"))
+    code = _executor_code(ws, form)
+    decision, letters = await in_thread(ops.return_for_rework, ws, code, period,
                                         str(form.get("comment", "")), session.user)
-    label = console.ws.catalogue.executor_label(code)
+    label = ws.catalogue.executor_label(code)
     console.store.log(session.user, "return", f"{label}, звіт №{decision.submission_id}: {decision.comment}")
     sent = "; лист підготовлено" + (f" ({letters[0].recipients})" if letters else "")
     flash(request, f"Повернуто на доопрацювання: {label}, звіт №{decision.submission_id}{sent}.")
@@ -488,29 +481,29 @@ async def review_return(request: Request, session: Session, form: dict):
 @view
 async def reconcile_page(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     draft = request.query_params.get("draft") == "1"
-    rec, adjustments = await in_thread(ops.reconciliation, console.ws, period, draft)
+    rec, adjustments = await in_thread(ops.reconciliation, ws, period, draft)
     item = request.query_params.get("item", "").strip()
-    explained = await in_thread(ops.explain, console.ws, period, item, draft) if item else []
+    explained = await in_thread(ops.explain, ws, period, item, draft) if item else []
     total = rec.subtotal(None, "total")
     active = [a for a in adjustments if not a.undone_at]
     return page(request, "reconcile.html", {"rec": rec, "total": total, "item": item, "explained": explained,
                                             "adjustments": list(reversed(adjustments)), "active": active,
-                                            "draft": draft, "label": console.ws.catalogue.executor_label,
+                                            "draft": draft, "label": ws.catalogue.executor_label,
                                             "page_id": "reconcile"})
 
 
 @action("adjust")
 async def adjust(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
+    ws, period = ops.for_period(console.ws, form.get("period"))
     item = str(form.get("item", "")).strip()
     try:
         value = float(str(form.get("value", "")).replace(",", ".").replace(" ", ""))
     except ValueError:
         raise ConsolidateError(f"Значення «{form.get('value', '')}» не є числом.") from None
-    made = await in_thread(ops.adjust, console.ws, period, item, value, str(form.get("reason", "")), session.user,
+    made = await in_thread(ops.adjust, ws, period, item, value, str(form.get("reason", "")), session.user,
                            form.get("force") == "1")
     console.store.log(session.user, "adjust", f"{item} = {made.value:g}: {made.reason}")
     flash(request, f"Значення {item} встановлено: {made.value:g}.")
@@ -520,9 +513,9 @@ async def adjust(request: Request, session: Session, form: dict):
 @action("adjust")
 async def undo(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
+    ws, period = ops.for_period(console.ws, form.get("period"))
     item = str(form.get("item", "")).strip()
-    await in_thread(ops.undo_adjustment, console.ws, period, item, session.user)
+    await in_thread(ops.undo_adjustment, ws, period, item, session.user)
     console.store.log(session.user, "undo", item)
     flash(request, f"Коригування {item} скасовано; діє значення за правилом зведення.")
     return RedirectResponse(f"/reconcile?period={urllib.parse.quote(period)}&item={urllib.parse.quote(item)}", 303)
@@ -531,15 +524,15 @@ async def undo(request: Request, session: Session, form: dict):
 @view
 async def report_page(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     built = []
     for draft in (False, True):
         for fmt in ops.REPORT_FORMATS:
-            path = ops.report_path(console.ws, period, fmt, draft)
+            path = ops.report_path(ws, period, fmt, draft)
             if path.is_file():
                 built.append({"fmt": fmt, "draft": draft, "size": path.stat().st_size,
                               "at": dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%d.%m.%Y %H:%M:%S")})
-    slots, _ = await in_thread(ops.review_slots, console.ws, period)
+    slots, _, _ = await in_thread(ops.review_slots, ws, period, False)
     from ..review import APPROVED
 
     approved = sum(1 for s in slots if s.state == APPROVED)
@@ -551,10 +544,10 @@ async def report_page(request: Request):
 @action("report")
 async def report_build(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
+    ws, period = ops.for_period(console.ws, form.get("period"))
     formats = [f for f in ops.REPORT_FORMATS if form.get(f"fmt_{f}") == "1"] or ["xlsx"]
     draft = form.get("draft") == "1"
-    written = await in_thread(ops.build_report, console.ws, period, formats, draft)
+    written = await in_thread(ops.build_report, ws, period, formats, draft)
     console.store.log(session.user, "report", f"{period}: " + ", ".join(p.suffix[1:] for p in written)
                       + (" (чернетка)" if draft else ""))
     flash(request, "Звіт сформовано: " + ", ".join(p.name for p in written) + ".")
@@ -569,11 +562,11 @@ MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 @view
 async def report_download(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     fmt = request.path_params["fmt"]
     if fmt not in ops.REPORT_FORMATS:
         return page(request, "error.html", {"message": "Невідомий формат звіту."}, status=404)
-    path = ops.report_path(console.ws, period, fmt, request.query_params.get("draft") == "1")
+    path = ops.report_path(ws, period, fmt, request.query_params.get("draft") == "1")
     if not path.is_file():
         return page(request, "error.html", {"message": "Звіт у цьому форматі ще не сформовано."}, status=404)
     return _attachment(path.read_bytes(), path.name, MEDIA[fmt])
@@ -582,14 +575,14 @@ async def report_download(request: Request):
 @view
 async def templates_page(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
-    listing = {row["executor"]: row for row in await in_thread(ops.templates_listing, console.ws, period)}
-    cat = console.ws.catalogue
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    listing = {row["executor"]: row for row in await in_thread(ops.templates_listing, ws, period)}
+    cat = ws.catalogue
     rows = [{"code": c, "name": cat.executor_label(c), "file": listing.get(c, {}).get("file", ""),
              "version": listing.get(c, {}).get("template_version", ""), "current":
              listing.get(c, {}).get("template_version") == cat.template_version}
             for c in cat.expected_executors()]
-    with_mail = await in_thread(ops.template_letters, console.ws, period)
+    with_mail = await in_thread(ops.template_letters, ws, period)
     return page(request, "templates.html", {"rows": rows, "version": cat.template_version, "sent": with_mail,
                                             "page_id": "templates"})
 
@@ -597,19 +590,19 @@ async def templates_page(request: Request):
 @action("templates")
 async def templates_generate(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
-    files = await in_thread(ops.generate_templates, console.ws, period)
+    ws, period = ops.for_period(console.ws, form.get("period"))
+    files = await in_thread(ops.generate_templates, ws, period)
     console.store.log(session.user, "templates", f"{period}: {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')}")
     flash(request, f"Згенеровано {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')} "
-                   f"(версія {console.ws.catalogue.template_version}).")
+                   f"(версія {ws.catalogue.template_version}).")
     return back("/templates", period)
 
 
 @action("mail")
 async def templates_send(request: Request, session: Session, form: dict):
     console = console_of(request)
-    period = ops.period_of(console.ws, form.get("period"))
-    records = await in_thread(ops.send_templates, console.ws, period, form.get("resend") == "1")
+    ws, period = ops.for_period(console.ws, form.get("period"))
+    records = await in_thread(ops.send_templates, ws, period, form.get("resend") == "1")
     console.store.log(session.user, "send-templates", f"{period}: {plural(len(records), 'лист', 'листи', 'листів')}")
     flash(request, f"Підготовлено {plural(len(records), 'лист', 'листи', 'листів')} із шаблонами (out/mail/{period}/); "
                    f"кожен записано в журнал.")
@@ -619,25 +612,26 @@ async def templates_send(request: Request, session: Session, form: dict):
 @view
 async def template_download(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     code = request.path_params["code"]
-    if code not in console.ws.catalogue.expected_executors():
+    if code not in ws.catalogue.expected_executors():
         return page(request, "error.html", {"message": f"Невідомий виконавець «{code}»."}, status=404)
-    name, data = await in_thread(ops.template_file, console.ws, period, code)
+    name, data = await in_thread(ops.template_file, ws, period, code)
     return _attachment(data, name, MEDIA["xlsx"])
 
 
 @view
 async def templates_zip(request: Request):
     console = console_of(request)
-    period = ops.period_of(console.ws, request.query_params.get("period"))
-    name, data = await in_thread(ops.templates_zip, console.ws, period)
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    name, data = await in_thread(ops.templates_zip, ws, period)
     return _attachment(data, name, MEDIA["zip"])
 
 
 @view
 async def catalogue_page(request: Request):
-    cat = console_of(request).ws.catalogue
+    ws, _ = ops.for_period(console_of(request).ws, request.query_params.get("period"))
+    cat = ws.catalogue
     return page(request, "catalogue.html", {"cat": cat, "page_id": "catalogue"})
 
 

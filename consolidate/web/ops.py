@@ -19,8 +19,18 @@ from ..workspace import Workspace
 REPORT_FORMATS = ("xlsx", "docx", "pdf")
 
 
-def period_of(ws: Workspace, period: str | None) -> str:
-    return ws.catalogue.check_period(period or ws.catalogue.default_period())
+def for_period(shared: Workspace, period: str | None) -> tuple[Workspace, str]:
+    """A workspace of one request with the catalogue of ``period``'s year selected (the shared one keeps its
+    loaded catalogues and settings; two requests for different years never change each other's)."""
+    ws = Workspace(shared.root, _config=shared._config, _loaded=shared._loaded)
+    period = ws.use_period(period or shared.catalogue.default_period())
+    return ws, period
+
+
+def _thresholds(ws: Workspace):
+    from ..outliers import Thresholds
+
+    return Thresholds.of(ws)
 
 
 def status(ws: Workspace, period: str, as_of: dt.date | None = None):
@@ -73,20 +83,28 @@ def executor(ws: Workspace, code: str, period: str) -> ExecutorView:
     return ExecutorView(found, list(reversed(files)), findings, list(reversed(mails)), list(reversed(reviews)), slot)
 
 
-def review_slots(ws: Workspace, period: str):
-    from ..review import slots_from_ledger
+def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
+    """Every slot, the findings of each latest return, and its outliers (confirmed or still blocking)."""
+    from ..review import APPROVED, outliers_of, slots_from_ledger
 
     with Ledger(ws.ledger_path) as ledger:
         slots = slots_from_ledger(ws.catalogue, ledger, period)
         findings = {s.latest.id: ledger.findings(s.latest.id) for s in slots if s.latest is not None}
-    return slots, findings
+        outliers = {}
+        if with_outliers:
+            thresholds = _thresholds(ws)
+            outliers = {s.latest.id: outliers_of(ws.catalogue, ledger, s.latest, thresholds)
+                        for s in slots if s.latest is not None and s.state != APPROVED}
+    return slots, findings, outliers
 
 
-def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = False):
+def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = False, confirm_refs=(),
+           reason: str = ""):
     from ..review import accept as accept_return
 
     with Ledger(ws.ledger_path) as ledger:
-        return accept_return(ws.catalogue, ledger, code, period, operator, force=force)
+        return accept_return(ws.catalogue, ledger, code, period, operator, force=force, confirm_refs=confirm_refs,
+                             reason=reason, thresholds=_thresholds(ws))
 
 
 def return_for_rework(ws: Workspace, code: str, period: str, comment: str, operator: str):
@@ -106,7 +124,7 @@ def reconciliation(ws: Workspace, period: str, include_unapproved: bool = False)
     from ..reconcile import reconcile_ledger
 
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved)
+        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved, _thresholds(ws))
         adjustments = ledger.adjustments(period=period)
     return rec, adjustments
 
@@ -123,7 +141,7 @@ def adjust(ws: Workspace, period: str, item: str, value: float, reason: str, ope
     from ..review import adjust as record_adjustment
 
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period)
+        rec = reconcile_ledger(ws.catalogue, ledger, period, False, _thresholds(ws))
         return record_adjustment(ws.catalogue, ledger, rec, item, value, reason, operator, force=force)
 
 
@@ -146,7 +164,7 @@ def build_report(ws: Workspace, period: str, formats: list[str], include_unappro
 
     cat = ws.catalogue
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period, include_unapproved)
+        rec = reconcile_ledger(cat, ledger, period, include_unapproved, _thresholds(ws))
         status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
     draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
              if include_unapproved else "")

@@ -1,0 +1,123 @@
+"""The clerk's cycle in the web console: the real server, a real Chromium (issue 19).
+
+Upload three returns (one with errors) and a file that is no workbook, read the findings, return the
+faulty one with a comment, accept the others, build and download the report, and check that its figures
+are the CLI's on the same workspace.  Every page's screenshot goes to docs/web/ (docs/web.md shows them).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import openpyxl
+import pytest
+from selenium.webdriver.common.by import By
+
+from consolidate.demo import RESUBMITTED, prepare
+
+from .web_util import Server, chromium, screenshot, wait_for
+
+pytestmark = pytest.mark.slow
+
+CLEAN = ("MSP", "NSSU")
+
+
+def _returns(tmp_path):
+    ws, plan = prepare(tmp_path / "ws")
+    first = {}
+    for d in sorted(plan.deliveries, key=lambda d: d.arrives):
+        first.setdefault(d.executor, d.path)
+    files = [first[c] for c in CLEAN] + [first[RESUBMITTED[0]]]
+    junk = tmp_path / "Звіт Закарпаття.pdf"
+    junk.write_bytes(b"%PDF-1.4\n% not a workbook\n")
+    return ws, files, junk
+
+
+def _cells(path):
+    wb = openpyxl.load_workbook(path, read_only=True)
+    return {ws.title: [tuple(c for c in row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def test_clerks_cycle_in_chromium(tmp_path):
+    ws, files, junk = _returns(tmp_path)
+    server = Server(ws.root)
+    driver = chromium(tmp_path)
+    try:
+        driver.get(server.url)
+        wait_for(lambda: driver.find_elements(By.ID, "status"), what="«Огляд»")
+        assert "token=" not in driver.current_url          # the token became a cookie
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Огляд"
+
+        # «Прийом»: four files at once through the file picker
+        driver.get(server.base + "/intake")
+        driver.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in [*files, junk]))
+        driver.find_element(By.ID, "send").click()
+        wait_for(lambda: "/intake/batch/" in driver.current_url, 60, "the upload's result")
+        sections = driver.find_elements(By.CSS_SELECTOR, "section.file")
+        states = {s.get_attribute("data-name"): s.get_attribute("data-state") for s in sections}
+        assert states == {files[0].name: states[files[0].name], files[1].name: states[files[1].name],
+                          files[2].name: "errors", junk.name: "quarantined"}
+        assert {states[files[0].name], states[files[1].name]} <= {"accepted", "warnings"}
+        faulty = next(s for s in sections if s.get_attribute("data-state") == "errors")
+        cells = [td.text for td in faulty.find_elements(By.CSS_SELECTOR, "table.findings tbody td")]
+        assert "помилка" in cells and "I. Фінансування" in cells   # severity, sheet, cell, found, expected
+        screenshot(driver, "intake-result")
+
+        driver.get(server.base + "/intake")
+        quarantine = driver.find_element(By.ID, "quarantine").text
+        assert junk.name in quarantine
+        screenshot(driver, "intake")
+
+        # «Розгляд»: return the faulty one with a comment, accept the two others
+        driver.get(server.base + "/review")
+        screenshot(driver, "review")
+        row = driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{RESUBMITTED[0]}']")
+        row.find_element(By.CSS_SELECTOR, "input.comment").send_keys("Касові видатки від’ємні: виправте, будь ласка.")
+        row.find_element(By.CSS_SELECTOR, "button.return").click()
+        wait_for(lambda: "Повернуто на доопрацювання" in driver.find_element(By.TAG_NAME, "main").text)
+        for code in CLEAN:
+            driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}'] button.accept").click()
+            wait_for(lambda: f"Прийнято: " in driver.find_element(By.TAG_NAME, "main").text)
+        states = {code: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']").get_attribute("data-state")
+                  for code in (*CLEAN, RESUBMITTED[0])}
+        assert states == {"MSP": "прийнято", "NSSU": "прийнято", RESUBMITTED[0]: "повернуто на доопрацювання"}
+
+        # «Звіт»: build (xlsx) and download it
+        driver.get(server.base + "/report")
+        driver.find_element(By.ID, "build-report").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "a.report-xlsx"), 120, "the report")
+        screenshot(driver, "report")
+        driver.find_element(By.CSS_SELECTOR, "a.report-xlsx").click()
+        downloaded = wait_for(lambda: [p for p in driver.downloads.glob("*.xlsx")], 60, "the download")[0]
+
+        # the other pages
+        driver.get(server.base + f"/executor/{RESUBMITTED[0]}")
+        assert "повернуто на доопрацювання" in driver.find_element(By.ID, "slot").text
+        assert driver.find_elements(By.CSS_SELECTOR, "a[href^='/files/']")
+        screenshot(driver, "executor")
+        driver.get(server.base + "/reconcile?item=" + "F.T1.1.SG.MSP")
+        screenshot(driver, "reconcile")
+        driver.get(server.base + "/templates")
+        screenshot(driver, "templates")
+        driver.get(server.base + "/catalogue")
+        screenshot(driver, "catalogue")
+        driver.get(server.base + "/journal")
+        journal = driver.find_element(By.ID, "journal").text
+        assert "прийнято звіт" in journal and "повернуто на доопрацювання" in journal
+        screenshot(driver, "journal")
+        driver.get(server.base + "/")
+        screenshot(driver, "overview")
+    finally:
+        driver.quit()
+        server.stop()
+
+    # The CLI on the same workspace builds the same report.
+    cli_report = tmp_path / "cli.xlsx"
+    done = subprocess.run([sys.executable, "-m", "consolidate.cli", "report", "-w", str(ws.root), "--out",
+                           str(cli_report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    web, cli = _cells(downloaded), _cells(cli_report)
+    assert web.keys() == cli.keys()
+    assert web == cli
+    assert any(isinstance(v, (int, float)) and v for rows in web.values() for row in rows for v in row)
