@@ -121,3 +121,73 @@ def test_clerks_cycle_in_chromium(tmp_path):
     assert web.keys() == cli.keys()
     assert web == cli
     assert any(isinstance(v, (int, float)) and v for rows in web.values() for row in rows for v in row)
+
+
+def test_a_page_follows_another_clerks_upload(tmp_path):
+    """Two clerks: one watches «Огляд» and «Розгляд», the other uploads; the open pages catch up by themselves."""
+    from .web_util import csrf_of, token_session, upload
+
+    ws, files, _ = _returns(tmp_path)
+    server = Server(ws.root)
+    driver = chromium(tmp_path)
+    try:
+        driver.get(server.url)
+        row = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-executor='MSP']"), what="«Огляд»")[0]
+        before = row.text
+        other = token_session(server)
+        status, _, _ = upload(server, other, csrf_of(server, other), [(files[0].name, files[0].read_bytes())])
+        assert status == 303
+
+        def caught_up():
+            try:
+                return driver.find_element(By.CSS_SELECTOR, "tr[data-executor='MSP']").text != before
+            except Exception:  # noqa: BLE001 - the page is being reloaded
+                return False
+        wait_for(caught_up, 30, "«Огляд» to show the other clerk's upload")
+        assert files[0].name not in before
+        # a page with a form is not reloaded under the clerk's hands: it says that it is stale
+        driver.get(server.base + "/report")
+        assert not driver.find_element(By.ID, "stale").is_displayed()
+        upload(server, other, csrf_of(server, other), [(files[1].name, files[1].read_bytes())])
+        wait_for(lambda: driver.find_element(By.ID, "stale").is_displayed(), 30, "the stale notice")
+    finally:
+        driver.quit()
+        server.stop()
+
+
+def test_accounts_in_the_browser(tmp_path):
+    """Behind accounts: the log-in page, a viewer who sees no buttons, a wrong password refused."""
+    from click.testing import CliRunner
+
+    from consolidate.cli import main
+
+    ws, files, _ = _returns(tmp_path)
+    for name, role in (("Олена Коваль", "clerk"), ("Перегляд", "viewer")):
+        done = CliRunner().invoke(main, ["users", "add", name, "--role", role, "-w", str(ws.root)],
+                                  input="пароль-для-тесту-1\nпароль-для-тесту-1\n")
+        assert done.exit_code == 0, done.output
+    server = Server(ws.root, "--accounts")
+    driver = chromium(tmp_path)
+    try:
+        driver.get(server.base + "/review")
+        wait_for(lambda: "/login" in driver.current_url, what="the log-in page")
+        screenshot(driver, "login")
+        driver.find_element(By.ID, "name").send_keys("Перегляд")
+        driver.find_element(By.ID, "password").send_keys("не той пароль")
+        driver.find_element(By.ID, "login").click()
+        assert "Невірне ім’я або пароль" in wait_for(lambda: driver.find_element(By.ID, "error").text)
+        driver.find_element(By.ID, "name").clear()
+        driver.find_element(By.ID, "name").send_keys("Перегляд")
+        driver.find_element(By.ID, "password").send_keys("пароль-для-тесту-1")
+        driver.find_element(By.ID, "login").click()
+        wait_for(lambda: driver.find_elements(By.ID, "status"), what="«Огляд» after log-in")
+        assert driver.find_element(By.ID, "user").text == "Перегляд"
+        driver.get(server.base + "/review")
+        assert not driver.find_elements(By.CSS_SELECTOR, "button.accept")
+        driver.get(server.base + "/intake")
+        assert not driver.find_elements(By.ID, "upload")
+        cookie = driver.get_cookie("consolidate_session")
+        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    finally:
+        driver.quit()
+        server.stop()

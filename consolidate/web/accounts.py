@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +117,6 @@ class Store:
 
     def __init__(self, root: Path):
         self.path = Path(root) / DB_FILE
-        self._lock = threading.Lock()
         with self._db() as db:
             db.executescript(_SCHEMA)
 
@@ -238,7 +236,8 @@ class Store:
     def stamp(self) -> int:
         """Changes to this database so far (with the ledger's mtime it tells a page that it is stale)."""
         with self._db() as db:
-            return db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            return db.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE action NOT IN "
+                              "('login', 'logout', 'login-failed')").fetchone()[0]
 
 
 def _sid_hash(sid: str) -> str:

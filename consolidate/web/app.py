@@ -228,7 +228,11 @@ def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLR
         programme = ws.catalogue.programme.title
     except ConsolidateError:
         period, programme = "", ""
-    html = console.env.get_template(name).render(
+    try:
+        stamp_now = current_stamp(console) if session else ""
+    except Exception:  # noqa: BLE001 - a page without the stale-notice rather than no page
+        stamp_now = ""
+    html = console.env.get_template(name).render(stamp=stamp_now,
         request=request, session=session, pages=PAGES, messages=messages, period=period, programme=programme,
         accounts=console.config.accounts, role_labels=ROLE_LABELS, **context)
     return HTMLResponse(html, status_code=status)
@@ -677,14 +681,13 @@ async def journal_page(request: Request):
                                           "page_id": "journal"})
 
 
+def current_stamp(console: Console) -> str:
+    return f"{ops.ledger_stamp(console.ws)}-{console.store.stamp()}"
+
+
 async def stamp(request: Request):
-    """What a page compares to know it is stale: the ledger's and the console's changes."""
-    console = console_of(request)
-    path = console.ws.ledger_path
-    ledger = path.stat().st_mtime_ns if path.exists() else 0
-    wal = path.with_name(path.name + "-wal")
-    ledger = max(ledger, wal.stat().st_mtime_ns if wal.exists() else 0)
-    return JSONResponse({"stamp": f"{ledger}-{console.store.stamp()}"})
+    """What a page compares with the stamp it was rendered with to know it is stale."""
+    return JSONResponse({"stamp": await in_thread(current_stamp, console_of(request))})
 
 
 async def bye(request: Request):

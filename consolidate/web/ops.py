@@ -245,6 +245,27 @@ def template_letters(ws: Workspace, period: str) -> dict:
         return {m.executor: m for m in ledger.mails(period=period, kind=TEMPLATE)}
 
 
+_STAMP_TABLES = ("files", "reviews", "adjustments", "mail", "confirmations")
+
+
+def ledger_stamp(ws: Workspace) -> str:
+    """What changes whenever the ledger's state does (rows added, adjustments undone): pages compare it."""
+    import sqlite3
+
+    if not ws.ledger_path.exists():
+        return "0"
+    db = sqlite3.connect(f"file:{ws.ledger_path}?mode=ro", uri=True, timeout=10)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        parts = [str(db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0])
+                 for t in _STAMP_TABLES if t in tables]
+        if "adjustments" in tables:
+            parts.append(str(db.execute("SELECT COUNT(undone_at) FROM adjustments").fetchone()[0]))
+    finally:
+        db.close()
+    return ".".join(parts)
+
+
 def ledger_history(ws: Workspace, limit: int = 300):
     """Who did what, from the ledger: files received, decisions, adjustments, letters."""
     with Ledger(ws.ledger_path) as ledger:

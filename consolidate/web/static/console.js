@@ -46,7 +46,7 @@
     });
   }
   // A page left open goes stale when another clerk acts: poll the ledger's stamp.
-  var stamp = null;
+  var stamp = document.body.getAttribute("data-stamp") || null;
   function check() {
     var xhr = new XMLHttpRequest();
     xhr.open("GET", "/api/stamp");
