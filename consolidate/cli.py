@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from . import __version__
 from .clickua import VERSION_HELP, VERSION_MESSAGE, UaGroup
 from .errors import CatalogueError, ConsolidateError
 from .numbers import format_amount
-from .wording import code_label, plural, rule_label, ua_date
+from .wording import code_label, grouped_findings, plural, rule_label, ua_date
 from .workspace import Workspace, init_workspace, open_workspace
 
 workspace_option = click.option(
@@ -607,7 +608,7 @@ INTAKE_EXIT_HELP = """\b
   1 — хоч один файл подано з помилками, відхилено (карантин) або не прочитано з диска;
   2 — помилка (робоча тека, каталог, журнал, шлях, уже триває інший прийом)."""
 INTAKE_PROGRESS_FROM = 10     # files: a progress bar from this many on (in a terminal)
-INTAKE_SHOWN_ERRORS = 5       # errors listed under a file; the rest are counted
+INTAKE_SHOWN_PER_KIND = 3     # findings of each kind listed under a file; the rest are counted
 
 
 def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
@@ -633,12 +634,13 @@ def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
     if o.superseded:
         text += f"; замінює звіт №{o.superseded}"
     lines = [(text, colours[o.state])]
-    for f in errors[:INTAKE_SHOWN_ERRORS]:
-        where = " ".join(x for x in (f"«{f.sheet}»" if f.sheet else "", f.cell) if x)
-        lines.append((f"      {where + ': ' if where else ''}{f.message}", None))
-    if len(errors) > INTAKE_SHOWN_ERRORS:
-        lines.append((f"      … і ще {len(errors) - INTAKE_SHOWN_ERRORS} (усі — consolidate intake --json "
-                      f"або consolidate history {o.executor or ''})".rstrip(), None))
+    if o.state != ALREADY and o.findings:
+        lines += [(line, None) for line in grouped_findings(o.findings, INTAKE_SHOWN_PER_KIND)]
+        kinds = Counter((f.severity, f.code) for f in o.findings)
+        if max(kinds.values()) > INTAKE_SHOWN_PER_KIND:
+            hint = f"consolidate findings {o.executor}" if o.executor and o.state != QUARANTINED else \
+                "consolidate quarantine list"
+            lines.append((f"      (усі зауваження: {hint})", None))
     if o.state == QUARANTINED and o.record is not None:
         note = ws.quarantine / f"{o.sha256}.{o.record.format}.txt"
         lines.append((f"      причини: {note}", None))
@@ -751,6 +753,7 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
     """Історія звітів виконавця (код або назва): усі отримані файли, від найдавнішого; чинний позначено."""
     from .ledger import Ledger
     from .model import ERROR, STATE_LABELS, WARNING
+    from .status import format_time
 
     found = ws.catalogue.registry[_executor_code(ws, executor)]
     with Ledger(ws.ledger_path) as ledger:
@@ -778,9 +781,57 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         notes = ", ".join(c for c in (plural(errors, "помилка") if errors else "",
                                       plural(warnings, "попередження")
                                       if warnings else "") if c)
-        click.echo(f"  {number:>5}  {f.received_at}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
+        click.echo(f"  {number:>5}  {format_time(f.received_at)}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
                    + (f" ({notes})" if notes else ""))
         click.echo(f"         {f.original_name} → {f.archive_path}")
+        for line in grouped_findings(findings[f.id], None, indent="         "):
+            click.echo(line)
+
+
+@main.command("findings", short_help="Усі зауваження до звіту виконавця.")
+@click.argument("executor")
+@_period_option
+@click.option("--json", "as_json", is_flag=True, help="Вивести зауваження як JSON (з кодами).")
+@with_workspace
+def findings_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool):
+    """Усі зауваження до чинного звіту виконавця (код або назва), за видами, з аркушем і клітинкою.
+
+    Також — причини, з яких не прийнято файли цього виконавця (карантин).  Код виходу 1, якщо
+    у чинному звіті є помилки або чинного звіту немає.
+    """
+    from .ledger import Ledger
+    from .model import ERROR, QUARANTINED, STATE_LABELS
+    from .status import format_time
+
+    period = resolve_period(ws, period)
+    found = ws.catalogue.registry[_executor_code(ws, executor)]
+    with Ledger(ws.ledger_path) as ledger:
+        current = next((s for s in ledger.latest_submissions(period) if s.executor == found.code), None)
+        items = ledger.findings(current.id) if current else []
+        rejected = [(f, ledger.file_findings(f.id)) for f in ledger.files(executor=found.code, status=QUARANTINED)
+                    if f.period in (period, None)]
+    if as_json:
+        click.echo(json.dumps({"executor": found.code, "name": found.full_name, "period": period,
+                               "submission": asdict(current) if current else None,
+                               "findings": [asdict(x) for x in items],
+                               "quarantined": [{"file": f.original_name, "sha256": f.sha256,
+                                                "received_at": f.received_at, "findings": [asdict(x) for x in r]}
+                                               for f, r in rejected]}, ensure_ascii=False, indent=2))
+    else:
+        click.secho(f"Зауваження: {found.full_name} ({found.code}), {period}", bold=True)
+        if current is None:
+            click.echo("  Чинного звіту немає.")
+        else:
+            click.echo(f"  Звіт №{current.id} «{current.original_name}», отримано {format_time(current.received_at)}: "
+                       f"{STATE_LABELS[current.status]}" + (f", {plural(len(items), 'зауваження')}" if items else
+                                                             ", зауважень немає"))
+            for line in grouped_findings(items, None, indent="    "):
+                click.echo(line)
+        for f, reasons in rejected:
+            click.echo(f"  Не прийнято (карантин): «{f.original_name}», отримано {format_time(f.received_at)}")
+            for line in grouped_findings(reasons, None, indent="    "):
+                click.echo(line)
+    finish(1 if current is None or any(x.severity == ERROR for x in items) else 0)
 
 
 VERIFY_EXIT_HELP = """\b

@@ -132,3 +132,38 @@ def rule_label(rule: str) -> str:
     from .catalogue import RULE_LABELS
 
     return RULE_LABELS.get(rule, rule)
+
+
+def finding_place(f) -> str:
+    """Where a finding is: «II. Виконання» E7 (sheet and cell), or "" for the file as a whole."""
+    return " ".join(x for x in (f"«{f.sheet}»" if f.sheet else "", f.cell) if x)
+
+
+def finding_text(f) -> str:
+    """«II. Виконання» E7: message (знайдено: «x»; очікується: y)."""
+    place = finding_place(f)
+    detail = "; ".join(x for x in ((f"знайдено: «{f.found}»" if f.found else ""),
+                                   (f"очікується: {f.expected}" if f.expected else "")) if x)
+    return (f"{place}: " if place else "") + f.message + (f" ({detail})" if detail else "")
+
+
+def grouped_findings(findings, per_kind: int | None = 3, indent: str = "      ") -> list[str]:
+    """Findings grouped by kind (errors first, larger groups first), ``per_kind`` of each shown (None: all).
+
+    «помилка · від’ємне значення — 2:» then one line per finding with sheet and cell, then «… і ще 5».
+    """
+    from .model import ERROR
+
+    groups: dict[tuple[str, str], list] = {}
+    for f in findings:
+        groups.setdefault((f.severity, f.code), []).append(f)
+    order = sorted(groups, key=lambda k: (k[0] != ERROR, -len(groups[k]), code_label(k[1])))
+    lines = []
+    for severity, code in order:
+        items = groups[(severity, code)]
+        lines.append(f"{indent}{severity} · {code_label(code)} — {len(items)}:")
+        shown = items if per_kind is None else items[:per_kind]
+        lines += [f"{indent}  {finding_text(f)}" for f in shown]
+        if len(items) > len(shown):
+            lines.append(f"{indent}  … і ще {len(items) - len(shown)}")
+    return lines

@@ -18,6 +18,7 @@ EXISTING = "<an existing file>"
 # Required arguments of commands that have some (just enough for click to accept the call).
 ARGS = {
     "history": ["UA-07"],
+    "findings": ["UA-07"],
     "explain": ["T2.6.1"],
     "adjust": ["T3.5.1", "30", "--reason", "перевірка"],
     "review accept": ["UA-07"],

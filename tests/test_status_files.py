@@ -11,6 +11,13 @@ from consolidate.cli import main
 from .intake_util import complete, filled, merged
 
 
+def into_inbox(ws, name, values):
+    """A filled return in inbox/ (the blank template it was filled from stays outside)."""
+    (ws.root / "made").mkdir(exist_ok=True)
+    made = filled(ws.catalogue, ws.root / "made", name, values)
+    return made.rename(ws.inbox / name)
+
+
 def _run(*args):
     return CliRunner().invoke(main, list(args), prog_name="consolidate")
 
@@ -29,7 +36,7 @@ def test_status_page_follows_intake_and_review(workspace):
     ws = workspace
     w = ["-w", str(ws.root)]
     bad = merged(complete(), {"execution": {"T2.2.1": {"actual": -5}}})
-    filled(ws.catalogue, ws.inbox, "Мін'юст звіт.xlsx", bad)
+    into_inbox(ws, "Мін'юст звіт.xlsx", bad)
     (ws.inbox / "звіт МОН.pdf").write_bytes(b"%PDF-1.4 not a workbook")
     assert not (ws.out / "status.html").exists()
 
@@ -46,7 +53,7 @@ def test_status_page_follows_intake_and_review(workspace):
     assert "звіт МОН.pdf" in q and "не визначено" in q and "<details" in q
     assert (ws.out / "status.xlsx").is_file() and (ws.out / "status.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
-    filled(ws.catalogue, ws.inbox, "Мін'юст звіт (виправлений).xlsx", complete())
+    into_inbox(ws, "Мін'юст звіт (виправлений).xlsx", complete())
     assert _run("intake", *w).exit_code == 0
     row = _row(_page(ws), "MINJUST")
     assert "прийнято" in row and "з помилками" not in row and 'class="decision">отримано' in row
@@ -59,7 +66,7 @@ def test_status_page_follows_intake_and_review(workspace):
 
 def test_status_as_of_leaves_the_page_at_today(workspace):
     ws = workspace
-    filled(ws.catalogue, ws.inbox, "Мін'юст звіт.xlsx", complete())
+    into_inbox(ws, "Мін'юст звіт.xlsx", complete())
     assert _run("intake", "-w", str(ws.root)).exit_code == 0
     res = _run("status", "-w", str(ws.root), "--as-of", "2024-06-01")
     assert "Прийнято 0 з" in res.output            # the terminal shows the past day
