@@ -36,6 +36,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import layout as L
 from .catalogue import GROUPS, SOURCE_LABELS, UNIT_LABELS, Catalogue, period_label
 from .errors import ConsolidateError
+from .numbers import format_value
 
 DEFAULT_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
 WB_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
@@ -409,6 +410,23 @@ def _text(ws, row, col, value, fmt=None):
         ws.write_blank(row, col, None, fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
+
+
+PROGRAMME_PLAN_LABEL = "план на програму загалом"
+
+
+def plan_for(catalogue: Catalogue, ind, executor: str) -> tuple[float | None, float | None]:
+    """(the executor's own plan, the programme-level plan shown as such) of an indicator.
+
+    The executor's own plan is its entry in the indicator's plans, or the programme's plan when the executor
+    is the measure's only executor; otherwise the programme's plan is only the programme's (labelled so).
+    """
+    own = ind.plan_of(executor)
+    if own is not None:
+        return own, None
+    if ind.planned is not None and catalogue.executors_of(ind.measure_id) == [executor]:
+        return ind.planned, None
+    return None, ind.planned
 
 
 class _Formats:
@@ -854,10 +872,13 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
             _text(ws, row, ci["key"], ind.id, fmts.locked)
             _text(ws, row, ci["item"], name, fmts.locked)
             _text(ws, row, ci["unit"], unit_label(ind.unit), fmts.locked_center)
-            if ind.planned is None:
-                ws.write_blank(row, ci["planned"], None, fmts.locked_val)
+            own, overall = plan_for(catalogue, ind, executor)
+            if own is not None:
+                ws.write_number(row, ci["planned"], own, fmts.locked_val)
+            elif overall is not None:  # never shown as the executor's own target
+                _text(ws, row, ci["planned"], f"{format_value(overall)} ({PROGRAMME_PLAN_LABEL})", fmts.locked)
             else:
-                ws.write_number(row, ci["planned"], ind.planned, fmts.locked_val)
+                ws.write_blank(row, ci["planned"], None, fmts.locked_val)
             if ind.unit == TEXT_UNIT:
                 ws.write_blank(row, ci["actual"], None, fmts.input_text)
                 actual_cells["text"].append((row, ci["actual"]))
