@@ -1062,7 +1062,7 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
 # the web console and its accounts
 # ---------------------------------------------------------------------------------
 
-@main.command("serve")
+@main.command("serve", short_help="Вебконсоль: увесь цикл у браузері.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Адреса: типово лише цей комп’ютер (вхід за ключем із рядка запуску); будь-яка інша потребує "
                    "облікових записів (consolidate users add).")
@@ -1077,12 +1077,12 @@ def serve_cmd(ws: Workspace, host: str, port: int, no_browser: bool, accounts: b
     serve(ws.root, host, port, open_browser=not no_browser, accounts=accounts, echo=click.echo)
 
 
-@main.group("users")
+@main.group("users", short_help="Облікові записи вебконсолі.")
 def users_group():
     """Облікові записи вебконсолі (потрібні, коли вона слухає не лише 127.0.0.1)."""
 
 
-@users_group.command("add")
+@users_group.command("add", short_help="Додати користувача вебконсолі.")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["clerk", "reviewer", "viewer"]), required=True,
               help="clerk — усе; reviewer — розгляд, коригування, звіт; viewer — лише перегляд.")
@@ -1098,7 +1098,7 @@ def users_add(ws: Workspace, name: str, role: str, replace: bool, password: str)
     click.echo(f"Користувача «{name}» збережено, роль: {ROLE_LABELS[role]}.")
 
 
-@users_group.command("remove")
+@users_group.command("remove", short_help="Видалити користувача вебконсолі.")
 @click.argument("name")
 @with_workspace
 def users_remove(ws: Workspace, name: str):
@@ -1110,7 +1110,7 @@ def users_remove(ws: Workspace, name: str):
     click.echo(f"Користувача «{name}» видалено.")
 
 
-@users_group.command("list")
+@users_group.command("list", short_help="Перелік користувачів і ролей.")
 @with_workspace
 def users_list(ws: Workspace):
     """Перелік користувачів і ролей."""

@@ -19,6 +19,8 @@ EXISTING = "<an existing file>"
 ARGS = {
     "history": ["UA-07"],
     "findings": ["UA-07"],
+    "users add": ["petrenko", "--role", "clerk", "--password", "0123456789"],
+    "users remove": ["petrenko"],
     "explain": ["T2.6.1"],
     "adjust": ["T3.5.1", "30", "--reason", "перевірка"],
     "review accept": ["UA-07"],

@@ -19,7 +19,7 @@ from consolidate.cli import main
 ALLOWED = {
     "consolidate", "xlsx", "xlsm", "xls", "ods", "docx", "pdf", "csv", "json", "eml", "html", "txt", "toml",
     "sha256", "e-mail", "excel", "word", "libreoffice", "calc", "outlook", "windows", "utf-8", "smtp", "imap",
-    "starttls", "bom", "inbox", "archive", "quarantine", "out",
+    "starttls", "bom", "scrypt", "inbox", "archive", "quarantine", "out",
     # consolidate.toml sections and keys a clerk edits
     "operator", "name", "mail", "sender", "sender_name", "templates", "contact", "phone",
 }
