@@ -221,6 +221,29 @@ def catalogue_new_year(ws: Workspace, year: int):
     click.echo(f"  Звіти {r.from_year} року й надалі: --period {r.from_year}.")
 
 
+@main.command("quarters", short_help="Звірити річні значення з квартальними.")
+@click.option("--period", "-p", default=None, metavar="РІК", help="Звітний рік (типово — останній).")
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
+@with_workspace
+def quarters_cmd(ws: Workspace, period: str | None, as_json: bool):
+    """Річне значення кожного показника кожного виконавця проти квартальних: наростаючим підсумком — IV квартал
+    дорівнює року; окремо за квартали — рік дорівнює сумі кварталів."""
+    from .workflows.catalogue import quarters_check
+    r = quarters_check(ws, period)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
+        finish(r.exit_code)
+    click.echo(f"Звірка кварталів {r.year} року: перевірено {plural(r.checked, 'пару', 'пари', 'пар')} "
+               f"«виконавець — показник».")
+    for m in r.mismatches:
+        click.echo(f"  • {m.message}")
+    if r.incomplete:
+        click.echo(f"  Без повного набору кварталів (не звірено): {len(r.incomplete)}.")
+    if not r.mismatches:
+        click.echo("  Розбіжностей немає.")
+    finish(r.exit_code)
+
+
 def _period_option(fn):
     return click.option("--period", "-p", default=None, metavar="ПЕРІОД",
                         help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).")(fn)

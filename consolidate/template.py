@@ -413,6 +413,7 @@ def _text(ws, row, col, value, fmt=None):
 
 
 PROGRAMME_PLAN_LABEL = "план на програму загалом"
+QUARTER_NOTES = {"cumulative": "наростаючим підсумком з початку року", "per_quarter": "лише за цей квартал"}
 
 
 def plan_for(catalogue: Catalogue, ind, executor: str) -> tuple[float | None, float | None]:
@@ -826,7 +827,8 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str,
     return ws
 
 
-def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: str, keys: list):
+def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: str, keys: list,
+                     period: str = ""):
     ws = wb.add_worksheet(L.SHEET_EXECUTION)
     cols = L.EXECUTION_COLUMNS
     ci = {c: i for i, (c, _) in enumerate(cols)}
@@ -867,8 +869,11 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
         measure_rows.append(row)
         keys.append((m.id, "execution", "measure"))
         row += 1
+        quarter = "-Q" in period
         for ind in catalogue.indicators_of(m.id):
             name = f"    {ind.name}"
+            if quarter and ind.numeric:  # how the quarter's figure is meant (quarters.py checks the year by it)
+                name += " — " + QUARTER_NOTES[ind.quarterly or "cumulative"]
             _text(ws, row, ci["key"], ind.id, fmts.locked)
             _text(ws, row, ci["item"], name, fmts.locked)
             _text(ws, row, ci["unit"], unit_label(ind.unit), fmts.locked_center)
@@ -1055,7 +1060,7 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
     _write_title(wb, fmts, catalogue, executor, period, password, contact or default_contact(catalogue), summary,
                  initial)
     _write_funding(wb, fmts, catalogue, executor, password, keys)
-    _write_execution(wb, fmts, catalogue, executor, password, keys)
+    _write_execution(wb, fmts, catalogue, executor, password, keys, period)
     _write_proposals(wb, fmts, password, keys)
     _write_meta(wb, meta, keys, password)
     wb.close()

@@ -185,3 +185,30 @@ def new_year(ws: Workspace, year: int) -> YearStarted:
     from ..history import record_catalogue
     record_catalogue(ws, cat)
     return YearStarted(year, latest, folder, cat.template_version, _counts(cat))
+
+
+@dataclass
+class QuartersChecked(Result):
+    year: int
+    checked: int = 0
+    mismatches: list = field(default_factory=list)
+    incomplete: list = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PROBLEMS if self.mismatches else ExitCode.CLEAN
+
+
+def quarters_check(ws: Workspace, period: str | None = None) -> QuartersChecked:
+    """Each executor's annual figures against its quarterly ones, by the indicator's declaration."""
+    from ..ledger import Ledger
+    from ..quarters import check_quarters
+
+    cat = ws.catalogue_for(period) if period else ws.catalogue
+    if period and "-Q" in str(period):
+        raise ConsolidateError(f"Звірка кварталів — за рік (РРРР), а не за «{period}»")
+    if not ws.ledger_path.exists():
+        return QuartersChecked(cat.programme.report_year)
+    with Ledger(ws.ledger_path) as ledger:
+        r = check_quarters(cat, ledger, cat.programme.report_year)
+    return QuartersChecked(r.year, r.checked, r.mismatches, r.incomplete)
