@@ -117,4 +117,6 @@ CODE_LABELS = {
     "amount-thousands": "ймовірно, гривні замість тисяч гривень", "amount-over-plan": "сума в рази більша за передбачену",
     "amount-over-last-year": "сума в рази більша, ніж торік", "count-over-plan": "кількість у рази більша за планову",
     "percent-is-count": "відсоток, що є кількістю",
+    # narrative against figures (consolidate.narrative)
+    "narrative-vs-own": "текст суперечить власному показнику", "narrative-vs-national": "текст суперечить національному показнику",
 }

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from . import layout as L
 from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
 from .model import ERROR, WARNING, CellValue, Submission
+from .narrative import check_measure
 from .neardup import first_similar
 from .numbers import show_value
 from .wording import field_label
@@ -283,6 +284,7 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
     indicators = [_indicator(catalogue, ind, vals, by_measure[ind.measure_id].nil, by_measure[ind.measure_id].twins,
                              conflicts) for ind in catalogue.indicators]
     _repeated_across_measures(measures, conflicts)
+    _narrative_findings(catalogue, measures, indicators, conflicts)
     silent_by_exec: dict[str, list[str]] = defaultdict(list)
     for mr in measures:
         for code in mr.silent:
@@ -327,6 +329,24 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
     _outlier_findings(catalogue, outliers, funding, indicators, conflicts)
     return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported,
                           list(outliers))
+
+
+def _narrative_findings(catalogue: Catalogue, measures: list[MeasureResult], indicators: list[IndicatorResult],
+                        conflicts: list[Conflict]) -> None:
+    """Numbers in the narratives that contradict the executor's own figure or the national one
+    (consolidate.narrative): warnings «перевірте: …»."""
+    by_measure: dict[str, list[IndicatorResult]] = defaultdict(list)
+    for ir in indicators:
+        by_measure[ir.indicator.measure_id].append(ir)
+    for mr in measures:
+        irs = by_measure.get(mr.measure.id)
+        if not irs or not mr.blocks:
+            continue
+        paragraphs = [pair for b in mr.blocks for pair in b.paragraphs]
+        checked = [(ir.indicator, ir.value, {c.executor: c.value for c in ir.claims if c.value is not None})
+                   for ir in irs]
+        for f in check_measure(checked, paragraphs, catalogue.executor_label, mr.measure.lead):
+            conflicts.append(Conflict(f.kind, WARNING, f.item, f.message, f.executors, f.values))
 
 
 def _outlier_findings(catalogue: Catalogue, outliers, funding: list[FundingResult],

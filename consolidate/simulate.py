@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from .catalogue import GROUPS, Catalogue
 from .layout import NIL_STATUS
+from .narrative import checked as narrative_checked
+from .narrative import indicator_noun, stated
 from .seed import BOOKMARK, SeedReport, amount, funding_line_id, funding_source_holder, parse_seed
 
 REGIONAL_RE = re.compile(r"^\s*(Обласний рівень|На обласному рівні)\s*:?\s*", re.I)
@@ -94,7 +96,17 @@ def split_narrative(catalogue: Catalogue, measure_id: str, text: str) -> dict[st
             if not line:
                 continue
         if regional_mode and regional_named:
-            for segment, code in _oblast_segments(line, regional_names):
+            segments = _oblast_segments(line, regional_names)
+            if last_oblast is None and len(segments) == 1 and segments[0][1] is None:
+                # a line of the regional level naming no oblast, before any oblast's: a summary the ministry
+                # wrote for all of them («В областях України проведено …») — the measure's first central
+                # executor's text; a bare lead-in of the list («Проведено:») is nobody's paragraph
+                if line.endswith(":") and not re.search(r"\d", line) and len(line) < 40:
+                    continue
+                if central_named:
+                    out[central_named[0]].append(line)
+                    continue
+            for segment, code in segments:
                 code = code if code in regional_named else (last_oblast or regional_named[0])
                 if code in regional_named and segment:
                     last_oblast = code
@@ -228,9 +240,20 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
     speaking = [c for c in central if c in paragraphs]
     decimals = 0 if ind.unit == "count" and float(national).is_integer() else 1
     if ind.rule == "sum":
+        # an oblast whose own paragraphs state the figure with the indicator's noun reports that figure
+        # («Волинська область - 47 засідань» → 47 for T2.13.1), read as consolidate.narrative reads it; even when
+        # the stated figures add up to more than the seed's national one (2.13: 1008 against 973), as in the seed
         given: dict[str, float] = {}
+        siblings = [i for i in catalogue.indicators_of(m.id) if narrative_checked(i)]
+        noun, qualifier = indicator_noun(ind, siblings) if narrative_checked(ind) else ("", "")
+        together = [(c, p) for c in regional for p in paragraphs.get(c, [])]
+        stated_by = stated(together, noun, qualifier) if noun else {}
         names = _regional_names(catalogue)
         for code in regional:
+            values = {s.value for s in stated_by.get(code, [])}
+            if len(values) == 1:
+                given[code] = values.pop()
+                continue
             for para in paragraphs.get(code, []):
                 for name, c in names:
                     if c != code or name not in para:
@@ -239,11 +262,9 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
                     if value is not None and _matches(ind.name, word):
                         given.setdefault(code, value)
                     break
-        if sum(given.values()) > national:
-            given = {}
         for code, value in given.items():
             sim.put(code, "execution", ind.id, "actual", value)
-        rest = round(national - sum(given.values()), 6)
+        rest = max(0.0, round(national - sum(given.values()), 6))
         takers = speaking + [c for c in regional if c not in given]
         if not takers:
             takers = central[:1] or regional[:1]
@@ -258,11 +279,37 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
                 sim.put(code, "execution", ind.id, "actual", round(national // 2) if decimals == 0 else round(national / 2, 1))
                 break
     elif ind.rule == "max":
+        # co-executors report the same events; one whose text states the count (consolidate.narrative) reports
+        # it, the first of the others the seed's national figure
         reporters = speaking or central[:1]
+        siblings = [i for i in catalogue.indicators_of(m.id) if narrative_checked(i)]
+        noun, qualifier = indicator_noun(ind, siblings) if narrative_checked(ind) else ("", "")
+        own = {}
+        for code in reporters:
+            values = {s.value for s in stated([(code, p) for p in paragraphs.get(code, [])], noun, qualifier)
+                      .get(code, [])} if noun else set()
+            if len(values) == 1 and (v := values.pop()) <= national:
+                own[code] = v
+        top = None
+        if national not in own.values():  # someone reports the national figure: a reporter without its own
+            # count, else another central executor of the measure (the events the texts do not count)
+            top = next((c for c in reporters if c not in own), None) \
+                or next((c for c in central if c not in reporters), None) or reporters[0]
+            own.pop(top, None)
+            if top not in reporters:
+                reporters = [*reporters, top]
         for i, code in enumerate(reporters):
-            sim.put(code, "execution", ind.id, "actual", national if i == 0 else min(national, max(0.0, national - i)))
+            value = own.get(code, national if code == top else min(national, max(0.0, national - i)))
+            sim.put(code, "execution", ind.id, "actual", value)
     elif ind.rule == "percent":
-        if m.executors[0] in GROUPS and regional:
+        if national > 100:
+            # a count typed into a percent's cell (the seed's 2.14: 107 where a text counts 107 persons): only the
+            # executor whose text states that number reports it, as in the seed
+            typed = next((c for c in named for p in paragraphs.get(c, []) if re.search(
+                rf"(?<![\d,]){int(national)}(?![\d,])", p)), m.lead if m.lead not in GROUPS else None)
+            if typed is not None:
+                sim.put(typed, "execution", ind.id, "actual", national)
+        elif m.executors[0] in GROUPS and regional:
             for i, code in enumerate(regional):
                 den = 100 + 10 * i
                 sim.put(code, "execution", ind.id, "actual", national)
