@@ -262,6 +262,9 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
                     if value is not None and _matches(ind.name, word):
                         given.setdefault(code, value)
                     break
+        guessed = {c for c in given if not {s.value for s in stated_by.get(c, [])}}
+        if guessed and sum(given.values()) > national:  # the first number after a name is only a guess
+            given = {c: v for c, v in given.items() if c not in guessed}
         for code, value in given.items():
             sim.put(code, "execution", ind.id, "actual", value)
         rest = max(0.0, round(national - sum(given.values()), 6))
