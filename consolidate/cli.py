@@ -1082,6 +1082,84 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
 
 
 # ---------------------------------------------------------------------------------
+# quarantine: files not accepted, and the clerk's decision whose they are
+# ---------------------------------------------------------------------------------
+
+@main.group("quarantine", short_help="Неприйняті файли: перелік, призначення виконавця.")
+def quarantine_group():
+    """Файли, які не прийнято (карантин): оригінальні назви, виконавці, причини; призначення виконавця."""
+
+
+@quarantine_group.command("list", short_help="Неприйняті файли з причинами.")
+@click.option("--json", "as_json", is_flag=True, help="Вивести як JSON.")
+@with_workspace
+def quarantine_list(ws: Workspace, as_json: bool):
+    """Усі неприйняті файли: коли надійшли, оригінальна назва, виконавець (якщо відомий), причини.
+
+    Код виходу 1, якщо в карантині щось є.
+    """
+    from .status import format_time
+    from .workflows.quarantine import list_quarantine
+
+    result = list_quarantine(ws)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        finish(result.exit_code)
+    if not result.files:
+        click.echo("Карантин порожній.")
+    for f in result.files:
+        click.secho(f"  {format_time(f.received_at)}  «{f.original_name}»  {f.sha256[:12]}", bold=True)
+        click.echo(f"      виконавець: {f.executor_label}" + (f"; період: {f.period}" if f.period else "")
+                   + (f"; збережено як {f.kept_as}" if f.kept_as else ""))
+        for line in grouped_findings(f.reasons, None, indent="      "):
+            click.echo(line)
+        for _, code, period, who, reason, when, _ in f.assignments:
+            click.echo(f"      призначено {code} за {period} ({who}, {format_time(when)}) — файл однаково не "
+                       f"прочитано" + (f"; причина: {reason}" if reason else ""))
+    if result.files:
+        click.echo(f"Усього в карантині: {plural(len(result.files), 'файл')}. Якщо файл від відомого виконавця "
+                   f"(напр. старий шаблон без службових відомостей): consolidate quarantine assign SHA256 КОД.")
+    finish(result.exit_code)
+
+
+@quarantine_group.command("assign", short_help="Призначити неприйнятий файл виконавцю.")
+@click.argument("file", metavar="ФАЙЛ")
+@click.argument("executor", metavar="ВИКОНАВЕЦЬ")
+@_period_option
+@_operator_option
+@click.option("--reason", "-r", default="", help="Чому файл належить цьому виконавцю (запишеться в журнал).")
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
+@with_workspace
+@refreshes_status
+def quarantine_assign(ws: Workspace, file: str, executor: str, period: str | None, operator: str | None,
+                      reason: str, as_json: bool):
+    """Рішення працівника: неприйнятий файл (ФАЙЛ — SHA-256 або назва з «quarantine list») є звітом ВИКОНАВЦЯ.
+
+    Рішення записується в журнал (хто, коли, чому), а файл читається знову як звіт цього виконавця за
+    період: перевіряється кожна клітинка; прочитаний файл стає чинним звітом і виходить з карантину.
+    """
+    from .model import QUARANTINED
+    from .workflows.quarantine import assign_file
+
+    code = _executor_code(ws, executor)
+    result = assign_file(ws, file, code, resolve_period(ws, period), _operator(ws, operator), reason)
+    a = result.assigned
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        finish(result.exit_code)
+    click.echo(f"Файл «{a.file.original_name}» призначено: {ws.catalogue.executor_label(code)}, {a.period} "
+               f"({a.operator}, {a.assigned_at}).")
+    if a.status == QUARANTINED:
+        click.echo("Файл однаково не вдалося прочитати — лишається в карантині:")
+    else:
+        click.echo(f"Прочитано як звіт №{a.file.submission_id}: {result.state_label}"
+                   + (f"; замінює звіт №{a.superseded}" if a.superseded else "") + ".")
+    for line in grouped_findings(a.findings, INTAKE_SHOWN_PER_KIND):
+        click.echo(line)
+    finish(result.exit_code)
+
+
+# ---------------------------------------------------------------------------------
 # the web console and its accounts
 # ---------------------------------------------------------------------------------
 

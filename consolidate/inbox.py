@@ -539,6 +539,11 @@ class _Lock:
         return False
 
 
+def intake_lock(ws) -> _Lock:
+    """The workspace's intake lock (for other operations that change what intake writes: quarantine assign)."""
+    return _Lock(ws.root / LOCK_FILE)
+
+
 def _try_lock(fh) -> None:
     if os.name == "posix":
         import fcntl

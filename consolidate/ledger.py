@@ -36,7 +36,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -182,8 +182,22 @@ CREATE INDEX IF NOT EXISTS templates_issued_executor ON templates_issued (execut
 _FINDING_DETAIL_SCHEMA = """
 ALTER TABLE findings ADD COLUMN detail TEXT NOT NULL DEFAULT ''
 """
+# Version 7: the clerk's assignment of a quarantined file to an executor (consolidate quarantine assign).
+_ASSIGNMENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assignments (
+    id                INTEGER PRIMARY KEY,
+    file_id           INTEGER NOT NULL REFERENCES files (id),
+    executor          TEXT NOT NULL,
+    period            TEXT NOT NULL,
+    operator          TEXT NOT NULL CHECK (operator <> ''),
+    reason            TEXT NOT NULL,
+    assigned_at       TEXT NOT NULL,
+    submission_id     INTEGER REFERENCES submissions (id)
+);
+CREATE INDEX IF NOT EXISTS assignments_file ON assignments (file_id);
+"""
 _MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA),
-               (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA))  # (version reached, script); idempotent
+               (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA), (7, _ASSIGNMENT_SCHEMA))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
@@ -454,32 +468,75 @@ class Ledger:
                 (ret.sha256, original_name, size, received_at, archive_path, fmt, status, ret.executor, ret.period,
                  ret.template_version, ret.identified_by))
             file_id = cur.lastrowid
-            if ret.findings:
-                self.db.executemany(
-                    "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, "
-                    "expected, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected,
-                      f.detail) for i, f in enumerate(ret.findings)])
+            self._insert_findings(file_id, ret.findings)
             superseded = new_id = None
             if identified:
-                row = self.db.execute(
-                    "SELECT id FROM submissions WHERE executor = ? AND period = ? AND superseded_by IS NULL",
-                    (ret.executor, ret.period)).fetchone()
-                new_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM submissions").fetchone()[0]
-                if row is not None:
-                    superseded = row[0]
-                    self.db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (new_id, superseded))
-                self.db.execute(
-                    "INSERT INTO submissions (id, file_id, executor, period, status, template_version) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (new_id, file_id, ret.executor, ret.period, status, ret.template_version or ""))
-                self.db.executemany(
-                    "INSERT INTO cell_values (submission_id, seq, key, field, number, text, sheet, cell) "
-                    "VALUES (?,?,?,?,?,?,?,?)", [(new_id, i, *v) for i, v in enumerate(ret.values)])
+                new_id, superseded = self._insert_submission(file_id, ret, status)
             record = FileRecord(file_id, ret.sha256, original_name, size, received_at, archive_path, fmt, status,
                                 ret.executor, ret.period, ret.template_version, ret.identified_by,
                                 new_id, None)
         return Receipt(record, duplicate=False, superseded=superseded)
+
+    def _insert_findings(self, file_id: int, findings) -> None:
+        if findings:
+            self.db.executemany(
+                "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, "
+                "expected, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected,
+                  f.detail) for i, f in enumerate(findings)])
+
+    def _insert_submission(self, file_id: int, ret: Return, status: str) -> tuple[int, int | None]:
+        """A new current submission of the file (the executor's earlier one superseded): (its id, superseded)."""
+        row = self.db.execute(
+            "SELECT id FROM submissions WHERE executor = ? AND period = ? AND superseded_by IS NULL",
+            (ret.executor, ret.period)).fetchone()
+        new_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM submissions").fetchone()[0]
+        superseded = None
+        if row is not None:
+            superseded = row[0]
+            self.db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (new_id, superseded))
+        self.db.execute(
+            "INSERT INTO submissions (id, file_id, executor, period, status, template_version) VALUES (?,?,?,?,?,?)",
+            (new_id, file_id, ret.executor, ret.period, status, ret.template_version or ""))
+        self.db.executemany(
+            "INSERT INTO cell_values (submission_id, seq, key, field, number, text, sheet, cell) "
+            "VALUES (?,?,?,?,?,?,?,?)", [(new_id, i, *v) for i, v in enumerate(ret.values)])
+        return new_id, superseded
+
+    def assign(self, file_id: int, ret: Return, *, executor: str, period: str, status: str, operator: str,
+               reason: str, assigned_at: str) -> Receipt:
+        """The clerk's decision that a quarantined file is ``ret.executor``'s return, read again as such (``ret``).
+
+        The decision is recorded (``assignments``) whatever the reading gives; the file's row takes the new
+        identification and findings, and, when the file is now readable, becomes that executor's current return.
+        """
+        if not operator:
+            raise ValueError("an assignment needs an operator")
+        if status != QUARANTINED and (ret.executor, ret.period) != (executor, period):
+            raise ValueError("the return read does not belong to the assigned executor and period")
+        with self._atomic():
+            row = self.db.execute("SELECT status FROM files WHERE id = ?", (file_id,)).fetchone()
+            if row is None or row[0] != QUARANTINED:
+                raise ConsolidateError("Цей файл не в карантині: призначати виконавця можна лише неприйнятому файлу.")
+            new_id = superseded = None
+            if status != QUARANTINED:
+                new_id, superseded = self._insert_submission(file_id, ret, status)
+            self.db.execute(
+                "INSERT INTO assignments (file_id, executor, period, operator, reason, assigned_at, submission_id) "
+                "VALUES (?,?,?,?,?,?,?)", (file_id, executor, period, operator, reason, assigned_at, new_id))
+            self.db.execute("UPDATE files SET status = ?, executor = ?, period = ?, template_version = ?, "
+                            "identified_by = ? WHERE id = ?",
+                            (status, executor, period, ret.template_version, "clerk", file_id))
+            self.db.execute("DELETE FROM findings WHERE file_id = ?", (file_id,))
+            self._insert_findings(file_id, ret.findings)
+        record = next(f for f in self._file_where("f.id = ?", (file_id,)))
+        return Receipt(record, duplicate=False, superseded=superseded)
+
+    def assignments(self, file_id: int | None = None) -> list[tuple]:
+        """(file_id, executor, period, operator, reason, assigned_at, submission_id), oldest first."""
+        where, args = ("file_id = ?", (file_id,)) if file_id is not None else ("1", ())
+        return self.db.execute("SELECT file_id, executor, period, operator, reason, assigned_at, submission_id "
+                               f"FROM assignments WHERE {where} ORDER BY id", args).fetchall()
 
     def _atomic(self):
         """A transaction of its own, or a savepoint of the group's transaction (begun here if needed)."""

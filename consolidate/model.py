@@ -96,6 +96,7 @@ CODE_LABELS = {
     "not-identified": "не визначено виконавця", "wrong-programme": "інша програма", "wrong-period": "інший період",
     "unknown-executor": "невідомий виконавець", "metadata-edited": "змінено службові відомості",
     "title-edited": "змінено титульний аркуш", "identified-by-title": "виконавця визначено за титульним аркушем",
+    "assigned-by-clerk": "виконавця визначив працівник міністерства",
     "stale-template": "застаріла версія шаблону", "missing-sheet": "бракує аркуша", "duplicate-sheet": "аркуш повторюється",
     "missing-column": "бракує колонки", "columns-assumed": "колонки визначено за розташуванням",
     # intake: rows and cells

@@ -21,6 +21,7 @@ ARGS = {
     "findings": ["UA-07"],
     "users add": ["petrenko", "--role", "clerk", "--password", "0123456789"],
     "users remove": ["petrenko"],
+    "quarantine assign": ["0123abcd", "UA-07"],
     "explain": ["T2.6.1"],
     "adjust": ["T3.5.1", "30", "--reason", "перевірка"],
     "review accept": ["UA-07"],

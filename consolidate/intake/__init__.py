@@ -81,10 +81,16 @@ def crash_finding(name: str) -> Finding:
                    "він надто складний. Відкрийте його в Excel чи LibreOffice, збережіть як .xlsx і надішліть знову.")
 
 
-def read_return(source: Path | str | bytes, name: str, catalogue: Catalogue, limits: Limits = LIMITS) -> Return:
-    """Read one returned file (a path or its bytes); ``name`` is the original file name, used as data only."""
+def read_return(source: Path | str | bytes, name: str, catalogue: Catalogue, limits: Limits = LIMITS,
+                assigned: tuple[str, str] | None = None) -> Return:
+    """Read one returned file (a path or its bytes); ``name`` is the original file name, used as data only.
+
+    ``assigned``: (executor, period) the clerk decided for a file that could not be identified
+    (``consolidate quarantine assign``); the file is then read as that executor's return.
+    """
     data = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
     rd = Reading(data, name, index_of(catalogue), limits)
+    rd.assigned = assigned
     try:
         _read(rd)
     except Reject as stop:

@@ -86,6 +86,7 @@ class Reading:
         self.period: str | None = None
         self.version: str | None = None
         self.identified_by = ""
+        self.assigned: tuple[str, str] | None = None   # (executor, period) decided by the clerk (quarantine assign)
         self.fmt = ""
         self.zip: zipfile.ZipFile | None = None
         self.xlsx: Xlsx | None = None

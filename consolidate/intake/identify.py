@@ -126,6 +126,17 @@ def properties(rd: Reading) -> dict[str, str] | None:
 
 def identify(rd: Reading, meta, title, has_data: bool) -> None:
     cat, registry = rd.catalogue, rd.catalogue.registry
+    if rd.assigned is not None:  # the clerk's decision (quarantine assign) replaces identification
+        code, period = rd.assigned
+        if code not in registry:
+            raise rd.reject("unknown-executor", f"Виконавця «{code}» немає в реєстрі виконавців.", found=code)
+        rd.executor, rd.identified_by = code, "clerk"
+        rd.add(WARNING, "assigned-by-clerk",
+               f"Виконавця визначив працівник Мінсоцполітики (файл без службових відомостей або з невпізнаними "
+               f"відомостями): {registry[code].full_name}, період {period}.", expected=code)
+        set_period(rd, period)
+        rd.version = (meta or {}).get("template_version") or None
+        return
     sources: list[tuple[str, dict[str, str]]] = [("meta", meta)] if meta else []
     if meta is None or title is None:  # the properties only matter without one of the two
         props = properties(rd)
