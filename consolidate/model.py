@@ -119,5 +119,5 @@ CODE_LABELS = {
     "amount-over-last-year": "сума в рази більша, ніж торік", "count-over-plan": "кількість у рази більша за планову",
     "percent-is-count": "відсоток, що є кількістю",
     # narrative against figures (consolidate.narrative)
-    "narrative-vs-own": "текст суперечить власному показнику", "narrative-vs-national": "текст суперечить національному показнику",
+    "merged-proposal": "однакові пропозиції об’єднано", "narrative-vs-own": "текст суперечить власному показнику", "narrative-vs-national": "текст суперечить національному показнику",
 }

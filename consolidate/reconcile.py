@@ -150,6 +150,16 @@ class MeasureResult:
         return "\n".join(out)
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A proposal of section III: its text (the first author's words), who proposed it (every author of it or of a
+    near-identical text, in order), and each author's own text."""
+
+    text: str
+    authors: tuple[str, ...]
+    variants: tuple[tuple[str, str], ...]
+
+
 @dataclass
 class Reconciliation:
     period: str
@@ -157,7 +167,7 @@ class Reconciliation:
     subtotals: list[Subtotal]
     indicators: list[IndicatorResult]
     measures: list[MeasureResult]
-    proposals: list[tuple[str, str]]
+    proposals: list[Proposal]
     conflicts: list[Conflict]
     expected: list[str]
     reported: dict[str, Submission]
@@ -305,7 +315,7 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             if text:
                 offered.append((code, text))
     repeats = _near_duplicates([_norm_text(text) for _, text in offered])
-    proposals = [p for p, repeat in zip(offered, repeats) if repeat is None]
+    proposals = _proposals(catalogue, offered, repeats, conflicts)
 
     for code in expected:
         if code not in reported:
@@ -368,6 +378,31 @@ def _outlier_findings(catalogue: Catalogue, outliers, funding: list[FundingResul
             message = f"{who}: {o.message}. Підтверджено: {conf.operator}, {conf.confirmed_at}; причина: {conf.reason}"
         conflicts.append(Conflict(o.code, ERROR if conf is None else WARNING, o.key, message, (o.executor,),
                                   show_value(o.value)))
+
+
+def _proposals(catalogue: Catalogue, offered: list[tuple[str, str]], repeats: list[int | None],
+               conflicts: list[Conflict]) -> list[Proposal]:
+    """Section III: every proposal with its author; a near-duplicate joins the first one's authors (and is listed
+    on «Звірка»), nothing is dropped silently."""
+    out: list[Proposal] = []
+    index_of: dict[int, int] = {}  # offered index → proposal index
+    for i, ((code, text), repeat) in enumerate(zip(offered, repeats)):
+        if repeat is None:
+            index_of[i] = len(out)
+            out.append(Proposal(text, (code,), ((code, text),)))
+            continue
+        k = index_of[repeat]
+        index_of[i] = k
+        first = out[k]
+        authors = first.authors if code in first.authors else (*first.authors, code)
+        out[k] = Proposal(first.text, authors, (*first.variants, (code, text)))
+        same = "ідентичну" if _norm_text(text) == _norm_text(first.text) else "майже ідентичну"
+        conflicts.append(Conflict(
+            "merged-proposal", WARNING, f"P:{k + 1}",
+            f"{catalogue.executor_label(code)} подав {same} пропозицію, що й {catalogue.executor_label(first.authors[0])}; "
+            f"у розділі III — одна пропозиція з переліком усіх, хто її подав", tuple(dict.fromkeys((first.authors[0], code))),
+            text[:120]))
+    return out
 
 
 def _funding_line(line: FundingLine, v: _Values | None) -> FundingResult:
@@ -496,10 +531,31 @@ def _measure(catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None]
     for code in plan.central_order:
         if by_exec.get(code):
             blocks.append(NarrativeBlock(catalogue.executor_label(code), [(code, p) for p in by_exec[code]]))
-    regional = [(code, p) for code in plan.regional_order for p in by_exec.get(code, [])]
+    # «Обласний рівень:» — one paragraph per region, beginning with its name («Кіровоградська область: …»)
+    regional = [(code, _named_paragraph(catalogue, code, by_exec[code])) for code in plan.regional_order
+                if by_exec.get(code)]
     if regional:
         blocks.append(NarrativeBlock(REGIONAL_HEADER, regional))
     return MeasureResult(m, plan.statuses, blocks, plan.missing, plan.silent, plan.nil, twins)
+
+
+def region_name(catalogue: Catalogue, code: str) -> str:
+    """How section II names a region: «Кіровоградська область», «м. Київ» (its short name otherwise)."""
+    e = catalogue.registry.get(code)
+    if e is None:
+        return code
+    return next((a for a in e.aliases if a.endswith(" область")), None) or \
+        next((a for a in e.aliases if a.startswith("м. ")), None) or e.short_name
+
+
+def _named_paragraph(catalogue: Catalogue, code: str, paragraphs: list[str]) -> str:
+    """A region's paragraphs as one, beginning with the region's name unless the text already does."""
+    text = " ".join(paragraphs)
+    e = catalogue.registry.get(code)
+    names = e.names if e is not None else (code,)
+    if any(text.casefold().startswith(n.casefold()) for n in names):
+        return text
+    return f"{region_name(catalogue, code)}: {text}"
 
 
 def _repeated_across_measures(measures: list[MeasureResult], conflicts: list[Conflict]) -> None:

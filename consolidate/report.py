@@ -319,6 +319,12 @@ def completeness_note(catalogue: Catalogue, ir: IndicatorResult) -> str:
     return "неповні дані: не подали " + ", ".join(catalogue.executor_label(c) for c in ir.missing)
 
 
+def proposal_authors(catalogue: Catalogue, p) -> str:
+    """«Автор пропозиції: Мінсоцполітики» / «Автори пропозиції: Мінсоцполітики, Волинська ОВА»."""
+    names = ", ".join(catalogue.executor_label(c) for c in p.authors)
+    return f"{'Автор' if len(p.authors) == 1 else 'Автори'} пропозиції: {names}"
+
+
 def measure_narrative(catalogue: Catalogue, mr: MeasureResult) -> str:
     """The assembled narrative of a measure, or what to say when there is none."""
     narrative = mr.narrative_text()
@@ -509,10 +515,11 @@ def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     _t(ws, r, 0, "ІІІ. Пропозиції щодо подальшого виконання програми", fmts.section)
     _setup(ws, (24, 120), r + 1, ("Виконавець", "Пропозиція"), fmts)
     row = r + 2
-    for code, text in rec.proposals:
-        _t(ws, row, 0, catalogue.executor_label(code), fmts.text)
-        _t(ws, row, 1, text, fmts.text)
-        ws.set_row(row, _height(text, 120))
+    for p in rec.proposals:
+        authors = "\n".join(catalogue.executor_label(c) for c in p.authors)
+        _t(ws, row, 0, authors, fmts.text)
+        _t(ws, row, 1, p.text, fmts.text)
+        ws.set_row(row, max(_height(p.text, 120), _height(authors, 24)))
         row += 1
     if not rec.proposals:
         _t(ws, row, 1, "Пропозицій не надійшло.", fmts.text)

@@ -58,7 +58,7 @@ from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
 from .report import unconfirmed_banner
 from .report import (NIL_TEXT, NOT_REPORTED, S1_HEADERS, S2_HEADERS, StatusRow, atomic_write, completeness_note,
                      default_status_rows, funding_display, holder_label, indicator_display, measure_narrative,
-                     period_phrase, subtotal_note)
+                     period_phrase, proposal_authors, subtotal_note)
 from .wording import ua_date
 
 FONT = "Times New Roman"
@@ -505,9 +505,13 @@ def _section2(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
 
 def _section3(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
     _para(doc, SECTION3_TITLE, ST_SECTION)
-    paragraphs = [line.strip() for _, text in rec.proposals for line in _lines(text) if line.strip()]
-    for text in paragraphs or [NO_PROPOSALS]:
-        _para(doc, text, ST_BODY)
+    for p in rec.proposals:
+        for line in _lines(p.text):
+            if line.strip():
+                _para(doc, line.strip(), ST_BODY)
+        _para(doc, proposal_authors(catalogue, p), ST_BODY).runs[0].italic = True
+    if not rec.proposals:
+        _para(doc, NO_PROPOSALS, ST_BODY)
 
 
 def _annex(doc, status_rows: list[StatusRow]) -> None:

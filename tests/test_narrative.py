@@ -77,3 +77,51 @@ def test_reconciliation_turns_contradictions_into_findings_shown_by_explain(cat)
     assert len(national) == 1 and "разом 77" in national[0].message and "— 69" in national[0].message
     assert any("перевірте: Волинська ОВА пише «47 засідань»" in line for line in explain_lines(cat, rec, "T2.13.1"))
     assert REGIONAL_HEADER
+
+
+# ---- every author kept (section II «Обласний рівень:», section III) -------------------------------------------
+
+def test_each_oblast_paragraph_begins_with_its_name(cat):
+    returns = make_returns({
+        "UA-07": {"execution": {"T2.13": {"status": "виконано", "narrative": "Проведено 12 засідань.\nРада працює."}}},
+        "UA-35": {"execution": {"T2.13": {"status": "виконано",
+                                          "narrative": "Кіровоградська область - 9 засідань координаційної ради"}}},
+        "UA-30": {"execution": {"T2.13": {"status": "виконано", "narrative": "Засідання щокварталу"}}},
+    })
+    rec = reconcile(cat, "2024", returns)
+    mr = rec.measures_by_id()["T2.13"]
+    [block] = [b for b in mr.blocks if b.header == REGIONAL_HEADER]
+    assert block.paragraphs == [("UA-07", "Волинська область: Проведено 12 засідань. Рада працює."),
+                                ("UA-35", "Кіровоградська область - 9 засідань координаційної ради"),
+                                ("UA-30", "м. Київ: Засідання щокварталу")]
+    assert mr.narrative_text().startswith("Обласний рівень:\nВолинська область: Проведено")
+
+
+def test_every_proposal_keeps_its_authors_and_near_duplicates_are_merged(cat):
+    same = "Продовжити фінансування інформаційних кампаній з протидії торгівлі людьми у 2025 році"
+    returns = make_returns({
+        "MSP": {"proposals": {"P1": {"text": same}, "P2": {"text": "Утворити міжвідомчу робочу групу з питань обліку"}}},
+        "UA-07": {"proposals": {"P1": {"text": same + "."}}},
+        "UA-35": {"proposals": {"P1": {"text": same.replace("2025", "2025-му")}}},
+        "UA-05": {"proposals": {"P1": {"text": same}}},
+        "UA-30": {"proposals": {"P1": {"text": "Збільшити кількість притулків для постраждалих осіб"}}},
+    })
+    rec = reconcile(cat, "2024", returns)
+    by_text = {p.text: p for p in rec.proposals}
+    assert len(rec.proposals) == 3
+    merged = by_text[same]
+    # registry order: MSP first, then the oblasts in the registry's order
+    assert set(merged.authors) == {"MSP", "UA-07", "UA-35", "UA-05"} and len(merged.variants) == 4
+    assert by_text["Збільшити кількість притулків для постраждалих осіб"].authors == ("UA-30",)
+    noted = [c for c in rec.conflicts if c.kind == "merged-proposal"]
+    assert len(noted) == 3 and all("пропозицію" in c.message for c in noted)
+    # the authors reach both reports
+    from consolidate.report import SECTION3, build_report
+    from consolidate.report_docx import build_docx, docx_to_text
+    from python_calamine import CalamineWorkbook
+    import io
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(build_report(cat, rec))).get_sheet_by_name(SECTION3).to_python()
+    [row] = [r for r in rows if r[1] == same]
+    assert set(row[0].split("\n")) == {"Мінсоцполітики", "Волинська ОВА", "Кіровоградська ОВА", "Вінницька ОВА"}
+    text = docx_to_text(build_docx(cat, rec))
+    assert same + "\nАвтори пропозиції: " in text and "Автор пропозиції: м. Київ" in text

@@ -316,7 +316,7 @@ def test_annex_and_draft(cat, sim, rec, text):
     assert not full.missing_executors
     full_text = docx_to_text(build_docx(cat, full))
     assert ANNEX_TITLE not in full_text
-    assert full_text.rstrip().endswith(full.proposals[-1][1].strip())
+    assert full_text.rstrip().endswith(full.proposals[-1].text.strip() + "\nАвтор пропозиції: Мінсоцполітики")
 
 
 def test_docx_to_text_format(text):
