@@ -226,6 +226,12 @@ class Catalogue:
         named.update(f.holder for f in self.funding if f.reported)
         return [e.code for e in self.registry if e.code in named]
 
+    @property
+    def customer_label(self) -> str:
+        """The programme's customer as letters name it: its short name in the registry, else the full name."""
+        e = self.registry.get(self.programme.customer_executor) if self.programme.customer_executor else None
+        return e.short_name if e else self.programme.customer
+
     def executor_label(self, code: str) -> str:
         if code in GROUPS:
             return GROUPS[code][0]
@@ -258,7 +264,7 @@ class Catalogue:
     def check_period(self, period: str) -> str:
         m = PERIOD_RE.match(period or "")
         if not m:
-            raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (напр. 2024, 2024-Q3)")
+            raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (рік або квартал року)")
         if int(m.group(1)) != self.programme.report_year:
             raise ConsolidateError(f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})")
         return period

@@ -89,7 +89,7 @@ def refreshes_status(fn):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="consolidate", message=VERSION_MESSAGE, help=VERSION_HELP)
 def main():
-    """consolidate — звітування за державною цільовою програмою (розпорядження КМУ № 496-р).
+    """consolidate — звітування за державною, регіональною чи місцевою цільовою програмою.
 
     Шаблони для виконавців → прийом звітів → зведення → національний звіт.
     """
@@ -98,9 +98,22 @@ def main():
 @main.command("init", short_help="Створити робочу теку з каталогом програми.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Перезаписати каталог у наявній робочій теці.")
-def init_cmd(directory: Path, force: bool):
-    """Створити нову робочу теку з вбудованим каталогом програми 496-р."""
-    ws = init_workspace(directory, force=force)
+@click.option("--from", "book", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Книга каталогу (.xlsx, .ods) іншої програми; без неї — вбудований каталог (демонстраційна програма).")
+def init_cmd(directory: Path, force: bool, book: Path | None):
+    """Створити нову робочу теку: з книги каталогу будь-якої програми (--from) або з вбудованого каталогу."""
+    if book is not None:
+        from .workflows.catalogue import init_from_book
+        r = init_from_book(directory, book, force=force)
+        if r.problems:
+            click.secho(f"Робочу теку не створено ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')} "
+                        f"у книзі каталогу):", fg="red", err=True)
+            for p in r.problems:
+                click.echo(f"  • {p}", err=True)
+            finish(r.exit_code)
+        ws = open_workspace(r.root)
+    else:
+        ws = init_workspace(directory, force=force)
     cat = ws.catalogue
     click.echo(f"Створено робочу теку {ws.root}")
     click.echo(f"  каталог: {plural(len(cat.tasks), 'завдання')}, {plural(len(cat.measures), 'захід')}, "
@@ -257,7 +270,7 @@ def resolve_period(ws: Workspace, period: str | None) -> str:
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_period_option
 @click.option("--timestamp", default=None, metavar="ISO",
-              help="Позначка часу створення у файлах (ISO, напр. 2025-01-10T09:00:00); типово — стала, "
+              help="Позначка часу створення у файлах (ISO: РРРР-ММ-ДДТГГ:ХХ:СС); типово — стала, "
                    "тож ті самі дані дають побайтово однакові файли.")
 @with_workspace
 def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None, timestamp: str | None):
@@ -265,7 +278,7 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
     from .template import DEFAULT_TIMESTAMP, parse_timestamp, write_templates
 
     period = resolve_period(ws, period)
-    password = str(ws.setting("templates", "sheet_password", "496-r"))
+    password = ws.sheet_password
     generated_at = parse_timestamp(timestamp) if timestamp else DEFAULT_TIMESTAMP
     contact = ws.setting("templates", "contact")
     if not contact and ws.setting("mail", "sender"):
@@ -424,7 +437,7 @@ def parse_day(text: str) -> dt.date:
             return dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-    raise ConsolidateError(f"Неправильна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР (напр. 2025-01-31)")
+    raise ConsolidateError(f"Неправильна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР")
 
 
 @main.command("status", epilog=STATUS_EXIT_HELP, short_help="Хто звітував; сторінка out/status.html.")

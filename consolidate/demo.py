@@ -148,7 +148,7 @@ def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Worksp
     ws = init_workspace(dest)
     catalogue = ws.catalogue
     period = period or catalogue.default_period()
-    password = str(ws.setting("templates", "sheet_password", "496-r"))
+    password = ws.sheet_password
     files = write_templates(catalogue, ws.out / "templates", period, password, generated_at=DEFAULT_TIMESTAMP)
     templates = {f.executor: f.path for f in files}
     sim = simulate(catalogue, silent=SILENT)

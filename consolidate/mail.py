@@ -290,7 +290,7 @@ def template_files(ws, period: str, executors: Sequence[str]) -> dict[str, tuple
                 found[row["executor"]] = (path.name, data)
     missing = [e for e in executors if e not in found]
     if missing:
-        password = str(ws.setting("templates", "sheet_password", "496-r"))
+        password = ws.sheet_password
         written = write_templates(cat, ws.out / "templates", period, password, missing, contact=template_contact(ws))
         from .history import record_templates
         record_templates(ws, cat, written)

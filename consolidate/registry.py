@@ -9,12 +9,13 @@ from pathlib import Path
 
 from .errors import CatalogueError
 
-KINDS = ("central", "oblast", "kyiv_city", "hromada")
+KINDS = ("central", "oblast", "kyiv_city", "hromada", "department")
 KIND_LABELS = {
     "central": "центральний орган",
     "oblast": "обласна адміністрація",
     "kyiv_city": "Київська міська адміністрація",
     "hromada": "територіальна громада",
+    "department": "структурний підрозділ (департамент, управління, служба)",
 }
 REGIONAL_KINDS = ("oblast", "kyiv_city")
 FIELDS = ("code", "short_name", "full_name", "kind", "parent", "emails", "contact_person", "aliases")

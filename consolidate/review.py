@@ -239,7 +239,7 @@ def return_letter(catalogue: Catalogue, ledger, ws_root, review, sender: Sender)
         "",
         f"Виконавець: {ex.full_name} (код {ex.code})",
         "",
-        "Коментар Мінсоцполітики:",
+        f"Коментар ({catalogue.customer_label}):",
         review.comment,
         "",
     ]

@@ -349,8 +349,8 @@ def parse_timestamp(text: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ConsolidateError(f"Неправильна позначка часу «{text}»: очікується ISO, напр. 2025-01-10 або "
-                               f"2025-01-10T09:00:00") from exc
+        raise ConsolidateError(f"Неправильна позначка часу «{text}»: очікується ISO: РРРР-ММ-ДД або "
+                               f"РРРР-ММ-ДДТГГ:ХХ:СС") from exc
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value.replace(microsecond=0)

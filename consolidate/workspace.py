@@ -26,20 +26,37 @@ from .outliers import DEFAULT_CONFIG as OUTLIER_CONFIG
 
 CONFIG_FILE = "consolidate.toml"
 _YEAR_DIR = re.compile(r"^\d{4}$")
-DEFAULT_CONFIG = """\
+DEFAULT_SHEET_PASSWORD = "consolidate"
+CONFIG_TEMPLATE = """\
 # Settings of this consolidate workspace.
 [templates]
 # Password of the sheet protection in generated templates.  Protection guides input;
 # it is no security (Excel's sheet password is a weak 16-bit hash).
-sheet_password = "496-r"
+sheet_password = {password}
 
 [mail]
-sender = "antitrafficking@example.org"   # PLACEHOLDER: the ministry's reporting mailbox
-sender_name = "Мінсоцполітики, протидія торгівлі людьми"
+sender = "reports@example.org"   # PLACEHOLDER: the programme's reporting mailbox
+sender_name = {sender_name}
 
 [operator]
 name = "Оператор"
-""" + OUTLIER_CONFIG
+"""
+BUNDLED_CONFIG = "workspace.toml"  # consolidate/data/: the settings of the bundled programme's workspace
+
+
+def config_for(sender_name: str = "", password: str = DEFAULT_SHEET_PASSWORD) -> str:
+    """Settings of a new workspace (TOML): the mail sender named after the programme's customer."""
+    import json
+
+    return CONFIG_TEMPLATE.format(password=json.dumps(password, ensure_ascii=False),
+                                  sender_name=json.dumps(sender_name, ensure_ascii=False)) + OUTLIER_CONFIG
+
+
+def bundled_config() -> str:
+    return (resources.files("consolidate") / "data" / BUNDLED_CONFIG).read_text(encoding="utf-8") + OUTLIER_CONFIG
+
+
+DEFAULT_CONFIG = config_for()  # a workspace without consolidate.toml
 
 
 @dataclass
@@ -125,7 +142,7 @@ class Workspace:
         m = PERIOD_RE.match(str(period or ""))
         if not m:
             raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 "
-                                   f"(напр. 2024, 2024-Q3)")
+                                   f"(рік або квартал року)")
         return int(m.group(1))
 
     def forget_catalogues(self) -> None:
@@ -146,6 +163,10 @@ class Workspace:
 
     def setting(self, section: str, key: str, default=None):
         return (self.config.get(section) or {}).get(key, default)
+
+    @property
+    def sheet_password(self) -> str:
+        return str(self.setting("templates", "sheet_password", DEFAULT_SHEET_PASSWORD))
 
     def ensure_dirs(self) -> None:
         for d in (self.inbox, self.archive, self.quarantine, self.out):
@@ -178,7 +199,7 @@ def bundled_templates() -> list[tuple[str, bytes]]:
 
 
 def init_workspace(dest: Path | str, force: bool = False) -> Workspace:
-    """Create a fresh workspace from the bundled 496-р catalogue and registry."""
+    """Create a fresh workspace from the bundled catalogue and registry (the demo's programme)."""
     dest = Path(dest).resolve()
     tdir = dest / "templates"
     if (tdir / CATALOGUE_FILE).exists() and not force:
@@ -188,7 +209,7 @@ def init_workspace(dest: Path | str, force: bool = False) -> Workspace:
         (tdir / name).write_bytes(data)
     cfg = dest / CONFIG_FILE
     if not cfg.exists():
-        cfg.write_text(DEFAULT_CONFIG, encoding="utf-8")
+        cfg.write_text(bundled_config(), encoding="utf-8")
     ws = Workspace(dest)
     ws.ensure_dirs()
     return ws

@@ -158,7 +158,7 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
             raise rd.reject("not-identified",
                             "Не вдалося визначити, чий це звіт: у файлі немає ні службових відомостей шаблону, "
                             "ні титульного аркуша з назвою виконавця. Надішліть файл, отриманий від "
-                            "Мінсоцполітики, заповнений без перенесення в інший файл.")
+                            f"{rd.catalogue.customer_label}, заповнений без перенесення в інший файл.")
         if title_exec is None:
             raise rd.reject("unknown-executor", f"Виконавця «{title_name}» (титульний аркуш) немає в реєстрі "
                                                 f"виконавців.", found=title_name)

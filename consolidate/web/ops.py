@@ -197,7 +197,7 @@ def generate_templates(ws: Workspace, period: str):
     from ..mail import template_contact
     from ..template import write_templates
 
-    password = str(ws.setting("templates", "sheet_password", "496-r"))
+    password = ws.sheet_password
     return write_templates(ws.catalogue, ws.out / "templates", period, password, None, contact=template_contact(ws))
 
 

@@ -212,3 +212,47 @@ def quarters_check(ws: Workspace, period: str | None = None) -> QuartersChecked:
     with Ledger(ws.ledger_path) as ledger:
         r = check_quarters(cat, ledger, cat.programme.report_year)
     return QuartersChecked(r.year, r.checked, r.mismatches, r.incomplete)
+
+
+@dataclass
+class WorkspaceCreated(Result):
+    root: Path
+    source: Path | None = None
+    problems: list[Problem] = field(default_factory=list)
+    year: int | None = None
+    version: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FAILED if self.problems else ExitCode.CLEAN
+
+
+def init_from_book(dest: Path | str, book: Path | str, force: bool = False) -> WorkspaceCreated:
+    """A new workspace whose programme is the one described by a catalogue workbook (any programme).
+
+    Nothing is created when the workbook has problems.
+    """
+    from ..workspace import CONFIG_FILE, config_for
+
+    dest, book = Path(dest).resolve(), Path(book)
+    result = WorkspaceCreated(dest, book)
+    if (dest / "templates" / CATALOGUE_FILE).exists() and not force:
+        raise ConsolidateError(f"У «{dest}» вже є робоча тека (templates/{CATALOGUE_FILE}); нічого не змінено.")
+    try:
+        data = book.read_bytes()
+    except OSError as exc:
+        raise ConsolidateError(f"Не вдалося прочитати «{book}» ({exc.strerror})") from exc
+    try:
+        cat = read_book(data, book.name)
+    except BookError as exc:
+        result.problems = exc.located
+        return result
+    write_catalogue(dest / "templates", cat)
+    cfg = dest / CONFIG_FILE
+    if not cfg.exists():
+        cfg.write_text(config_for(cat.programme.customer), encoding="utf-8")
+    ws = Workspace(dest)
+    ws.ensure_dirs()
+    result.year, result.version, result.counts = cat.programme.report_year, cat.template_version, _counts(cat)
+    return result
