@@ -128,11 +128,17 @@ def catalogue_group():
 
 
 @catalogue_group.command("check", short_help="Перевірити каталог і реєстр виконавців.")
+@click.option("--period", "-p", default=None, metavar="РІК", help="Рік, каталог якого перевірити (типово — останній).")
 @with_workspace
-def catalogue_check(ws: Workspace):
+def catalogue_check(ws: Workspace, period: str | None = None):
     """Перевірити каталог і реєстр виконавців, показати кількості."""
+    if period:
+        ws.use_period(period)
     cat = ws.catalogue
-    click.echo(f"Каталог {ws.templates_dir} коректний.")
+    years = ws.years()
+    click.echo(f"Каталог {ws.templates_dir_of(cat.programme.report_year)} коректний.")
+    if len(years) > 1:
+        click.echo(f"  звітні роки робочої теки: {', '.join(str(y) for y in years)}")
     click.echo(f"  програма: {cat.programme.title} ({cat.programme.act})")
     click.echo(f"  звітний рік: {cat.programme.report_year}, строк подання: {ua_date(cat.programme.deadline)}")
     click.echo(f"  завдань: {len(cat.tasks)}")
@@ -145,9 +151,12 @@ def catalogue_check(ws: Workspace):
 
 @catalogue_group.command("show", short_help="Показати завдання, заходи, показники.")
 @click.option("--json", "as_json", is_flag=True, help="Вивести каталог як JSON.")
+@click.option("--period", "-p", default=None, metavar="РІК", help="Рік, каталог якого показати (типово — останній).")
 @with_workspace
-def catalogue_show(ws: Workspace, as_json: bool):
+def catalogue_show(ws: Workspace, as_json: bool, period: str | None = None):
     """Показати каталог (завдання → заходи → показники і фінансування)."""
+    if period:
+        ws.use_period(period)
     cat = ws.catalogue
     if as_json:
         payload = {

@@ -57,6 +57,9 @@ def test_new_year_then_a_2025_cycle_leaves_2024_reproducible(workspace, tmp_path
     assert all(i.planned is None for i in c25.indicators) and all(f.planned is None for f in c25.funding)
     assert [f.programme_amount for f in c25.funding] == [f.programme_amount for f in c24.funding]
     run("catalogue", "new-year", "2025", "-w", ws.root, code=(1, 2))  # not twice
+    res = run("catalogue", "check", "-w", ws.root, "-p", "2024")
+    assert "звітний рік: 2024" in res.output and "звітні роки робочої теки: 2024, 2025" in res.output
+    assert "звітний рік: 2025" in run("catalogue", "check", "-w", ws.root).output
 
     # plans for 2025 through the workbook; the 2024 catalogue is not touched
     book = tmp_path / "план-2025.xlsx"
