@@ -129,14 +129,14 @@ def build_corpus(cat, folder: Path, secret_file: Path) -> dict[str, tuple[bytes,
                          "not-a-workbook"),
         "04 порожній.xlsx": (b"", QUARANTINED, "not-a-workbook"),
         "05 шум.xlsx": (bytes(rng.getrandbits(8) for _ in range(4096)), QUARANTINED, "not-a-workbook"),
-        "06 обрізаний.xlsx": (good[: len(good) * 2 // 3], QUARANTINED, "not-a-workbook"),
+        "06 обрізаний.xlsx": (good[: len(good) * 2 // 3], QUARANTINED, "unreadable"),
         "07 МВС.xlsx": (mvs.read_bytes(), ACCEPTED, ""),
         "08 з паролем.xlsx": (encrypted(good), QUARANTINED, "encrypted"),
         "09 бомба.xlsx": (bomb(good, sheet_part(good, EXECUTION), 2 * GiB), QUARANTINED, "too-large"),
         "10 бомба, що бреше про розмір.xlsx": (bomb(good, sheet_part(good, EXECUTION), 2 * GiB, declared=40_000),
                                               QUARANTINED, "zip-bomb"),
         "11 xxe.xlsx": (_with_sheet_doctype(good, xxe, b'<c r="I6" t="inlineStr"><is><t>&xxe;</t></is></c>'),
-                        QUARANTINED, "unreadable"),
+                        QUARANTINED, "unsafe-xml"),
         "12 мільярд сміху.xlsx": (rezip(nometa, {"docProps/custom.xml": with_doctype(
             custom.replace(b">MINJUST<", b">&lol9;<"), "Properties", billion_laughs())}), QUARANTINED, "unsafe-xml"),
         "13 інша програма.xlsx": (edit(src, programme, folder / "p.xlsx").read_bytes(), QUARANTINED,
@@ -244,9 +244,9 @@ def test_external_entities_and_billion_laughs_are_never_expanded(cat, tmp_path):
     cell = b'<c r="I6" t="inlineStr"><is><t>&%s;</t></is></c>'
     cases = {
         "external entity in a cell": (rezip(good, {part: with_doctype(replace_cell(sheet, "I6", cell % b"xxe"),
-                                                                      "worksheet", external)}), "unreadable"),
+                                                                      "worksheet", external)}), "unsafe-xml"),
         "billion laughs in a cell": (rezip(good, {part: with_doctype(replace_cell(sheet, "I6", cell % b"lol9"),
-                                                                     "worksheet", billion_laughs())}), "unreadable"),
+                                                                     "worksheet", billion_laughs())}), "unsafe-xml"),
         "entities declared, an error cell read by defusedxml": (rezip(good, {part: with_doctype(
             replace_cell(sheet, "E7", b'<c r="E7" t="e"><v>#REF!</v></c>'), "worksheet",
             billion_laughs() + external)}), "unsafe-xml"),

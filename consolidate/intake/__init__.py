@@ -25,7 +25,8 @@ Reading rules (the workbook contract is :mod:`consolidate.layout`):
   else by the row keys in column A; rows are mapped by key, columns by code.
 
 The steps, one module each: :mod:`.container` (what the file is, zip pre-scan, loading the sheets),
-:mod:`.xlsx` (worksheet XML bounded and inspected), :mod:`.identify` (whose return, which period),
+:mod:`.xlsx`, :mod:`.ods`, :mod:`.biff` (each format bounded and inspected before calamine),
+:mod:`.load` (calamine, every failure a reason: :mod:`.reasons`), :mod:`.identify` (whose return, which period),
 :mod:`.sheets` (which sheet is which, rows by key), :mod:`.values` and :mod:`.rules` (value rules);
 :mod:`.common` holds the limits and the per-file :class:`~.common.Reading` state they share.
 """
@@ -40,6 +41,7 @@ from defusedxml import DefusedXmlException
 
 from ..catalogue import Catalogue
 from ..model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, Finding, Return
+from . import reasons
 from .common import (
     FORMAT_NAMES,
     FORMATS,
@@ -53,8 +55,9 @@ from .common import (
     Reading,
     Reject,
 )
-from .container import ODS_MIME, check_container, load_sheets, sniff_format, unreadable
+from .container import ODS_MIME, check_container, sniff_format
 from .identify import identify, index_of, prepare
+from .load import load_sheets
 from .rules import RULES
 from .sheets import check_sheets, classify
 from .values import Cells
@@ -98,7 +101,11 @@ def read_return(source: Path | str | bytes, name: str, catalogue: Catalogue, lim
     except DefusedXmlException:  # a DTD in a part parsed with defusedxml: nothing was expanded or fetched
         rd.findings.append(Finding(name, ERROR, "unsafe-xml", UNSAFE_XML_MESSAGE))
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a part read later (properties) is damaged or lies
-        rd.findings.append(unreadable(rd, exc).finding)
+        rd.findings.append(reasons.from_exception(name, exc).finding)
+    except BaseException as exc:
+        if not reasons.is_panic(exc):
+            raise
+        rd.findings.append(reasons.from_exception(name, exc).finding)  # a panic outside calamine's loading
     return rd.result()
 
 

@@ -36,11 +36,14 @@ class Limits:
 
     max_file_bytes: int = 50 * MiB
     max_entries: int = 2000
-    max_entry_bytes: int = 100 * MiB
-    max_total_bytes: int = 300 * MiB
+    max_entry_bytes: int = 40 * MiB
+    max_total_bytes: int = 120 * MiB
     max_ratio: int = 200            # uncompressed / compressed, for entries of at least ratio_floor bytes
     ratio_floor: int = 1 * MiB
     max_cells: int = 2_000_000      # rows × columns of the used area of one sheet
+    max_workbook_cells: int = 3_000_000  # the same, summed over the sheets of a workbook
+    max_text_bytes: int = 32 * MiB  # text calamine materialises: a shared string once per cell that shows it
+    max_stream_bytes: int = 40 * MiB  # the workbook stream of an .xls
 
 
 LIMITS = Limits()
@@ -90,6 +93,7 @@ class Reading:
         self.fmt = ""
         self.zip: zipfile.ZipFile | None = None
         self.xlsx: Xlsx | None = None
+        self.source = data               # the bytes calamine opens: the file, or a normalised copy of it
         self.sheets: list[Sheet] = []
 
     def add(self, severity: str, code: str, message: str, sheet: str = "", cell: str = "", row_key: str = "",

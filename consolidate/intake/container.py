@@ -1,29 +1,34 @@
 """Container checks: what a file is (from its bytes, never its name) and whether it is safe to parse.
 
-Zip containers (xlsx, xlsm, ods) are pre-scanned before any parser sees them: entry count, entry and
-total sizes, compression ratio; xlsx worksheet parts are bounded by :class:`~.xlsx.Xlsx`.  Then the
-sheets are loaded with python-calamine from the very bytes that were hashed and checked.
+Every format is bounded before anything is materialised: zip containers (xlsx, xlsm, ods) by entry
+count, sizes and compression ratio, then per format — xlsx worksheet areas and shared-string copies
+(:mod:`.xlsx`), ods repeated rows and columns (:mod:`.ods`), xls sheet areas from its BIFF records
+(:mod:`.biff`).  Encryption is recognised in every format (OOXML EncryptionInfo, BIFF FILEPASS, ODF
+manifest encryption data).  A valid but unusual file is given to calamine as a normalised copy (an
+.xls stream name in another letter case, a relocated xlsx workbook part, xlsm macro sheets, an indented
+ods); ``rd.data`` stays the bytes received, hashed and archived.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
-import python_calamine
-
-from .common import ENCRYPTED_MESSAGE, FORMAT_NAMES, Reading, Reject, size_text
-from .sheets import Sheet
-from .xlsx import Xlsx
+from . import biff, ods, reasons
+from .common import ENCRYPTED_MESSAGE, FORMAT_NAMES, UNSAFE_XML_MESSAGE, Reading, Reject, size_text
+from .xlsx import Xlsx, declares_entities, inflate, workbook_part
 
 SNIFF_PART_BYTES = 64 * 1024  # mimetype and [Content_Types].xml are a few hundred bytes
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+OLE_MAGIC = biff.OLE_MAGIC
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
-
-
-def _utf16(name: str) -> bytes:
-    return name.encode("utf-16-le")
+CALAMINE_STREAMS = ("Workbook", "WORKBOOK", "Book", "BOOK")   # the names calamine finds
+XLS_NAME_SPELLINGS = (*CALAMINE_STREAMS, "workbook", "book")
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, KeyError, OSError, EOFError, RuntimeError, ValueError,
+               NotImplementedError)
+_WORKBOOK_ENTRIES = (b"[Content_Types].xml", b"mimetype", b"_rels/", b"docProps/", b"xl/", b"META-INF/",
+                     b"content.xml")
 
 
 def sniff_format(data: bytes) -> str:
@@ -36,20 +41,36 @@ def sniff(data: bytes) -> tuple[str, zipfile.ZipFile | None]:
     if data.startswith(ZIP_MAGIC):
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
-            names = zf.NameToInfo
-            if "mimetype" in names and _small_part(zf, "mimetype").strip() == ODS_MIME:
-                return "ods", zf
-            if "xl/workbook.xml" in names:
-                return ("xlsm" if b"macroEnabled" in _small_part(zf, "[Content_Types].xml") else "xlsx"), zf
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, ValueError):
+        except _ZIP_ERRORS:
             return "", None
-        return "", None
+        fmt = _zip_format(zf)
+        return (fmt, zf) if fmt else ("", None)
     if data.startswith(OLE_MAGIC):
-        if _utf16("EncryptionInfo") in data or _utf16("EncryptedPackage") in data:
+        try:
+            ole = biff.Ole(data)
+        except biff.Damaged:  # a damaged container: by the stream names still visible in it
+            return ("encrypted" if _names_in(data, ("EncryptionInfo", "EncryptedPackage")) else
+                    "xls" if _names_in(data, XLS_NAME_SPELLINGS) else ""), None
+        if ole.find(biff.ENCRYPTED_NAMES):
             return "encrypted", None
-        if _utf16("Workbook") in data or _utf16("Book") in data:
+        if ole.find(biff.WORKBOOK_NAMES):
             return "xls", None
     return "", None
+
+
+def _zip_format(zf: zipfile.ZipFile) -> str:
+    try:
+        if "mimetype" in zf.NameToInfo and _small_part(zf, "mimetype").strip() == ODS_MIME:
+            return "ods"
+        if workbook_part(zf) is not None:
+            return "xlsm" if b"macroEnabled" in _small_part(zf, "[Content_Types].xml") else "xlsx"
+    except _ZIP_ERRORS:
+        pass
+    return ""
+
+
+def _names_in(data: bytes, names: tuple[str, ...]) -> bool:
+    return any(name.encode("utf-16-le") in data for name in names)
 
 
 def _small_part(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -59,21 +80,99 @@ def _small_part(zf: zipfile.ZipFile, name: str) -> bytes:
 
 
 def check_container(rd: Reading) -> None:
-    """Format, size and zip pre-scan; sets ``rd.fmt``, ``rd.zip`` and (xlsx) ``rd.xlsx``, or raises Reject."""
+    """Format, encryption and bounds; sets ``rd.fmt``, ``rd.zip``, ``rd.xlsx``, ``rd.source``, or raises Reject."""
     lim = rd.limits
     if len(rd.data) > lim.max_file_bytes:
         raise rd.reject("too-large", f"Файл завеликий для прийому ({size_text(len(rd.data))}; допустимо до "
                                      f"{size_text(lim.max_file_bytes)}): файл не відкривався.",
                         found=size_text(len(rd.data)), expected=f"≤ {size_text(lim.max_file_bytes)}")
-    rd.fmt, rd.zip = sniff(rd.data)
-    if rd.fmt == "encrypted":
+    if rd.data.startswith(OLE_MAGIC):
+        _check_ole(rd)
+    elif rd.data.startswith(ZIP_MAGIC):
+        _check_zip(rd)
+    else:
+        raise _not_a_workbook(rd)
+
+
+def _not_a_workbook(rd: Reading) -> Reject:
+    return rd.reject("not-a-workbook", f"Файл не є електронною таблицею у підтримуваному форматі ({FORMAT_NAMES}).",
+                     found=describe(rd.data), expected=FORMAT_NAMES)
+
+
+def _too_large_sheet(rd: Reading, sheet: str, rows: int, cols: int) -> Reject:
+    cap = rd.limits.max_cells
+    return rd.reject("too-large", f"Аркуш «{sheet}» займає {rows} рядків × {cols} колонок (понад {cap} клітинок): "
+                                  f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
+                     sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {cap} клітинок")
+
+
+def _bound(rd: Reading, areas: list[tuple[str, int, int]], text_bytes: int) -> None:
+    """Each sheet's rectangle, their sum, and the text to materialise, within the limits."""
+    lim, total = rd.limits, 0
+    for sheet, rows, cols in areas:
+        if rows * cols > lim.max_cells:
+            raise _too_large_sheet(rd, sheet, rows, cols)
+        total += rows * cols
+    if total > lim.max_workbook_cells:
+        raise rd.reject("too-large", f"Аркуші книги разом займають {total} клітинок (допустимо до "
+                                     f"{lim.max_workbook_cells}): файл не відкривався. Видаліть зайві аркуші чи далекі "
+                                     f"клітинки і надішліть файл знову.",
+                        found=str(total), expected=f"≤ {lim.max_workbook_cells} клітинок")
+    if text_bytes > lim.max_text_bytes:
+        raise rd.reject("too-large", f"Текст у клітинках книги після розгортання повторів займає "
+                                     f"{size_text(text_bytes)} (допустимо до {size_text(lim.max_text_bytes)}): файл "
+                                     f"не відкривався.", found=size_text(text_bytes),
+                        expected=f"≤ {size_text(lim.max_text_bytes)}")
+
+
+def _check_ole(rd: Reading) -> None:
+    try:
+        ole = biff.Ole(rd.data)
+        if ole.find(biff.ENCRYPTED_NAMES):
+            raise rd.reject("encrypted", ENCRYPTED_MESSAGE)
+        entry = ole.find(biff.WORKBOOK_NAMES)
+        if entry is None:
+            raise _not_a_workbook(rd)
+        rd.fmt = "xls"
+        book = biff.scan(ole, entry, rd.limits.max_stream_bytes)
+    except biff.Damaged as exc:
+        if rd.fmt != "xls":  # the directory itself is damaged: what do the names still visible say?
+            if _names_in(rd.data, ("EncryptionInfo", "EncryptedPackage")):
+                raise rd.reject("encrypted", ENCRYPTED_MESSAGE) from exc
+            if exc.kind != "truncated" and not _names_in(rd.data, XLS_NAME_SPELLINGS):
+                raise _not_a_workbook(rd) from exc
+        if exc.kind == "too-large":
+            raise rd.reject("too-large", f"Книга .xls завелика для прийому (понад "
+                                         f"{size_text(rd.limits.max_stream_bytes)} даних): файл не відкривався.",
+                            expected=f"≤ {size_text(rd.limits.max_stream_bytes)}") from exc
+        raise reasons.unreadable(rd.name, "truncated" if exc.kind == "truncated" else "ole-damaged",
+                                 reasons.detail_of(exc)) from exc
+    if book.encrypted:
         raise rd.reject("encrypted", ENCRYPTED_MESSAGE)
-    if not rd.fmt:
-        raise rd.reject("not-a-workbook", f"Файл не є електронною таблицею у підтримуваному форматі "
-                                          f"({FORMAT_NAMES}).", found=describe(rd.data),
-                        expected=FORMAT_NAMES)
+    sheets = [s for s in book.sheets if s.kind == 0]
+    _bound(rd, [(s.name, max(s.claimed[0], s.used[0]), max(s.claimed[1], s.used[1])) for s in sheets],
+           3 * sum(s.string_chars for s in book.sheets))
+    if entry.name not in CALAMINE_STREAMS:  # e.g. "workbook": calamine looks for these spellings only
+        patched = bytearray(rd.data)
+        patched[entry.offset:entry.offset + 2 * len(entry.name)] = entry.name.title().encode("utf-16-le")
+        rd.source = bytes(patched)
+
+
+def _check_zip(rd: Reading) -> None:
+    lim = rd.limits
+    try:
+        rd.zip = zipfile.ZipFile(io.BytesIO(rd.data))
+    except _ZIP_ERRORS:
+        rd.zip = None
     if rd.zip is None:
-        return
+        if _looks_like_a_workbook(rd.data):  # a workbook's zip that does not open: cut short or damaged
+            truncated = b"PK\x05\x06" not in rd.data[-65_557:]
+            raise reasons.unreadable(rd.name, "truncated" if truncated else "zip-damaged",
+                                     "no end of central directory" if truncated else "central directory unreadable")
+        raise _not_a_workbook(rd)
+    rd.fmt = _zip_format(rd.zip)
+    if not rd.fmt:
+        raise _not_a_workbook(rd)
     infos = rd.zip.infolist()
     if len(infos) > lim.max_entries:
         raise rd.reject("zip-bomb", f"Файл містить {len(infos)} частин (допустимо до {lim.max_entries}): "
@@ -91,32 +190,42 @@ def check_container(rd: Reading) -> None:
             raise rd.reject("zip-bomb", f"Частина «{info.filename}» стиснута в {ratio} разів (допустимо до "
                                         f"{lim.max_ratio}): ознака «zip-бомби», файл не відкривався.",
                             found=f"{ratio}:1", expected=f"≤ {lim.max_ratio}:1")
-    if rd.fmt in ("xlsx", "xlsm"):
-        try:
+    try:
+        if rd.fmt == "ods":
+            _check_ods(rd)
+        else:
             rd.xlsx = Xlsx(rd.data, rd.zip, rd.name, lim)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
-            raise unreadable(rd, exc) from exc
+            rd.source = rd.xlsx.calamine_package() or rd.data
+    except Reject:
+        raise
+    except _ZIP_ERRORS as exc:
+        raise reasons.from_exception(rd.name, exc) from exc
 
 
-def unreadable(rd: Reading, exc: BaseException) -> Reject:
-    return rd.reject("unreadable", f"Файл пошкоджено: його не вдалося прочитати ({type(exc).__name__}: "
-                                   f"{str(exc)[:200]}). Відкрийте його в Excel чи LibreOffice, збережіть і "
-                                   f"надішліть знову.")
+def _check_ods(rd: Reading) -> None:
+    if ods.encrypted(rd.zip):
+        raise rd.reject("encrypted", ENCRYPTED_MESSAGE)
+    if "content.xml" not in rd.zip.NameToInfo:
+        raise reasons.unreadable(rd.name, "part-missing", "content.xml")
+    content = inflate(rd.data, rd.zip, "content.xml", rd.name)
+    if declares_entities(content):
+        raise rd.reject("unsafe-xml", UNSAFE_XML_MESSAGE, found="content.xml")
+    found = ods.scan(content)
+    _bound(rd, [(s.name, s.rows, s.cols) for s in found.sheets], sum(s.text_bytes for s in found.sheets))
+    if found.indented:
+        rd.source = ods.normalised(rd.data, rd.zip, content)
 
 
-def load_sheets(rd: Reading) -> None:
-    """Every worksheet's values, from calamine (formulas are never evaluated)."""
-    try:  # the very bytes that were hashed and checked, whatever the file on disk does meanwhile
-        with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(rd.data)) as wb:
-            for i, meta in enumerate(wb.sheets_metadata):
-                if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
-                    continue
-                rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
-                rd.sheets.append(Sheet(i, meta.name, rows))
-    except python_calamine.PasswordError as exc:
-        raise rd.reject("encrypted", ENCRYPTED_MESSAGE) from exc
-    except Exception as exc:  # the parser's boundary with untrusted bytes: any failure means unreadable
-        raise unreadable(rd, exc) from exc
+def _looks_like_a_workbook(data: bytes) -> bool:
+    """A zip whose first entries are those of an office package (the names are stored in the clear)."""
+    head = data[:4096]
+    pos = head.find(b"PK\x03\x04")
+    while 0 <= pos <= len(head) - 30:
+        n = int.from_bytes(head[pos + 26:pos + 28], "little")
+        if head[pos + 30:pos + 30 + n].startswith(_WORKBOOK_ENTRIES):
+            return True
+        pos = head.find(b"PK\x03\x04", pos + 4)
+    return False
 
 
 def describe(data: bytes) -> str:
@@ -128,7 +237,7 @@ def describe(data: bytes) -> str:
     if data.startswith(ZIP_MAGIC):
         try:
             names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
+        except _ZIP_ERRORS:
             return "пошкоджений архів ZIP"
         if "word/document.xml" in names:
             return "документ Word (.docx)"

@@ -21,7 +21,10 @@ from defusedxml import ElementTree as SafeET
 
 from .. import layout as L
 from ..model import ERROR, Finding
-from .common import Limits, Reject, col_number, local
+from . import reasons
+from .common import UNSAFE_XML_MESSAGE, Limits, Reject, col_number, local, size_text
+
+SMALL_PART_BYTES = 64 * 1024
 
 _FAR_REF = re.compile(rb'r\s*=\s*["\'](?:[A-Za-z]{3,}[0-9]|[A-Za-z]{1,2}[0-9]{4}|[0-9]{4})')
 _XML_SPACE = frozenset(b" \t\r\n")
@@ -81,71 +84,230 @@ def _used_area(xml: bytes) -> tuple[int, int]:
 
 
 
+_ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[A-Za-z_][\w.:-]*;")
+_NO_REF_CELL = re.compile(rb"<(?:[\w.-]+:)?c(?=[\s/>])(?![^>]*\sr\s*=)")
+_STRING_CELL = re.compile(rb"""<(?:[\w.-]+:)?c(?=\s)[^>]*\st\s*=\s*["']s["'][^>]*>\s*<(?:[\w.-]+:)?v>\s*([0-9]{1,10})""")
+_STRING_ITEM = re.compile(rb"<(?:[\w.-]+:)?si(?=[\s>/])")
+INFLATE_SLACK = 1024 * 1024    # a part that inflates this far beyond its declared size is a zip bomb, not damage
+MAIN_RELATIONSHIP = b"/officeDocument"
+MACRO_RELATIONSHIPS = (b"/xlMacrosheet", b"/xlIntlMacrosheet", b"/dialogsheet")
+
+
+def declares_entities(xml: bytes) -> bool:
+    """A DOCTYPE (or entity declaration) whose entities the part then uses: never expanded, refused."""
+    start = xml.find(b"<!DOCTYPE")
+    if start < 0:
+        if b"<!ENTITY" not in xml:
+            return False
+        start = xml.find(b"<!ENTITY")
+    subset = xml.find(b"[", start, xml.find(b">", start) + 1 or len(xml))
+    end = xml.find(b"]>", start) + 2 if subset >= 0 else xml.find(b">", start) + 1
+    if end <= 1:  # a declaration never closed: nothing after it is well-formed XML anyway
+        return True
+    return _ENTITY_REF.search(xml, end) is not None
+
+
+def inflate(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bytes:
+    """A part's bytes, decompressed straight from the local entry, never beyond its declared size.
+
+    More than declared: a zip bomb if the stream goes on well past the declared size, damage if it ends
+    soon after; the CRC-32 of what was declared must match, else the part is damaged.
+    """
+    info = zf.NameToInfo[part]
+    start = info.header_offset
+    header = data[start:start + 30]
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1 or header[:4] != b"PK\x03\x04":
+        try:  # stored, encrypted or odd: zipfile's own reader (bounded by the declared size, checks the CRC)
+            return zf.read(info)
+        except zipfile.BadZipFile as exc:
+            raise reasons.unreadable(name, "zip-damaged", reasons.detail_of(exc, part)) from exc
+    begin = start + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        xml = inflater.decompress(data[begin:begin + info.compress_size], info.file_size + 1)
+        if len(xml) > info.file_size:
+            more = inflater.decompress(inflater.unconsumed_tail, INFLATE_SLACK)
+            if len(more) >= INFLATE_SLACK - 1 or not inflater.eof:
+                raise Reject(Finding(name, ERROR, "zip-bomb", f"Частина «{part}» після розпакування більша, ніж "
+                                                              f"заявлено в архіві: ознака «zip-бомби», файл не "
+                                                              f"відкривався.", found=part))
+            raise reasons.unreadable(name, "zip-damaged", f"{part}: inflates to {len(xml) + len(more)} bytes, "
+                                                          f"{info.file_size} declared")
+    except zlib.error as exc:
+        raise reasons.unreadable(name, "zip-damaged", reasons.detail_of(exc, part)) from exc
+    if len(xml) < info.file_size:
+        raise reasons.unreadable(name, "truncated" if begin + info.compress_size > len(data) else "zip-damaged",
+                                 f"{part}: {len(xml)} of {info.file_size} bytes")
+    if zlib.crc32(xml) != info.CRC:
+        raise reasons.unreadable(name, "zip-damaged", f"{part}: bad CRC-32")
+    return xml
+
+
+def workbook_part(zf: zipfile.ZipFile) -> str | None:
+    """The workbook part: where the package relationships (_rels/.rels) say, else xl/workbook.xml."""
+    info = zf.NameToInfo.get("_rels/.rels")
+    if info is not None and info.file_size <= SMALL_PART_BYTES:
+        try:
+            rels = zf.read(info)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
+            rels = b""
+        for m in _ELEMENT.finditer(rels):
+            if m.group(1) == b"Relationship":
+                attrs = _attributes(m.group(2))
+                if attrs.get("Type", "").encode().endswith(MAIN_RELATIONSHIP) and attrs.get("Target"):
+                    target = posixpath.normpath(attrs["Target"].lstrip("/"))
+                    if target in zf.NameToInfo and _is_workbook_type(zf, target):
+                        return target
+    return "xl/workbook.xml" if "xl/workbook.xml" in zf.NameToInfo else None
+
+
+def _is_workbook_type(zf: zipfile.ZipFile, part: str) -> bool:
+    """Whether [Content_Types].xml gives the main part a workbook's type (a .docx has a main part too)."""
+    info = zf.NameToInfo.get("[Content_Types].xml")
+    types = zf.read(info) if info is not None and info.file_size <= SMALL_PART_BYTES else b""
+    for m in _ELEMENT.finditer(types):
+        if m.group(1) == b"Override":
+            attrs = _attributes(m.group(2))
+            if attrs.get("PartName", "").lstrip("/") == part:
+                kind = attrs.get("ContentType", "")
+                return "spreadsheetml" in kind or "ms-excel" in kind
+    return part == "xl/workbook.xml"
+
+
+def _rels_of(part: str) -> str:
+    folder, file = posixpath.split(part)
+    return posixpath.join(folder, "_rels", file + ".rels")
+
+
 @functools.lru_cache(maxsize=256)  # returns made from one template share these two parts
-def _parse_sheet_parts(book: bytes, rels: bytes) -> dict[str, str]:
-    """Sheet name → zip part, from workbook.xml and its relationships (small parts read with patterns)."""
-    targets = {}
+def _parse_sheet_parts(book: bytes, rels: bytes, folder: str = "xl") -> tuple[dict[str, str], frozenset[str]]:
+    """Sheet name → zip part, from the workbook part and its relationships (small parts read with patterns);
+    and the names of the macro and dialog sheets among them."""
+    targets, macro_ids = {}, set()
     for m in _ELEMENT.finditer(rels):
         if m.group(1) == b"Relationship":
             attrs = _attributes(m.group(2))
             if attrs.get("Id") and attrs.get("Target"):
                 target = attrs["Target"]
                 targets[attrs["Id"]] = (target.lstrip("/") if target.startswith("/")
-                                        else posixpath.normpath(posixpath.join("xl", target)))
-    parts = {}
+                                        else posixpath.normpath(posixpath.join(folder, target)))
+                if attrs.get("Type", "").encode().endswith(MACRO_RELATIONSHIPS):
+                    macro_ids.add(attrs["Id"])
+    parts, macro = {}, set()
     for m in _ELEMENT.finditer(book):
         if m.group(1) == b"sheet":
             attrs = _attributes(m.group(2))
             rid = next((v for k, v in attrs.items() if k.rsplit(":", 1)[-1] == "id"), None)
             if attrs.get("name") and rid in targets:
                 parts[attrs["name"]] = targets[rid]
-    return parts
+                if rid in macro_ids:
+                    macro.add(attrs["name"])
+    return parts, frozenset(macro)
 
 
 class Xlsx:
-    """Worksheet XML of an xlsx/xlsm, bounded before calamine sees it."""
+    """The parts of an xlsx/xlsm, bounded before calamine sees them; what calamine does not expose."""
 
     def __init__(self, data: bytes, zf: zipfile.ZipFile, name: str, limits: Limits):
         self.data, self.zf, self.name = data, zf, name
-        self.parts = self._sheet_parts()
+        self.book_part = workbook_part(zf) or "xl/workbook.xml"
+        self.parts, self.macro_sheets = self._sheet_parts()
         # Every part calamine could read as a worksheet is scanned: the parts the workbook names, and any
         # other part in xl/worksheets/ (a relationship target may be written in several ways).
         scanned = {p for p in self.parts.values() if p in zf.NameToInfo}
         scanned |= {n for n in zf.NameToInfo if n.startswith("xl/worksheets/") and n.endswith(".xml")}
-        by_part = {part: self._inflate(part) for part in sorted(scanned)}
         sheet_of = {part: sheet for sheet, part in self.parts.items()}
-        for part, xml in by_part.items():
-            if _has_far_ref(_cells(xml)):
+        self.sheet_xml: dict[str, bytes] = {}
+        string_cells = 0
+        for part in sorted(scanned):
+            xml = inflate(data, zf, part, name)
+            if declares_entities(xml):
+                raise Reject(Finding(name, ERROR, "unsafe-xml", UNSAFE_XML_MESSAGE, found=part))
+            cells = _cells(xml)
+            sheet = sheet_of.get(part, part)
+            if _has_far_ref(cells) or _NO_REF_CELL.search(cells):
                 rows, cols = _used_area(xml)
                 if rows * cols > limits.max_cells:
-                    sheet = sheet_of.get(part, part)
                     raise Reject(Finding(
                         name, ERROR, "too-large",
                         f"Аркуш «{sheet}» займає {rows} рядків × {cols} колонок (понад {limits.max_cells} клітинок): "
                         f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
                         sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {limits.max_cells} клітинок"))
-        self.sheet_xml = {sheet: by_part[part] for sheet, part in self.parts.items() if part in by_part}
+            string_cells += cells.count(b't="s"') + cells.count(b"t='s'")
+            if part in sheet_of and any(marker in cells for marker in _SPECIAL_MARKERS):
+                self.sheet_xml[sheet] = xml  # kept for special_cells(); other parts are not held
+        self._bound_shared_strings(string_cells, scanned, limits)
 
-    def _inflate(self, part: str) -> bytes:
-        """A part's bytes, decompressed straight from the local entry, never beyond its declared size."""
-        info = self.zf.NameToInfo[part]
-        start = info.header_offset
-        header = self.data[start:start + 30]
-        if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1 or header[:4] != b"PK\x03\x04":
-            return self.zf.read(info)  # stored, encrypted or odd: zipfile's own reader (bounded by the declared size)
-        begin = start + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        xml = inflater.decompress(self.data[begin:begin + info.compress_size], info.file_size + 1)
-        if len(xml) > info.file_size:
-            raise Reject(Finding(self.name, ERROR, "zip-bomb", f"Частина «{part}» після розпакування більша, ніж "
-                                                          f"заявлено в архіві: ознака «zip-бомби», файл не відкривався.",
-                                 found=part))
-        return xml
+    def _sheet_parts(self) -> tuple[dict[str, str], frozenset[str]]:
+        rels = _rels_of(self.book_part)
+        if rels not in self.zf.NameToInfo or self.book_part not in self.zf.NameToInfo:
+            return {}, frozenset()
+        book = inflate(self.data, self.zf, self.book_part, self.name)
+        rels_xml = inflate(self.data, self.zf, rels, self.name)
+        if declares_entities(book) or declares_entities(rels_xml):
+            raise Reject(Finding(self.name, ERROR, "unsafe-xml", UNSAFE_XML_MESSAGE, found=self.book_part))
+        parts, macro = _parse_sheet_parts(book, rels_xml, posixpath.dirname(self.book_part))
+        return dict(parts), macro
 
-    def _sheet_parts(self) -> dict[str, str]:
-        if "xl/_rels/workbook.xml.rels" not in self.zf.NameToInfo:
-            return {}
-        return dict(_parse_sheet_parts(self._inflate("xl/workbook.xml"), self._inflate("xl/_rels/workbook.xml.rels")))
+    def _bound_shared_strings(self, string_cells: int, scanned: set[str], limits: Limits) -> None:
+        """calamine gives every cell its own copy of its shared string: the copies' total is bounded."""
+        part = next((n for n in self.zf.NameToInfo if n.lower().endswith("sharedstrings.xml")), None)
+        if part is None or not string_cells:
+            return
+        size = self.zf.NameToInfo[part].file_size
+        if string_cells * size <= limits.max_text_bytes:  # even if every cell showed the whole table
+            return
+        sst = inflate(self.data, self.zf, part, self.name)
+        if declares_entities(sst):
+            raise Reject(Finding(self.name, ERROR, "unsafe-xml", UNSAFE_XML_MESSAGE, found=part))
+        starts = [m.start() for m in _STRING_ITEM.finditer(sst)] + [len(sst)]
+        lengths = [b - a for a, b in zip(starts, starts[1:])]
+        total = 0
+        for p in sorted(scanned):
+            for m in _STRING_CELL.finditer(_cells(inflate(self.data, self.zf, p, self.name))):
+                i = int(m.group(1))
+                total += lengths[i] if i < len(lengths) else 0
+        if total > limits.max_text_bytes:
+            raise Reject(Finding(
+                self.name, ERROR, "too-large",
+                f"Текст у клітинках книги після розгортання спільних рядків займає {size_text(total)} (допустимо до "
+                f"{size_text(limits.max_text_bytes)}): файл не відкривався.",
+                found=size_text(total), expected=f"≤ {size_text(limits.max_text_bytes)}"))
+
+    def calamine_package(self) -> bytes | None:
+        """A copy calamine can open, when this package is valid but unusual; None when it opens as it is.
+
+        calamine looks for xl/workbook.xml only and refuses macro and dialog sheets: the copy has the
+        workbook part there (relationship targets made absolute) and names no macro sheet (never run
+        anyway; their formulas are not data).
+        """
+        moved = self.book_part != "xl/workbook.xml"
+        if not moved and not self.macro_sheets:
+            return None
+        book = inflate(self.data, self.zf, self.book_part, self.name)
+        rels = inflate(self.data, self.zf, _rels_of(self.book_part), self.name)
+        folder = posixpath.dirname(self.book_part)
+        if moved:
+            rels = re.sub(rb'(Target\s*=\s*")(?!/)([^"]+)"', lambda m: m.group(1) + b"/" + posixpath.normpath(
+                posixpath.join(folder, m.group(2).decode("utf-8", "replace"))).encode() + b'"', rels)
+        for sheet in self.macro_sheets:
+            book = re.sub(rb"<(?:[\w.-]+:)?sheet\s[^>]*name\s*=\s*\"" + re.escape(html.escape(sheet).encode())
+                          + rb'"[^>]*/>', b"", book)
+        replace = {self.book_part: ("xl/workbook.xml", book),
+                   _rels_of(self.book_part): ("xl/_rels/workbook.xml.rels", rels)}
+        if moved and "[Content_Types].xml" in self.zf.NameToInfo:
+            types = inflate(self.data, self.zf, "[Content_Types].xml", self.name)
+            replace["[Content_Types].xml"] = ("[Content_Types].xml", types.replace(
+                f'PartName="/{self.book_part}"'.encode(), b'PartName="/xl/workbook.xml"'))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in self.zf.infolist():
+                if info.filename in replace:
+                    dst.writestr(*replace[info.filename])
+                elif info.filename not in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+                    dst.writestr(info.filename, b"" if info.is_dir() else
+                                 inflate(self.data, self.zf, info.filename, self.name))
+        return out.getvalue()
 
     def special_cells(self, sheet: str) -> dict[tuple[int, int], tuple[str, str]]:
         """Cells calamine shows as empty that are not: (row, col) → ("error", "#DIV/0!") or ("formula", "=…")."""
