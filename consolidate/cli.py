@@ -801,12 +801,16 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
     from .status import format_time
 
     found = ws.catalogue.registry[_executor_code(ws, executor)]
+    from .mailbox import describe_origin, mail_origins
+
     with Ledger(ws.ledger_path) as ledger:
         files = ledger.files(executor=found.code, period=period)
         findings = {f.id: ledger.file_findings(f.id) for f in files}
+        by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
     if as_json:
         click.echo(json.dumps({"executor": found.code, "name": found.full_name, "files": [
-            {**asdict(f), "status_label": STATE_LABELS[f.status], "findings": [asdict(x) for x in findings[f.id]]}
+            {**asdict(f), "status_label": STATE_LABELS[f.status], "findings": [asdict(x) for x in findings[f.id]],
+             "by_mail": by_mail.get(f.sha256, "")}
             for f in files]}, ensure_ascii=False, indent=2))
         return
     click.secho(f"Історія звітів: {found.full_name} ({found.code})", bold=True)
@@ -829,6 +833,8 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         click.echo(f"  {number:>5}  {format_time(f.received_at)}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
                    + (f" ({notes})" if notes else ""))
         click.echo(f"         {f.original_name} → {f.archive_path}")
+        if f.sha256 in by_mail:
+            click.echo(f"         поштою від {by_mail[f.sha256]}")
         for line in grouped_findings(findings[f.id], None, indent="         "):
             click.echo(line)
 
@@ -1244,6 +1250,104 @@ def users_list(ws: Workspace):
         click.echo(f"  {name:<24} {ROLE_LABELS.get(role, role):<10} з {created[:10]}")
     if not rows:
         click.echo("Користувачів немає.")
+
+
+# ---------------------------------------------------------------------------------
+# the reporting mailbox
+# ---------------------------------------------------------------------------------
+
+MAIL_EXIT_HELP = """\b
+Коди виходу:
+  0 — усі нові листи оброблено, усі файли прийнято;
+  1 — є листи без звіту, з помилками чи з відхиленими файлами, або лист оброблено не до кінця;
+  2 — помилка (налаштування, з’єднання з сервером, робоча тека)."""
+
+
+@main.group("mail", short_help="Звіти з поштової скриньки і квитанції.")
+def mail_group():
+    """Звіти з поштової скриньки (IMAP) і квитанції відправникам."""
+
+
+@mail_group.command("fetch", epilog=MAIL_EXIT_HELP, short_help="Прийняти звіти з листів і надіслати квитанції.")
+@click.option("--watch", is_flag=True, help="Перевіряти скриньку постійно, кожні [mailbox] poll_minutes хвилин "
+                                            "(зупинити — Ctrl+C); збій з’єднання не зупиняє перевірку.")
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
+@_smtp_options
+@with_workspace
+@refreshes_status
+def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, starttls, smtp_user, password_env, cafile):
+    """Прийняти звіти з листів поштової скриньки ([mailbox] у consolidate.toml) і надіслати квитанції.
+
+    Кожне вкладення-таблицю (також з архіву zip, пересланого листа чи winmail.dat) прийнято так само, як
+    з inbox/; відправник отримує відповідь у тій самій розмові з переліком зауважень (аркуш, клітинка);
+    лист переміщено до «Оброблено» або «Не прийнято».  Пароль — зі змінної середовища або на запит.
+    Квитанції надсилаються через [smtp] у consolidate.toml або --smtp.
+    """
+    import os
+
+    from .mailbox import PASSWORD_ENV as IMAP_PASSWORD_ENV
+    from .workflows import mail as wf
+
+    env_name = str(ws.setting("mailbox", "password_env") or IMAP_PASSWORD_ENV)
+    password = None
+    if not os.environ.get(env_name) and ws.setting("mailbox", "host") and sys.stdin.isatty():
+        password = click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True,
+                                err=True)
+    settings, smtp = wf.settings_for(ws, password=password,
+                                     smtp=_smtp(smtp_server, starttls, smtp_user, password_env, cafile))
+
+    def show(m) -> None:
+        if as_json:
+            return
+        from .mailbox import reply_label
+        from .status import format_time
+
+        if m.duplicate:
+            click.echo(f"Повторний лист від {m.sender} («{m.subject}») — вже оброблено, переміщено до «{m.moved_to}».")
+            return
+        when = f" від {format_time(m.sent_at)}" if m.sent_at else ""
+        click.secho(f"Лист {m.sender}{when}: «{m.subject}»", bold=True)
+        for f in m.files:
+            where = f" ({f.container})" if f.container else ""
+            reason = f": {f.reason}" if f.reason else ""
+            extra = f", зауважень {len(f.findings)}" if f.findings else ""
+            click.echo(f"  «{f.name}»{where} — {f.label}{reason}{extra}")
+        if not m.files:
+            click.echo("  файлів звіту немає")
+        click.echo(f"  {reply_label(m.reply)}" + (f"; переміщено до «{m.moved_to}»" if m.moved_to else ""))
+        if m.error:
+            click.secho(f"  не завершено (продовжимо наступного разу): {m.error}", fg="red")
+
+    def summary(result) -> None:
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        elif not result.new:
+            click.echo(f"Нових листів немає ({result.mailbox}, тека «{result.folder}»)"
+                       + (f"; повторних: {result.duplicates}" if result.duplicates else "") + ".")
+        else:
+            click.echo(f"Оброблено {plural(len(result.new), 'лист', 'листи', 'листів')}"
+                       + (f", повторних: {result.duplicates}" if result.duplicates else "") + ".")
+
+    if not watch:
+        result = wf.fetch(ws, settings=settings, smtp=smtp, on_message=show)
+        summary(result)
+        finish(result.exit_code)
+        return
+
+    def round_done(result, error: str) -> None:
+        stamp = dt.datetime.now().strftime("%d.%m.%Y %H:%M")
+        if error:
+            click.secho(f"{stamp} Помилка: {error} Повторимо за {settings.poll_minutes:g} хв.", fg="red", err=True)
+        else:
+            click.echo(f"{stamp} ", nl=False)
+            summary(result)
+
+    click.echo(f"Стежимо за скринькою {settings.address} (тека «{settings.folder}») кожні "
+               f"{settings.poll_minutes:g} хв; зупинити — Ctrl+C.", err=True)
+    try:
+        wf.watch(ws, settings=settings, smtp=smtp, on_round=round_done, on_message=show)
+    except KeyboardInterrupt:
+        click.echo("Зупинено.", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

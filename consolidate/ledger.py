@@ -14,6 +14,8 @@ Tables::
     cell_values  values extracted from a submission (only values that passed validation)
     findings     findings of a file (quarantined files have findings but no submission)
     mail         every letter prepared (.eml) or sent (SMTP) to an executor (schema version 2)
+    messages     every message taken from the reporting mailbox, and how far its processing got (version 8)
+    message_parts  the attachments of each message: name, sha256 (→ files), or why it was not taken
 
 A partial unique index keeps at most one current (not superseded) submission per executor and
 period, so a second "latest" return cannot exist even after a crash.
@@ -36,7 +38,7 @@ from pathlib import Path
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
 SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
 
@@ -196,8 +198,51 @@ CREATE TABLE IF NOT EXISTS assignments (
 );
 CREATE INDEX IF NOT EXISTS assignments_file ON assignments (file_id);
 """
+# Version 8: the reporting mailbox.  A message row is inserted with its parts when the message is fetched (its raw
+# bytes already durable in archive/messages/); ``state`` then records each step done — see consolidate.mailbox.
+_INBOUND_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id                INTEGER PRIMARY KEY,
+    message_key       TEXT NOT NULL UNIQUE,
+    message_id        TEXT NOT NULL,
+    sender            TEXT NOT NULL,
+    sender_name       TEXT NOT NULL,
+    sent_at           TEXT NOT NULL,
+    subject           TEXT NOT NULL,
+    raw_sha256        TEXT NOT NULL,
+    raw_path          TEXT NOT NULL,
+    size              INTEGER NOT NULL,
+    folder            TEXT NOT NULL,
+    uidvalidity       INTEGER NOT NULL,
+    uid               INTEGER NOT NULL,
+    fetched_at        TEXT NOT NULL,
+    kind              TEXT NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('fetched', 'recorded', 'replying', 'replied', 'moved')),
+    outcome           TEXT NOT NULL DEFAULT '',
+    reply             TEXT NOT NULL DEFAULT '',
+    reply_message_id  TEXT NOT NULL DEFAULT '',
+    replied_at        TEXT NOT NULL DEFAULT '',
+    moved_to          TEXT NOT NULL DEFAULT '',
+    done_at           TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
+CREATE TABLE IF NOT EXISTS message_parts (
+    message           INTEGER NOT NULL REFERENCES messages (id),
+    seq               INTEGER NOT NULL,
+    name              TEXT NOT NULL,
+    container         TEXT NOT NULL,
+    size              INTEGER NOT NULL,
+    sha256            TEXT NOT NULL,
+    taken             INTEGER NOT NULL,
+    reason            TEXT NOT NULL,
+    known_before      INTEGER NOT NULL,
+    PRIMARY KEY (message, seq)
+);
+CREATE INDEX IF NOT EXISTS message_parts_sha ON message_parts (sha256);
+"""
 _MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA),
-               (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA), (7, _ASSIGNMENT_SCHEMA))  # (version reached, script); idempotent
+               (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA), (7, _ASSIGNMENT_SCHEMA),
+               (8, _INBOUND_SCHEMA))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at

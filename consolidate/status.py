@@ -66,6 +66,7 @@ class ExecutorStatus:
     template_sent: str = ""         # ISO time the template letter was last sent or prepared
     last_reminder: str = ""         # ISO time of the last reminder letter
     note: str = ""                  # what the clerk should know, in words
+    by_mail: str = ""               # the latest return came by mail: «адреса, лист від ДАТА» (consolidate.mailbox)
 
     @property
     def state_key(self) -> str:
@@ -86,7 +87,7 @@ class ExecutorStatus:
                 "emails": list(self.emails), "received": self.received, "file": self.file, "sha256": self.sha256,
                 "returns": self.returns, "errors": self.errors, "warnings": self.warnings,
                 "rejected": self.rejected, "late": self.late, "template_sent": self.template_sent,
-                "last_reminder": self.last_reminder, "note": self.note}
+                "last_reminder": self.last_reminder, "note": self.note, "by_mail": self.by_mail}
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,19 @@ def status_from_ledger(catalogue: Catalogue, ledger, period: str, as_of: dt.date
     submissions = ledger.submissions(period=period)
     findings = {s.id: ledger.findings(s.id) for s in submissions}
     rejected = [f for f in ledger.quarantined() if f.period in (period, None)]
-    return compute_status(catalogue, period, submissions, findings, rejected, ledger.mails(period=period), as_of)
+    rows, summary = compute_status(catalogue, period, submissions, findings, rejected, ledger.mails(period=period),
+                                   as_of)
+    return _with_mail_origins(rows, ledger), summary
+
+
+def _with_mail_origins(rows: list[ExecutorStatus], ledger) -> list[ExecutorStatus]:
+    """Say which latest returns came from the reporting mailbox, from which address and with which message's date."""
+    from dataclasses import replace
+
+    from .mailbox import describe_origin, mail_origins
+
+    origins = mail_origins(ledger)
+    return [replace(r, by_mail=describe_origin(origins[r.sha256])) if r.sha256 in origins else r for r in rows]
 
 
 def status_from_reconciliation(catalogue: Catalogue, rec) -> list[ExecutorStatus]:
@@ -404,6 +417,8 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
     out.append("<tbody>")
     for n, r in enumerate(rows, 1):
         file_line = f'<div class="file">{_e(r.file)}</div>' if r.file else ""
+        if r.by_mail:
+            file_line += f'<div class="mail">поштою: {_e(r.by_mail)}</div>'
         cells = [
             f'<td class="num">{n}</td>',
             f'<td class="state">{_e(r.state)}</td>',

@@ -21,7 +21,8 @@ ALLOWED = {
     "sha256", "e-mail", "excel", "word", "libreoffice", "calc", "outlook", "windows", "utf-8", "smtp", "imap",
     "starttls", "bom", "scrypt", "inbox", "archive", "quarantine", "out",
     # consolidate.toml sections and keys a clerk edits
-    "operator", "name", "mail", "sender", "sender_name", "templates", "contact", "phone",
+    "operator", "name", "mail", "sender", "sender_name", "templates", "contact", "phone", "mailbox", "poll_minutes",
+    "zip",
 }
 # click's own metavars and words: never shown (they are upper-case, so the code rule would let them pass)
 DENIED = {"OPTIONS", "COMMAND", "ARGS", "TEXT", "PATH", "FILE", "DIRECTORY", "FLOAT", "INTEGER", "BOOLEAN",

@@ -1,0 +1,989 @@
+"""Returns straight from the reporting mailbox (IMAP over TLS), each sender answered with a receipt.
+
+One run (:func:`fetch_mail`) takes every message of the mailbox folder and, for each, goes through these steps;
+the ledger's ``messages`` row records each step done, so that a run killed at any moment (kill -9, a power cut)
+and run again goes on from where it stopped, loses no attachment and never answers a message twice:
+
+1. **fetched** — the message's bytes (``UID FETCH BODY.PEEK[]``: the server's copy stays unread) are written
+   to ``archive/messages/<sha[:2]>/<sha>.eml`` and flushed to disk, then its row and its parts (each
+   attachment's name, sha256, or why it is refused; whether those bytes were already in the ledger) are
+   inserted in one transaction.  Killed before: the message is still in the folder and is fetched again.
+2. **archived** — the spreadsheets, taken again from the saved copy (the same bytes give the same parts),
+   are staged under names of their own and received by :func:`consolidate.inbox.run_intake` — archive,
+   quarantine and ledger exactly as for ``inbox/``, the attachment's name recorded as the file's name.
+3. **recorded** — the sender is checked against the registry (a warning finding on each newly received
+   file whose executor does not list the address), and the row says what came of it, in one transaction.
+4. **replied** — the receipt (in the sender's thread: In-Reply-To, References) goes through SMTP.  The row
+   is marked ``replying`` after the whole message has been sent to the server and before the final
+   ``.`` that makes the server take it; ``replied`` once the server accepted it.  A run killed between
+   those two marks does not know whether the server took the receipt and sends none (at most one receipt;
+   the row says the receipt is uncertain).  A run killed before the first mark left the server with an
+   unfinished message, which it drops: the receipt is sent again, whole, once.
+5. **moved** — the message is moved (``UID MOVE``, or COPY + \\Deleted + UID EXPUNGE) to «Оброблено» or
+   «Не прийнято», or flagged (``action = "flag"``); found again by its UID, or by its Message-ID when the
+   folder's UIDVALIDITY changed; a message already gone counts as moved.
+
+A message whose Message-ID is already in the ledger is a duplicate: when it brings no attachment the ledger
+does not know, it is moved aside without a receipt; otherwise it is taken as a message of its own.  No receipt
+goes to an auto-reply, a mailer daemon, a mailing list or the mailbox itself (no mail loops); receipts carry
+``Auto-Submitted: auto-replied`` so that well-behaved responders do not answer them either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import imaplib
+import os
+import re
+import shutil
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+
+from . import mailparts
+from .errors import ConsolidateError
+from .ledger import Ledger
+from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, STATE_LABELS, WARNING, Finding
+
+PASSWORD_ENV = "CONSOLIDATE_IMAP_PASSWORD"
+PROCESSED_FOLDER = "Оброблено"
+REJECTED_FOLDER = "Не прийнято"
+DONE_KEYWORD = "$Consolidated"          # flag mode: processed (with \\Seen)
+REJECTED_KEYWORD = "$NotAccepted"      # flag mode: not accepted (with \\Flagged, so the clerk sees it)
+MESSAGES_DIR = "archive/messages"
+STAGING_DIR = ".mail-staging"
+LOCK_FILE = ".mail.lock"
+SENDER_CODE = "sender-not-in-registry"
+
+# messages.kind
+WITH_FILES, NO_FILES, MALFORMED, TOO_LARGE = "files", "no-files", "malformed", "too-large"
+# messages.reply
+SENT, UNCERTAIN = "sent", "uncertain"
+
+
+# ---------------------------------------------------------------------------------
+# settings
+# ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    host: str
+    port: int
+    user: str
+    password: str = field(default="", repr=False)
+    security: str = "tls"                 # "tls" (IMAPS) or "starttls"; there is no plain-text mode
+    folder: str = "INBOX"
+    processed_folder: str = PROCESSED_FOLDER
+    rejected_folder: str = REJECTED_FOLDER
+    action: str = "move"                  # "move" or "flag"
+    cafile: str = ""
+    receipts: bool = True
+    no_files_receipt: bool = True
+    max_message_bytes: int = 50 * 1024 * 1024
+    limits: mailparts.Limits = mailparts.Limits()
+    poll_minutes: float = 5.0
+    timeout: float = 60.0
+    password_env: str = PASSWORD_ENV
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def mailbox_settings(ws, *, password: str | None = None, environ: Mapping[str, str] | None = None,
+                     require_password: bool = True) -> MailboxSettings:
+    """[mailbox] of consolidate.toml; the password from ``password`` (a prompt) or the environment, never the file."""
+    cfg = ws.config.get("mailbox") or {}
+    if not cfg.get("host"):
+        raise ConsolidateError("Не налаштовано поштову скриньку: додайте до consolidate.toml розділ [mailbox] "
+                               "з host, user (див. docs/mail.md).")
+    if "password" in cfg:
+        raise ConsolidateError("У consolidate.toml не зберігайте пароль ([mailbox] password): задайте його у змінній "
+                               f"середовища {cfg.get('password_env', PASSWORD_ENV)} або введіть на запит.")
+    security = str(cfg.get("security", "tls")).lower()
+    if security not in ("tls", "starttls"):
+        raise ConsolidateError(f"[mailbox] security = «{security}»: дозволено лише «tls» (IMAPS, порт 993) або "
+                               "«starttls» (порт 143); без шифрування пошту не читаємо.")
+    action = str(cfg.get("action", "move")).lower()
+    if action not in ("move", "flag"):
+        raise ConsolidateError(f"[mailbox] action = «{action}»: дозволено «move» (перемістити) або «flag» (позначити).")
+    user = str(cfg.get("user") or "")
+    if not user:
+        raise ConsolidateError("[mailbox] user: вкажіть ім’я користувача поштової скриньки.")
+    env_name = str(cfg.get("password_env") or PASSWORD_ENV)
+    if password is None:
+        password = (os.environ if environ is None else environ).get(env_name, "")
+    if not password and require_password:
+        raise ConsolidateError(f"Пароль до поштової скриньки «{user}» не задано: задайте змінну середовища "
+                               f"{env_name} або введіть пароль на запит.")
+    cafile = str(cfg.get("cafile") or "")
+    if cafile and not Path(cafile).is_file():
+        raise ConsolidateError(f"Файл сертифікатів «{cafile}» ([mailbox] cafile) не знайдено")
+
+    def number(key: str, default: float) -> float:
+        value = cfg.get(key, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ConsolidateError(f"[mailbox] {key} = «{value}»: очікується додатне число.")
+        return float(value)
+
+    mb = 1024 * 1024
+    try:
+        port = int(cfg.get("port") or (993 if security == "tls" else 143))
+    except (TypeError, ValueError):
+        raise ConsolidateError(f"[mailbox] port = «{cfg.get('port')}»: очікується номер порту.") from None
+    return MailboxSettings(
+        host=str(cfg["host"]), port=port, user=user, password=password or "", security=security,
+        folder=str(cfg.get("folder") or "INBOX"),
+        processed_folder=str(cfg.get("processed_folder") or PROCESSED_FOLDER),
+        rejected_folder=str(cfg.get("rejected_folder") or REJECTED_FOLDER),
+        action=action, cafile=cafile, receipts=bool(cfg.get("receipts", True)),
+        no_files_receipt=bool(cfg.get("no_attachment_receipt", True)),
+        max_message_bytes=int(number("max_message_mb", 50) * mb),
+        limits=mailparts.Limits(int(number("max_attachment_mb", 20) * mb), int(number("max_attachments", 20))),
+        poll_minutes=number("poll_minutes", 5), password_env=env_name)
+
+
+def smtp_from_workspace(ws, environ: Mapping[str, str] | None = None):
+    """The SMTP settings of consolidate.toml ([smtp] server, starttls, user, password_env, cafile), or None."""
+    from .mail import PASSWORD_ENV as SMTP_PASSWORD_ENV, smtp_settings
+
+    cfg = ws.config.get("smtp") or {}
+    if not cfg.get("server"):
+        return None
+    if "password" in cfg:
+        raise ConsolidateError("У consolidate.toml не зберігайте пароль ([smtp] password): задайте його у змінній "
+                               f"середовища {cfg.get('password_env', SMTP_PASSWORD_ENV)}.")
+    return smtp_settings(str(cfg["server"]), starttls=bool(cfg.get("starttls", False)), user=str(cfg.get("user") or ""),
+                         password_env=str(cfg.get("password_env") or SMTP_PASSWORD_ENV),
+                         cafile=str(cfg.get("cafile") or ""), environ=environ)
+
+
+# ---------------------------------------------------------------------------------
+# IMAP
+# ---------------------------------------------------------------------------------
+
+def imap_utf7(name: str) -> str:
+    """A folder name in IMAP's modified UTF-7 (RFC 3501 5.1.3): «Оброблено» → «&BB4EMQRABD4EMQQ7BDUEPQQ+-»."""
+    import base64
+
+    out, run = [], []
+
+    def flush():
+        if run:
+            b64 = base64.b64encode("".join(run).encode("utf-16-be")).decode("ascii").rstrip("=").replace("/", ",")
+            out.append(f"&{b64}-")
+            run.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            run.append(ch)
+    flush()
+    return "".join(out)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ImapError(ConsolidateError):
+    pass
+
+
+class Imap:
+    """One connection to the mailbox: TLS from the first byte (IMAPS) or STARTTLS before login, certificate checked."""
+
+    def __init__(self, settings: MailboxSettings):
+        self.s = settings
+        self.conn: imaplib.IMAP4 | None = None
+        self.caps: set[str] = set()
+        self.uidvalidity = 0
+        self._created: set[str] = set()
+
+    def __enter__(self) -> Imap:
+        s = self.s
+        context = ssl.create_default_context(cafile=s.cafile or None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            if s.security == "tls":
+                self.conn = imaplib.IMAP4_SSL(s.host, s.port, ssl_context=context, timeout=s.timeout)
+            else:
+                self.conn = imaplib.IMAP4(s.host, s.port, timeout=s.timeout)
+                if "STARTTLS" not in self.conn.capabilities:
+                    raise ImapError(f"Поштовий сервер {s.address} не підтримує STARTTLS; без шифрування пошту не "
+                                    f"читаємо (спробуйте security = \"tls\", порт 993).")
+                self.conn.starttls(ssl_context=context)
+            self.conn.login(s.user, s.password)
+            typ, data = self.conn.capability()
+            self.caps = {c.upper() for c in b" ".join(x for x in data if x).decode("ascii", "replace").split()}
+        except BaseException as exc:
+            self._close()
+            if isinstance(exc, ImapError):
+                raise
+            if isinstance(exc, Exception):
+                raise ImapError(_imap_error(exc, s)) from exc
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.logout()
+            except Exception:
+                try:
+                    self.conn.shutdown()
+                except Exception:
+                    pass
+            self.conn = None
+
+    def _ok(self, typ, data, what: str):
+        if typ != "OK":
+            text = b" ".join(x for x in data if isinstance(x, bytes)).decode("utf-8", "replace")
+            raise ImapError(f"Поштовий сервер {self.s.address} відмовив ({what}): {text}")
+        return data
+
+    def select(self, folder: str) -> int:
+        typ, data = self.conn.select(_quoted(imap_utf7(folder)))
+        self._ok(typ, data, f"відкрити теку «{folder}»")
+        value = self.conn.response("UIDVALIDITY")[1]
+        self.uidvalidity = int(value[0]) if value and value[0] else 0
+        return self.uidvalidity
+
+    def uids(self) -> list[int]:
+        """Messages to take: not deleted; in flag mode also not yet flagged by an earlier run."""
+        criteria = ["UNDELETED"]
+        if self.s.action == "flag":
+            criteria += ["UNKEYWORD", DONE_KEYWORD]
+        data = self._ok(*self.conn.uid("SEARCH", None, *criteria), "пошук листів")
+        return sorted(int(x) for x in b" ".join(d for d in data if d).split())
+
+    def size(self, uid: int) -> int | None:
+        data = self._ok(*self.conn.uid("FETCH", str(uid), "(RFC822.SIZE)"), "розмір листа")
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if isinstance(line, bytes):
+                m = re.search(rb"RFC822\.SIZE (\d+)", line)
+                if m:
+                    return int(m.group(1))
+        return None
+
+    def fetch(self, uid: int, what: str = "BODY.PEEK[]") -> bytes | None:
+        """The message (or its header, ``BODY.PEEK[HEADER]``) without marking it read; None if it is gone."""
+        data = self._ok(*self.conn.uid("FETCH", str(uid), f"({what})"), "отримати лист")
+        for item in data:
+            if isinstance(item, tuple) and len(item) >= 2 and b"BODY[" in item[0]:
+                return bytes(item[1])
+        return None
+
+    def exists(self, uid: int) -> bool:
+        data = self._ok(*self.conn.uid("SEARCH", None, "UID", str(uid), "UNDELETED"), "пошук листа")
+        return str(uid).encode() in b" ".join(d for d in data if d).split()
+
+    def find(self, message_id: str) -> list[int]:
+        if not message_id:
+            return []
+        data = self._ok(*self.conn.uid("SEARCH", None, "UNDELETED", "HEADER", "Message-ID", _quoted(message_id)),
+                        "пошук листа")
+        return sorted(int(x) for x in b" ".join(d for d in data if d).split())
+
+    def file_away(self, uid: int, accepted: bool) -> str:
+        """Move the message to «Оброблено»/«Не прийнято» (or flag it); returns where it went."""
+        s = self.s
+        if s.action == "flag":
+            flags = f"(\\Seen {DONE_KEYWORD})" if accepted else f"(\\Seen \\Flagged {DONE_KEYWORD} {REJECTED_KEYWORD})"
+            self._ok(*self.conn.uid("STORE", str(uid), "+FLAGS", flags), "позначити лист")
+            return "позначено: " + ("оброблено" if accepted else "не прийнято")
+        folder = s.processed_folder if accepted else s.rejected_folder
+        target = _quoted(imap_utf7(folder))
+        if folder not in self._created:
+            typ, data = self.conn.create(target)  # NO [ALREADYEXISTS] when it is there: fine
+            self._created.add(folder)
+        if "MOVE" in self.caps:
+            self._ok(*self.conn.uid("MOVE", str(uid), target), f"перемістити лист до «{folder}»")
+        else:
+            self._ok(*self.conn.uid("COPY", str(uid), target), f"скопіювати лист до «{folder}»")
+            self._ok(*self.conn.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)"), "позначити лист вилученим")
+            if "UIDPLUS" in self.caps:
+                self._ok(*self.conn.uid("EXPUNGE", str(uid)), "вилучити лист")
+        return folder
+
+
+def _imap_error(exc: Exception, s: MailboxSettings) -> str:
+    where = s.address
+    if isinstance(exc, ConnectionRefusedError):
+        return f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте [mailbox] host і port."
+    if isinstance(exc, socket.gaierror):
+        return f"Поштовий сервер «{s.host}» не знайдено (помилка DNS: {exc.strerror})."
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"Поштовий сервер {where} не відповідає (очікування {s.timeout:g} с)."
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). Якщо сервер "
+                f"використовує сертифікат відомчого центру, вкажіть його файлом [mailbox] cafile.")
+    if isinstance(exc, ssl.SSLError):
+        return f"Помилка шифрування (TLS) з поштовим сервером {where}: {exc}."
+    if isinstance(exc, UnicodeEncodeError):
+        return "Ім’я користувача або пароль містить символи поза ASCII, яких вхід IMAP (LOGIN) не передає."
+    if isinstance(exc, imaplib.IMAP4.error):
+        text = str(exc)
+        if "auth" in text.lower() or "login" in text.lower() or "credentials" in text.lower():
+            return (f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({text}). Перевірте ім’я і пароль "
+                    f"(змінна середовища {s.password_env}; для Microsoft 365 чи Gmail — пароль застосунку).")
+        return f"Помилка поштового сервера {where}: {text}."
+    if isinstance(exc, OSError):
+        return f"Не вдалося з’єднатися з поштовим сервером {where}: {exc.strerror or exc}."
+    return f"Помилка під час з’єднання з поштовим сервером {where}: {exc}."
+
+
+# ---------------------------------------------------------------------------------
+# the ledger's messages
+# ---------------------------------------------------------------------------------
+
+_MESSAGE_COLUMNS = ("id", "message_key", "message_id", "sender", "sender_name", "sent_at", "subject", "raw_sha256",
+                    "raw_path", "size", "folder", "uidvalidity", "uid", "fetched_at", "kind", "state", "outcome",
+                    "reply", "reply_message_id", "replied_at", "moved_to", "done_at")
+_PART_COLUMNS = ("message", "seq", "name", "container", "size", "sha256", "taken", "reason", "known_before")
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    message_key: str
+    message_id: str
+    sender: str
+    sender_name: str
+    sent_at: str
+    subject: str
+    raw_sha256: str
+    raw_path: str
+    size: int
+    folder: str
+    uidvalidity: int
+    uid: int
+    fetched_at: str
+    kind: str
+    state: str
+    outcome: str
+    reply: str
+    reply_message_id: str
+    replied_at: str
+    moved_to: str
+    done_at: str
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    message: int
+    seq: int
+    name: str
+    container: str
+    size: int
+    sha256: str
+    taken: int
+    reason: str
+    known_before: int
+
+
+def _message_where(ledger: Ledger, where: str, args: tuple) -> list[MessageRecord]:
+    rows = ledger.db.execute(f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM messages WHERE {where} ORDER BY id",
+                             args).fetchall()
+    return [MessageRecord(*r) for r in rows]
+
+
+def messages(ledger: Ledger, state: str | None = None) -> list[MessageRecord]:
+    """Messages taken from the mailbox, oldest first."""
+    return _message_where(ledger, "state = ?", (state,)) if state else _message_where(ledger, "1", ())
+
+
+def message_parts(ledger: Ledger, message: int) -> list[PartRecord]:
+    rows = ledger.db.execute(f"SELECT {', '.join(_PART_COLUMNS)} FROM message_parts WHERE message = ? ORDER BY seq",
+                             (message,)).fetchall()
+    return [PartRecord(*r) for r in rows]
+
+
+def mail_origins(ledger: Ledger) -> dict[str, MessageRecord]:
+    """For each file's sha256 first received from the mailbox: the message it came with."""
+    rows = ledger.db.execute(
+        f"SELECT p.sha256, {', '.join('m.' + c for c in _MESSAGE_COLUMNS)} FROM message_parts p "
+        "JOIN messages m ON m.id = p.message WHERE p.taken = 1 AND p.known_before = 0 ORDER BY m.id").fetchall()
+    out: dict[str, MessageRecord] = {}
+    for sha, *rest in rows:
+        out.setdefault(sha, MessageRecord(*rest))
+    return out
+
+
+def describe_origin(rec: MessageRecord) -> str:
+    """«mvs@example.org, лист від 15.01.2025 10:12» (the message's own date; else when it was fetched)."""
+    from .status import format_time
+
+    return f"{rec.sender or 'невідома адреса'}, лист від {format_time(rec.sent_at or rec.fetched_at)}"
+
+
+def _advance(ledger: Ledger, message: int, **changes) -> None:
+    with ledger.transaction():
+        _set(ledger, message, **changes)
+
+
+def _set(ledger: Ledger, message: int, **changes) -> None:
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    ledger.db.execute(f"UPDATE messages SET {cols} WHERE id = ?", (*changes.values(), message))
+
+
+def _add_sender_findings(ledger: Ledger, file_id: int, findings: list[Finding]) -> None:
+    """Append findings to a recorded file (inside the caller's transaction); an accepted file becomes accepted
+    with warnings."""
+    start = ledger.db.execute("SELECT coalesce(max(seq), -1) + 1 FROM findings WHERE file_id = ?",
+                              (file_id,)).fetchone()[0]
+    ledger.db.executemany(
+        "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, expected) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(file_id, start + i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
+         for i, f in enumerate(findings)])
+    ledger.db.execute("UPDATE files SET status = ? WHERE id = ? AND status = ?", (ACCEPTED_WARNINGS, file_id, ACCEPTED))
+    ledger.db.execute("UPDATE submissions SET status = ? WHERE file_id = ? AND status = ?",
+                      (ACCEPTED_WARNINGS, file_id, ACCEPTED))
+
+
+# ---------------------------------------------------------------------------------
+# receipts
+# ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileResult:
+    """One attachment as the receipt reports it."""
+
+    name: str
+    container: str
+    status: str                      # a file state, "already" or "refused"
+    label: str
+    executor: str | None = None
+    period: str | None = None
+    reason: str = ""
+    findings: tuple[Finding, ...] = ()
+    received_before: str = ""
+
+
+def file_results(ws, ledger: Ledger, rec: MessageRecord, limits: mailparts.Limits) -> list[FileResult]:
+    out = []
+    for part in message_parts(ledger, rec.id):
+        if not part.taken:
+            out.append(FileResult(part.name, part.container, "refused", "не прийнято",
+                                  reason=limits.reason_text(part.reason)))
+            continue
+        f = ledger.file(part.sha256)
+        if f is None:  # not recorded (should not happen after the intake): say so rather than guess
+            out.append(FileResult(part.name, part.container, "refused", "не оброблено",
+                                  reason="файл не вдалося обробити; надішліть його повторно"))
+            continue
+        findings = tuple(ledger.file_findings(f.id))
+        if part.known_before:
+            out.append(FileResult(part.name, part.container, "already", "вже отримано раніше", f.executor, f.period,
+                                  findings=findings, received_before=f.received_at))
+        else:
+            out.append(FileResult(part.name, part.container, f.status, STATE_LABELS[f.status], f.executor, f.period,
+                                  findings=findings))
+    return out
+
+
+def receipt_accepted(results: list[FileResult]) -> bool:
+    """Whether the message goes to «Оброблено»: at least one attachment was received as a return."""
+    return any(r.status in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS) or
+               (r.status == "already" and r.executor) for r in results)
+
+
+def receipt_body(ws, rec: MessageRecord, results: list[FileResult], settings: MailboxSettings) -> str:
+    from .mail import finding_lines, signature, workspace_sender
+    from .status import format_time
+
+    cat = ws.catalogue
+    when = format_time(rec.sent_at) if rec.sent_at else ""
+    about = "Ваш лист" + (f" від {when}" if when else "") + (f" («{rec.subject}»)" if rec.subject else "")
+    lines = ["Шановні колеги!", "", f"{about} отримано {format_time(rec.fetched_at)} і оброблено автоматично.", ""]
+    if rec.kind == MALFORMED:
+        lines += ["Лист не вдалося прочитати: його структуру пошкоджено (можливо, під час пересилання). "
+                  "Надішліть, будь ласка, файл звіту повторно звичайним вкладенням до нового листа."]
+    elif rec.kind == TOO_LARGE:
+        lines += [f"Лист завеликий ({rec.size / 1048576:.1f} МБ; приймаємо листи до "
+                  f"{settings.max_message_bytes // 1048576} МБ), його не оброблено. Надішліть файл звіту окремим "
+                  f"листом без інших вкладень; за потреби стисніть його в архів .zip."]
+    elif not results:
+        lines += ["У листі немає файлу звіту (електронної таблиці). Додайте заповнений шаблон звіту (.xlsx) "
+                  "вкладенням і надішліть лист повторно."]
+    else:
+        lines.append("Вкладені файли:")
+        for n, r in enumerate(results, 1):
+            where = f" ({r.container})" if r.container else ""
+            who = ""
+            if r.executor:
+                ex = cat.registry.get(r.executor)
+                who = f"; виконавець: {ex.short_name if ex else r.executor}" + (f", період: {r.period}" if r.period else "")
+            if r.status == "refused":
+                lines.append(f"{n}. «{r.name}»{where} — не прийнято: {r.reason}.")
+                continue
+            if r.status == "already":
+                lines.append(f"{n}. «{r.name}»{where} — цей самий файл уже отримано {format_time(r.received_before)}"
+                             f"{who}; повторно не оброблявся.")
+                continue
+            lines.append(f"{n}. «{r.name}»{where} — {r.label}{who}.")
+            if r.findings:
+                lines += ["   " + x for x in finding_lines(list(r.findings))]
+        lines += ["", "Що робити далі:"]
+        statuses = {r.status for r in results}
+        if ACCEPTED_ERRORS in statuses:
+            lines.append("— Виправте помилки в тому самому файлі (аркуш і клітинку вказано) і надішліть його повторно "
+                         "у відповідь на цей лист: значення з помилками не можуть увійти до зведеного звіту.")
+        if QUARANTINED in statuses or "refused" in statuses:
+            lines.append("— Файли, які не прийнято, не враховано. Заповніть саме шаблон, надісланий міністерством, "
+                         "не змінюйте його службових відомостей і надішліть у форматі .xlsx у відповідь на цей лист.")
+        if ACCEPTED_WARNINGS in statuses and ACCEPTED_ERRORS not in statuses:
+            lines.append("— Попередження не перешкоджають прийняттю звіту; перевірте їх і, якщо треба, надішліть "
+                         "виправлений файл.")
+        if statuses <= {ACCEPTED, ACCEPTED_WARNINGS, "already"}:
+            lines.append("— Нічого робити не потрібно: звіт прийнято. Якщо надішлете виправлений файл, буде "
+                         "враховано новіший.")
+    sender = workspace_sender(ws)
+    lines += ["", "Це автоматична квитанція; відповідати на неї не потрібно.",
+              f"З питань заповнення звертайтеся: {sender.contact or sender.address}", "", signature(sender)]
+    return "\n".join(lines) + "\n"
+
+
+def receipt_message(ws, rec: MessageRecord, parsed_refs: list[str], to: str, body: str,
+                    now: dt.datetime, message_id: str) -> EmailMessage:
+    from .mail import encode_words, workspace_sender
+
+    sender = workspace_sender(ws)
+    if not sender.address or "@" not in sender.address:
+        raise ConsolidateError("Не задано адресу відправника квитанцій: вкажіть [mail] sender у consolidate.toml")
+    msg = EmailMessage(policy=policy.SMTP)
+    if sender.name and not sender.name.isascii():
+        msg.set_raw("From", f"{encode_words(sender.name, 'From')} <{sender.address}>")
+    else:
+        msg["From"] = formataddr((sender.name, sender.address))
+    msg["To"] = to
+    subject = rec.subject or "ваш лист"
+    subject = subject if re.match(r"(?i)^(re|відп|вiдп|отв)\s*:", subject) else f"Re: {subject}"
+    msg.set_raw("Subject", encode_words(subject, "Subject"))
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    if rec.message_id:
+        msg["In-Reply-To"] = rec.message_id
+        msg["References"] = " ".join([*parsed_refs, rec.message_id][-10:])
+    msg["Auto-Submitted"] = "auto-replied"           # RFC 3834: responders must not answer it
+    msg["X-Auto-Response-Suppress"] = "All"          # the same for Exchange and Outlook
+    msg["X-Consolidate-Kind"] = "receipt"
+    msg.set_content(body, charset="utf-8", cte="base64")
+    return msg
+
+
+class SmtpOnce:
+    """Sends a message so that a kill at any moment leaves it sent at most once.
+
+    The whole message goes to the server first; ``before_commit`` (which records «replying» in the ledger)
+    runs before the final ``.``, and only that line makes the server take the message.  smtplib's
+    ``mail``/``rcpt``/``docmd``/``send``/``getreply`` do each step; the dot-stuffing is RFC 5321 4.5.2.
+    """
+
+    def __init__(self, session):
+        self.session = session
+
+    def send(self, msg: EmailMessage, from_addr: str, to_addrs: list[str], before_commit: Callable[[], None]) -> None:
+        smtp = self.session.smtp
+        data = msg.as_bytes(policy=policy.SMTP)
+        data = re.sub(rb"(?m)^\.", b"..", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        import smtplib
+
+        try:
+            code, resp = smtp.mail(from_addr)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, resp, from_addr)
+            for addr in to_addrs:
+                code, resp = smtp.rcpt(addr)
+                if code not in (250, 251):
+                    raise smtplib.SMTPRecipientsRefused({addr: (code, resp)})
+            code, resp = smtp.docmd("DATA")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, resp)
+            smtp.send(data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            _rset(smtp)
+            raise ConsolidateError("поштовий сервер відхилив адресата квитанції: " + ", ".join(
+                f"{a} ({c} {m.decode('utf-8', 'replace') if isinstance(m, bytes) else m})"
+                for a, (c, m) in exc.recipients.items())) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            _rset(smtp)
+            raise ConsolidateError(f"поштовий сервер не прийняв квитанцію ({exc})") from exc
+        before_commit()
+        smtp.send(b".\r\n")
+        code, resp = smtp.getreply()
+        if code != 250:
+            raise ConsolidateError(f"поштовий сервер не прийняв квитанцію ({code} "
+                                   f"{resp.decode('utf-8', 'replace') if isinstance(resp, bytes) else resp})")
+
+
+def _rset(smtp) -> None:
+    try:
+        smtp.rset()
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------------------------
+# one run
+# ---------------------------------------------------------------------------------
+
+@dataclass
+class MessageOutcome:
+    """What one run did with one message."""
+
+    message_key: str
+    sender: str
+    subject: str
+    sent_at: str
+    kind: str
+    files: list[FileResult] = field(default_factory=list)
+    reply: str = ""                  # SENT, UNCERTAIN, or "not-sent:<reason>"
+    moved_to: str = ""
+    duplicate: bool = False
+    error: str = ""                  # why processing stopped for now (it resumes on the next run)
+
+    @property
+    def accepted(self) -> bool:
+        return receipt_accepted(self.files)
+
+
+NO_REPLY_LABELS = {
+    "auto-submitted": "автоматичний лист", "auto-reply": "автовідповідь", "bulk": "масова розсилка",
+    "mailing-list": "список розсилки", "mailer-daemon": "службовий лист поштового сервера",
+    "own-address": "лист із власної адреси скриньки", "disabled": "квитанції вимкнено",
+    "no-files": "квитанції про листи без вкладень вимкнено", "no-address": "немає адреси відправника",
+}
+
+
+def reply_label(reply: str) -> str:
+    if reply == SENT:
+        return "квитанцію надіслано"
+    if reply == UNCERTAIN:
+        return "квитанцію, можливо, не надіслано (роботу було перервано під час надсилання)"
+    if reply.startswith("not-sent:"):
+        return "без квитанції: " + NO_REPLY_LABELS.get(reply[9:], reply[9:])
+    return reply
+
+
+class _Lock:
+    """One mailbox run per workspace at a time (an OS lock: released when the process dies)."""
+
+    def __init__(self, path: Path):
+        self.path, self.fh = path, None
+
+    def __enter__(self):
+        self.fh = open(self.path, "a+b")
+        try:
+            if os.name == "posix":
+                import fcntl
+
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:  # pragma: no cover - Windows
+                import msvcrt
+
+                self.fh.seek(0)
+                msvcrt.locking(self.fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            self.fh.close()
+            raise ConsolidateError("Пошту цієї робочої теки вже обробляє інший процес (consolidate mail fetch); "
+                                   "дочекайтеся його завершення.") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.fh.close()
+        return False
+
+
+def _durable_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest():
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    if os.name == "posix":
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().astimezone().replace(microsecond=0)
+
+
+class _Run:
+    def __init__(self, ws, settings: MailboxSettings, smtp, ledger: Ledger, imap: Imap,
+                 on_step: Callable[[str, str], None] | None, now: Callable[[], dt.datetime]):
+        self.ws, self.s, self.smtp_settings, self.ledger, self.imap = ws, settings, smtp, ledger, imap
+        self.on_step = on_step or (lambda step, key: None)
+        self.now = now
+        self.smtp_session = None
+        from .mail import workspace_sender
+
+        self.own = tuple(a for a in (workspace_sender(ws).address.lower(), settings.user.lower()) if "@" in a)
+
+    def close(self) -> None:
+        if self.smtp_session is not None:
+            self.smtp_session.__exit__(None, None, None)
+            self.smtp_session = None
+
+    # --- step 1 ------------------------------------------------------------------------
+    def take(self, uid: int) -> MessageOutcome | None:
+        size = self.imap.size(uid)
+        if size is None:
+            return None  # gone meanwhile
+        too_large = size > self.s.max_message_bytes
+        raw = self.imap.fetch(uid, "BODY.PEEK[HEADER]" if too_large else "BODY.PEEK[]")
+        if raw is None:
+            return None
+        raw_sha = hashlib.sha256(raw).hexdigest()
+        parsed = mailparts.parse(raw, self.s.limits, self.own) if not too_large else \
+            mailparts.parse(raw + b"\r\n", self.s.limits, self.own)
+        key = parsed.message_id or f"sha256:{raw_sha}"
+        known = _message_where(self.ledger, "message_key = ?", (key,))
+        if known:
+            earlier = known[0]
+            new = [p for p in parsed.taken if not self.ledger.has_file(p.sha256)]
+            if earlier.state != "moved":
+                return None  # resumed separately
+            if not new:  # the same message again (sent twice, or a copy left by a move the server half did)
+                where = self.imap.file_away(uid, True)
+                return MessageOutcome(key, parsed.sender, parsed.subject, parsed.sent_at, earlier.kind,
+                                      duplicate=True, moved_to=where, reply="not-sent:duplicate")
+            key = f"{key}#{raw_sha[:16]}"
+            if _message_where(self.ledger, "message_key = ?", (key,)):
+                return None
+        rel = f"{MESSAGES_DIR}/{raw_sha[:2]}/{raw_sha}.eml"
+        _durable_write(self.ws.root / rel, raw)
+        kind = TOO_LARGE if too_large else MALFORMED if parsed.malformed else WITH_FILES if parsed.parts else NO_FILES
+        with self.ledger.transaction():
+            cur = self.ledger.db.execute(
+                "INSERT INTO messages (message_key, message_id, sender, sender_name, sent_at, subject, raw_sha256, "
+                "raw_path, size, folder, uidvalidity, uid, fetched_at, kind, state, reply) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (key, parsed.message_id, parsed.sender, parsed.sender_name, parsed.sent_at, parsed.subject, raw_sha,
+                 rel, size, self.s.folder, self.imap.uidvalidity, uid, self.now().isoformat(), kind, "fetched",
+                 ""))
+            mid = cur.lastrowid
+            self.ledger.db.executemany(
+                "INSERT INTO message_parts (message, seq, name, container, size, sha256, taken, reason, known_before) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                [(mid, n, p.name, p.container, p.size, p.sha256, int(p.taken), p.reason,
+                  int(p.taken and self.ledger.has_file(p.sha256))) for n, p in enumerate(parsed.parts)])
+        self.on_step("fetched", key)
+        return self.resume(_message_where(self.ledger, "id = ?", (mid,))[0])
+
+    # --- steps 2 to 5 ------------------------------------------------------------------
+    def resume(self, rec: MessageRecord) -> MessageOutcome:
+        raw = (self.ws.root / rec.raw_path).read_bytes() if rec.state in ("fetched", "recorded") else b""
+        parsed = mailparts.parse(raw, self.s.limits, self.own) if raw else None
+        outcome = MessageOutcome(rec.message_key, rec.sender, rec.subject, rec.sent_at, rec.kind)
+        try:
+            if rec.state == "fetched":
+                rec = self._receive(rec, parsed)
+            if rec.state == "recorded":
+                rec = self._reply(rec, parsed)
+            if rec.state == "replying":   # killed while the receipt was being sent: never a second one
+                _advance(self.ledger, rec.id, state="replied", reply=UNCERTAIN, replied_at=self.now().isoformat())
+                rec = self._reload(rec)
+            if rec.state == "replied":
+                rec = self._move(rec)
+        except ConsolidateError as exc:
+            outcome.error = str(exc)
+            rec = self._reload(rec)
+        outcome.files = file_results(self.ws, self.ledger, rec, self.s.limits) if rec.state != "fetched" else []
+        outcome.reply, outcome.moved_to = rec.reply, rec.moved_to
+        return outcome
+
+    def _reload(self, rec: MessageRecord) -> MessageRecord:
+        return _message_where(self.ledger, "id = ?", (rec.id,))[0]
+
+    def _receive(self, rec: MessageRecord, parsed) -> MessageRecord:
+        from .inbox import run_intake
+
+        parts = message_parts(self.ledger, rec.id)
+        taken = {p.seq: p for p in parts if p.taken}
+        staged: dict[Path, str] = {}
+        folder = self.ws.root / STAGING_DIR / rec.raw_sha256[:16]
+        if taken:
+            found = {n: p for n, p in enumerate(parsed.parts)} if parsed else {}
+            for seq, part in taken.items():
+                got = found.get(seq)
+                if got is None or got.sha256 != part.sha256:
+                    raise ConsolidateError(f"Збережена копія листа «{rec.subject}» ({rec.raw_path}) не відповідає "
+                                           f"журналу; лист не оброблено.")
+                path = folder / f"{seq:03d}.{mailparts.spreadsheet_kind(got.data) or 'bin'}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(got.data)
+                staged[path] = part.name
+            run_intake(self.ws, list(staged), names=staged, workers=1)
+        self.on_step("archived", rec.message_key)
+        with self.ledger.transaction():
+            for part in taken.values():
+                f = self.ledger.file(part.sha256)
+                if f is None:
+                    raise ConsolidateError(f"Файл «{part.name}» листа «{rec.subject}» не записано до журналу; "
+                                           "лист буде оброблено наступного разу.")
+                if not part.known_before and f.executor and f.status != QUARANTINED:
+                    finding = self._sender_check(rec.sender, f.executor, part.name)
+                    if finding is not None:
+                        _add_sender_findings(self.ledger, f.id, [finding])
+            _set(self.ledger, rec.id, state="recorded")
+        shutil.rmtree(folder, ignore_errors=True)
+        self.on_step("recorded", rec.message_key)
+        return self._reload(rec)
+
+    def _sender_check(self, sender: str, executor: str, name: str) -> Finding | None:
+        ex = self.ws.catalogue.registry.get(executor)
+        if ex is None:
+            return None
+        known = {e.strip().lower() for e in ex.emails}
+        if sender and sender.lower() in known:
+            return None
+        listed = ", ".join(ex.emails) if ex.emails else "адрес у реєстрі немає"
+        return Finding(name, WARNING, SENDER_CODE,
+                       f"Файл надіслано з адреси {sender or '(невідомої)'}, якої немає в реєстрі для "
+                       f"«{ex.short_name}» ({listed}).", found=sender, expected=", ".join(ex.emails))
+
+    def _no_reply_reason(self, rec: MessageRecord, parsed) -> str:
+        if not self.s.receipts:
+            return "disabled"
+        if parsed is not None and parsed.auto:
+            return parsed.auto
+        if rec.kind == NO_FILES and not self.s.no_files_receipt:
+            return "no-files"
+        if parsed is None or not parsed.reply_to:
+            return "no-address"
+        return ""
+
+    def _reply(self, rec: MessageRecord, parsed) -> MessageRecord:
+        from .mail import workspace_sender
+
+        reason = self._no_reply_reason(rec, parsed)
+        if reason:
+            _advance(self.ledger, rec.id, state="replied", reply=f"not-sent:{reason}")
+            self.on_step("replied", rec.message_key)
+            return self._reload(rec)
+        results = file_results(self.ws, self.ledger, rec, self.s.limits)
+        body = receipt_body(self.ws, rec, results, self.s)
+        domain = (self.own[0].rpartition("@")[2] if self.own else "") or "localhost"
+        reply_id = make_msgid("receipt", domain=domain)
+        msg = receipt_message(self.ws, rec, parsed.references, parsed.reply_to, body, self.now(), reply_id)
+        session = self._smtp()
+
+        def before_commit():
+            _advance(self.ledger, rec.id, state="replying", reply_message_id=reply_id)
+            self.on_step("replying", rec.message_key)
+
+        try:
+            SmtpOnce(session).send(msg, workspace_sender(self.ws).address, [parsed.reply_to], before_commit)
+        except ConsolidateError:
+            if self._reload(rec).state == "replying":  # refused after the whole message: not delivered
+                _advance(self.ledger, rec.id, state="recorded", reply_message_id="")
+            raise
+        except (OSError, Exception) as exc:  # the connection broke after the message was marked: it may be sent
+            if self._reload(rec).state == "replying":
+                _advance(self.ledger, rec.id, state="replied", reply=UNCERTAIN, replied_at=self.now().isoformat())
+                return self._reload(rec)
+            raise ConsolidateError(f"квитанцію не надіслано ({exc})") from exc
+        self.on_step("replied", rec.message_key)
+        _advance(self.ledger, rec.id, state="replied", reply=SENT, replied_at=self.now().isoformat())
+        return self._reload(rec)
+
+    def _smtp(self):
+        if self.smtp_session is None:
+            from .mail import SmtpSession
+
+            if self.smtp_settings is None:
+                raise ConsolidateError("Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml "
+                                       "або вкажіть --smtp (або вимкніть квитанції: [mailbox] receipts = false).")
+            self.smtp_session = SmtpSession(self.smtp_settings).__enter__()
+        return self.smtp_session
+
+    def _move(self, rec: MessageRecord) -> MessageRecord:
+        results = file_results(self.ws, self.ledger, rec, self.s.limits)
+        accepted = receipt_accepted(results)
+        if rec.uidvalidity == self.imap.uidvalidity and rec.folder == self.s.folder and self.imap.exists(rec.uid):
+            uids = [rec.uid]
+        else:
+            uids = self.imap.find(rec.message_id)
+        where = ""
+        for uid in uids:
+            where = self.imap.file_away(uid, accepted)
+        if not where:  # moved by a run killed before it could record that (or by someone else)
+            where = self.s.processed_folder if accepted else self.s.rejected_folder
+        self.on_step("moved", rec.message_key)
+        _advance(self.ledger, rec.id, state="moved", moved_to=where, done_at=self.now().isoformat())
+        return self._reload(rec)
+
+
+def fetch_mail(ws, settings: MailboxSettings, smtp=None, *, on_step: Callable[[str, str], None] | None = None,
+               on_message: Callable[[MessageOutcome], None] | None = None,
+               now: Callable[[], dt.datetime] = _now) -> list[MessageOutcome]:
+    """Take every message of the mailbox folder once (see the module's docstring); messages a killed run left
+    part-way are finished first."""
+    ws.ensure_dirs()
+    outcomes: list[MessageOutcome] = []
+
+    def emit(o: MessageOutcome | None) -> None:
+        if o is not None:
+            outcomes.append(o)
+            if on_message:
+                on_message(o)
+
+    with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, Imap(settings) as imap:
+        shutil.rmtree(ws.root / STAGING_DIR, ignore_errors=True)  # what a killed run staged is staged again
+        run = _Run(ws, settings, smtp, ledger, imap, on_step, now)
+        try:
+            imap.select(settings.folder)
+            for rec in _message_where(ledger, "state <> 'moved'", ()):
+                emit(run.resume(rec))
+            for uid in imap.uids():
+                emit(run.take(uid))
+        except (imaplib.IMAP4.error, OSError) as exc:  # the connection broke: what is done stays done
+            raise ImapError(_imap_error(exc, settings)) from exc
+        finally:
+            run.close()
+    return outcomes
+
+
+def watch_mail(ws, settings: MailboxSettings, smtp=None, *, rounds: int | None = None,
+               on_round: Callable[[list[MessageOutcome] | None, str], None] | None = None,
+               sleep: Callable[[float], None] = time.sleep, **kwargs) -> int:
+    """:func:`fetch_mail` every ``poll_minutes``; a round that fails (server down) is reported and retried next
+    round.  Returns the number of rounds run (``rounds``: stop after that many; None: until interrupted)."""
+    done = 0
+    while rounds is None or done < rounds:
+        try:
+            result, error = fetch_mail(ws, settings, smtp, **kwargs), ""
+        except ConsolidateError as exc:
+            result, error = None, str(exc)
+        done += 1
+        if on_round:
+            on_round(result, error)
+        if rounds is not None and done >= rounds:
+            break
+        sleep(settings.poll_minutes * 60)
+    return done

@@ -1,0 +1,72 @@
+"""Returns from the reporting mailbox: one run (``fetch``) or a watch loop (``watch``), as typed results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..mailbox import (MailboxSettings, MessageOutcome, fetch_mail, mailbox_settings, reply_label,
+                       smtp_from_workspace, watch_mail)
+from ..model import ACCEPTED, ACCEPTED_WARNINGS
+from .base import ExitCode, Result
+
+
+@dataclass
+class MailFetchResult(Result):
+    """What one run did with the mailbox: each message, its files, its receipt, where it went."""
+
+    mailbox: str
+    folder: str
+    messages: list[MessageOutcome] = field(default_factory=list)
+
+    @property
+    def new(self) -> list[MessageOutcome]:
+        return [m for m in self.messages if not m.duplicate]
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for m in self.messages if m.duplicate)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when a message stopped part-way, had no return, or any of its files was not accepted clean."""
+        for m in self.new:
+            if m.error or not m.files:
+                return ExitCode.PROBLEMS
+            if any(f.status not in (ACCEPTED, ACCEPTED_WARNINGS, "already") for f in m.files):
+                return ExitCode.PROBLEMS
+        return ExitCode.CLEAN
+
+    def to_dict(self):
+        data = super().to_dict()
+        for m, d in zip(self.messages, data["messages"]):
+            d["reply_label"] = reply_label(m.reply)
+        data["duplicates"] = self.duplicates
+        return data
+
+
+def settings_for(ws, *, password: str | None = None, smtp=None, environ: Mapping[str, str] | None = None):
+    """The mailbox settings and the SMTP settings for receipts (``smtp``: given on the command line, else
+    [smtp] of consolidate.toml)."""
+    settings = mailbox_settings(ws, password=password, environ=environ)
+    return settings, smtp if smtp is not None else smtp_from_workspace(ws, environ)
+
+
+def fetch(ws, *, settings: MailboxSettings, smtp=None, on_message: Callable[[MessageOutcome], None] | None = None,
+          on_step: Callable[[str, str], None] | None = None) -> MailFetchResult:
+    """``consolidate mail fetch``: every new message once; receipts; messages filed away."""
+    messages = fetch_mail(ws, settings, smtp, on_message=on_message, on_step=on_step)
+    return MailFetchResult(settings.address, settings.folder, messages)
+
+
+def watch(ws, *, settings: MailboxSettings, smtp=None, rounds: int | None = None,
+          on_round: Callable[[MailFetchResult | None, str], None] | None = None,
+          on_message: Callable[[MessageOutcome], None] | None = None, sleep: Callable[[float], None] | None = None) -> int:
+    """``consolidate mail fetch --watch``: a run every ``poll_minutes``; a failed round is reported, not fatal."""
+
+    def round_done(messages, error: str) -> None:
+        if on_round:
+            on_round(None if messages is None else MailFetchResult(settings.address, settings.folder, messages), error)
+
+    extra = {"sleep": sleep} if sleep is not None else {}
+    return watch_mail(ws, settings, smtp, rounds=rounds, on_round=round_done, on_message=on_message, **extra)
