@@ -553,13 +553,23 @@ def _executor_codes(ws: Workspace, executors: tuple[str, ...]) -> list[str]:
     return codes
 
 
-def _deliver_and_report(ws: Workspace, ledger, letters, sender, settings, period: str, what: str) -> None:
-    from .mail import deliver, placeholder_addresses
+def _deliver_and_report(ws: Workspace, ledger, letters, sender, settings, period: str, what: str,
+                        force: bool = False) -> None:
+    """Write the letters as .eml drafts, or send them through SMTP — never from a fresh workspace's placeholders.
 
-    placeholders = placeholder_addresses(letters)
-    if placeholders:
-        click.secho(f"Увага: адреси-заглушки з реєстру ({len(placeholders)}, напр. {placeholders[0]}); "
-                    f"замініть їх у templates/executors.csv справжніми.", fg="yellow", err=True)
+    Sending is refused (exit 2) while the signer, the sender or recipients are placeholders, unless ``force``;
+    drafts are written with the same reasons as a warning (the clerk sends them from the mail client).
+    """
+    from .mail import deliver, unfit_to_send
+
+    problems = unfit_to_send(sender, letters)
+    if problems and settings is not None and not force:
+        raise ConsolidateError("Листи не надіслано: налаштування ще містять заглушки —\n"
+                               + "\n".join(f"  • {p};" for p in problems)
+                               + "\nВиправте їх (або, щоб надіслати все одно, додайте --force).")
+    if problems:
+        click.secho("Увага: листи ще не придатні до надсилання —\n" + "\n".join(f"  • {p};" for p in problems),
+                    fg="yellow", err=True)
     mail_dir = ws.out / "mail" / period
     records = deliver(letters, sender, ledger, root=ws.root, mail_dir=mail_dir, smtp=settings)
     for rec in records:
@@ -586,10 +596,12 @@ def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_smtp_options
 @click.option("--resend", is_flag=True, help="Надіслати повторно тим, кому шаблон уже надсилали.")
+@click.option("--force", is_flag=True, help="Надіслати, навіть якщо підписант, відправник чи адреси — ще заглушки.")
 @with_workspace
 @refreshes_status
 def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
-                       starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
+                       starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool,
+                       force: bool = False):
     """Надіслати виконавцям шаблони звітів із супровідним листом (.eml у out/mail/<період>/ або через SMTP)."""
     from .ledger import Ledger
     from .mail import earlier_letters, template_files, template_letter, workspace_sender
@@ -606,7 +618,7 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
                            "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).")
         files = template_files(ws, period, codes)
         letters = [template_letter(cat, period, code, *files[code], sender) for code in codes]
-        _deliver_and_report(ws, ledger, letters, sender, settings, period, "шаблони")
+        _deliver_and_report(ws, ledger, letters, sender, settings, period, "шаблони", force)
 
 
 @main.command("remind", short_help="Нагадати тим, хто не подав або подав з помилками.")
@@ -616,10 +628,11 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
                    "або подав з помилками.")
 @_smtp_options
 @click.option("--resend", is_flag=True, help="Надіслати, навіть якщо сьогодні нагадування вже надсилали.")
+@click.option("--force", is_flag=True, help="Надіслати, навіть якщо підписант, відправник чи адреси — ще заглушки.")
 @with_workspace
 @refreshes_status
 def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
-               starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool):
+               starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool, force: bool = False):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
     from .ledger import Ledger
     from .mail import earlier_letters, reminder_letters, workspace_sender
@@ -644,7 +657,7 @@ def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], sm
             _refuse_repeat(earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
                            "Сьогодні нагадування", "Щоб нагадати ще раз сьогодні, додайте --resend.")
         letters = reminder_letters(ws, ledger, period, targets, sender, today)
-        _deliver_and_report(ws, ledger, letters, sender, settings, period, "нагадування")
+        _deliver_and_report(ws, ledger, letters, sender, settings, period, "нагадування", force)
 
 
 INTAKE_EXIT_HELP = """\b

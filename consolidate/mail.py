@@ -253,12 +253,40 @@ def reminder_letters(ws, ledger, period: str, targets: Sequence[ExecutorStatus],
     return letters
 
 
+PLACEHOLDER_OPERATORS = ("", "Оператор")     # [operator] name of a fresh workspace
+
+
 def template_contact(ws) -> str | None:
-    """Whom executors contact, as printed on the templates: [templates] contact, else the mail sender."""
+    """Whom executors contact, as printed on the templates and letters.
+
+    [templates] contact as it is; else the mail sender's name, the operator (unless the placeholder),
+    «тел. …» from [operator] phone, and the sender's address.
+    """
     contact = ws.setting("templates", "contact")
     if not contact and ws.setting("mail", "sender"):
-        contact = ", ".join(str(x) for x in (ws.setting("mail", "sender_name"), ws.setting("mail", "sender")) if x)
+        operator = str(ws.setting("operator", "name", "") or "").strip()
+        phone = str(ws.setting("operator", "phone", "") or "").strip()
+        contact = ", ".join(str(x) for x in (
+            ws.setting("mail", "sender_name"), operator if operator not in PLACEHOLDER_OPERATORS else "",
+            f"тел. {phone}" if phone else "", ws.setting("mail", "sender")) if x)
     return str(contact) if contact else None
+
+
+def unfit_to_send(sender: Sender, letters: Sequence[Letter]) -> list[str]:
+    """Why these letters must not leave as they are (placeholders of a fresh workspace), in Ukrainian; [] if fit."""
+    problems = []
+    if sender.operator.strip() in PLACEHOLDER_OPERATORS:
+        problems.append(f"підписант — заглушка «{sender.operator}»: укажіть своє ім’я в [operator] name "
+                        f"у consolidate.toml")
+    domain = sender.address.rpartition("@")[2].lower()
+    if not sender.address or domain in PLACEHOLDER_DOMAINS or domain.endswith(".example"):
+        problems.append(f"адреса відправника — заглушка «{sender.address}»: укажіть скриньку міністерства "
+                        f"в [mail] sender у consolidate.toml")
+    placeholders = placeholder_addresses(letters)
+    if placeholders:
+        problems.append(f"адреси виконавців — заглушки ({len(placeholders)}, напр. {placeholders[0]}): замініть їх "
+                        f"у templates/executors.csv справжніми")
+    return problems
 
 
 def workspace_sender(ws) -> Sender:

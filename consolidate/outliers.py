@@ -44,12 +44,12 @@ OUTLIER_LABELS = {
 SECTION = "outliers"  # the section of consolidate.toml
 DEFAULT_CONFIG = """
 [outliers]
-# A figure this many times its plan (or last year's line) blocks the acceptance of a return until the
-# clerk confirms it with a reason: consolidate review accept КОД --confirm ПОСИЛАННЯ --reason «…».
-amount_ratio = 10          # financed / cash against the amount planned, or the same line a year earlier
-thousands_ratio = 1000     # hryvnias typed as thousand hryvnias
-count_ratio = 100          # a count against the indicator's plan
-percent_max = 100          # a percent above this is a count typed into a percent's cell
+# Значення, що в стільки разів більше за план (або за той самий рядок торік), блокує прийняття звіту,
+# доки працівник не підтвердить його з причиною: consolidate review accept КОД --confirm ПОСИЛАННЯ --reason «…».
+amount_ratio = 10          # профінансовано / касові видатки проти передбаченого або торішнього
+thousands_ratio = 1000     # гривні, введені замість тисяч гривень
+count_ratio = 100          # кількість проти плану показника
+percent_max = 100          # відсоток понад це — кількість, введена в клітинку відсотка
 """
 _PERSONS = re.compile(r"(\d[\d\s\u00a0]*)\s+(ос[іо]б\w*|особ[аи]|потерпіл\w*|постраждал\w*|дит\w*)", re.I)
 

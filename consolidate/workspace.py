@@ -28,18 +28,26 @@ CONFIG_FILE = "consolidate.toml"
 _YEAR_DIR = re.compile(r"^\d{4}$")
 DEFAULT_SHEET_PASSWORD = "consolidate"
 CONFIG_TEMPLATE = """\
-# Settings of this consolidate workspace.
+# Налаштування робочої теки consolidate.  Рядок після «#» — пояснення; значення — у лапках.
 [templates]
-# Password of the sheet protection in generated templates.  Protection guides input;
-# it is no security (Excel's sheet password is a weak 16-bit hash).
+# Пароль захисту аркушів у шаблонах.  Захист лише підказує, що заповнювати;
+# це не засіб безпеки (пароль аркуша Excel легко зняти).
 sheet_password = {password}
+# Хто відповідає на питання щодо заповнення (друкується в шаблонах і листах).
+# Якщо не вказано — назва і скринька з [mail], ім’я і телефон з [operator].
+# contact = "Мінсоцполітики, відділ протидії торгівлі людьми, тел. +380 44 000 00 00"
 
 [mail]
-sender = "reports@example.org"   # PLACEHOLDER: the programme's reporting mailbox
+# ЗАГЛУШКА: скринька для звітів; доки тут example.org, листи не надсилаються.
+sender = "reports@example.org"
 sender_name = {sender_name}
 
 [operator]
+# ЗАГЛУШКА: ім’я працівника, який підписує листи і приймає рішення; доки тут «Оператор»,
+# листи не надсилаються.
 name = "Оператор"
+# Телефон для довідок (увійде до рядка «З питань заповнення звертайтеся»).
+phone = ""
 """
 BUNDLED_CONFIG = "workspace.toml"  # consolidate/data/: the settings of the bundled programme's workspace
 

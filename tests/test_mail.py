@@ -23,6 +23,7 @@ from consolidate.cli import main
 from consolidate.ledger import Ledger
 from consolidate.mail import Letter, Sender, build_message, template_contact
 from consolidate.template import build_workbook, file_name
+from consolidate.workspace import open_workspace
 
 from .conftest import need_binary
 from .status_scenario import MVS_ERRORS, PERIOD, UA21_REJECT, populate
@@ -136,8 +137,13 @@ def attachment(msg) -> tuple[str, bytes]:
     return part.get_filename(), part.get_content()
 
 
-def run(*args, env=None):
-    return CliRunner().invoke(main, list(args), env=env)
+def run(*args, env=None, force=True):
+    """The CLI; sending through SMTP with the test workspace's placeholders (example.org, «Оператор») needs --force,
+    which these tests of the mail mechanics add (test_sending_from_placeholders_is_refused checks the refusal)."""
+    args = list(args)
+    if force and "--smtp" in args and args[0] in ("send-templates", "remind"):
+        args.append("--force")
+    return CliRunner().invoke(main, args, env=env)
 
 
 def expected_template(ws, code: str) -> tuple[str, bytes]:
@@ -161,7 +167,7 @@ def test_templates_arrive_with_recipients_subject_text_and_attachment(workspace,
     res = run("send-templates", "-w", str(ws.root), "-e", "MVS", "-e", "UA-21", "--smtp", server)
     assert res.exit_code == 0, res.output
     assert "Надіслано листів (шаблони): 2" in res.output
-    assert "адреси-заглушки" in res.stderr  # the registry's example.org placeholders are pointed out
+    assert "адреси виконавців — заглушки" in res.stderr  # the registry's example.org placeholders are pointed out
     assert len(inbox.messages) == 2
     by_executor = {}
     for mail_from, rcpt, raw in inbox.messages:
@@ -390,3 +396,35 @@ def test_remind_nobody_and_eml(workspace):
     msg = parse(eml.read_bytes())
     assert msg["X-Consolidate-Kind"] == "reminder" and UA21_REJECT.message in msg.get_body(("plain",)).get_content()
     assert attachment(msg) == expected_template(ws, "UA-21")
+
+
+def test_sending_from_placeholders_is_refused(workspace, smtp_server):
+    server, inbox = smtp_server
+    ws = workspace
+    res = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, force=False)
+    assert res.exit_code == 2 and inbox.messages == []
+    out = res.output
+    assert "Листи не надіслано: налаштування ще містять заглушки" in out and "--force" in out
+    assert "підписант — заглушка «Оператор»" in out and "адреса відправника — заглушка" in out
+    assert "адреси виконавців — заглушки (1, напр. mvs@example.org)" in out
+    with Ledger(ws.ledger_path) as ledger:
+        assert ledger.mails() == []                      # nothing recorded as sent
+    res = run("remind", "-w", str(ws.root), "-e", "MVS", "--smtp", server, force=False)
+    assert res.exit_code == 2 and inbox.messages == []
+
+    # a real signer, mailbox and phone: the contact line carries the phone; only the registry's addresses are left
+    (ws.root / "consolidate.toml").write_text(
+        '[mail]\nsender = "zvit@msp.gov.ua"\nsender_name = "Мінсоцполітики"\n'
+        '[operator]\nname = "Петренко Олена"\nphone = "+380 44 000 00 00"\n', encoding="utf-8")
+    ws = open_workspace(ws.root)
+    assert template_contact(ws) == "Мінсоцполітики, Петренко Олена, тел. +380 44 000 00 00, zvit@msp.gov.ua"
+    res = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, force=False)
+    assert res.exit_code == 2 and "підписант" not in res.output and "адреси виконавців — заглушки" in res.output
+    sent = run("send-templates", "-w", str(ws.root), "-e", "MVS", "--smtp", server, "--force", force=False)
+    assert sent.exit_code == 0 and len(inbox.messages) == 1
+    body = parse(inbox.messages[0][2]).get_body(("plain",)).get_content()
+    assert "З питань заповнення звертайтеся: Мінсоцполітики, Петренко Олена, тел. +380 44 000 00 00" in body
+
+    # drafts (.eml) are written, with the reasons as a warning
+    draft = run("send-templates", "-w", str(ws.root), "-e", "DMS", force=False)
+    assert draft.exit_code == 0 and "листи ще не придатні до надсилання" in draft.output
