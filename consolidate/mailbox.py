@@ -850,7 +850,8 @@ class _Run:
                     finding = self._sender_check(rec.sender, f.executor, part.name)
                     if finding is not None:
                         _add_sender_findings(self.ledger, f.id, [finding])
-            _set(self.ledger, rec.id, state="recorded")
+            accepted = receipt_accepted(file_results(self.ws, self.ledger, rec, self.s.limits))
+            _set(self.ledger, rec.id, state="recorded", outcome="accepted" if accepted else "not-accepted")
         shutil.rmtree(folder, ignore_errors=True)
         self.on_step("recorded", rec.message_key)
         return self._reload(rec)
