@@ -72,7 +72,9 @@ READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarant
 POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
 # fork on Linux: a reader starts in milliseconds with the catalogue already prepared; elsewhere the
 # platform's default (spawn: the catalogue is sent to each reader) is the safe choice.
-START_METHOD = "fork" if sys.platform.startswith("linux") else None
+# Reader processes: forked on Linux (cheap, the catalogue inherited); spawned elsewhere (Windows has no fork; the
+# catalogue is pickled to each reader).  CONSOLIDATE_START_METHOD=spawn runs Linux the Windows way (the tests do).
+START_METHOD = os.environ.get("CONSOLIDATE_START_METHOD") or ("fork" if sys.platform.startswith("linux") else None)
 BARRIER_EVERY = 100            # recorded files between two durability barriers (inbox removal waits for one)
 GROUP_SECONDS = 1.0            # the ledger's write transaction is committed at least this often (other writers wait)
 

@@ -673,20 +673,40 @@ def atomic_write(path: Path, data: bytes) -> None:
         pass
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process runs: os.kill(pid, 0) on POSIX; OpenProcess + GetExitCodeProcess on Windows."""
+    if os.name == "posix":
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:  # alive, another user's
+            return True
+        return True
+    import ctypes  # pragma: no cover - Windows
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() == 5  # access denied: it exists; 87 (invalid parameter): no such process
+    try:
+        code = wintypes.DWORD()
+        return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
 def _remove_stale_temps(path: Path) -> None:
     """Remove temporary files of ``path`` left by writers that were killed (their process is gone)."""
-    if os.name != "posix":  # os.kill(pid, 0) only probes on POSIX
-        return
     prefix, suffix = f".{path.name}.", ".tmp"
     for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
         pid = tmp.name[len(prefix):-len(suffix)]
-        if not pid.isdigit() or int(pid) == os.getpid():
+        if not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
             continue
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
             tmp.unlink(missing_ok=True)
-        except OSError:  # alive, another user's
+        except OSError:  # Windows: still open somewhere
             continue
 
 
