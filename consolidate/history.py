@@ -174,3 +174,24 @@ def attach_version_notes(ws: Workspace, cat: Catalogue) -> None:
             if old is not None:
                 notes[version] = "; ".join(differences(old, cat)) or "лише службові відомості"
     cat._memo["version_notes"] = notes
+
+
+def attach_years(ws: Workspace, cat: Catalogue) -> None:
+    """Prepare ``cat`` for an intake: the workspace's other years' catalogues (a return of one of them is read
+    with it) and, for each, what its older template versions differ in."""
+    from . import intake
+
+    others: dict[int, Catalogue] = {}
+    years = ws.years() if len(ws.later_years()) else {}
+    for year in years:
+        if year != cat.programme.report_year:
+            other = ws.catalogue_for(str(year))
+            other._memo.pop("other_years", None)
+            attach_version_notes(ws, other)
+            intake.prepare(other)
+            others[year] = other
+    attach_version_notes(ws, cat)
+    if others:
+        cat._memo["other_years"] = others
+    else:
+        cat._memo.pop("other_years", None)

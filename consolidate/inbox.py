@@ -174,8 +174,8 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
         return []
     ws.ensure_dirs()
     catalogue = ws.catalogue
-    from .history import attach_version_notes
-    attach_version_notes(ws, catalogue)  # what older template versions differ in, for their findings
+    from .history import attach_years
+    attach_years(ws, catalogue)  # the workspace's other years; what older template versions differ in
     intake.prepare(catalogue)  # computed once here, inherited by the workers
     count = _worker_count(workers, len(files))
     # Workers start before the lock, the ledger and any thread exist: they inherit none of them.

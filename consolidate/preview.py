@@ -56,6 +56,8 @@ class _ReadOnlyLedger:
 
 def preview(ws: Workspace, paths: list[Path] | None = None) -> list[Preview]:
     catalogue = ws.catalogue
+    from .history import attach_years
+    attach_years(ws, catalogue)
     ledger = _ReadOnlyLedger(ws.ledger_path)
     seen: set[str] = set()
     out: list[Preview] = []

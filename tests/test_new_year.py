@@ -100,3 +100,25 @@ def test_a_year_not_started_is_named(workspace):
     assert "new-year 2026" in res.output
     res = run("catalogue", "new-year", "2023", "-w", workspace.root, code=(1, 2))
     assert "2024" in res.output
+
+
+def test_intake_reads_each_return_with_its_own_years_catalogue(workspace):
+    ws = workspace
+    run("catalogue", "new-year", "2025", "-w", ws.root)
+    for period in ("2024", "2025-Q1"):
+        run("templates", "-w", ws.root, "-p", period, "-e", "MINJUST")
+        cat = open_workspace(ws.root).catalogue_for(period)
+        src = next((ws.out / "templates" / period).glob("*.xlsx"))
+        fill_workbook(src, ws.inbox / f"MINJUST-{period}.xlsx", plausible_values(cat, "MINJUST", 2))
+    res = CliRunner().invoke(main, ["intake", "-w", str(ws.root)])  # no --period: each file by its own year
+    assert res.exit_code == 0, res.output
+    with Ledger(ws.ledger_path) as ledger:
+        got = {s.period: s.template_version for s in ledger.submissions("MINJUST")}
+    assert got == {"2024": load_catalogue(ws.templates_dir).template_version,
+                   "2025-Q1": load_catalogue(ws.templates_dir / "2025").template_version}
+    assert not list(ws.quarantine.iterdir())
+    # a catalogue read on its own (no other years attached) refuses another year, as before
+    src = next((ws.out / "templates" / "2024").glob("*.xlsx"))
+    from consolidate.intake import read_return
+    ret = read_return(src.read_bytes(), "x.xlsx", load_catalogue(ws.templates_dir / "2025"))
+    assert any(f.code == "wrong-period" for f in ret.findings)

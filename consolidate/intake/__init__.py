@@ -106,7 +106,16 @@ def read_return(source: Path | str | bytes, name: str, catalogue: Catalogue, lim
         if not reasons.is_panic(exc):
             raise
         rd.findings.append(reasons.from_exception(name, exc).finding)  # a panic outside calamine's loading
-    return rd.result()
+    ret = rd.result()
+    # A workspace with several reporting years (history.attach_years): a return of another of its years is
+    # read with that year's catalogue instead of being refused as «інший період».
+    others = catalogue._memo.get("other_years")
+    if others:
+        wrong = next((f for f in ret.findings if f.code == "wrong-period"), None)
+        year = wrong.found[:4] if wrong is not None else ""
+        if year.isdigit() and int(year) in others:
+            return read_return(data, name, others[int(year)], limits, assigned)
+    return ret
 
 
 def _read(rd: Reading) -> None:
