@@ -379,10 +379,12 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
 @click.option("--as-of", "as_of", default=None, metavar="ДАТА",
               help="Дата, станом на яку складено звіт (стан звітування, позначка часу у файлах; ДД.ММ.РРРР або "
                    "РРРР-ММ-ДД; типово — сьогодні). Ті самі журнал і дата дають побайтово той самий звіт.")
+@click.option("--appendix/--no-appendix", "appendix", default=None,
+              help="Додаток «Стан звітування» у docx/pdf (типово — лише поки звіт неповний або це чернетка).")
 @with_workspace
 @refreshes_status
 def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool,
-               as_of: str | None = None):
+               as_of: str | None = None, appendix: bool | None = None):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
     from .ledger import Ledger
     from .outliers import Thresholds
@@ -411,7 +413,7 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
             from .report_docx import build_docx, write_pdf
 
             if docx_bytes is None:
-                docx_bytes = build_docx(cat, rec, status_rows, draft, created)
+                docx_bytes = build_docx(cat, rec, status_rows, draft, created, appendix)
             if f == "docx":
                 atomic_write(target, docx_bytes)
             else:

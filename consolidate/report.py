@@ -25,7 +25,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from .catalogue import GROUPS, Catalogue, period_label
 from .errors import ConsolidateError
-from .wording import plural_word
+from .wording import plural, plural_word
 from .model import CODE_LABELS, ERROR
 from .reconcile import (
     SUBTOTAL_KINDS,
@@ -68,11 +68,17 @@ S2_HEADERS = (
     "Фактично досягнуто (кількісний показник)",
     "Головний розпорядник бюджетних коштів",
     "Стан виконання",
-    "Повнота даних",
 )
 # Hidden helper columns of section I (after the nine visible ones): source code, task id, line id.
 S1_SOURCE_COL, S1_TASK_COL, S1_ID_COL = 9, 10, 11
-S2_ID_COL = 8
+S2_ID_COL = 7  # hidden, after the seven visible ones
+# Column widths (characters of the default font) of the printed form: each table fits A4 landscape's width at
+# about 95 % (fit to the page's width), so that its 10 pt text prints at ~9.5 pt.
+S1_WIDTHS = (18, 28, 15, 13, 12, 12, 12, 12, 18)
+S2_WIDTHS = (16, 22, 19, 10, 11, 16, 46)
+COMPLETENESS_KIND, COMPLETENESS_KIND_LABEL, COMPLETENESS_SEVERITY = "completeness", "Повнота даних", "довідка"
+PARTIAL_MARK = "*"      # beside a figure some of whose executors have not reported (explained once, below the table)
+ROW_LIMIT = 220.0       # the tallest row written (points): a row never runs over a printed page
 
 
 # Rows of «Стан звітування» are the reporting states computed by consolidate.status.
@@ -229,9 +235,28 @@ def _t(ws, r, c, value, fmt=None):
         ws.write_string(r, c, _cell_text(value), fmt)
 
 
-def _height(text: str, width_chars: float, rows: int = 1) -> float:
-    lines = sum(max(1, -(-len(p) // max(1, int(width_chars * 1.1)))) for p in str(text).split("\n"))
-    return min(409.0, max(15.0, 15.0 * lines / max(1, rows)))
+def _lines_of(text: str, width_chars: float, size: float = 10) -> int:
+    """Lines a text takes wrapped in a column ``width_chars`` wide (a word never split; generous: a column holds
+    about 1.24 characters of 10 pt Times per unit of width as LibreOffice renders it, counted as 1.15)."""
+    per_line = max(1, int(width_chars * 1.15 * 10 / size))
+    total = 0
+    for para in str(text).split("\n"):
+        n, used = 1, 0
+        for word in para.split():
+            w = len(word)
+            if used and used + 1 + w > per_line:
+                n, used = n + 1, 0
+            while w > per_line:  # a word longer than the line is broken by the spreadsheet
+                n, w = n + 1, w - per_line
+            used = used + (1 if used else 0) + w
+        total += n
+    return total
+
+
+def _height(text: str, width_chars: float, rows: int = 1, size: float = 10) -> float:
+    """The row height (points) that shows the whole text, over ``rows`` rows."""
+    lines = _lines_of(text, width_chars, size)
+    return min(409.0, max(15.0, (lines * size * 1.25 + 4) / max(1, rows)))
 
 
 class _F:
@@ -242,6 +267,14 @@ class _F:
         self.subtitle = wb.add_format({"font_name": "Times New Roman", "font_size": 12, "align": "left", "text_wrap": True})
         self.section = wb.add_format({"font_name": "Times New Roman", "font_size": 12, "bold": True})
         self.header = wb.add_format({**base, "bold": True, "align": "center", "valign": "vcenter", "bg_color": "#D9E1F2"})
+        self.header_small = wb.add_format({**base, "font_size": 8, "bold": True, "align": "center", "valign": "vcenter",
+                                           "bg_color": "#D9E1F2"})
+        # a continuation row of a measure whose text runs over several rows: no rule between its rows
+        self.side = wb.add_format({**base, "border": 0, "left": 1, "right": 1})
+        self.partial = wb.add_format({**base, "num_format": f'General" {PARTIAL_MARK}"', "align": "right",
+                                      "font_color": "#9C0006"})
+        self.note = wb.add_format({"font_name": "Times New Roman", "font_size": 10, "italic": True, "valign": "top",
+                                   "text_wrap": True})
         self.text = wb.add_format(base)
         self.bold = wb.add_format({**base, "bold": True})
         self.amount = wb.add_format({**base, "num_format": "#,##0.0", "align": "right"})
@@ -255,12 +288,13 @@ class _F:
         self.draft = wb.add_format({"font_name": "Times New Roman", "font_size": 14, "bold": True, "font_color": "#C00000"})
 
 
-def _setup(ws, widths, header_row, headers, fmts, repeat=True):
+def _setup(ws, widths, header_row, headers, fmts, repeat=True, size: float = 10):
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
+    fmt = fmts.header if size == 10 else fmts.header_small
     for c, h in enumerate(headers):
-        _t(ws, header_row, c, h, fmts.header)
-    ws.set_row(header_row, 90)
+        _t(ws, header_row, c, h, fmt)
+    ws.set_row(header_row, max(_height(h, widths[c], size=size) for c, h in enumerate(headers)))
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
@@ -312,6 +346,45 @@ def indicator_display(ir: IndicatorResult) -> float | str:
     return "—"
 
 
+STATUS_ORDER = ("виконано", "виконано частково", "триває", "не виконано", "не здійснювалось")
+
+
+def status_line(catalogue: Catalogue, mr: MeasureResult) -> str:
+    """The execution status the executors chose for the measure: «Стан: виконано» when they agree, otherwise each
+    status with who chose it («Стан: виконано — МВС, НПУ; виконано частково — 3 виконавці»)."""
+    chosen: dict[str, list[str]] = {}
+    for code, status in mr.statuses.items():
+        chosen.setdefault(status.strip().casefold(), []).append(code)
+    if not chosen:
+        return ""
+    order = sorted(chosen, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER), s))
+    if len(order) == 1:
+        return f"Стан: {order[0]}"
+    parts = []
+    for status in order:
+        codes = chosen[status]
+        who = (", ".join(catalogue.executor_label(c) for c in codes) if len(codes) <= 3
+               else plural(len(codes), "виконавець"))
+        parts.append(f"{status} — {who}")
+    return "Стан: " + "; ".join(parts)
+
+
+def narrative_lines(catalogue: Catalogue, mr: MeasureResult) -> list[str]:
+    """The «Стан виконання» cell of section II line by line: the status, then the assembled narrative."""
+    status = status_line(catalogue, mr)
+    return ([status] if status else []) + measure_narrative(catalogue, mr).split("\n")
+
+
+def partial_footnote(catalogue: Catalogue, rec: Reconciliation) -> str:
+    """Below section II, once: who has not reported («*» marks the figures that lack them)."""
+    missing = rec.missing_executors
+    if not missing:
+        return ""
+    names = ", ".join(catalogue.executor_label(c) for c in missing)
+    return (f"{PARTIAL_MARK} Неповні дані: звіти ще не подали {len(missing)} з {len(rec.expected)} виконавців — {names}. "
+            f"Позначені значення зведено без їхніх даних.")
+
+
 def completeness_note(catalogue: Catalogue, ir: IndicatorResult) -> str:
     """«неповні дані: не подали …» for an indicator some of whose executors have not reported."""
     if not ir.incomplete:
@@ -331,7 +404,7 @@ def measure_narrative(catalogue: Catalogue, mr: MeasureResult) -> str:
     if narrative:
         return narrative
     if mr.missing:
-        return "звіти не подано: " + ", ".join(catalogue.executor_label(c) for c in mr.missing)
+        return f"звіти не подано {PARTIAL_MARK}"
     return NIL_TEXT if mr.nil else "інформацію не надано"
 
 
@@ -364,7 +437,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     r += 2 + len(lines) + 1
     _t(ws, r, 0, "І. Фінансування завдань та заходів програми", fmts.section)
     header = r + 1
-    _setup(ws, (28, 44, 24, 22, 15, 15, 15, 15, 30), header, S1_HEADERS, fmts)
+    _setup(ws, S1_WIDTHS, header, S1_HEADERS, fmts, size=8)
     for c in (S1_SOURCE_COL, S1_TASK_COL, S1_ID_COL):
         ws.set_column(c, c, 12, None, {"hidden": True})
     _t(ws, header, S1_SOURCE_COL, "source")
@@ -407,7 +480,10 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                     formats = formats[:6] + [shown_format.get(v, amount) if isinstance(v, str)
                                              else fmts.suspect if f in fr.suspect else amount
                                              for v, f in zip(values[6:8], ("financed", "cash"))] + formats[8:]
-                height = _height(measure_text, 44) if len(group) == 1 else _height(holder, 24)
+                w = S1_WIDTHS
+                height = max(_height(measure_text, w[1], len(group)) if i == 0 else 15.0, _height(holder, w[2]),
+                             _height(line.source_label, w[3]), _height(values[8], w[8]),
+                             _height(values[0], w[0], lines) if row == start else 15.0)
                 yield values, formats, height
                 row += 1
 
@@ -440,40 +516,65 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
             row += len(SUBTOTAL_KINDS)
         yield from subtotal_rows(None, row, "Разом по Програмі")
 
-    ws.put_rows(first_data, table())
+    end = ws.put_rows(first_data, table())
+    ws.print_area(0, 0, end - 1, len(S1_HEADERS) - 1)  # the form's nine columns, never the hidden helpers
     return ws
 
 
+def _narrative_chunks(lines: list[str], width: float, limit: float = ROW_LIMIT) -> list[str]:
+    """The lines of a cell's text grouped into pieces each of which fits a row of at most ``limit`` points."""
+    chunks: list[list[str]] = [[]]
+    for line in lines:
+        if chunks[-1] and _height("\n".join([*chunks[-1], line]), width) >= limit:
+            chunks.append([])
+        chunks[-1].append(line)
+    return ["\n".join(c) for c in chunks if c]
+
+
 def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
+    """Section II as the form prints it: seven columns, a row per indicator; a measure's narrative (its execution
+    status first) in «Стан виконання», continued on further rows of the measure when it is longer than a row
+    can hold (a row never runs over a page, so nothing is cut off); a figure some of whose executors have not
+    reported marked «*», the list of who is missing given once below the table."""
     ws = wb.add_worksheet(SECTION2)
     r = _banner(ws, fmts, draft)
     _t(ws, r, 0, "ІІ. Виконання (основних) завдань та заходів програми", fmts.section)
     header = r + 1
-    _setup(ws, (26, 40, 34, 11, 12, 22, 90, 22), header, S2_HEADERS, fmts)
+    w = S2_WIDTHS
+    _setup(ws, w, header, S2_HEADERS, fmts)
     ws.set_column(S2_ID_COL, S2_ID_COL, 10, None, {"hidden": True})
     _t(ws, header, S2_ID_COL, "id")
     row = header + 1
     ind_by_measure = rec.indicators_by_measure()
     mres = rec.measures_by_id()
     label = catalogue.executor_label
+    last = len(S2_HEADERS)
     for task in catalogue.tasks:
         measures = catalogue.measures_of_task(task.id)
         if not measures:
             continue
+        ws.merge_range(row, 0, row, last - 1, "", fmts.bold)
         _t(ws, row, 0, f"{task.number}. {task.name}", fmts.bold)
-        for c in range(1, 8):
-            ws.write_blank(row, c, None, fmts.text)
         _t(ws, row, S2_ID_COL, task.id)
-        ws.set_row(row, _height(task.name, 26))
+        ws.set_row(row, _height(f"{task.number}. {task.name}", sum(w)))
         row += 1
         for m in measures:
             mr = mres[m.id]
             irs = ind_by_measure.get(m.id, [])
-            n = max(1, len(irs))
-            start = row
+            execs = "\n".join(label(c) for c in m.executors)
+            measure_text = f"{m.number}) {m.text}"
+            chunks = _narrative_chunks(narrative_lines(catalogue, mr), w[6])
+            n = max(1, len(irs), len(chunks))
             for i in range(n):
                 ir = irs[i] if i < len(irs) else None
-                _t(ws, row, 0, "", fmts.text)
+                first = i == 0
+                plain = fmts.text if first or ir is not None else fmts.side
+                _t(ws, row, 0, "", fmts.side)
+                _t(ws, row, 1, measure_text if first else "", fmts.text if first else fmts.side)
+                _t(ws, row, 5, execs if first else "", fmts.text if first else fmts.side)
+                _t(ws, row, 6, chunks[i] if i < len(chunks) else "", fmts.text)
+                height = max(_height(measure_text, w[1]) if first else 15.0, _height(execs, w[5]) if first else 15.0,
+                             _height(chunks[i], w[6]) if i < len(chunks) else 15.0)
                 if ir is not None:
                     ind = ir.indicator
                     _t(ws, row, 2, ind.name, fmts.text)
@@ -483,29 +584,26 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                         ws.write_number(row, 3, ind.planned, fmts.value)
                     shown = indicator_display(ir)
                     if not isinstance(shown, str):
-                        ws.write_number(row, 4, shown, fmts.suspect if ir.suspect else fmts.value)
+                        fmt = fmts.suspect if ir.suspect else fmts.partial if ir.incomplete else fmts.value
+                        ws.write_number(row, 4, shown, fmt)
                     else:
                         _t(ws, row, 4, shown, {NOT_REPORTED: fmts.flag, NIL_TEXT: fmts.text}.get(shown, fmts.value))
-                    note = completeness_note(catalogue, ir)
-                    if ir.note:
-                        note = (note + "; " if note else "") + ir.note
-                    _t(ws, row, 7, note, fmts.flag if ir.incomplete else fmts.text)
                     _t(ws, row, S2_ID_COL, ind.id)
+                    height = max(height, _height(ind.name, w[2]))
                 else:
-                    for c in (2, 3, 4, 7):
-                        _t(ws, row, c, "", fmts.text)
-                    _t(ws, row, S2_ID_COL, m.id)
+                    for c in (2, 3, 4):
+                        _t(ws, row, c, "", plain)
+                    if first:
+                        _t(ws, row, S2_ID_COL, m.id)
+                ws.set_row(row, height)
                 row += 1
-            execs = "\n".join(label(c) for c in m.executors)
-            narrative = measure_narrative(catalogue, mr)
-            measure_text = f"{m.number}) {m.text}"
-            for col, text in ((1, measure_text), (5, execs), (6, narrative)):
-                if n > 1:
-                    ws.merge_range(start, col, row - 1, col, "", fmts.text)
-                _t(ws, start, col, text, fmts.text)
-            height = max(_height(narrative, 90, n), _height(measure_text, 40, n), _height(execs, 22, n))
-            for rr in range(start, row):
-                ws.set_row(rr, height)
+    note = partial_footnote(catalogue, rec)
+    if note:
+        ws.merge_range(row + 1, 0, row + 1, last - 1, "", fmts.note)
+        _t(ws, row + 1, 0, note, fmts.note)
+        ws.set_row(row + 1, _height(note, sum(w)))
+        row += 2
+    ws.print_area(0, 0, row - 1, last - 1)  # the form's seven columns, never the hidden id
     return ws
 
 
@@ -543,6 +641,13 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
                   ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, c.kind)
         row = ws.put_rows(row, [(values, flagged if c.severity == ERROR else plain,
                                  max(_height(c.message, 80), _height(src, 60)))])
+    # what section II's form has no column for: each indicator's completeness and how its value was obtained
+    for ir in rec.indicators:
+        note = "; ".join(t for t in (completeness_note(catalogue, ir), ir.note) if t)
+        if note:
+            values = (COMPLETENESS_SEVERITY, COMPLETENESS_KIND_LABEL, ir.indicator.id, note,
+                      ", ".join(catalogue.executor_label(e) for e in ir.missing), "", "", COMPLETENESS_KIND)
+            row = ws.put_rows(row, [(values, plain, _height(note, 80))])
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 

@@ -58,7 +58,7 @@ from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
 from .report import unconfirmed_banner
 from .report import (NIL_TEXT, NOT_REPORTED, S1_HEADERS, S2_HEADERS, StatusRow, atomic_write, completeness_note,
                      default_status_rows, funding_display, holder_label, indicator_display, measure_narrative,
-                     period_phrase, proposal_authors, subtotal_note)
+                     partial_footnote, period_phrase, proposal_authors, status_line, subtotal_note, PARTIAL_MARK)
 from .wording import ua_date
 
 FONT = "Times New Roman"
@@ -81,7 +81,7 @@ S2_DOCX_HEADERS = S2_HEADERS[:7]  # the seed's seven columns (the xlsx adds «П
 # (297 mm − 20 mm − 12 mm margins = 265 mm).
 S1_WIDTHS = (27, 42, 30, 24, 25, 25, 25, 25, 42)
 S2_WIDTHS = (30, 42, 36, 20, 20, 30, 87)
-ANNEX_WIDTHS = (55, 32, 38, 20, 30)  # portrait A4: 210 mm − 25 mm − 10 mm = 175 mm
+ANNEX_WIDTHS = (44, 24, 32, 28, 47)  # portrait A4: 210 mm − 25 mm − 10 mm = 175 mm
 LANDSCAPE_MARGINS = dict(left=20, right=12, top=15, bottom=15)
 PORTRAIT_MARGINS = dict(left=25, right=10, top=20, bottom=20)
 
@@ -455,11 +455,14 @@ def _section1(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
 
 
 def _narrative(cell: _Cell, catalogue: Catalogue, mr) -> None:
+    status = status_line(catalogue, mr)
+    if status:
+        _write(cell, status, italic=True)
     if not mr.blocks:
-        _write(cell, measure_narrative(catalogue, mr), italic=True)
+        _write(cell, measure_narrative(catalogue, mr), italic=True, append=bool(status))
         return
     for i, block in enumerate(mr.blocks):
-        _write(cell, block.header, bold=True, append=i > 0)
+        _write(cell, block.header, bold=True, append=i > 0 or bool(status))
         if i > 0:
             cell.paragraphs[-1].paragraph_format.space_before = Pt(4)
         for _, text in block.paragraphs:
@@ -489,11 +492,10 @@ def _section2(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
                 _write(cells[2], ind.name)
                 _write(cells[3], format_value(ind.planned), ST_VALUE)
                 shown = indicator_display(ir)
-                _write(cells[4], shown if isinstance(shown, str) else format_value(shown), ST_VALUE,
-                       italic=shown in (NOT_REPORTED, NIL_TEXT))
-                note = completeness_note(catalogue, ir)
-                if note:
-                    _write(cells[4], note, ST_CELL, italic=True, append=True)
+                text = shown if isinstance(shown, str) else format_value(shown)
+                if ir.incomplete and not isinstance(shown, str):
+                    text = f"{text} {PARTIAL_MARK}"  # who is missing: once, below the table
+                _write(cells[4], text, ST_VALUE, italic=shown in (NOT_REPORTED, NIL_TEXT))
             task_cells.extend(cells[0] for cells in rows)
             _write(rows[0][1], f"{m.number}) {m.text}")
             _write(rows[0][5], "\n".join(label(c) for c in m.executors))
@@ -501,6 +503,9 @@ def _section2(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
             for col in (1, 5, 6):
                 grid.merge_down([cells[col] for cells in rows])
         grid.merge_down(task_cells)
+    note = partial_footnote(catalogue, rec)
+    if note:
+        _para(doc, note, ST_BODY).runs[0].italic = True
 
 
 def _section3(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
@@ -520,17 +525,25 @@ def _annex(doc, status_rows: list[StatusRow]) -> None:
     grid.header(ANNEX_HEADERS)
     for s in status_rows:
         cells = grid.row(cant_split=True)
-        for cell, value in zip(cells, (s.name, s.kind, s.state, ua_date(s.received[:10]), s.file)):
+        for cell, value in zip(cells, (s.name, s.kind, s.state, ua_date(s.received[:10]), breakable_name(s.file))):
             _write(cell, value, italic=cell is cells[2] and s.state == NOT_REPORTED)
 
 
+def breakable_name(name: str) -> str:
+    """A file name that a narrow cell breaks only between its parts (after «_», «-», before «(»), never inside
+    a word or its extension («(MINTSYFRY).xl sx» was printed before)."""
+    out = re.sub(r"([_\-])(?=\S)", "\\1\u200b", name or "")
+    return re.sub(r"(?<=\S)\(", "\u200b(", out)
+
+
 def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[StatusRow] | None = None,
-               draft: str = "", created: dt.datetime | None = None) -> bytes:
+               draft: str = "", created: dt.datetime | None = None, appendix: bool | None = None) -> bytes:
     """The national report as a .docx (bytes) in the ministry's layout.
 
     ``draft``: a banner at the top of the document and in the page header (e.g. unapproved
-    data).  ``status_rows``: the executors' reporting state for the annex, which is added while
-    an expected executor has not reported or the document is a draft (default: from ``rec``).
+    data).  ``status_rows``: the executors' reporting state for the annex «Стан звітування»;
+    ``appendix``: True/False to add it or not; None (default) adds it while an expected executor
+    has not reported or the document is a draft.
     """
     draft = unconfirmed_banner(catalogue, rec, draft)  # refused if not a draft and an outlier is unconfirmed
     doc = _new_document(catalogue, rec, created)
@@ -543,7 +556,7 @@ def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Stat
     _section2(doc, catalogue, rec)
     _page(doc.add_section(WD_SECTION.NEW_PAGE), landscape=False)
     _section3(doc, catalogue, rec)
-    if rec.missing_executors or draft:
+    if appendix or (appendix is None and (rec.missing_executors or draft)):
         _annex(doc, status_rows if status_rows is not None else default_status_rows(catalogue, rec))
     buf = io.BytesIO()
     doc.save(buf)
@@ -584,7 +597,7 @@ def docx_to_text(data: bytes) -> str:
                     text = "" if tc.vMerge == "continue" else "\n".join(Paragraph(p, doc).text for p in tc.p_lst)
                     lines.append("\t" + text)
                 lines.append("")
-    return "\n".join(lines) + "\n"
+    return ("\n".join(lines) + "\n").replace("\u200b", "")  # the break points of file names (breakable_name)
 
 
 def write_pdf(docx_bytes: bytes, out_path: Path, timeout: int = PDF_TIMEOUT) -> Path:

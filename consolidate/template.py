@@ -957,7 +957,7 @@ def _write_proposals(wb, fmts, password: str, keys: list):
         keys.append((key, "proposals", "proposal"))
     ws.data_validation(L.FIRST_DATA_ROW - 1, 1, L.FIRST_DATA_ROW - 1 + len(L.PROPOSAL_KEYS) - 1, 1,
                        _text_validation("Пропозиція", "Текст пропозиції.", 32000))
-    _page_setup(ws)
+    _page_setup(ws, fit_height=1)  # the five boxes of «III. Пропозиції» print on one page
     ws.repeat_rows(3, 3)
     ws.freeze_panes(L.FIRST_DATA_ROW - 1, 1)
     ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True, "format_rows": True})

@@ -22,6 +22,7 @@ from consolidate.catalogue import GROUPS
 from consolidate.errors import ConsolidateError
 from consolidate.numbers import format_amount, format_value
 from consolidate.reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, reconcile
+from consolidate.report import status_line
 from consolidate.report import S1_HEADERS, S1_ID_COL, S2_HEADERS, S2_ID_COL, SECTION1, SECTION2, build_report
 from consolidate.report_docx import (ANNEX_TITLE, FONT, FONT_FALLBACK, PROGRAMME_TOTAL, SECTION1_TITLE,
                                      SECTION2_TITLE, SECTION3_TITLE, build_docx, docx_to_text, write_pdf)
@@ -231,18 +232,23 @@ def test_section_two_values_equal_xlsx(cat, doc, rec, xlsx):
         assert d[2] == x[2], x[S2_ID_COL]
         assert d[3] == (format_value(x[3]) if isinstance(x[3], (int, float)) else x[3])
         shown = d[4].split("\n")[0]
-        assert shown == (format_value(x[4]) if isinstance(x[4], (int, float)) else x[4]), x[S2_ID_COL]
-        if str(x[7]).startswith("неповні дані"):
-            assert x[7].split(";")[0] in d[4]
+        ir = next(r for r in rec.indicators if r.indicator.id == x[S2_ID_COL])
+        expected = format_value(x[4]) if isinstance(x[4], (int, float)) else x[4]
+        if ir.incomplete and isinstance(x[4], (int, float)):
+            expected += " *"  # one short marker; who is missing is said once, below the table
+        assert shown == expected, x[S2_ID_COL]
         if isinstance(x[4], (int, float)):
             compared += 1
     assert compared >= 40
     # the narrative: agency headers then paragraphs, as reconciled
     mr = next(m for m in rec.measures if m.measure.id == "T1.10")
     cell = next(r[6] for r in rows if _cell_text(r[1]).startswith("10) нормативно-правове"))
-    assert _cell_text(cell) == mr.narrative_text().replace("\x07", "").replace("\x0b", "")
+    status = status_line(cat, mr)  # the status the executors chose, first (italic)
+    assert status.startswith("Стан: ")
+    assert _cell_text(cell) == status + "\n" + mr.narrative_text().replace("\x07", "").replace("\x0b", "")
     headers = [Paragraph(p, None) for p in cell.p_lst]
-    assert headers[0].text == mr.blocks[0].header and all(r.bold for r in headers[0].runs)
+    assert headers[0].text == status and all(r.italic for r in headers[0].runs)
+    assert headers[1].text == mr.blocks[0].header and all(r.bold for r in headers[1].runs)
 
 
 def test_text_export_reads_like_the_seed(cat, text):

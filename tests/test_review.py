@@ -16,6 +16,7 @@ from consolidate.filler import fill_workbook
 from consolidate.inbox import run_intake
 from consolidate.ledger import Ledger
 from consolidate.reconcile import reconcile_ledger
+from consolidate.report import S2_ID_COL
 from consolidate.review import (APPROVED, EXPECTED, RECEIVED, RESUBMITTED, RETURNED, slots_from_ledger)
 from consolidate.template import build_workbook
 
@@ -52,7 +53,7 @@ def test_slot_walks_through_every_state_and_only_approved_reach_report(workspace
     # a report built now has nothing from MINJUST; a draft has it, marked on every sheet
     assert _run(ws, "report").exit_code == 0
     rows = CalamineWorkbook.from_path(str(ws.out / "report-2024.xlsx")).get_sheet_by_name("II. Виконання").to_python()
-    t42 = next(r for r in rows if r[8] == "T4.2.1")
+    t42 = next(r for r in rows if r[S2_ID_COL] == "T4.2.1")
     assert t42[4] == "не подано"
     res = _run(ws, "report", "--include-unapproved", "--out", str(ws.out / "draft.xlsx"))
     assert res.exit_code == 0, res.output
@@ -60,7 +61,7 @@ def test_slot_walks_through_every_state_and_only_approved_reach_report(workspace
     for name in wb.sheet_names:
         assert str(wb.get_sheet_by_name(name).to_python()[0][0]).startswith("ЧЕРНЕТКА"), name
     draft_rows = wb.get_sheet_by_name("II. Виконання").to_python()
-    assert next(r for r in draft_rows if r[8] == "T4.2.1")[4] == 8000
+    assert next(r for r in draft_rows if r[S2_ID_COL] == "T4.2.1")[4] == 8000
 
     res = _run(ws, "review", "return", "MINJUST", *OP)
     assert res.exit_code != 0 and "comment" in res.output.lower()
@@ -85,7 +86,7 @@ def test_slot_walks_through_every_state_and_only_approved_reach_report(workspace
     assert _run(ws, "review", "accept", "MINJUST", *OP).exit_code != 0  # already approved
     assert _run(ws, "report").exit_code == 0
     rows = CalamineWorkbook.from_path(str(ws.out / "report-2024.xlsx")).get_sheet_by_name("II. Виконання").to_python()
-    assert next(r for r in rows if r[8] == "T2.2.1")[4] == 42
+    assert next(r for r in rows if r[S2_ID_COL] == "T2.2.1")[4] == 42
     assert not str(rows[0][0]).startswith("ЧЕРНЕТКА")
     listing = _run(ws, "review", "list")
     assert "MINJUST" in listing.output and "прийнято" in listing.output
@@ -115,8 +116,8 @@ def test_nil_report_is_not_a_missing_one(workspace):
     assert _run(ws, "report").exit_code == 0
     wb = CalamineWorkbook.from_path(str(ws.out / "report-2024.xlsx"))
     ii = wb.get_sheet_by_name("II. Виконання").to_python()
-    assert next(r for r in ii if r[8] == "T4.2.1")[4] == "не здійснювалось"   # MINJUST alone
-    assert next(r for r in ii if r[8] == "T1.9.1")[4] == "не подано"          # DMS never reported
+    assert next(r for r in ii if r[S2_ID_COL] == "T4.2.1")[4] == "не здійснювалось"   # MINJUST alone
+    assert next(r for r in ii if r[S2_ID_COL] == "T1.9.1")[4] == "не подано"          # DMS never reported
     i = wb.get_sheet_by_name("I. Фінансування").to_python()
     line = next(r for r in i if r[11] == "F.T4.2.SG.MINJUST")
     assert line[6] == "не здійснювалось"
@@ -168,7 +169,7 @@ def test_adjustment_bounds_audit_and_undo(workspace):
     assert _run(ws, "report").exit_code == 0
     wb = openpyxl.load_workbook(ws.out / "report-2024.xlsx", read_only=True)
     ii = [r for r in wb["II. Виконання"].iter_rows(values_only=True)]
-    assert next(r for r in ii if r[8] == "T3.5.1")[4] == 30
+    assert next(r for r in ii if r[S2_ID_COL] == "T3.5.1")[4] == 30
     checks = [r for r in wb["Звірка"].iter_rows(values_only=True)]
     adjusted = [r for r in checks if r[7] == "adjusted"]
     assert adjusted and "Іваненко" in adjusted[0][3] and "6 заходів МВС" in adjusted[0][3]

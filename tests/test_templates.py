@@ -325,7 +325,9 @@ def test_protection_validation_formatting_openpyxl(generated, code):
         assert set(dvs) == {f"{get_column_letter(col_of[c])}{r}" for r, c in inputs[sheet]}
         # print-ready
         assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == "9"
-        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+        # one page wide; «III. Пропозиції» (five boxes) on one page
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.fitToHeight == (None if sheet == "III. Пропозиції" else 0)
         assert ws.page_setup.fitToWidth in (None, 1)
         assert ws.print_title_rows == "$4:$4"
         assert ws.freeze_panes in ("C5", "B5")
