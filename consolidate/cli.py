@@ -973,22 +973,28 @@ def review_group():
 def review_list(ws: Workspace, period: str | None, as_json: bool):
     """Стан розгляду для кожного виконавця: очікується / отримано / повернуто / отримано повторно / прийнято."""
     from .ledger import Ledger
-    from .review import SLOT_STATES, slots_from_ledger
+    from .outliers import Thresholds
+    from .review import SLOT_STATES, blocking, slots_from_ledger
 
     period = resolve_period(ws, period)
     with Ledger(ws.ledger_path) as ledger:
         rows = slots_from_ledger(ws.catalogue, ledger, period)
+        blocked = blocking(ws.catalogue, ledger, period, Thresholds.of(ws))
     if as_json:
         click.echo(json.dumps([{"executor": r.executor, "state": r.state,
                                 "latest": r.latest.id if r.latest else None,
                                 "approved": r.approved.id if r.approved else None, "comment": r.comment,
-                                "decided_by": r.decided_by, "decided_at": r.decided_at} for r in rows],
+                                "decided_by": r.decided_by, "decided_at": r.decided_at,
+                                "unconfirmed": [o.ref for o in blocked.get(r.executor, [])]} for r in rows],
                               ensure_ascii=False, indent=2))
         return
     order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[0], SLOT_STATES[4]))}
     for r in sorted(rows, key=lambda r: order[r.state]):
         file = f" — «{r.latest.original_name}» (№{r.latest.id})" if r.latest else ""
         note = f"; коментар: {r.comment}" if r.state == "повернуто на доопрацювання" and r.comment else ""
+        if blocked.get(r.executor):
+            refs = ", ".join(o.ref for o in blocked[r.executor])
+            note += f"; прийняття блокують ймовірні помилки введення ({refs}) — підтвердьте з причиною або поверніть"
         click.echo(f"  {r.executor:<12} {ws.catalogue.executor_label(r.executor)}: {r.state}{file}{note}")
     counts = {s: sum(1 for r in rows if r.state == s) for s in SLOT_STATES}
     click.echo("Разом: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))

@@ -148,6 +148,19 @@ def outliers_of(catalogue: Catalogue, ledger, sub: Submission, thresholds: Thres
     return outliers_of_returns(catalogue, ledger, sub.period, [(sub, ledger.values(sub.id))], thresholds)
 
 
+def blocking(catalogue: Catalogue, ledger, period: str, thresholds: Thresholds | None = None
+             ) -> dict[str, list[Outlier]]:
+    """Per executor whose latest return awaits a decision, the outliers that still block its acceptance."""
+    waiting = [s.latest for s in slots_from_ledger(catalogue, ledger, period)
+               if s.state in (RECEIVED, RESUBMITTED) and s.latest is not None]
+    values = ledger.values_of(sub.id for sub in waiting)
+    out: dict[str, list[Outlier]] = {}
+    for c in outliers_of_returns(catalogue, ledger, period, [(sub, values[sub.id]) for sub in waiting], thresholds):
+        if not c.confirmed:
+            out.setdefault(c.outlier.executor, []).append(c.outlier)
+    return out
+
+
 def _confirm_hint(catalogue: Catalogue, executor: str, items: list[CheckedOutlier]) -> str:
     listing = "\n".join(f"  • {c.outlier.message}\n    підтвердити: --confirm {c.outlier.ref}" for c in items)
     return (f"{listing}\nВиправлений файл від виконавця знімає блокування; якщо цифри правильні, підтвердіть кожну "
