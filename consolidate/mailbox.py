@@ -196,7 +196,11 @@ def _quoted(text: str) -> str:
 
 
 class ImapError(ConsolidateError):
-    pass
+    """The server refused a command, or could not be reached."""
+
+
+class ImapConnectionError(ImapError):
+    """The connection broke (or never came up): the run stops; every step recorded so far stays done."""
 
 
 class Imap:
@@ -248,6 +252,13 @@ class Imap:
                     pass
             self.conn = None
 
+    def _do(self, command: str, *args):
+        """One IMAP command; a broken connection or a protocol error is an :class:`ImapError` (what is done stays done)."""
+        try:
+            return getattr(self.conn, command)(*args)
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise ImapConnectionError(_imap_error(exc, self.s)) from exc
+
     def _ok(self, typ, data, what: str):
         if typ != "OK":
             text = b" ".join(x for x in data if isinstance(x, bytes)).decode("utf-8", "replace")
@@ -255,7 +266,7 @@ class Imap:
         return data
 
     def select(self, folder: str) -> int:
-        typ, data = self.conn.select(_quoted(imap_utf7(folder)))
+        typ, data = self._do('select', _quoted(imap_utf7(folder)))
         self._ok(typ, data, f"відкрити теку «{folder}»")
         value = self.conn.response("UIDVALIDITY")[1]
         self.uidvalidity = int(value[0]) if value and value[0] else 0
@@ -266,11 +277,11 @@ class Imap:
         criteria = ["UNDELETED"]
         if self.s.action == "flag":
             criteria += ["UNKEYWORD", DONE_KEYWORD]
-        data = self._ok(*self.conn.uid("SEARCH", None, *criteria), "пошук листів")
+        data = self._ok(*self._do('uid', "SEARCH", None, *criteria), "пошук листів")
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
     def size(self, uid: int) -> int | None:
-        data = self._ok(*self.conn.uid("FETCH", str(uid), "(RFC822.SIZE)"), "розмір листа")
+        data = self._ok(*self._do('uid', "FETCH", str(uid), "(RFC822.SIZE)"), "розмір листа")
         for item in data:
             line = item[0] if isinstance(item, tuple) else item
             if isinstance(line, bytes):
@@ -281,20 +292,20 @@ class Imap:
 
     def fetch(self, uid: int, what: str = "BODY.PEEK[]") -> bytes | None:
         """The message (or its header, ``BODY.PEEK[HEADER]``) without marking it read; None if it is gone."""
-        data = self._ok(*self.conn.uid("FETCH", str(uid), f"({what})"), "отримати лист")
+        data = self._ok(*self._do('uid', "FETCH", str(uid), f"({what})"), "отримати лист")
         for item in data:
             if isinstance(item, tuple) and len(item) >= 2 and b"BODY[" in item[0]:
                 return bytes(item[1])
         return None
 
     def exists(self, uid: int) -> bool:
-        data = self._ok(*self.conn.uid("SEARCH", None, "UID", str(uid), "UNDELETED"), "пошук листа")
+        data = self._ok(*self._do('uid', "SEARCH", None, "UID", str(uid), "UNDELETED"), "пошук листа")
         return str(uid).encode() in b" ".join(d for d in data if d).split()
 
     def find(self, message_id: str) -> list[int]:
         if not message_id:
             return []
-        data = self._ok(*self.conn.uid("SEARCH", None, "UNDELETED", "HEADER", "Message-ID", _quoted(message_id)),
+        data = self._ok(*self._do('uid', "SEARCH", None, "UNDELETED", "HEADER", "Message-ID", _quoted(message_id)),
                         "пошук листа")
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
@@ -303,20 +314,20 @@ class Imap:
         s = self.s
         if s.action == "flag":
             flags = f"(\\Seen {DONE_KEYWORD})" if accepted else f"(\\Seen \\Flagged {DONE_KEYWORD} {REJECTED_KEYWORD})"
-            self._ok(*self.conn.uid("STORE", str(uid), "+FLAGS", flags), "позначити лист")
+            self._ok(*self._do('uid', "STORE", str(uid), "+FLAGS", flags), "позначити лист")
             return "позначено: " + ("оброблено" if accepted else "не прийнято")
         folder = s.processed_folder if accepted else s.rejected_folder
         target = _quoted(imap_utf7(folder))
         if folder not in self._created:
-            typ, data = self.conn.create(target)  # NO [ALREADYEXISTS] when it is there: fine
+            typ, data = self._do('create', target)  # NO [ALREADYEXISTS] when it is there: fine
             self._created.add(folder)
         if "MOVE" in self.caps:
-            self._ok(*self.conn.uid("MOVE", str(uid), target), f"перемістити лист до «{folder}»")
+            self._ok(*self._do('uid', "MOVE", str(uid), target), f"перемістити лист до «{folder}»")
         else:
-            self._ok(*self.conn.uid("COPY", str(uid), target), f"скопіювати лист до «{folder}»")
-            self._ok(*self.conn.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)"), "позначити лист вилученим")
+            self._ok(*self._do('uid', "COPY", str(uid), target), f"скопіювати лист до «{folder}»")
+            self._ok(*self._do('uid', "STORE", str(uid), "+FLAGS", "(\\Deleted)"), "позначити лист вилученим")
             if "UIDPLUS" in self.caps:
-                self._ok(*self.conn.uid("EXPUNGE", str(uid)), "вилучити лист")
+                self._ok(*self._do('uid', "EXPUNGE", str(uid)), "вилучити лист")
         return folder
 
 
@@ -810,8 +821,13 @@ class _Run:
                 rec = self._reload(rec)
             if rec.state == "replied":
                 rec = self._move(rec)
+        except ImapConnectionError:
+            raise  # the connection is gone: the run stops; every step recorded so far stays done
         except ConsolidateError as exc:
             outcome.error = str(exc)
+            rec = self._reload(rec)
+        except OSError as exc:  # the workspace's disk (full, not writable): this message waits for the next run
+            outcome.error = f"не вдалося записати до робочої теки: {exc.strerror or exc}"
             rec = self._reload(rec)
         outcome.files = file_results(self.ws, self.ledger, rec, self.s.limits) if rec.state != "fetched" else []
         outcome.reply, outcome.moved_to = rec.reply, rec.moved_to
@@ -946,6 +962,15 @@ def fetch_mail(ws, settings: MailboxSettings, smtp=None, *, on_step: Callable[[s
     """Take every message of the mailbox folder once (see the module's docstring); messages a killed run left
     part-way are finished first."""
     ws.ensure_dirs()
+    if settings.receipts:
+        from .mail import PLACEHOLDER_DOMAINS, workspace_sender
+
+        address = workspace_sender(ws).address
+        domain = address.rpartition("@")[2].lower()
+        if "@" not in address or domain in PLACEHOLDER_DOMAINS or domain.endswith(".example"):
+            raise ConsolidateError(f"Квитанції не можна надсилати з адреси-заглушки «{address}»: укажіть скриньку "
+                                   f"міністерства в [mail] sender у consolidate.toml (або вимкніть квитанції: "
+                                   f"[mailbox] receipts = false).")
     outcomes: list[MessageOutcome] = []
 
     def emit(o: MessageOutcome | None) -> None:
@@ -963,8 +988,6 @@ def fetch_mail(ws, settings: MailboxSettings, smtp=None, *, on_step: Callable[[s
                 emit(run.resume(rec))
             for uid in imap.uids():
                 emit(run.take(uid))
-        except (imaplib.IMAP4.error, OSError) as exc:  # the connection broke: what is done stays done
-            raise ImapError(_imap_error(exc, settings)) from exc
         finally:
             run.close()
     return outcomes

@@ -348,6 +348,11 @@ def test_settings_refuse_plain_text_stored_passwords_and_unknown_certificates(bo
     box.configure()
     result = CliRunner().invoke(main, ["mail", "fetch", "-w", str(box.ws.root)], env={ENV: "wrong"})
     assert result.exit_code == 2 and "відхилив вхід" in result.output
+    text = (box.ws.root / "consolidate.toml").read_text(encoding="utf-8")
+    (box.ws.root / "consolidate.toml").write_text(text.replace(f'sender = "{box.user}"',
+                                                               'sender = "antitrafficking@example.org"'))
+    result = CliRunner().invoke(main, ["mail", "fetch", "-w", str(box.ws.root)], env={ENV: PASSWORD})
+    assert result.exit_code == 2 and "адреси-заглушки" in result.output
 
 
 def test_watch_runs_rounds_and_survives_a_failed_round(box):
