@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ledger import Ledger
@@ -65,10 +65,12 @@ class ExecutorView:
     mails: list
     reviews: list
     slot: object
+    by_mail: dict = field(default_factory=dict)   # sha256 → «адреса, лист від …» for files that came by mail
 
 
 def executor(ws: Workspace, code: str, period: str) -> ExecutorView:
     from ..errors import ConsolidateError
+    from ..mailbox import describe_origin, mail_origins
     from ..review import slots_from_ledger
 
     found = ws.catalogue.registry.get(code)
@@ -80,7 +82,9 @@ def executor(ws: Workspace, code: str, period: str) -> ExecutorView:
         mails = ledger.mails(executor=code)
         reviews = ledger.reviews(executor=code)
         slot = next((s for s in slots_from_ledger(ws.catalogue, ledger, period) if s.executor == code), None)
-    return ExecutorView(found, list(reversed(files)), findings, list(reversed(mails)), list(reversed(reviews)), slot)
+        by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
+    return ExecutorView(found, list(reversed(files)), findings, list(reversed(mails)), list(reversed(reviews)), slot,
+                        by_mail)
 
 
 def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
