@@ -589,7 +589,9 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
         except Exception as exc:  # an unforeseen failure on one untrusted file must not stop the intake
             ret = Return(name, sha, None, None, None, [], [Finding(
                 name, ERROR, "unreadable",
-                f"Файл не вдалося прочитати ({type(exc).__name__}: {str(exc)[:200]}).")])
+                "Файл не вдалося прочитати: під час читання сталася непередбачена помилка. Файл збережено без змін; "
+                "надішліть його ще раз, збережений у Excel як .xlsx.",
+                detail=f"{type(exc).__name__}: {str(exc)[:1000]}")])  # the raw error: ledger and JSON only
         # The values travel as plain tuples (a named tuple pickles through a Python call per value); only the
         # ledger reads them, and it takes any sequence of CellValue's fields.
         ret.values = [tuple(v) for v in ret.values]

@@ -92,7 +92,7 @@ class Submission:
 CODE_LABELS = {
     # intake: the file
     "not-a-workbook": "не робоча книга", "encrypted": "зашифрований файл", "zip-bomb": "надмірний розмір після розпакування",
-    "too-large": "завеликий файл", "unsafe-xml": "небезпечний XML", "reader-crashed": "збій читання",
+    "too-large": "завеликий файл", "unsafe-xml": "небезпечний XML", "reader-crashed": "збій читання", "unreadable": "файл не прочитано",
     "not-identified": "не визначено виконавця", "wrong-programme": "інша програма", "wrong-period": "інший період",
     "unknown-executor": "невідомий виконавець", "metadata-edited": "змінено службові відомості",
     "title-edited": "змінено титульний аркуш", "identified-by-title": "виконавця визначено за титульним аркушем",

@@ -19,6 +19,7 @@ from consolidate.cli import main
 ALLOWED = {
     "consolidate", "xlsx", "xlsm", "xls", "ods", "docx", "pdf", "csv", "json", "eml", "html", "txt", "toml",
     "sha256", "e-mail", "excel", "word", "libreoffice", "calc", "outlook", "windows", "utf-8", "smtp", "imap",
+    "microsoft", "office", "zip", "pdf", "ole2", "xml",
     "starttls", "bom", "scrypt", "inbox", "archive", "quarantine", "out",
     # consolidate.toml sections and keys a clerk edits
     "operator", "name", "mail", "sender", "sender_name", "templates", "contact", "phone", "mailbox", "poll_minutes",
@@ -167,3 +168,50 @@ def test_a_full_demo_and_the_daily_commands_print_no_english(demo_ws):
         result = _run(args + ws)
         assert result.exit_code in (0, 1), (args, result.output)
         assert english_words(result.output) == [], (args, result.output)
+
+
+def test_damaged_files_are_explained_in_ukrainian(workspace, tmp_path):
+    """Library errors never reach the clerk: intake output, quarantine notes and the list are Ukrainian."""
+    import io
+    import zipfile
+
+    from consolidate.template import build_workbook
+
+    good = build_workbook(workspace.catalogue, "MINJUST", "2024", "x")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types>not really</Types>")
+        zf.writestr("xl/workbook.xml", "<<<")
+    files = {"обрізаний.xlsx": good[:3000], "сміття.xlsx": bytes(range(256)) * 20, "архів.xlsx": zipped.getvalue(),
+             "старий.xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "таблиця.ods": b"PK\x03\x04" + b"\1" * 90,
+             "лист.pdf": b"%PDF-1.4\n"}
+    for name, data in files.items():
+        (workspace.inbox / name).write_bytes(data)
+    w = ["-w", str(workspace.root)]
+    res = _run(["intake", *w])
+    assert res.exit_code == 1, res.output
+    assert english_words(res.output) == [], res.output
+    notes = list(workspace.quarantine.glob("*.txt"))
+    assert len(notes) == len(files)
+    for note in notes:
+        text = note.read_text(encoding="utf-8")
+        assert english_words(text) == [], text
+    listed = _run(["quarantine", "list", *w])
+    assert english_words(listed.output) == [], listed.output
+
+
+def test_every_finding_and_conflict_code_has_a_ukrainian_name():
+    """Codes are shown as words («від’ємне значення», not «negative»): each code raised in the code has its label."""
+    from pathlib import Path
+
+    from consolidate.model import CODE_LABELS
+
+    codes = set()
+    for path in (Path(__file__).resolve().parent.parent / "consolidate").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        codes |= set(re.findall(r'reject\(\s*"([a-z][a-z0-9-]+)"', text))
+        codes |= set(re.findall(r'\.add\(\s*(?:ERROR|WARNING)\s*,\s*"([a-z][a-z0-9-]+)"', text))
+        codes |= set(re.findall(r'Finding\([^)]*?(?:ERROR|WARNING),\s*"([a-z][a-z0-9-]+)"', text, re.S))
+        codes |= set(re.findall(r'Conflict\(\s*"([a-z][a-z0-9-]+)"', text))
+    assert len(codes) > 40
+    assert sorted(codes - set(CODE_LABELS)) == []
