@@ -12,16 +12,10 @@ import datetime as dt
 
 import io
 import os
-import threading
-import zipfile
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import NamedTuple
 
-import xlsxwriter
-import xlsxwriter.workbook
 from xlsxwriter.utility import xl_col_to_name
-from xlsxwriter.worksheet import Worksheet
 
 from .catalogue import GROUPS, Catalogue, period_label
 from .errors import ConsolidateError
@@ -37,7 +31,7 @@ from .reconcile import (
     Subtotal,
 )
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
-from .template import FastStringsPackager
+from .xlsx_fast import Formula, add_streamed_sheet, report_workbook
 
 SECTION1 = "I. Фінансування"
 SECTION2 = "II. Виконання"
@@ -83,132 +77,6 @@ ROW_LIMIT = 220.0       # the tallest row written (points): a row never runs ove
 
 # Rows of «Стан звітування» are the reporting states computed by consolidate.status.
 StatusRow = ExecutorStatus
-
-
-class Formula(NamedTuple):
-    """A formula cell for :meth:`_StreamedSheet.put_rows`: the formula (with "=") and its computed value."""
-    text: str
-    value: float
-
-
-class _StreamedSheet(Worksheet):
-    """A worksheet whose rows go to a temporary file as they are written (xlsxwriter's constant_memory mode,
-    for this sheet only), whole rows at a time (:meth:`put_rows`).
-
-    Section I, «Звірка», «Стан звітування» and «Джерела» grow with the number of executors — tens of
-    thousands of funding lines and provenance rows at national scale — and are written row by row, top to
-    bottom; held in memory, their cells cost more than everything else in the report.
-    """
-
-    def _initialize(self, init_data):
-        super()._initialize({**init_data, "constant_memory": True})
-        self._shared: dict = {}  # value → its index in the workbook's shared strings
-        self._styles: dict = {}  # format → its ' s="…"' attribute
-
-    def _style(self, fmt) -> str:
-        style = self._styles.get(fmt)
-        if style is None:
-            style = self._styles[fmt] = f' s="{fmt._get_xf_index()}"' if fmt else ""
-        return style
-
-    def _new_shared(self, value: str) -> int:
-        """A text not seen before on this sheet: into the shared strings (which count this use)."""
-        index = self._shared[value] = self.str_table._get_shared_string_index(_cell_text(value))
-        return index
-
-    def merge_rows(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
-        """Merge a range whose cells :meth:`put_rows` writes (the value in the first, the format in all)."""
-        self.merge.append([first_row, first_col, last_row, last_col])
-
-    def put_rows(self, first_row: int, rows) -> int:
-        """Write whole rows at once from ``first_row`` down; returns the row after the last one.
-
-        ``rows``: (values, formats, height) from column A on — a value is text (always written as text,
-        never as a formula or markup), a number, a :class:`Formula`, or None / "" (a blank cell, written
-        only with a format); a height as for ``set_row`` (None: the default).  Rows go strictly downwards,
-        after anything written to the sheet before.
-
-        At national scale these sheets hold hundreds of thousands of cells, and xlsxwriter's per-cell
-        bookkeeping (a cell object, a dimension check, an escaped in-line string) was most of the report's
-        time.  Here a row is one piece of XML, and its text goes to the workbook's shared strings as in
-        xlsxwriter's normal mode: a file name or a checksum repeated on every row of an executor is stored
-        once.  The cells read back as those of write_string / write_number / write_formula / write_blank
-        (tested).
-        """
-        if first_row < self.previous_row or (first_row == self.previous_row
-                                             and (self.table.get(first_row) or first_row in self.row_info)):
-            raise ValueError(f"row {first_row} of a streamed sheet written after row {self.previous_row}")
-        if self._check_dimensions(first_row, 0):
-            raise ValueError(f"row {first_row} is outside the worksheet")
-        self._write_single_row(first_row)  # what xlsxwriter still holds goes first
-        sst = self.str_table
-        get = self._shared.get
-        templates: dict[int, tuple[object, str]] = {}  # id(formats) → (formats, a row of text cells in them)
-        out: list[str] = []
-        hits, r, last_col = 0, first_row, 0  # hits: text cells written (each a use of a shared string)
-        known_before = len(self._shared)
-        for values, formats, height in rows:
-            r += 1  # the row's number in A1 notation
-            if height is None and len(values) == len(formats) and all(v.__class__ is str and v for v in values):
-                # the common row, e.g. every row of «Джерела»: text only, one template for the row
-                known = templates.get(id(formats))
-                if known is None or known[0] is not formats:
-                    cells = "".join(f'<c r="{_COLUMNS[c]}{{0}}"{self._style(f)} t="s"><v>{{{c + 1}}}</v></c>'
-                                    for c, f in enumerate(formats))
-                    known = templates[id(formats)] = (formats, f'<row r="{{0}}">{cells}</row>')
-                hits += len(values)
-                indices = [i if (i := get(v)) is not None else self._new_shared(v) for v in values]
-                out.append(known[1].format(r, *indices))
-                if len(values) - 1 > last_col:
-                    last_col = len(values) - 1
-                if len(out) == 1024:
-                    self.fh.write("".join(out))
-                    out.clear()
-                continue
-            tag = f'<row r="{r}">'
-            if height is not None:
-                px = int(height * 4.0 / 3.0 + 0.5)
-                if px != self.original_row_height or px != self.default_row_height:
-                    tag = f'<row r="{r}" ht="{px * 0.75:.16g}" customHeight="1">'
-            cells = [tag]
-            for col, value in enumerate(values):
-                fmt = formats[col]
-                style = self._style(fmt)
-                kind = value.__class__
-                if kind is str and value:
-                    index = get(value)
-                    if index is None:
-                        index = self._new_shared(value)
-                    hits += 1
-                    cells.append(f'<c r="{_COLUMNS[col]}{r}"{style} t="s"><v>{index}</v></c>')
-                elif value is None or kind is str:
-                    if style:
-                        cells.append(f'<c r="{_COLUMNS[col]}{r}"{style}/>')
-                    else:
-                        continue
-                elif kind is Formula:
-                    text = self._escape_data(value.text.removeprefix("="))
-                    cells.append(f'<c r="{_COLUMNS[col]}{r}"{style}><f>{text}</f><v>{value.value}</v></c>')
-                elif isinstance(value, (int, float)) and kind is not bool:
-                    cells.append(f'<c r="{_COLUMNS[col]}{r}"{style}><v>{value:.16G}</v></c>')
-                else:
-                    raise TypeError(f"cell {_COLUMNS[col]}{r}: {kind.__name__} is not text, a number or a formula")
-                if col > last_col:
-                    last_col = col
-            cells.append("</row>")
-            out.append("".join(cells))
-            if len(out) == 1024:
-                self.fh.write("".join(out))
-                out.clear()
-        self.fh.write("".join(out))
-        sst.count += hits - (len(self._shared) - known_before)  # the new ones were counted when added
-        if r > first_row:
-            self._check_dimensions(r - 1, last_col)
-            self.previous_row = r - 1
-        return r
-
-
-_COLUMNS = [xl_col_to_name(c) for c in range(64)]
 
 
 def _cell_text(value) -> str:
@@ -420,7 +288,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     """Section I: a line per funding line, grouped by task and measure (merged cells), each task followed by
     its subtotals and the table by the programme's — SUMIFS over the hidden source and task columns, with
     the computed sums as their cached values.  Written top to bottom (7,500 lines at 1,500 hromadas)."""
-    ws = wb.add_worksheet(SECTION1, worksheet_class=_StreamedSheet)
+    ws = add_streamed_sheet(wb, SECTION1, _cell_text)
     prog = catalogue.programme
     r = _banner(ws, fmts, draft)
     ws.merge_range(r, 0, r, 8, "ЗВІТ", fmts.title)
@@ -624,7 +492,7 @@ def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 
 
 def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
-    ws = wb.add_worksheet(SHEET_CHECKS, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
+    ws = add_streamed_sheet(wb, SHEET_CHECKS, _cell_text)  # rows strictly top to bottom
     r = _banner(ws, fmts, draft)
     headers = ("Серйозність", "Вид", "Ідентифікатор", "Повідомлення", "Виконавці", "Значення",
                "Джерела (файл, аркуш, клітинка)", "Код")
@@ -652,7 +520,7 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
 
 
 def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
-    ws = wb.add_worksheet(SHEET_STATUS, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
+    ws = add_streamed_sheet(wb, SHEET_STATUS, _cell_text)  # rows strictly top to bottom
     r = _banner(ws, fmts, draft)
     headers = ("Код", "Виконавець", "Тип", "Стан", "Отримано", "Файл", "sha256", "Помилок", "Попереджень",
                "Звітів", "Відхилено файлів", "Останнє нагадування", "Контакт", "Примітка")
@@ -670,7 +538,7 @@ def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
 
 
 def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
-    ws = wb.add_worksheet(SHEET_SOURCES, worksheet_class=_StreamedSheet)  # rows strictly top to bottom
+    ws = add_streamed_sheet(wb, SHEET_SOURCES, _cell_text)  # rows strictly top to bottom
     r = _banner(ws, fmts, draft)
     headers = ("Ідентифікатор", "Поле", "Виконавець", "Значення", "Файл", "sha256", "Аркуш", "Клітинка")
     _setup(ws, (16, 12, 12, 30, 36, 66, 18, 10), r, headers, fmts)
@@ -684,30 +552,6 @@ def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
 def default_status_rows(catalogue: Catalogue, rec: Reconciliation) -> list[ExecutorStatus]:
     """Status rows from the reconciliation alone (reported / not reported); the CLI passes the ledger's."""
     return status_from_reconciliation(catalogue, rec)
-
-
-class _FastZip(zipfile.ZipFile):
-    """The workbook's zip, deflated at level 1: a quarter of the time of zlib's default for 20 % more bytes
-    (the report is tens of MB of XML at national scale)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **{**kwargs, "compresslevel": 1})
-
-
-class _Workbook(xlsxwriter.Workbook):
-    _zip_lock = threading.Lock()
-
-    def _get_packager(self):
-        return FastStringsPackager()  # tens of thousands of shared strings at national scale
-
-    def _store_workbook(self) -> None:
-        # xlsxwriter has no option for the compression level; its ZipFile is swapped for this call only
-        with self._zip_lock:
-            saved, xlsxwriter.workbook.ZipFile = xlsxwriter.workbook.ZipFile, _FastZip
-            try:
-                super()._store_workbook()
-            finally:
-                xlsxwriter.workbook.ZipFile = saved
 
 
 def unconfirmed_banner(catalogue: Catalogue, rec: Reconciliation, draft: str) -> str:
@@ -737,8 +581,8 @@ def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Ex
     """
     draft = unconfirmed_banner(catalogue, rec, draft)
     buf = io.BytesIO()
-    wb = _Workbook(buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
-                                   "strings_to_numbers": False})
+    wb = report_workbook(buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
+                               "strings_to_numbers": False})
     wb.set_properties({"title": f"Звіт про виконання програми {catalogue.programme.code} за {rec.period}",
                        "author": catalogue.programme.customer,
                        **({"created": created} if created is not None else {})})  # a stamp given: same bytes

@@ -11,7 +11,6 @@ recalculate on load still shows the truth.
 
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as dt
 import functools
@@ -23,20 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.packager import Packager
-from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-from xlsxwriter.worksheet import CellBlankTuple as _BLANK
-from xlsxwriter.worksheet import CellNumberTuple as _NUMBER
-from xlsxwriter.worksheet import CellStringTuple as _STRING
-from xlsxwriter.worksheet import Worksheet
 
 from . import layout as L
 from .catalogue import GROUPS, SOURCE_LABELS, UNIT_LABELS, Catalogue, period_label
 from .errors import ConsolidateError
 from .numbers import format_value
+from .xlsx_fast import template_workbook
 
 DEFAULT_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
 WB_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
@@ -69,258 +61,6 @@ class Identity:
     """The catalogue's content hash and template version (computing them hashes the whole catalogue)."""
     digest: str
     version: str
-
-
-_COL_NAMES: dict[int, str] = {}
-
-
-class _Worksheet(Worksheet):
-    """xlsxwriter's worksheet with shortcuts that write xlsxwriter's own bytes, faster.
-
-    Formulas: xlsxwriter rewrites every formula and conditional-format criterion with some thirty
-    regular expressions (for functions newer than Excel 2010); every template carries the same few
-    dozen formulas, and that rewriting was half the time of generating a template.  The result
-    depends on the formula and two flags only, so it is computed once per process.
-
-    Cells: the <sheetData> loop below (see there).  Templates address cells by (row, col) only, so
-    the writers are xlsxwriter's undecorated ones, without its A1-notation check on every call.
-    """
-
-    write_string = Worksheet._write_string
-    write_number = Worksheet._write_number
-    write_blank = Worksheet._write_blank
-
-    _prepared: dict[tuple[str, bool, bool], str] = {}
-
-    def _prepare_formula(self, formula, expand_future_functions=False):
-        key = (formula, bool(expand_future_functions), bool(getattr(self, "use_future_functions", False)))
-        prepared = self._prepared.get(key)
-        if prepared is None:
-            if len(self._prepared) >= 4096:  # bounded: the templates' formulas are a fixed few dozen
-                self._prepared.clear()
-            prepared = self._prepared[key] = super()._prepare_formula(formula, expand_future_functions)
-        return prepared
-
-    # The <sheetData> rows.  xlsxwriter's own loop spends most of a template's XML time on the
-    # generic path of every cell (attribute escaping of values that never need it, a column scan
-    # per row for the spans); the loops below write the same bytes for the cells templates have
-    # (strings, numbers, blanks) and hand every other cell to xlsxwriter's ``_write_cell``.
-    # tests/test_templates.py compares the bytes with xlsxwriter's own worksheet.
-
-    def _calculate_spans(self):
-        if self.comments:
-            return super()._calculate_spans()
-        # the first and last column with a cell in each block of 16 rows
-        blocks: dict[int, list[int]] = {}
-        row_min, row_max, col_min, col_max = self.dim_rowmin, self.dim_rowmax, self.dim_colmin, self.dim_colmax
-        for row_num, cells in self.table.items():
-            if not cells or not row_min <= row_num <= row_max:
-                continue
-            lo, hi = min(cells), max(cells)
-            if lo < col_min or hi > col_max:
-                cols = [c for c in cells if col_min <= c <= col_max]
-                if not cols:
-                    continue
-                lo, hi = min(cols), max(cols)
-            block = blocks.get(row_num // 16)
-            if block is None:
-                blocks[row_num // 16] = [lo, hi]
-            else:
-                if lo < block[0]:
-                    block[0] = lo
-                if hi > block[1]:
-                    block[1] = hi
-        self.row_spans = {b: f"{lo + 1}:{hi + 1}" for b, (lo, hi) in blocks.items()}
-
-    def _row_start(self, row: int, spans, info) -> str:
-        """The <row> start tag xlsxwriter's ``_write_row`` writes for a row with cells."""
-        if info is not None:
-            height, row_format, hidden, level, collapsed = (info.height, info.row_format, info.hidden, info.level,
-                                                            info.collapsed)
-        else:
-            height, row_format, hidden, level, collapsed = None, None, 0, 0, 0
-        if height is None:
-            height = self.default_row_height
-        tag = f'<row r="{row + 1}"'
-        if spans:
-            tag += f' spans="{spans}"'
-        if row_format:
-            xf_index = row_format._get_xf_index()
-            if xf_index:
-                tag += f' s="{xf_index}"'
-            tag += ' customFormat="1"'
-        custom_height = height != self.original_row_height or height != self.default_row_height
-        if custom_height:
-            tag += f' ht="{height * 0.75:.16g}"'
-        if hidden:
-            tag += ' hidden="1"'
-        if custom_height:
-            tag += ' customHeight="1"'
-        if level:
-            tag += f' outlineLevel="{level}"'
-        if collapsed:
-            tag += ' collapsed="1"'
-        if self.excel_version == 2010:
-            tag += ' x14ac:dyDescent="0.25"'
-        return tag + ">"
-
-    def _write_rows(self):
-        if self.comments or self.constant_memory:
-            return super()._write_rows()
-        self._calculate_spans()
-        write = self.fh.write
-        table, row_info, col_info, spans = self.table, self.row_info, self.col_info, self.row_spans
-        col_min, col_max = self.dim_colmin, self.dim_colmax
-        style: dict = {}  # format -> its ' s="index"' (the index is fixed once a format is used)
-
-        def style_of(fmt):
-            attr = style.get(fmt)
-            if attr is None:
-                attr = style[fmt] = f' s="{fmt._get_xf_index()}"'
-            return attr
-
-        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-            cells = table.get(row_num)
-            info = row_info.get(row_num)
-            if not cells:
-                if row_num in row_info:
-                    self._write_empty_row(row_num, spans.get(row_num // 16), info)
-                continue
-            write(self._row_start(row_num, spans.get(row_num // 16), info))
-            row_str = str(row_num + 1)
-            row_format = info.row_format if info is not None else None
-            for col_num in sorted(cells):
-                if not col_min <= col_num <= col_max:
-                    continue
-                cell = cells[col_num]
-                kind = type(cell)
-                if kind is not _STRING and kind is not _NUMBER and kind is not _BLANK:
-                    self._write_cell(row_num, col_num, cell)
-                    continue
-                col_str = _COL_NAMES.get(col_num)
-                if col_str is None:
-                    col_str = _COL_NAMES[col_num] = xl_col_to_name(col_num)
-                fmt = cell.format
-                if fmt:
-                    s_attr = style.get(fmt) or style_of(fmt)
-                elif row_format:
-                    s_attr = style_of(row_format)
-                elif col_num in col_info and col_info[col_num].column_format is not None:
-                    s_attr = style_of(col_info[col_num].column_format)
-                else:
-                    s_attr = ""
-                if kind is _STRING:
-                    write(f'<c r="{col_str}{row_str}"{s_attr} t="s"><v>{cell.string}</v></c>')
-                elif kind is _NUMBER:
-                    write(f'<c r="{col_str}{row_str}"{s_attr}><v>{cell.number:.16G}</v></c>')
-                else:
-                    write(f'<c r="{col_str}{row_str}"{s_attr}/>')
-            write("</row>")
-
-
-# A shared string that xlsxwriter writes as it is: no XML or _xHHHH_ escape, no control character, no
-# leading or trailing whitespace (xml:space="preserve"), not a rich string.
-_SST_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
-
-
-class _SharedStrings(SharedStrings):
-    """xlsxwriter's sharedStrings.xml; a plain string (most of them) skips the five regular
-    expressions xlsxwriter's ``_write_si`` runs on each.  Same bytes (tests/test_templates.py)."""
-
-    def _write_sst_strings(self):
-        write, special = self.fh.write, _SST_SPECIAL.search
-        for string in self.string_table.string_array:
-            if special(string) is None:
-                write(f"<si><t>{string}</t></si>")
-            else:
-                self._write_si(string)
-
-
-class FastStringsPackager(Packager):
-    """xlsxwriter's packager writing sharedStrings.xml through :class:`_SharedStrings` (the templates and the
-    national report)."""
-
-    def _write_shared_strings_file(self):
-        if not self.workbook.str_table.count:
-            return
-        sst = _SharedStrings()
-        sst.string_table = self.workbook.str_table
-        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
-        sst._assemble_xml_file()
-
-
-class _Packager(FastStringsPackager):
-    # styles.xml of the workbooks made so far, by the formats they use (see _Workbook.add_format)
-    _styles: dict[tuple, str] = {}
-
-    def _write_styles_file(self):
-        wb = self.workbook
-        if wb._styles_xml is not None:  # found by wb._prepare_format_properties
-            self._filename("xl/styles.xml").write(wb._styles_xml)
-            return
-        super()._write_styles_file()
-        key = wb._styles_key() if self.in_memory else None
-        if key is not None:
-            if len(self._styles) >= 64:  # bounded: templates use one or two orders of the same formats
-                self._styles.clear()
-            self._styles[key] = self.filenames[-1][0].getvalue()
-
-
-class _Workbook(xlsxwriter.Workbook):
-    """xlsxwriter's workbook; formats are made once per process and copied into each workbook.
-
-    Every template makes the same two dozen formats, and parsing their properties (colours, fonts,
-    borders) was a tenth of a template's time; so was writing styles.xml, which depends only on which
-    formats the workbook uses, in which order.  A format is copied from the first one made in this
-    process with the same properties (formats are never changed after ``add_format``); styles.xml is
-    written once per sequence of such formats.  Same bytes as xlsxwriter (tests/test_templates.py).
-    """
-
-    worksheet_class = _Worksheet
-    _prototypes: dict[tuple, Format] = {}
-    _styles_xml: str | None = None
-
-    def _prepare_format_properties(self):
-        # The formats in index order are all styles.xml needs to be found; the indices of fonts, borders,
-        # fills and number formats set by the rest are read by styles.xml only.
-        self._prepare_formats()
-        key = self._styles_key() if self.in_memory else None
-        self._styles_xml = _Packager._styles.get(key) if key is not None else None
-        if self._styles_xml is None:
-            super()._prepare_format_properties()
-
-    def _get_packager(self):
-        return _Packager()
-
-    def add_format(self, properties=None):
-        merged = self.default_format_properties.copy()
-        if properties:
-            merged.update(properties)
-        try:
-            key = tuple(sorted(merged.items()))
-            proto = self._prototypes.get(key)
-        except TypeError:  # a property value that cannot be a key: xlsxwriter's own way
-            return super().add_format(properties)
-        if proto is None:
-            if len(self._prototypes) >= 1024:
-                self._prototypes.clear()
-            proto = self._prototypes[key] = Format(merged)
-            proto._get_format_key()  # cached in the format, copied with it
-            proto._prototype_key = key
-        fmt = copy.copy(proto)
-        fmt.xf_format_indices = self.xf_format_indices
-        fmt.dxf_format_indices = self.dxf_format_indices
-        self.formats.append(fmt)
-        return fmt
-
-    def _styles_key(self):
-        """What styles.xml depends on: the formats in index order, or None if one was not made here."""
-        try:
-            xf = tuple(f._prototype_key for f in self.xf_formats)
-            dxf = tuple(f._prototype_key for f in self.dxf_formats)
-        except AttributeError:
-            return None
-        return xf, dxf, bool(self.has_comments), tuple(self.custom_colors), tuple(self.palette)
 
 
 def catalogue_identity(catalogue: Catalogue) -> Identity:
@@ -1035,7 +775,7 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
     catalogue.check_period(period)
     buf = io.BytesIO()
-    wb = _Workbook(buf, WB_OPTIONS)
+    wb = template_workbook(buf, WB_OPTIONS)  # xlsxwriter's Workbook (its fast path: consolidate.xlsx_fast)
     fmts = _Formats(wb)
     meta = meta_values(catalogue, executor, period, generated_at, identity)
     ex = catalogue.registry[executor]

@@ -91,9 +91,8 @@ def test_report_sheets_written_row_by_row_hold_what_in_memory_sheets_held(nation
     import io
 
     import openpyxl
-    from xlsxwriter.worksheet import Worksheet
 
-    from consolidate import report
+    from consolidate import report, xlsx_fast
 
     cat, returns = national
     rec = R.reconcile(cat, "2024", returns)
@@ -110,31 +109,11 @@ def test_report_sheets_written_row_by_row_hold_what_in_memory_sheets_held(nation
                            sorted(str(m) for m in ws.merged_cells.ranges),
                            ws.auto_filter.ref, ws.freeze_panes) for ws in wb.worksheets}
 
-    class Held(Worksheet):
-        """Rows written cell by cell through xlsxwriter, held in memory."""
-
-        def put_rows(self, first_row, rows):
-            row = first_row
-            for values, formats, height in rows:
-                for col, value in enumerate(values):
-                    if value is None or value == "":
-                        self.write_blank(row, col, None, formats[col])
-                    elif isinstance(value, report.Formula):
-                        self.write_formula(row, col, value.text, formats[col], value.value)
-                    elif isinstance(value, (int, float)):
-                        self.write_number(row, col, value, formats[col])
-                    else:
-                        self.write_string(row, col, str(value), formats[col])
-                if height is not None:
-                    self.set_row(row, height)
-                row += 1
-            return row
-
-        def merge_rows(self, first_row, first_col, last_row, last_col):
-            self.merge.append([first_row, first_col, last_row, last_col])
-
+    if xlsx_fast._FAST is None:
+        pytest.skip(f"no fast path on xlsxwriter {xlsx_fast.XLSXWRITER_VERSION}")
+    monkeypatch.delenv(xlsx_fast.PUBLIC_API_ENV, raising=False)
     streamed = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
-    monkeypatch.setattr(report, "_StreamedSheet", Held)
+    monkeypatch.setenv(xlsx_fast.PUBLIC_API_ENV, "1")  # xlsxwriter's own worksheets, cells written one by one
     held = sheets(report.build_report(cat, rec, draft="ЧЕРНЕТКА"))
     assert streamed == held
     assert len(streamed[report.SHEET_SOURCES][0]) > 3000

@@ -407,18 +407,22 @@ def test_generation_is_deterministic(tmp_path, generated):
 
 
 def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
-    """template._Worksheet writes <sheetData> and template._SharedStrings the shared strings itself,
-    template._Workbook copies formats and reuses styles.xml (speed): byte for byte what xlsxwriter
-    writes."""
+    """The templates' fast path (consolidate.xlsx_fast: <sheetData> and the shared strings written by its own
+    loops, formats copied, styles.xml reused) writes byte for byte what xlsxwriter's own Workbook writes
+    through the public API (the fallback)."""
     import xlsxwriter
 
-    from consolidate import template
+    from consolidate import template, xlsx_fast
+
+    if xlsx_fast._FAST is None:
+        pytest.skip(f"no fast path on xlsxwriter {xlsx_fast.XLSXWRITER_VERSION}: xlsxwriter's own workbooks only")
+    monkeypatch.delenv(xlsx_fast.PUBLIC_API_ENV, raising=False)  # the fast path, even in the fallback CI step
 
     # a sheet with every kind of cell, row and column formats, gaps, rows without cells, a comment-free
     # sheet over several 16-row span blocks, and a sheet with a comment (xlsxwriter's own loop)
     def sampler(comment: bool, swap: bool = False) -> bytes:
         buf = io.BytesIO()
-        wb = template._Workbook(buf, template.WB_OPTIONS)
+        wb = xlsx_fast.template_workbook(buf, template.WB_OPTIONS)
         wb.set_properties({"created": template.DEFAULT_TIMESTAMP})
         bold, grey = wb.add_format({"bold": True}), wb.add_format({"bg_color": "#EEEEEE"})
         if swap:  # the same formats, first used in the other order
@@ -454,11 +458,14 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
         wb.close()
         return buf.getvalue()
 
-    template._Packager._styles.clear()
+    styles = xlsx_fast._FAST["TemplatePackager"]._styles
+    styles.clear()
     ours = [sampler(False), sampler(True), sampler(False, swap=True)]
     ours += [template.build_workbook(CAT, code, PERIOD, PASSWORD) for code in EXECUTORS]
-    assert 3 <= len(template._Packager._styles) < len(EXECUTORS)  # reused, by the formats' order
-    monkeypatch.setattr(template, "_Workbook", xlsxwriter.Workbook)  # xlsxwriter's own, every part
+    assert 3 <= len(styles) < len(EXECUTORS)  # reused, by the formats' order
+    assert isinstance(xlsx_fast.template_workbook(io.BytesIO(), {}), xlsx_fast._FAST["TemplateWorkbook"])
+    monkeypatch.setenv(xlsx_fast.PUBLIC_API_ENV, "1")  # xlsxwriter's own Workbook, every part
+    assert type(xlsx_fast.template_workbook(io.BytesIO(), {})) is xlsxwriter.Workbook
     plain = [sampler(False), sampler(True), sampler(False, swap=True)]
     plain += [template.build_workbook(CAT, code, PERIOD, PASSWORD) for code in EXECUTORS]
     assert len(ours) == len(plain) == len(EXECUTORS) + 3
