@@ -1,5 +1,5 @@
-"""What each private fast path saves: templates, xlsx report and docx report for N executors, each written on
-the fast path, through the public API only, and on the fast path with one of its pieces turned off.
+"""What the private fast paths save: templates, xlsx report and docx report for N executors, each written on
+the fast path and through the public API only (CONSOLIDATE_PUBLIC_API=1).
 
 Issue 15 item 5: a private fast path is kept only where, at 1,500 executors, it saves a user more than 2 seconds
 a run.  Every variant runs in a process of its own (``--variant``: its peak RSS is its own); the reconciliation
@@ -7,7 +7,7 @@ the reports are built from is made once, outside every clock, from the synthetic
 benchmarks/national_scale.py with every executor's return in memory (as tests/test_reconcile_scale.py does).
 Prints seconds, the saving against the public API and the ratio, and writes them as JSON.  Not a test.
 
-    python3 benchmarks/fast_paths.py                        # 1,500 executors, ~6 minutes
+    python3 benchmarks/fast_paths.py                        # 1,500 executors, ~4 minutes
     python3 benchmarks/fast_paths.py --executors 100 --only report
 """
 
@@ -29,10 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 SHEETS = {"funding": "I. Фінансування", "execution": "II. Виконання", "proposals": "III. Пропозиції"}
 
-# stage → variants; "public": CONSOLIDATE_PUBLIC_API=1, "fast": everything on, "-x": the fast path without x
+# stage → variants; "public": CONSOLIDATE_PUBLIC_API=1, "fast": the adapters' fast paths.  The pieces measured
+# one by one before some were removed: this script at commit e8dd571 (variants "-x": the fast path without x).
 VARIANTS = {
-    "templates": ("public", "fast", "-formulas", "-rows", "-writers", "-strings", "-formats"),
-    "report": ("public", "fast", "-streamed", "-strings", "-zip"),
+    "templates": ("public", "fast"),
+    "report": ("public", "fast"),
     "docx": ("public", "fast"),
 }
 
@@ -46,43 +47,10 @@ def _bench():
     return module
 
 
-def _template_variant(off: str):
-    """The templates' fast workbook class with one piece back to xlsxwriter's own code."""
-    from xlsxwriter.packager import Packager
-    from xlsxwriter.workbook import Workbook
-    from xlsxwriter.worksheet import Worksheet
-
-    from consolidate import xlsx_fast
-
-    fast = xlsx_fast._FAST
-    sheet_attrs: dict = {}
-    if off == "formulas":
-        sheet_attrs["_prepare_formula"] = Worksheet._prepare_formula
-    elif off == "rows":
-        sheet_attrs.update(_write_rows=Worksheet._write_rows, _calculate_spans=Worksheet._calculate_spans)
-    elif off == "writers":
-        sheet_attrs.update(write_string=Worksheet.write_string, write_number=Worksheet.write_number,
-                           write_blank=Worksheet.write_blank)
-    sheet = type("Sheet", (fast["TemplateSheet"],), sheet_attrs)
-    packager_attrs: dict = {}
-    if off == "strings":
-        packager_attrs["_write_shared_strings_file"] = Packager._write_shared_strings_file
-    if off == "formats":
-        packager_attrs["_write_styles_file"] = Packager._write_styles_file
-    packager = type("Pk", (fast["TemplatePackager"],), packager_attrs)
-    wb_attrs: dict = {"worksheet_class": sheet, "_get_packager": lambda self: packager()}
-    if off == "formats":
-        wb_attrs.update(add_format=Workbook.add_format, _prepare_format_properties=Workbook._prepare_format_properties)
-    return type("WB", (fast["TemplateWorkbook"],), wb_attrs)
-
-
 def run_templates(variant: str, n: int, work: Path) -> dict:
     from consolidate import template
 
     catalogue = _bench().synthetic_catalogue(n)
-    if variant.startswith("-"):
-        cls = _template_variant(variant[1:])
-        template.template_workbook = lambda target, options: cls(target, options)
     target = work / f"templates{variant}"
     start, cpu = time.perf_counter(), time.process_time()
     written = template.write_templates(catalogue, target, "2024", "bench")
@@ -109,20 +77,10 @@ def make_reconciliation(n: int, path: Path) -> None:
 
 
 def run_report(variant: str, n: int, work: Path, docx: bool = False) -> dict:
-    from consolidate import report, xlsx_fast
+    from consolidate import report
 
     catalogue = _bench().synthetic_catalogue(n)
     rec = pickle.loads((work / "rec.pickle").read_bytes())
-    if variant == "-streamed":
-        report.add_streamed_sheet = lambda wb, name, text=str: xlsx_fast._HeldSheet(wb.add_worksheet(name), text)
-    elif variant in ("-strings", "-zip"):
-        from xlsxwriter.packager import Packager
-        from xlsxwriter.workbook import Workbook
-
-        attrs = ({"_get_packager": lambda self: Packager()} if variant == "-strings"
-                 else {"_store_workbook": Workbook._store_workbook})
-        cls = type("WB", (xlsx_fast._FAST["ReportWorkbook"],), attrs)
-        report.report_workbook = lambda target, options: cls(target, options)
     if docx:
         from consolidate.report_docx import build_docx
 

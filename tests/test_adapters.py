@@ -1,0 +1,126 @@
+"""Third-party libraries through their public API; private fast paths only in their adapter modules.
+
+* Only ``consolidate/xlsx_fast.py`` imports xlsxwriter's internal modules or touches its underscore attributes
+  (found by name on xlsxwriter's own objects, so that a new use anywhere else fails here).
+* The adapter's fallback is xlsxwriter's own Workbook: forced by ``CONSOLIDATE_PUBLIC_API``, and chosen on
+  any version outside the tested range.
+* Building workbooks changes nothing in xlsxwriter itself (no process-wide replacement of a class or of a
+  module attribute).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from consolidate import xlsx_fast
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "consolidate"
+# library → (its adapter module, the modules of it anyone may import)
+LIBRARIES = {
+    "xlsxwriter": ("xlsx_fast.py", {"xlsxwriter", "xlsxwriter.utility", "xlsxwriter.exceptions"}),
+}
+
+
+def _private_names_of_xlsxwriter() -> set[str]:
+    import xlsxwriter.packager
+    import xlsxwriter.sharedstrings
+    import xlsxwriter.workbook
+    import xlsxwriter.worksheet
+
+    wb = xlsxwriter.Workbook(io.BytesIO())
+    objects = [wb, wb.add_worksheet(), wb.add_format(), xlsxwriter.packager.Packager(),
+               xlsxwriter.sharedstrings.SharedStrings(), xlsxwriter.workbook, xlsxwriter.worksheet]
+    wb.close()
+    return {n for o in objects for n in set(dir(o)) | set(getattr(o, "__dict__", {}))
+            if n.startswith("_") and not n.startswith("__")}
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _uses(path: Path, library: str, public: set[str], private_names: set[str]) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names
+                      if a.name.split(".")[0] == library and a.name not in public]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == library:
+            if node.module not in public:
+                found.append(f"from {node.module} import …")
+            found += [f"from {node.module} import {a.name}" for a in node.names if a.name.startswith("_")]
+        elif isinstance(node, ast.Attribute) and node.attr in private_names:
+            receiver = node.value
+            if not (isinstance(receiver, ast.Name) and receiver.id in ("self", "cls")):
+                found.append(f".{node.attr} (line {node.lineno})")
+    return found
+
+
+def test_only_the_adapter_reaches_into_xlsxwriter():
+    adapter, public = LIBRARIES["xlsxwriter"]
+    private = _private_names_of_xlsxwriter()
+    assert {"_prepare_formula", "_write_single_row", "_store_workbook"} <= private  # the check can fail
+    offenders = {str(p.relative_to(ROOT)): uses for p in _modules() if p.name != adapter
+                 for uses in [_uses(p, "xlsxwriter", public, private)] if uses}
+    assert offenders == {}
+    assert _uses(PACKAGE / adapter, "xlsxwriter", public, private)  # …and the scan sees the adapter's
+
+
+def test_public_api_forced_by_the_environment(monkeypatch):
+    monkeypatch.setenv(xlsx_fast.PUBLIC_API_ENV, "1")
+    assert not xlsx_fast.fast_path()
+    for make in (xlsx_fast.template_workbook, xlsx_fast.report_workbook):
+        wb = make(io.BytesIO(), {"in_memory": True})
+        assert type(wb) is xlsxwriter.Workbook
+        wb.close()
+    monkeypatch.setenv(xlsx_fast.PUBLIC_API_ENV, "0")
+    assert xlsx_fast.fast_path() == (xlsx_fast._FAST is not None)
+
+
+def test_fallback_on_a_version_outside_the_tested_range(monkeypatch):
+    for version in ((3, 1, 9), (3, 2, 5), (3, 4, 0), (4, 0, 0)):
+        monkeypatch.setattr(xlsx_fast, "XLSXWRITER_VERSION", version)
+        assert xlsx_fast._load_fast() is None
+    monkeypatch.setattr(xlsx_fast, "XLSXWRITER_VERSION", xlsx_fast.FAST_VERSIONS[0])
+    assert xlsx_fast._load_fast() is not None
+    assert xlsx_fast._version("3.3.1") == (3, 3, 1) and xlsx_fast._version("3.4.0rc1") == (3, 4, 0)
+
+
+def test_streamed_rows_go_downwards_on_both_paths(monkeypatch):
+    for forced in ("", "1"):
+        monkeypatch.setenv(xlsx_fast.PUBLIC_API_ENV, forced)
+        wb = xlsx_fast.report_workbook(io.BytesIO(), {"in_memory": True})
+        ws = xlsx_fast.add_streamed_sheet(wb, "s")
+        after = ws.put_rows(2, [(["a", 1.5, xlsx_fast.Formula("=B3*2", 3.0), None], [None] * 4, None)])
+        assert after == 3
+        with pytest.raises(ValueError):
+            ws.put_rows(1, [(["b"], [None], None)])
+        with pytest.raises(TypeError):
+            ws.put_rows(5, [([object()], [None], None)])
+        wb.close()
+
+
+def test_workbooks_leave_xlsxwriter_as_it_was(cat):
+    import xlsxwriter.workbook
+    import xlsxwriter.worksheet
+
+    from consolidate import reconcile, report, template
+
+    def snapshot():
+        return ({k: id(v) for k, v in vars(xlsxwriter.workbook).items()},
+                {k: id(v) for k, v in vars(xlsxwriter.worksheet).items()},
+                {k: id(v) for k, v in vars(xlsxwriter.Workbook).items()},
+                {k: id(v) for k, v in vars(xlsxwriter.worksheet.Worksheet).items()})
+
+    before = snapshot()
+    template.build_workbook(cat, cat.expected_executors()[0], "2024", "pw")
+    report.build_report(cat, reconcile.reconcile(cat, "2024", []))
+    assert snapshot() == before
