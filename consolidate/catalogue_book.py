@@ -333,8 +333,9 @@ def _sniff(data: bytes) -> tuple[str, zipfile.ZipFile | None]:
         return "", None
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        names = zf.NameToInfo
-        if "mimetype" in names and names["mimetype"].file_size < 200 and b"opendocument.spreadsheet" in zf.read("mimetype"):
+        names = set(zf.namelist())
+        if ("mimetype" in names and zf.getinfo("mimetype").file_size < 200
+                and b"opendocument.spreadsheet" in zf.read("mimetype")):
             return "ods", zf
         if "xl/workbook.xml" in names:
             return "xlsx", zf
@@ -344,7 +345,7 @@ def _sniff(data: bytes) -> tuple[str, zipfile.ZipFile | None]:
 
 
 def _bounded_read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    info = zf.NameToInfo[name]
+    info = zf.getinfo(name)
     if info.file_size > limit:
         raise _Refuse(f"частина «{name}» після розпакування завелика ({info.file_size} байт)")
     with zf.open(info) as fh:
@@ -431,7 +432,7 @@ def _load(data: bytes, name: str) -> tuple[dict[str, list[list]], dict[str, set[
     if fmt == "xlsx":
         parts = _sheet_parts(zf)
         for sheet, part in parts.items():
-            if part not in zf.NameToInfo:
+            if part not in zf.namelist():
                 continue
             xml = _bounded_read(zf, part, 100 * MiB)
             if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml:

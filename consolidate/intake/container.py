@@ -18,6 +18,7 @@ import zlib
 from . import biff, ods, reasons
 from .common import ENCRYPTED_MESSAGE, FORMAT_NAMES, UNSAFE_XML_MESSAGE, Reading, Reject, size_text
 from .xlsx import Xlsx, declares_entities, inflate, workbook_part
+from ..ziputil import entries as zip_entries
 
 SNIFF_PART_BYTES = 64 * 1024  # mimetype and [Content_Types].xml are a few hundred bytes
 OLE_MAGIC = biff.OLE_MAGIC
@@ -60,7 +61,7 @@ def sniff(data: bytes) -> tuple[str, zipfile.ZipFile | None]:
 
 def _zip_format(zf: zipfile.ZipFile) -> str:
     try:
-        if "mimetype" in zf.NameToInfo and _small_part(zf, "mimetype").strip() == ODS_MIME:
+        if "mimetype" in zip_entries(zf) and _small_part(zf, "mimetype").strip() == ODS_MIME:
             return "ods"
         if workbook_part(zf) is not None:
             return "xlsm" if b"macroEnabled" in _small_part(zf, "[Content_Types].xml") else "xlsx"
@@ -75,7 +76,7 @@ def _names_in(data: bytes, names: tuple[str, ...]) -> bool:
 
 def _small_part(zf: zipfile.ZipFile, name: str) -> bytes:
     """A part read while sniffing, before the size checks: only if it is as small as such a part is."""
-    info = zf.NameToInfo.get(name)
+    info = zip_entries(zf).get(name)
     return zf.read(info) if info is not None and info.file_size <= SNIFF_PART_BYTES else b""
 
 
@@ -205,7 +206,7 @@ def _check_zip(rd: Reading) -> None:
 def _check_ods(rd: Reading) -> None:
     if ods.encrypted(rd.zip):
         raise rd.reject("encrypted", ENCRYPTED_MESSAGE)
-    if "content.xml" not in rd.zip.NameToInfo:
+    if "content.xml" not in zip_entries(rd.zip):
         raise reasons.unreadable(rd.name, "part-missing", "content.xml")
     content = inflate(rd.data, rd.zip, "content.xml", rd.name)
     if declares_entities(content):

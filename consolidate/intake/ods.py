@@ -19,6 +19,8 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+from ..ziputil import entries as zip_entries
+
 MANIFEST = "META-INF/manifest.xml"
 MANIFEST_BYTES = 1024 * 1024
 
@@ -53,7 +55,7 @@ class Scan:
 
 
 def encrypted(zf: zipfile.ZipFile) -> bool:
-    info = zf.NameToInfo.get(MANIFEST)
+    info = zip_entries(zf).get(MANIFEST)
     if info is None or info.file_size > MANIFEST_BYTES:
         return False
     return b"encryption-data" in zf.read(info)

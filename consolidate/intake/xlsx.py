@@ -21,6 +21,7 @@ from defusedxml import ElementTree as SafeET
 
 from .. import layout as L
 from ..model import ERROR, Finding
+from ..ziputil import entries as zip_entries
 from . import reasons
 from .common import UNSAFE_XML_MESSAGE, Limits, Reject, col_number, local, size_text
 
@@ -113,7 +114,7 @@ def inflate(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bytes:
     More than declared: a zip bomb if the stream goes on well past the declared size, damage if it ends
     soon after; the CRC-32 of what was declared must match, else the part is damaged.
     """
-    info = zf.NameToInfo[part]
+    info = zip_entries(zf)[part]
     start = info.header_offset
     header = data[start:start + 30]
     if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1 or header[:4] != b"PK\x03\x04":
@@ -145,7 +146,7 @@ def inflate(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bytes:
 
 def workbook_part(zf: zipfile.ZipFile) -> str | None:
     """The workbook part: where the package relationships (_rels/.rels) say, else xl/workbook.xml."""
-    info = zf.NameToInfo.get("_rels/.rels")
+    info = zip_entries(zf).get("_rels/.rels")
     if info is not None and info.file_size <= SMALL_PART_BYTES:
         try:
             rels = zf.read(info)
@@ -156,14 +157,14 @@ def workbook_part(zf: zipfile.ZipFile) -> str | None:
                 attrs = _attributes(m.group(2))
                 if attrs.get("Type", "").encode().endswith(MAIN_RELATIONSHIP) and attrs.get("Target"):
                     target = posixpath.normpath(attrs["Target"].lstrip("/"))
-                    if target in zf.NameToInfo and _is_workbook_type(zf, target):
+                    if target in zip_entries(zf) and _is_workbook_type(zf, target):
                         return target
-    return "xl/workbook.xml" if "xl/workbook.xml" in zf.NameToInfo else None
+    return "xl/workbook.xml" if "xl/workbook.xml" in zip_entries(zf) else None
 
 
 def _is_workbook_type(zf: zipfile.ZipFile, part: str) -> bool:
     """Whether [Content_Types].xml gives the main part a workbook's type (a .docx has a main part too)."""
-    info = zf.NameToInfo.get("[Content_Types].xml")
+    info = zip_entries(zf).get("[Content_Types].xml")
     types = zf.read(info) if info is not None and info.file_size <= SMALL_PART_BYTES else b""
     for m in _ELEMENT.finditer(types):
         if m.group(1) == b"Override":
@@ -214,8 +215,8 @@ class Xlsx:
         self.parts, self.macro_sheets = self._sheet_parts()
         # Every part calamine could read as a worksheet is scanned: the parts the workbook names, and any
         # other part in xl/worksheets/ (a relationship target may be written in several ways).
-        scanned = {p for p in self.parts.values() if p in zf.NameToInfo}
-        scanned |= {n for n in zf.NameToInfo if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+        scanned = {p for p in self.parts.values() if p in zip_entries(zf)}
+        scanned |= {n for n in zip_entries(zf) if n.startswith("xl/worksheets/") and n.endswith(".xml")}
         sheet_of = {part: sheet for sheet, part in self.parts.items()}
         self.sheet_xml: dict[str, bytes] = {}
         string_cells = 0
@@ -240,7 +241,7 @@ class Xlsx:
 
     def _sheet_parts(self) -> tuple[dict[str, str], frozenset[str]]:
         rels = _rels_of(self.book_part)
-        if rels not in self.zf.NameToInfo or self.book_part not in self.zf.NameToInfo:
+        if rels not in zip_entries(self.zf) or self.book_part not in zip_entries(self.zf):
             return {}, frozenset()
         book = inflate(self.data, self.zf, self.book_part, self.name)
         rels_xml = inflate(self.data, self.zf, rels, self.name)
@@ -251,10 +252,10 @@ class Xlsx:
 
     def _bound_shared_strings(self, string_cells: int, scanned: set[str], limits: Limits) -> None:
         """calamine gives every cell its own copy of its shared string: the copies' total is bounded."""
-        part = next((n for n in self.zf.NameToInfo if n.lower().endswith("sharedstrings.xml")), None)
+        part = next((n for n in zip_entries(self.zf) if n.lower().endswith("sharedstrings.xml")), None)
         if part is None or not string_cells:
             return
-        size = self.zf.NameToInfo[part].file_size
+        size = zip_entries(self.zf)[part].file_size
         if string_cells * size <= limits.max_text_bytes:  # even if every cell showed the whole table
             return
         sst = inflate(self.data, self.zf, part, self.name)
@@ -295,7 +296,7 @@ class Xlsx:
                           + rb'"[^>]*/>', b"", book)
         replace = {self.book_part: ("xl/workbook.xml", book),
                    _rels_of(self.book_part): ("xl/_rels/workbook.xml.rels", rels)}
-        if moved and "[Content_Types].xml" in self.zf.NameToInfo:
+        if moved and "[Content_Types].xml" in zip_entries(self.zf):
             types = inflate(self.data, self.zf, "[Content_Types].xml", self.name)
             replace["[Content_Types].xml"] = ("[Content_Types].xml", types.replace(
                 f'PartName="/{self.book_part}"'.encode(), b'PartName="/xl/workbook.xml"'))
