@@ -25,6 +25,7 @@ from .errors import CatalogueError
 from .numbers import parse_number
 from .registry import FIELDS as REGISTRY_FIELDS
 from .registry import KIND_LABELS, KINDS, Registry, registry_from_records
+from .wording import plural
 
 MiB = 1024 * 1024
 MAX_FILE_BYTES = 20 * MiB
@@ -445,7 +446,7 @@ def _load(data: bytes, name: str) -> tuple[dict[str, list[list]], dict[str, set[
                     c = c * 26 + ch - 64
                 max_row, max_col = max(max_row, digits), max(max_col, c)
             if max_row > MAX_ROWS or max_col > MAX_COLS * 4:
-                raise _Refuse(f"аркуш «{sheet}» займає {max_row} рядків × {max_col} колонок: далекі клітинки; "
+                raise _Refuse(f"аркуш «{sheet}» займає {plural(max_row, 'рядок')} × {plural(max_col, 'колонка', 'колонки', 'колонок')}: далекі клітинки; "
                               f"видаліть їх і збережіть знову")
             if b"<f" in xml:
                 formulas[sheet] = {m.group(1).decode() for m in _FORMULA_CELL.finditer(xml)}

@@ -15,6 +15,7 @@ import io
 import zipfile
 import zlib
 
+from ..wording import plural
 from . import biff, ods, reasons
 from .common import ENCRYPTED_MESSAGE, FORMAT_NAMES, UNSAFE_XML_MESSAGE, Reading, Reject, size_text
 from .xlsx import Xlsx, declares_entities, inflate, workbook_part
@@ -102,7 +103,7 @@ def _not_a_workbook(rd: Reading) -> Reject:
 
 def _too_large_sheet(rd: Reading, sheet: str, rows: int, cols: int) -> Reject:
     cap = rd.limits.max_cells
-    return rd.reject("too-large", f"Аркуш «{sheet}» займає {rows} рядків × {cols} колонок (понад {cap} клітинок): "
+    return rd.reject("too-large", f"Аркуш «{sheet}» займає {plural(rows, 'рядок')} × {plural(cols, 'колонка', 'колонки', 'колонок')} (понад {cap} клітинок): "
                                   f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
                      sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {cap} клітинок")
 

@@ -21,6 +21,7 @@ from defusedxml import ElementTree as SafeET
 
 from .. import layout as L
 from ..model import ERROR, Finding
+from ..wording import plural
 from ..ziputil import entries as zip_entries
 from . import reasons
 from .common import UNSAFE_XML_MESSAGE, Limits, Reject, col_number, local, size_text
@@ -231,7 +232,7 @@ class Xlsx:
                 if rows * cols > limits.max_cells:
                     raise Reject(Finding(
                         name, ERROR, "too-large",
-                        f"Аркуш «{sheet}» займає {rows} рядків × {cols} колонок (понад {limits.max_cells} клітинок): "
+                        f"Аркуш «{sheet}» займає {plural(rows, 'рядок')} × {plural(cols, 'колонка', 'колонки', 'колонок')} (понад {limits.max_cells} клітинок): "
                         f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
                         sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {limits.max_cells} клітинок"))
             string_cells += cells.count(b't="s"') + cells.count(b"t='s'")
