@@ -54,7 +54,7 @@ from typing import Callable
 from . import intake
 from .errors import ConsolidateError
 from .ledger import FileRecord, Ledger
-from .model import ACCEPTED_ERRORS, ERROR, QUARANTINED, STATE_LABELS, Finding, Return
+from .model import ACCEPTED_ERRORS, QUARANTINED, STATE_LABELS, Finding, Return
 from .workspace import Workspace
 
 ALREADY = "already"            # the same bytes were received before
@@ -323,7 +323,7 @@ class _Intake:
         archive_rel = f"archive/{sha[:2]}/{sha}.{suffix}"
         if self.pool is None:
             _ensure_copy(self.ws.root / archive_rel, data, sha)
-            self.results[index] = (intake.read_return(data, outcome.name, self.catalogue), True)
+            self.results[index] = (read_guarded(data, outcome.name, sha, self.catalogue), True)
         else:  # the worker archives and reads these very bytes
             self.pool.submit(index, data, outcome.name, sha, str(self.ws.root / archive_rel))
         received_at = (self.received_at or dt.datetime.now()).astimezone().isoformat(timespec="seconds")
@@ -562,6 +562,18 @@ def _try_lock(fh) -> None:
 # reader processes
 # ---------------------------------------------------------------------------------
 
+def read_guarded(data: bytes, name: str, sha: str, catalogue) -> Return:
+    """:func:`consolidate.intake.read_return`, and any failure it did not foresee — an exception or a Rust panic
+    (a ``BaseException``) — a quarantined return with a Ukrainian reason instead of a traceback."""
+    try:
+        return intake.read_return(data, name, catalogue)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # one untrusted file must not stop the intake
+        finding = intake.reasons.from_exception(name, exc).finding
+        return Return(name, sha, None, None, None, [], [finding])
+
+
 def _worker_main(conn, catalogue, parent_pid: int) -> None:
     """Read files sent by the intake process until told to stop or orphaned."""
     gc.freeze()  # objects inherited from the parent: never scanned by this process's collector
@@ -579,19 +591,14 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
         if job is None:
             return
         index, data, name, sha, archive = job
-        try:  # first the archive copy (intake writes it itself if this fails or the process dies reading)
-            _ensure_copy(Path(archive), data, sha)
-            copied = True
-        except OSError:
-            copied = False
-        try:
-            ret = intake.read_return(data, name, catalogue)
-        except Exception as exc:  # an unforeseen failure on one untrusted file must not stop the intake
-            ret = Return(name, sha, None, None, None, [], [Finding(
-                name, ERROR, "unreadable",
-                "Файл не вдалося прочитати: під час читання сталася непередбачена помилка. Файл збережено без змін; "
-                "надішліть його ще раз, збережений у Excel як .xlsx.",
-                detail=f"{type(exc).__name__}: {str(exc)[:1000]}")])  # the raw error: ledger and JSON only
+        copied = False
+        if archive:  # first the archive copy (intake writes it itself if this fails or the process dies reading)
+            try:
+                _ensure_copy(Path(archive), data, sha)
+                copied = True
+            except OSError:
+                pass
+        ret = read_guarded(data, name, sha, catalogue)
         # The values travel as plain tuples (a named tuple pickles through a Python call per value); only the
         # ledger reads them, and it takes any sequence of CellValue's fields.
         ret.values = [tuple(v) for v in ret.values]

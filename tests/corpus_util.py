@@ -159,3 +159,76 @@ def zip_bad_crc(data: bytes, part: str) -> bytes:
             out[pos + 16:pos + 20] = bad
         pos = data.find(b"PK\x01\x02", pos + 4)
     return bytes(out)
+
+
+def xls_formula_overrun(data: bytes) -> bytes:
+    """Every FORMULA record claims a parsed expression longer than the record (calamine 0.37 panics on it)."""
+    def patch(kind, body, index):
+        if kind == 0x0006 and len(body) >= 22:
+            return body[:20] + struct.pack("<H", 0xFFF0) + body[22:]
+    return xls_patch_records(data, patch)
+
+
+# ---------------------------------------------------------------------------------
+# huge claims in every format (each file at most a few megabytes)
+# ---------------------------------------------------------------------------------
+
+def _with_sheet_xml(data: bytes, part: str, rows_xml: bytes) -> bytes:
+    parts = zip_parts(data)
+    parts[part] = parts[part].replace(b"</sheetData>", rows_xml + b"</sheetData>")
+    return zipped(parts, stored=())
+
+
+def xlsx_cells_without_references(data: bytes, part: str, cells: int) -> bytes:
+    """One more row of ``cells`` numbers written without r attributes (their columns follow one another)."""
+    return _with_sheet_xml(data, part, b'<row r="40">' + b"".join(b"<c><v>%d</v></c>" % i for i in range(cells))
+                           + b"</row>")
+
+
+def xlsx_shared_string_copies(data: bytes, part: str, cells: int, length: int = 32_000) -> bytes:
+    """``cells`` cells showing one shared string of ``length`` characters (calamine copies it into each)."""
+    parts = zip_parts(data)
+    if "xl/sharedStrings.xml" not in parts:  # openpyxl writes inline strings: the table and its relationship added
+        parts["xl/sharedStrings.xml"] = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"></sst>'
+        parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+            b"</Relationships>", b'<Relationship Id="rSst" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                                 b'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+                         b'officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+    sst = parts["xl/sharedStrings.xml"]
+    count = sst.count(b"<si>")
+    parts["xl/sharedStrings.xml"] = sst.replace(b"</sst>", b"<si><t>" + b"x" * length + b"</t></si></sst>")
+    rows = b"".join(b'<row r="%d"><c r="K%d" t="s"><v>%d</v></c></row>' % (r, r, count) for r in range(40, 40 + cells))
+    parts[part] = parts[part].replace(b"</sheetData>", rows + b"</sheetData>")
+    return zipped(parts, stored=())
+
+
+def xlsx_many_wide_sheets(data: bytes, sheets: int) -> bytes:
+    """``sheets`` more sheets, each with one cell at ZZ999 (a 999 × 702 rectangle each, no far reference)."""
+    parts = zip_parts(data)
+    body = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            b'<row r="1"><c r="A1"><v>1</v></c></row><row r="999"><c r="ZZ999"><v>1</v></c></row></sheetData></worksheet>')
+    rels, book, types = parts["xl/_rels/workbook.xml.rels"], parts["xl/workbook.xml"], parts["[Content_Types].xml"]
+    for i in range(sheets):
+        parts[f"xl/worksheets/wide{i}.xml"] = body
+        rels = rels.replace(b"</Relationships>", b'<Relationship Id="rWide%d" Type="http://schemas.openxmlformats.org/'
+                            b'officeDocument/2006/relationships/worksheet" Target="worksheets/wide%d.xml"/>'
+                            b"</Relationships>" % (i, i))
+        book = book.replace(b"</sheets>", b'<sheet xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+                            b'relationships" name="Wide%d" sheetId="%d" r:id="rWide%d"/></sheets>' % (i, 100 + i, i))
+        types = types.replace(b"</Types>", b'<Override PartName="/xl/worksheets/wide%d.xml" ContentType="application/'
+                              b'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>' % i)
+    parts["xl/_rels/workbook.xml.rels"], parts["xl/workbook.xml"], parts["[Content_Types].xml"] = rels, book, types
+    return zipped(parts, stored=())
+
+
+def ods_repeated(data: bytes, rows: int, cols: int, text: bytes = b"1") -> bytes:
+    """A row of cells with content, repeated: ``rows`` × ``cols`` copies claimed in a few hundred bytes."""
+    parts = zip_parts(data)
+    xml = parts["content.xml"]
+    at = xml.index(b"</table:table-row>") + len(b"</table:table-row>")  # after the first row of the first sheet
+    row = (b'<table:table-row table:number-rows-repeated="%d"><table:table-cell table:number-columns-repeated="%d" '
+           b'office:value-type="string"><text:p>%s</text:p></table:table-cell></table:table-row>' % (rows, cols, text))
+    parts["content.xml"] = xml[:at] + row + xml[at:]
+    return zipped(parts)

@@ -302,8 +302,10 @@ def scan(ole: Ole, entry: Entry, stream_limit: int) -> Workbook:
             last = struct.unpack_from("<H", body, len(body) - 2)[0]
             max_row, max_col = max(max_row, row), max(max_col, first, last)
         elif kind == DIMENSIONS and len(body) >= 12:
-            _, rows, _, cols = struct.unpack_from("<IIHH", body)
-            sheet.claimed = (rows, cols)
+            # calamine reserves (last - first) rows × columns, computed without a sign: a first row beyond the
+            # last wraps round to four billion rows
+            first_row, rows, first_col, cols = struct.unpack_from("<IIHH", body)
+            sheet.claimed = (max(rows, (rows - first_row) & 0xFFFFFFFF), max(cols, (cols - first_col) & 0xFFFF))
     if in_sst:
         book.sst_lengths = _sst_lengths(sst_body, sst_continues)
     close_sheet()

@@ -41,7 +41,7 @@ class Limits:
     max_ratio: int = 200            # uncompressed / compressed, for entries of at least ratio_floor bytes
     ratio_floor: int = 1 * MiB
     max_cells: int = 2_000_000      # rows × columns of the used area of one sheet
-    max_workbook_cells: int = 3_000_000  # the same, summed over the sheets of a workbook
+    max_workbook_cells: int = 2_000_000  # the same, summed over the sheets of a workbook
     max_text_bytes: int = 32 * MiB  # text calamine materialises: a shared string once per cell that shows it
     max_stream_bytes: int = 40 * MiB  # the workbook stream of an .xls
 

@@ -197,6 +197,7 @@ def _check_zip(rd: Reading) -> None:
             _check_ods(rd)
         else:
             rd.xlsx = Xlsx(rd.data, rd.zip, rd.name, lim)
+            _bound(rd, rd.xlsx.areas, 0)  # the other sheets are under 1,000 rows × 702 columns each
             rd.source = rd.xlsx.calamine_package() or rd.data
     except Reject:
         raise

@@ -59,13 +59,14 @@ def captured_stderr():
 def load_sheets(rd: Reading) -> None:
     """Every worksheet's values, from calamine (formulas are never evaluated)."""
     limit, total = rd.limits.max_workbook_cells, 0
+    known = {sheet: rows * cols for sheet, rows, cols in (rd.xlsx.areas if rd.xlsx is not None else ())}
     with captured_stderr() as written:
         try:  # the very bytes that were checked (or their normalised copy), whatever the file on disk does meanwhile
             with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(rd.source)) as wb:
                 for i, meta in enumerate(wb.sheets_metadata):
                     if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
                         continue
-                    if total > limit:
+                    if total + known.get(meta.name, 0) > limit:
                         raise rd.reject("too-large", f"Аркуші книги разом займають понад {limit} клітинок: файл "
                                                      f"не прочитано до кінця. Видаліть зайві аркуші чи далекі "
                                                      f"клітинки і надішліть файл знову.",

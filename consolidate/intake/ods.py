@@ -23,6 +23,7 @@ from ..ziputil import entries as zip_entries
 
 MANIFEST = "META-INF/manifest.xml"
 MANIFEST_BYTES = 1024 * 1024
+CELL_OVERHEAD = 48   # bytes a cell with text costs beyond its text (calamine's String, then a Python str)
 
 _TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*)>")
 _REPEAT = re.compile(rb"number-(rows|columns)-repeated\s*=\s*[\"']\s*([0-9]{1,12})")
@@ -45,7 +46,7 @@ class Sheet:
     name: str
     rows: int = 0               # rows × columns of the rectangle cells with content span
     cols: int = 0
-    text_bytes: int = 0         # bytes of the content of every cell copy
+    text_bytes: int = 0         # bytes of the content of every cell copy, and CELL_OVERHEAD for each
 
 
 @dataclass
@@ -108,7 +109,7 @@ def scan(content: bytes) -> Scan:
         # a cell
         if closing:
             if cell_start >= 0:
-                row_text += (m.start() - cell_start) * cell_repeat
+                row_text += (m.start() - cell_start + CELL_OVERHEAD) * cell_repeat
                 cell_start = -1
             continue
         cell_repeat = _repeat(attrs, b"columns")

@@ -220,6 +220,7 @@ class Xlsx:
         scanned |= {n for n in zip_entries(zf) if n.startswith("xl/worksheets/") and n.endswith(".xml")}
         sheet_of = {part: sheet for sheet, part in self.parts.items()}
         self.sheet_xml: dict[str, bytes] = {}
+        self.areas: list[tuple[str, int, int]] = []   # (sheet, rows, columns) of the sheets measured
         string_cells = 0
         for part in sorted(scanned):
             xml = inflate(data, zf, part, name)
@@ -229,6 +230,7 @@ class Xlsx:
             sheet = sheet_of.get(part, part)
             if _has_far_ref(cells) or _NO_REF_CELL.search(cells):
                 rows, cols = _used_area(xml)
+                self.areas.append((sheet, rows, cols))
                 if rows * cols > limits.max_cells:
                     raise Reject(Finding(
                         name, ERROR, "too-large",
