@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,18 +114,25 @@ _DUMMY = None
 
 
 class Store:
-    """The console's database: thread-safe (one connection per call, WAL)."""
+    """The console's database: thread-safe (a connection per thread, WAL)."""
 
     def __init__(self, root: Path):
         self.path = Path(root) / DB_FILE
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
+        self._local = threading.local()
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        return _Closing(db)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        finally:
+            db.close()
+
+    def _db(self):
+        """This thread's connection (kept open: a request costs no connect)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA busy_timeout=30000")
+        return _Borrowed(db)
 
     # accounts ---------------------------------------------------------------
     def add_user(self, name: str, role: str, password: str, *, replace: bool = False) -> None:
@@ -244,8 +252,8 @@ def _sid_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode("ascii", "replace")).hexdigest()
 
 
-class _Closing:
-    """sqlite3 connection as a context manager that closes (sqlite3's own only commits)."""
+class _Borrowed:
+    """A thread's connection for one ``with`` block (autocommit: each statement is its own transaction)."""
 
     def __init__(self, db: sqlite3.Connection):
         self.db = db
@@ -254,4 +262,5 @@ class _Closing:
         return self.db
 
     def __exit__(self, *exc) -> None:
-        self.db.close()
+        if self.db.in_transaction:
+            self.db.rollback()

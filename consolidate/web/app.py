@@ -30,6 +30,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -68,6 +69,7 @@ class Console:
     queue: IntakeQueue
     failures: dict = field(default_factory=lambda: defaultdict(deque))
     flashes: dict = field(default_factory=dict)
+    status_cache: dict = field(default_factory=dict)
 
 
 def short_time(iso: str | None) -> str:
@@ -199,6 +201,12 @@ def action(permission: str):
                                                     "problems": exc.problems}, status=409)
             except ConsolidateError as exc:
                 return page(request, "error.html", {"message": str(exc)}, status=409)
+            finally:
+                if permission and permission != "intake":  # the status files are a view of the ledger: rewritten after every change
+                    try:
+                        await in_thread(ops.refresh_status, console_of(request).ws, form.get("period"))
+                    except (ConsolidateError, OSError):
+                        pass
         endpoint.permission = permission
         return endpoint
     return wrap
@@ -338,11 +346,28 @@ async def logout(request: Request, session: Session, form: dict):  # any role ma
 # pages
 # ---------------------------------------------------------------------------------
 
+def cached_status(console: Console, ws: Workspace, period: str):
+    """The status of every executor, computed again only when the ledger's stamp (or the day) changed.
+
+    Twenty clerks opening «Огляд» between two changes cost one computation; the stamp itself is five
+    indexed MAX() queries.  The first request after a change computes it (and the next see the result)."""
+    today = dt.date.today()
+    key = (period, today)
+    stamp_now = ops.ledger_stamp(console.ws)
+    hit = console.status_cache.get(key)
+    if hit is not None and hit[0] == stamp_now:
+        return hit[1]
+    result = ops.status(ws, period, today)
+    console.status_cache.clear() if len(console.status_cache) > 8 else None
+    console.status_cache[key] = (stamp_now, result)
+    return result
+
+
 @view
 async def overview(request: Request):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    rows, summary = await in_thread(ops.status, ws, period)
+    rows, summary = await in_thread(cached_status, console, ws, period)
     state = request.query_params.get("state", "")
     query = request.query_params.get("q", "").strip()
     shown = [r for r in rows if (not state or r.state_key == state)
@@ -582,12 +607,13 @@ async def templates_page(request: Request):
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     listing = {row["executor"]: row for row in await in_thread(ops.templates_listing, ws, period)}
     cat = ws.catalogue
+    version = cat.template_version   # a digest of the whole catalogue: once, not per row
     rows = [{"code": c, "name": cat.executor_label(c), "file": listing.get(c, {}).get("file", ""),
              "version": listing.get(c, {}).get("template_version", ""), "current":
-             listing.get(c, {}).get("template_version") == cat.template_version}
+             listing.get(c, {}).get("template_version") == version}
             for c in cat.expected_executors()]
     with_mail = await in_thread(ops.template_letters, ws, period)
-    return page(request, "templates.html", {"rows": rows, "version": cat.template_version, "sent": with_mail,
+    return page(request, "templates.html", {"rows": rows, "version": version, "sent": with_mail,
                                             "page_id": "templates"})
 
 
@@ -698,6 +724,14 @@ async def bye(request: Request):
 # the application
 # ---------------------------------------------------------------------------------
 
+async def not_found(request: Request, exc):
+    return page(request, "error.html", {"message": "Такої сторінки немає."}, status=404)
+
+
+async def not_allowed(request: Request, exc):
+    return page(request, "error.html", {"message": "Ця адреса не приймає такого запиту."}, status=405)
+
+
 def create_app(config: Config) -> Starlette:
     ws = open_workspace(config.root)
     ws.catalogue  # a broken catalogue stops the start with its problems, not the first page
@@ -708,7 +742,8 @@ def create_app(config: Config) -> Starlette:
     env.filters["time"] = short_time
     env.globals["plural"] = plural
     env.globals["state_label"] = _outcome_label
-    queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names))
+    queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names),
+                        after=lambda: ops.refresh_status(ws, None))
     routes = [
         Route("/", overview),
         Route("/login", login, methods=["GET", "POST"]),
@@ -739,8 +774,9 @@ def create_app(config: Config) -> Starlette:
         Route("/api/stamp", stamp),
         Mount("/static", StaticFiles(packages=[("consolidate.web", "static")]), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
     app.state.console = Console(config, ws, store, env, queue)
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.add_middleware(LoginCookie)
     app.add_middleware(AccessMiddleware)
     return app

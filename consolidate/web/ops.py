@@ -270,6 +270,15 @@ def ledger_stamp(ws: Workspace) -> str:
     return ".".join(parts)
 
 
+def refresh_status(shared: Workspace, period: str | None) -> None:
+    """Rewrite out/status.html, .xlsx, .csv after a change, as the CLI's commands do."""
+    from ..statusfiles import refresh_status as refresh
+
+    if shared.ledger_path.exists():
+        ws, period = for_period(shared, period)
+        refresh(ws, period=period)
+
+
 def ledger_history(ws: Workspace, limit: int = 300):
     """Who did what, from the ledger: files received, decisions, adjustments, letters."""
     with Ledger(ws.ledger_path) as ledger:

@@ -8,6 +8,7 @@ body while it streams: past it the staging folder is removed and nothing else is
 :class:`IntakeQueue` runs the intake in one thread.  Uploads that arrive while an intake runs wait
 and are then received together in the next run (twenty clerks' files cost one intake, not twenty);
 the intake's own workspace lock still guards against other processes (the CLI, a second console).
+The status files are rewritten once the queue has been quiet for a moment, not after every run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 STAGING = ".uploads"
 MAX_FILES = 200
+GATHER_SECONDS = 0.05     # an intake waits this long for uploads sent at the same moment to join it
+QUIET_SECONDS = 0.5       # the status files are rewritten once no upload has arrived for this long
 
 
 class UploadError(Exception):
@@ -145,12 +149,14 @@ class IntakeQueue:
     ``run(paths, names)`` is the intake workflow; it returns the outcomes, each with ``.path``.
     """
 
-    def __init__(self, run: Callable):
+    def __init__(self, run: Callable, after: Callable | None = None):
         self._run = run
+        self._after = after   # after each run, once its uploads have their results (the status files)
         self._cond = threading.Condition()
         self._pending: list[tuple[Upload, Future]] = []
         self._thread = threading.Thread(target=self._loop, name="consolidate-intake", daemon=True)
         self._stopped = False
+        self._dirty = False       # an intake ran and ``after`` has not run since
         self._thread.start()
 
     def submit(self, upload: Upload) -> Future:
@@ -165,14 +171,42 @@ class IntakeQueue:
             self._stopped = True
             self._cond.notify()
 
+    def _take(self) -> list[tuple[Upload, Future]] | None:
+        """The uploads to receive next (None: stopped).  Runs ``after`` once the queue has been quiet."""
+        dirty = False
+        with self._cond:
+            while not self._pending and not self._stopped:
+                if dirty or self._dirty:
+                    self._dirty = False
+                    dirty = True
+                    if not self._cond.wait(QUIET_SECONDS) and not self._pending and not self._stopped:
+                        self._cond.release()
+                        try:
+                            self._run_after()
+                        finally:
+                            self._cond.acquire()
+                        dirty = False
+                else:
+                    self._cond.wait()
+            if self._stopped:
+                return None
+        time.sleep(GATHER_SECONDS)   # uploads sent together (several clerks, one drop of files) join one run
+        with self._cond:
+            batch, self._pending = self._pending, []
+        return batch
+
+    def _run_after(self) -> None:
+        if self._after is not None:
+            try:
+                self._after()
+            except Exception:  # noqa: BLE001 - a view of the ledger; the intake itself is done
+                pass
+
     def _loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._stopped:
-                    self._cond.wait()
-                if self._stopped:
-                    return
-                batch, self._pending = self._pending, []
+            batch = self._take()
+            if batch is None:
+                return
             paths = [f.path for upload, _ in batch for f in upload.files]
             names = {f.path: f.name for upload, _ in batch for f in upload.files}
             try:
@@ -187,3 +221,5 @@ class IntakeQueue:
             finally:
                 for upload, _ in batch:
                     upload.discard()
+                with self._cond:
+                    self._dirty = True
