@@ -367,7 +367,7 @@ def cached_status(console: Console, ws: Workspace, period: str):
 async def overview(request: Request):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    rows, summary = await in_thread(cached_status, console, ws, period)
+    rows, summary, decisions = await in_thread(cached_status, console, ws, period)
     state = request.query_params.get("state", "")
     query = request.query_params.get("q", "").strip()
     shown = [r for r in rows if (not state or r.state_key == state)
@@ -375,6 +375,7 @@ async def overview(request: Request):
     from ..status import STATE_KEYS, STATES
 
     return page(request, "overview.html", {"rows": shown, "summary": summary, "total": len(rows), "state": state,
+                                           "decisions": decisions,
                                            "q": query, "states": [(STATE_KEYS[s], s) for s in STATES],
                                            "page_id": "overview", "live": True})
 

@@ -34,10 +34,13 @@ def _thresholds(ws: Workspace):
 
 
 def status(ws: Workspace, period: str, as_of: dt.date | None = None):
+    """(rows, summary, review decision in words per executor)."""
     from ..status import status_from_ledger
+    from ..statusfiles import decision_labels
 
     with Ledger(ws.ledger_path) as ledger:
-        return status_from_ledger(ws.catalogue, ledger, period, as_of or dt.date.today())
+        rows, summary = status_from_ledger(ws.catalogue, ledger, period, as_of or dt.date.today())
+        return rows, summary, decision_labels(ws.catalogue, ledger, period)
 
 
 def intake(ws: Workspace, paths: list[Path], names: dict[Path, str]):
