@@ -15,6 +15,8 @@ from . import __version__
 from .clickua import VERSION_HELP, VERSION_MESSAGE, UaGroup
 from .errors import CatalogueError, ConsolidateError
 from .numbers import format_amount
+from .model import ERROR
+from .vocabulary import FileStatus, ReportingState, Severity, SlotState
 from .wording import code_label, grouped_findings, plural, rule_label, ua_date
 from .workspace import Workspace, init_workspace, open_workspace
 
@@ -49,6 +51,10 @@ class Group(UaGroup):
             return super().invoke(ctx)
         except ConsolidateError as exc:
             raise UserError(exc) from exc
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def finish(code: int) -> None:
@@ -302,13 +308,13 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
     click.echo(f"Маніфест: {ws.out / 'templates' / period / 'manifest.csv'}")
 
 
-@main.command("reconcile", short_help="Звести прийняті звіти, показати зауваження.")
+@main.command("reconcile", short_help="Звести затверджені звіти, показати зауваження.")
 @_period_option
 @click.option("--json", "as_json", is_flag=True, help="Вивести зведення і всі зауваження звірки як JSON.")
-@click.option("--include-unapproved", is_flag=True, help="Узяти й неприйняті звіти (останні отримані).")
+@click.option("--include-unapproved", is_flag=True, help="Узяти й незатверджені звіти (останні отримані).")
 @with_workspace
 def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unapproved: bool):
-    """Звести останні прийняті звіти виконавців: фінансування, показники за правилами, зауваження."""
+    """Звести затверджені звіти виконавців: фінансування, показники за правилами, зауваження."""
     from .ledger import Ledger
     from .outliers import Thresholds
     from .reconcile import reconcile_ledger, summary_dict
@@ -337,14 +343,14 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
     click.echo(f"  Зауважень звірки: {len(rec.conflicts)}"
                + (" (" + "; ".join(f"{code_label(k)}: {v}" for k, v in sorted(by_kind.items())) + ")" if by_kind else ""))
     for c in rec.conflicts:
-        if c.severity == "помилка":
-            click.echo(f"    [{c.severity}] {c.item}: {c.message}")
+        if c.severity == ERROR:
+            click.echo(f"    [{Severity.of(c.severity)}] {c.item}: {c.message}")
 
 
 @main.command("explain", short_help="Звідки взялося національне значення.")
 @click.argument("item_id")
 @_period_option
-@click.option("--include-unapproved", is_flag=True, help="Узяти й неприйняті звіти (останні отримані).")
+@click.option("--include-unapproved", is_flag=True, help="Узяти й незатверджені звіти (останні отримані).")
 @with_workspace
 def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unapproved: bool):
     """Показати походження національного значення: ID показника (T2.6.1), рядка фінансування (F.…) або заходу."""
@@ -374,7 +380,7 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
               help="Файл звіту (типово out/report-<період>.<формат>).")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "docx", "pdf", "all"]), default="xlsx", show_default=True,
               help="Формат звіту.")
-@click.option("--include-unapproved", is_flag=True, help="Чернетка: узяти й неприйняті (не розглянуті) звіти; "
+@click.option("--include-unapproved", is_flag=True, help="Чернетка: узяти й незатверджені (не розглянуті) звіти; "
                                                          "кожен аркуш позначено як чернетку.")
 @click.option("--as-of", "as_of", default=None, metavar="ДАТА",
               help="Дата, станом на яку складено звіт (стан звітування, позначка часу у файлах; ДД.ММ.РРРР або "
@@ -399,7 +405,7 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
         day = parse_day(as_of) if as_of else dt.date.today()
         status_rows, _ = status_from_ledger(cat, ledger, period, day)
         unapproved = len(ledger.latest_submissions(period)) - len(rec.reported)
-    draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {day:%d.%m.%Y}); не для подання"
+    draft = (f"ЧЕРНЕТКА: містить незатверджені звіти (станом на {day:%d.%m.%Y}); не для подання"
              if include_unapproved else "")
     created = dt.datetime.combine(day, dt.time()) if as_of else None
     formats = ["xlsx", "docx", "pdf"] if fmt == "all" else [fmt]
@@ -423,7 +429,7 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
         click.echo("Увага: до звіту не увійшли — " + ", ".join(cat.executor_label(c) for c in rec.missing_executors)
                    + "; відповідні показники позначено як неповні.")
     if unapproved > 0 and not include_unapproved:
-        click.echo(f"Звітів, отриманих, але ще не прийнятих: {unapproved} — див. «consolidate review list»; "
+        click.echo(f"Звітів, отриманих, але ще не затверджених: {unapproved} — див. «consolidate review list»; "
                    f"чернетка з ними: --include-unapproved.")
 
 
@@ -433,11 +439,11 @@ def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: st
 
 STATUS_EXIT_HELP = """\b
 Коди виходу:
-  0 — усі звіти прийнято (зокрема з попередженнями);
+  0 — усі звіти подано без помилок (зокрема з попередженнями);
   1 — хтось не подав звіт, прострочив його або подав з помилками;
   2 — помилка (робоча тека, каталог, період, дата, журнал)."""
-STATE_STYLES = {"прострочено": "red", "не подано": "yellow", "подано, з помилками": "magenta",
-                "прийнято з попередженнями": "cyan", "прийнято": "green"}
+STATE_STYLES = {ReportingState.OVERDUE: "red", ReportingState.NOT_SUBMITTED: "yellow", ReportingState.ERRORS: "magenta",
+                ReportingState.WARNINGS: "cyan", ReportingState.CLEAN: "green"}
 
 
 def parse_day(text: str) -> dt.date:
@@ -653,7 +659,7 @@ def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], sm
             if wanted and r.executor in wanted and not r.outstanding:
                 click.echo(f"  {r.executor}: {r.state} — нагадування не потрібне")
         if not targets:
-            click.echo("Нагадувати нікому: усі " + ("обрані " if wanted else "") + "звіти прийнято.")
+            click.echo("Нагадувати нікому: усі " + ("обрані " if wanted else "") + "звіти подано без помилок.")
             return
         if not resend:
             _refuse_repeat(earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
@@ -664,8 +670,8 @@ def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], sm
 
 INTAKE_EXIT_HELP = """\b
 Коди завершення:
-  0 — усі файли прийнято (зокрема з попередженнями) або їх уже було отримано;
-  1 — хоч один файл подано з помилками, відхилено (карантин) або не прочитано з диска;
+  0 — усі файли отримано без помилок (зокрема з попередженнями) або їх уже було отримано;
+  1 — хоч один файл отримано з помилками, відхилено (карантин) або не прочитано з диска;
   2 — помилка (робоча тека, каталог, журнал, шлях, уже триває інший прийом)."""
 INTAKE_PROGRESS_FROM = 10     # files: a progress bar from this many on (in a terminal)
 INTAKE_SHOWN_PER_KIND = 3     # findings of each kind listed under a file; the rest are counted
@@ -713,28 +719,28 @@ def _outcome_json(o) -> dict:
         "executor": o.executor, "period": o.period,
         "submission_id": o.record.submission_id if o.record else None, "superseded": o.superseded,
         "archive_path": o.record.archive_path if o.record else None, "moved_from_inbox": o.moved,
-        "note": o.note, "findings": [asdict(f) for f in o.findings],
+        "note": o.note, "findings": [f.to_dict() for f in o.findings],
     }
 
 
 def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
     """--dry-run: what intake would do; exit code as the real intake's would be."""
-    from .inbox import ALREADY, FAILED_STATES, OUTCOME_LABELS
+    from .inbox import ALREADY, FAILED_STATES
     from .preview import preview
 
     items = preview(ws, paths)
     if as_json:
-        click.echo(json.dumps([{"file": p.name, "sha256": p.sha256, "state": p.state, "label": OUTCOME_LABELS[p.state],
+        click.echo(json.dumps([{"file": p.name, "sha256": p.sha256, "state": p.state, "label": FileStatus.of(p.state).label,
                                 "executor": p.executor, "period": p.period, "supersedes": p.supersedes,
-                                "findings": [asdict(f) for f in p.findings]} for p in items],
+                                "findings": [f.to_dict() for f in p.findings]} for p in items],
                               ensure_ascii=False, indent=2))
     else:
         click.echo(f"Пробний прийом (нічого не змінено): файлів {len(items)}")
         for p in items:
             who = ws.catalogue.executor_label(p.executor) if p.executor else "—"
             extra = f"; замінить чинний звіт №{p.supersedes}" if p.supersedes else ""
-            errors = sum(1 for f in p.findings if f.severity == "помилка")
-            click.echo(f"  {p.name}: {OUTCOME_LABELS[p.state]} ({who}{extra})"
+            errors = sum(1 for f in p.findings if f.severity == ERROR)
+            click.echo(f"  {p.name}: {FileStatus.of(p.state)} ({who}{extra})"
                        + (f", помилок {errors}, зауважень усього {len(p.findings)}" if p.findings else ""))
     return 1 if any(p.state in FAILED_STATES for p in items if p.state != ALREADY) else 0
 
@@ -824,7 +830,7 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
     if as_json:
         click.echo(json.dumps({"executor": found.code, "name": found.full_name, "files": [
-            {**asdict(f), "status_label": STATE_LABELS[f.status], "findings": [asdict(x) for x in findings[f.id]],
+            {**asdict(f), "status_label": STATE_LABELS[f.status], "findings": [x.to_dict() for x in findings[f.id]],
              "by_mail": by_mail.get(f.sha256, "")}
             for f in files]}, ensure_ascii=False, indent=2))
         return
@@ -961,9 +967,9 @@ def _operator(ws: Workspace, operator: str | None) -> str:
     return name
 
 
-@main.group("review", short_help="Розгляд звітів: прийняти або повернути.")
+@main.group("review", short_help="Розгляд звітів: затвердити або повернути.")
 def review_group():
-    """Розгляд звітів: прийняти до зведення або повернути на доопрацювання."""
+    """Розгляд звітів: затвердити для зведення або повернути на доопрацювання."""
 
 
 @review_group.command("list", short_help="Стан розгляду звітів кожного виконавця.")
@@ -971,7 +977,7 @@ def review_group():
 @click.option("--json", "as_json", is_flag=True, help="Вивести як JSON.")
 @with_workspace
 def review_list(ws: Workspace, period: str | None, as_json: bool):
-    """Стан розгляду для кожного виконавця: очікується / отримано / повернуто / отримано повторно / прийнято."""
+    """Стан розгляду для кожного виконавця: очікується / на розгляді / повернуто / на повторному розгляді / затверджено."""
     from .ledger import Ledger
     from .outliers import Thresholds
     from .review import SLOT_STATES, blocking, slots_from_ledger
@@ -981,8 +987,10 @@ def review_list(ws: Workspace, period: str | None, as_json: bool):
         rows = slots_from_ledger(ws.catalogue, ledger, period)
         blocked = blocking(ws.catalogue, ledger, period, Thresholds.of(ws))
     if as_json:
-        click.echo(json.dumps([{"executor": r.executor, "state": r.state,
+        click.echo(json.dumps([{"executor": r.executor, "state": r.state.value, "state_label": r.state.label,
                                 "latest": r.latest.id if r.latest else None,
+                                "latest_status": r.latest.status.value if r.latest else None,
+                                "latest_status_label": r.latest.status.label if r.latest else None,
                                 "approved": r.approved.id if r.approved else None, "comment": r.comment,
                                 "decided_by": r.decided_by, "decided_at": r.decided_at,
                                 "unconfirmed": [o.ref for o in blocked.get(r.executor, [])]} for r in rows],
@@ -990,11 +998,11 @@ def review_list(ws: Workspace, period: str | None, as_json: bool):
         return
     order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[0], SLOT_STATES[4]))}
     for r in sorted(rows, key=lambda r: order[r.state]):
-        file = f" — «{r.latest.original_name}» (№{r.latest.id})" if r.latest else ""
-        note = f"; коментар: {r.comment}" if r.state == "повернуто на доопрацювання" and r.comment else ""
+        file = f" — «{r.latest.original_name}» (№{r.latest.id}, {r.latest.status})" if r.latest else ""
+        note = f"; коментар: {r.comment}" if r.state == SlotState.RETURNED and r.comment else ""
         if blocked.get(r.executor):
             refs = ", ".join(o.ref for o in blocked[r.executor])
-            note += f"; прийняття блокують ймовірні помилки введення ({refs}) — підтвердьте з причиною або поверніть"
+            note += f"; затвердження блокують ймовірні помилки введення ({refs}) — підтвердьте з причиною або поверніть"
         click.echo(f"  {r.executor:<12} {ws.catalogue.executor_label(r.executor)}: {r.state}{file}{note}")
     counts = {s: sum(1 for r in rows if r.state == s) for s in SLOT_STATES}
     click.echo("Разом: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
@@ -1002,7 +1010,7 @@ def review_list(ws: Workspace, period: str | None, as_json: bool):
 
 _confirm_options = (
     click.option("--confirm", "confirm_refs", multiple=True, metavar="ПОСИЛАННЯ",
-                 help="Підтвердити значення, що блокує прийняття (ймовірну помилку введення): посилання з "
+                 help="Підтвердити значення, що блокує затвердження (ймовірну помилку введення): посилання з "
                       "повідомлення (F.…/financed, T2.14.2/actual) або клітинка; можна кілька разів."),
     click.option("--reason", "-r", default="", help="Чому підтверджені значення правильні (обов’язково з --confirm)."),
 )
@@ -1014,19 +1022,19 @@ def _with_confirm(fn):
     return fn
 
 
-@review_group.command("accept", short_help="Прийняти звіт до зведення.")
+@review_group.command("accept", short_help="Затвердити звіт для зведення.")
 @click.argument("executors", nargs=-1, required=True)
 @_period_option
 @_operator_option
-@click.option("--force", is_flag=True, help="Прийняти навіть звіт із помилками (не знімає блокування значень).")
+@click.option("--force", is_flag=True, help="Затвердити навіть звіт із помилками (не знімає блокування значень).")
 @_with_confirm
 @with_workspace
 @refreshes_status
 def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None, operator: str | None, force: bool,
                   confirm_refs: tuple[str, ...], reason: str):
-    """Прийняти останній звіт виконавця (кількох) до зведеного звіту.
+    """Затвердити останній звіт виконавця (кількох) для зведеного звіту.
 
-    Значення в рази більші за план (сума в гривнях замість тисяч, кількість замість відсотка) блокують прийняття,
+    Значення в рази більші за план (сума в гривнях замість тисяч, кількість замість відсотка) блокують затвердження,
     доки їх не підтверджено з причиною (--confirm … --reason …) або виконавець не надішле виправлений файл.
     """
     from .ledger import Ledger
@@ -1040,10 +1048,10 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
             code = _executor_code(ws, text)
             r = accept(ws.catalogue, ledger, code, period, who, force=force, confirm_refs=confirm_refs, reason=reason,
                        thresholds=Thresholds.of(ws))
-            click.echo(f"Прийнято: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id} ({who}, {r.decided_at})")
+            click.echo(f"{_capital(SlotState.APPROVED.label)}: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id} ({who}, {r.decided_at})")
 
 
-@review_group.command("confirm", short_help="Підтвердити значення, що блокують прийняття.")
+@review_group.command("confirm", short_help="Підтвердити значення, що блокують затвердження.")
 @click.argument("executor")
 @_period_option
 @_operator_option
@@ -1052,7 +1060,7 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
 @refreshes_status
 def review_confirm(ws: Workspace, executor: str, period: str | None, operator: str | None,
                    confirm_refs: tuple[str, ...], reason: str):
-    """Підтвердити значення звіту, що блокують прийняття, з причиною (кожне своєю командою, якщо причини різні)."""
+    """Підтвердити значення звіту, що блокують затвердження, з причиною (кожне своєю командою, якщо причини різні)."""
     from .ledger import Ledger
     from .outliers import Thresholds
     from .review import confirm

@@ -241,7 +241,7 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
     from .mail import workspace_sender
     from .model import ACCEPTED_ERRORS
     from .outliers import THOUSANDS, Thresholds
-    from .review import (RECEIVED, RESUBMITTED, accept, outliers_of, return_for_rework, return_letter,
+    from .review import (APPROVED, RECEIVED, RESUBMITTED, accept, outliers_of, return_for_rework, return_letter,
                          slots_from_ledger)
 
     catalogue = ws.catalogue
@@ -268,7 +268,7 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
     if letters:
         deliver_mail(letters, workspace_sender(ws), ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
                      now=when.astimezone())
-    return [f"{when:%d.%m.%Y}: прийнято {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
+    return [f"{when:%d.%m.%Y}: {APPROVED.label} {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
                                                        if returned else "")
             + (f", підтверджено значень, що перевищують план: {confirmed}" if confirmed else "")]
 
@@ -277,7 +277,8 @@ def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, r
               status_page: Path, mail_paths: list[Path]) -> list[str]:
     from collections import Counter
 
-    from .model import CODE_LABELS, ERROR
+    from .model import CODE_LABELS
+    from .vocabulary import Severity
 
     def name(code: str) -> str:
         return CODE_LABELS.get(code, code)
@@ -287,7 +288,7 @@ def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, r
     conflicts = Counter(c.kind for c in rec.conflicts)
     lines = [
         f"Отримано файлів: {len(outcomes)} — " + ", ".join(f"{label}: {n}" for label, n in states.most_common()),
-        "Зауваження прийому: " + ("; ".join(f"{name(code)} ({'помилка' if sev == ERROR else 'попередження'}) — {n}"
+        "Зауваження прийому: " + ("; ".join(f"{name(code)} ({Severity.of(sev).label}) — {n}"
                                             for (sev, code), n in sorted(findings.items())) or "немає"),
         "Зауваження зведення: " + "; ".join(f"{name(kind)} — {n}" for kind, n in sorted(conflicts.items())),
         f"Стан звітування: {summary.text()}",

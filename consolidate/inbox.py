@@ -54,12 +54,13 @@ from typing import Callable
 from . import intake
 from .errors import ConsolidateError
 from .ledger import FileRecord, Ledger
-from .model import ACCEPTED_ERRORS, QUARANTINED, STATE_LABELS, Finding, Return
+from .model import ACCEPTED_ERRORS, QUARANTINED, Finding, Return
+from .vocabulary import FileStatus
 from .workspace import Workspace
 
-ALREADY = "already"            # the same bytes were received before
-NOT_READ = "not-read"          # the file could not be read from disk (permissions, vanished)
-OUTCOME_LABELS = {**STATE_LABELS, ALREADY: "вже отримано", NOT_READ: "не вдалося прочитати з диска"}
+ALREADY = FileStatus.ALREADY      # the same bytes were received before
+NOT_READ = FileStatus.NOT_READ    # the file could not be read from disk (permissions, vanished)
+OUTCOME_LABELS = {state: state.label for state in FileStatus}   # labels from consolidate.vocabulary, in that order
 FAILED_STATES = (ACCEPTED_ERRORS, QUARANTINED, NOT_READ)
 
 LOCK_FILE = ".intake.lock"
@@ -86,7 +87,7 @@ class Outcome:
     path: Path
     name: str
     sha256: str = ""
-    state: str = ""
+    state: FileStatus | str = ""      # a FileStatus once the file is dealt with
     executor: str | None = None
     period: str | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -97,7 +98,7 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        return OUTCOME_LABELS[self.state]
+        return FileStatus.of(self.state).label
 
 
 def collect(ws: Workspace, paths: list[Path] | None = None) -> list[tuple[Path, bool]]:

@@ -37,10 +37,11 @@ from pathlib import Path
 
 from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
+from .vocabulary import FileStatus
 
-SCHEMA_VERSION = 8
-FILE_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)
-SUBMISSION_STATES = (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS)
+SCHEMA_VERSION = 9
+FILE_STATES = tuple(s.value for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED))  # codes
+SUBMISSION_STATES = tuple(s.value for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS))
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS files (
@@ -240,9 +241,14 @@ CREATE TABLE IF NOT EXISTS message_parts (
 );
 CREATE INDEX IF NOT EXISTS message_parts_sha ON message_parts (sha256);
 """
+# Version 9: severities as codes (consolidate.vocabulary.Severity) instead of the Ukrainian words.
+_SEVERITY_CODES = """
+UPDATE findings SET severity = 'error' WHERE severity = 'помилка';
+UPDATE findings SET severity = 'warning' WHERE severity = 'попередження'
+"""
 _MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA),
                (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA), (7, _ASSIGNMENT_SCHEMA),
-               (8, _INBOUND_SCHEMA))  # (version reached, script); idempotent
+               (8, _INBOUND_SCHEMA), (9, _SEVERITY_CODES))  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
@@ -330,6 +336,10 @@ class FileRecord:
     identified_by: str
     submission_id: int | None   # None for a quarantined file
     superseded_by: int | None
+
+    def __post_init__(self) -> None:
+        if type(self.status) is not FileStatus:
+            object.__setattr__(self, "status", FileStatus.of(self.status))
 
 
 @dataclass(frozen=True)

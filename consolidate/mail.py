@@ -188,7 +188,7 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
     if row.state == WITH_ERRORS:
         subject = f"Нагадування: виправте звіт за {period_label(period)} — {ex.short_name}"
         lines += [
-            f"Ваш звіт (файл «{row.file}», отримано {ua_datetime(row.received)}) прийнято з помилками: значення з "
+            f"Ваш звіт (файл «{row.file}», отримано {ua_datetime(row.received)}) {row.state.label}: значення з "
             f"помилками не можуть увійти до зведеного звіту.",
             (f"Виправте їх у тому самому файлі — його додано до цього листа («{attachment_name}», це ваш файл) — "
              f"і надішліть його повторно у відповідь на цей лист." if own_file else

@@ -5,20 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-ERROR = "помилка"
-WARNING = "попередження"
+from . import vocabulary as _vocabulary
+from .vocabulary import FileStatus, Severity
 
-# Submission states recorded by intake.
-ACCEPTED = "accepted"                 # прийнято
-ACCEPTED_WARNINGS = "warnings"        # прийнято з попередженнями
-ACCEPTED_ERRORS = "errors"            # подано, з помилками (values that passed validation are kept)
-QUARANTINED = "quarantined"           # файл не прийнято (не прочитано / не впізнано)
-STATE_LABELS = {
-    ACCEPTED: "прийнято",
-    ACCEPTED_WARNINGS: "прийнято з попередженнями",
-    ACCEPTED_ERRORS: "подано, з помилками",
-    QUARANTINED: "відхилено (карантин)",
-}
+# Severity of a finding: codes (consolidate.vocabulary.Severity); str() of one is its Ukrainian label.
+ERROR = Severity.ERROR
+WARNING = Severity.WARNING
+
+# Submission states recorded by intake (consolidate.vocabulary.FileStatus; the codes are the ledger's).
+ACCEPTED = FileStatus.CLEAN                # без зауважень
+ACCEPTED_WARNINGS = FileStatus.WARNINGS    # з попередженнями
+ACCEPTED_ERRORS = FileStatus.ERRORS        # з помилками (values that passed validation are kept)
+QUARANTINED = FileStatus.QUARANTINED       # відхилено (карантин): not read / not identified
+STATE_LABELS = {s: s.label for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)}
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class Finding:
     """One problem found in a file, with its position (frictionless-style: a report is data)."""
 
     file: str                 # original file name as received (data only, never a path to open)
-    severity: str             # ERROR or WARNING
+    severity: Severity        # ERROR or WARNING (a code or a legacy word is turned into the member)
     code: str                 # stable machine code, e.g. "text-in-number", "cash-over-financed"
     message: str              # Ukrainian, for the clerk and the executor
     sheet: str = ""
@@ -35,6 +34,17 @@ class Finding:
     found: str = ""
     expected: str = ""
     detail: str = ""          # a reader's raw (English) error, for developers: ledger and JSON only, never shown
+
+    def __post_init__(self) -> None:
+        if type(self.severity) is not Severity:
+            object.__setattr__(self, "severity", Severity.of(self.severity))
+
+    def to_dict(self) -> dict:
+        """JSON: every field, the severity as its code, and its label beside it."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["severity"] = self.severity.value
+        data["severity_label"] = self.severity.label
+        return data
 
 
 class CellValue(NamedTuple):
@@ -83,41 +93,14 @@ class Submission:
     sha256: str
     original_name: str
     received_at: str          # ISO timestamp
-    status: str               # ACCEPTED / ACCEPTED_WARNINGS / ACCEPTED_ERRORS
+    status: FileStatus        # ACCEPTED / ACCEPTED_WARNINGS / ACCEPTED_ERRORS
     template_version: str
     superseded_by: int | None = None
     archive_path: str = ""    # relative to the workspace
 
-# Short Ukrainian names of finding codes (intake) and reconciliation conflict kinds, for summaries.
-CODE_LABELS = {
-    # intake: the file
-    "not-a-workbook": "не робоча книга", "encrypted": "зашифрований файл", "zip-bomb": "надмірний розмір після розпакування",
-    "too-large": "завеликий файл", "unsafe-xml": "небезпечний XML", "reader-crashed": "збій читання", "unreadable": "файл не прочитано",
-    "not-identified": "не визначено виконавця", "wrong-programme": "інша програма", "wrong-period": "інший період",
-    "unknown-executor": "невідомий виконавець", "metadata-edited": "змінено службові відомості",
-    "title-edited": "змінено титульний аркуш", "identified-by-title": "виконавця визначено за титульним аркушем",
-    "assigned-by-clerk": "виконавця визначив працівник міністерства",
-    "stale-template": "застаріла версія шаблону", "missing-sheet": "бракує аркуша", "duplicate-sheet": "аркуш повторюється",
-    "missing-column": "бракує колонки", "columns-assumed": "колонки визначено за розташуванням",
-    # intake: rows and cells
-    "unknown-key": "невідомий рядок", "missing-row": "бракує рядка", "duplicate-key": "рядок повторюється",
-    "row-without-key": "рядок без ключа", "not-executor-row": "рядок не цього виконавця",
-    "missing-value": "порожня обов’язкова клітинка", "text-in-number": "текст замість числа",
-    "error-value": "помилка обчислення в клітинці", "formula-no-value": "формула без значення",
-    "negative": "від’ємне значення", "fractional-count": "дробова кількість", "percent-over-100": "відсоток понад 100",
-    "numerator-over-denominator": "чисельник більший за знаменник", "percent-mismatch": "відсоток не відповідає чисельнику і знаменнику",
-    "cash-over-financed": "касові видатки більші за профінансовані", "financed-over-planned": "профінансовано більше, ніж передбачено",
-    "nil-with-amount": "«не здійснювалось» із сумою", "invalid-choice": "значення не зі списку", "text-too-long": "задовгий текст",
-    # reconciliation
-    "lead-mismatch": "розбіжність із відповідальним виконавцем", "double-count": "ймовірне подвійне врахування",
-    "overlap": "ті самі події від кількох виконавців", "percent-not-recomputable": "відсоток неможливо перерахувати",
-    "actual-without-plan": "факт без плану", "silent-executor": "виконавець нічого не повідомив про захід",
-    "missing-executor": "звіт не подано", "duplicate-paragraph": "повторений текст різних виконавців",
-    "repeated-paragraph": "той самий текст під кількома заходами", "adjusted": "значення скориговано вручну",
-    # outliers (consolidate.outliers): block acceptance until confirmed
-    "amount-thousands": "ймовірно, гривні замість тисяч гривень", "amount-over-plan": "сума в рази більша за передбачену",
-    "amount-over-last-year": "сума в рази більша, ніж торік", "count-over-plan": "кількість у рази більша за планову",
-    "percent-is-count": "відсоток, що є кількістю",
-    # narrative against figures (consolidate.narrative)
-    "merged-proposal": "однакові пропозиції об’єднано", "narrative-vs-own": "текст суперечить власному показнику", "narrative-vs-national": "текст суперечить національному показнику",
-}
+    def __post_init__(self) -> None:
+        if type(self.status) is not FileStatus:
+            object.__setattr__(self, "status", FileStatus.of(self.status))
+
+# Short Ukrainian names of finding codes and conflict kinds: the one table in consolidate.vocabulary.
+CODE_LABELS = _vocabulary.CODE_LABELS

@@ -21,6 +21,7 @@ from .model import ERROR, WARNING, CellValue, Submission
 from .narrative import check_measure
 from .neardup import first_similar
 from .numbers import show_value
+from .vocabulary import Severity, label as code_label
 from .wording import field_label
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
@@ -716,7 +717,8 @@ def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapprov
 
 
 def conflict_dict(c: Conflict) -> dict:
-    return {"kind": c.kind, "severity": c.severity, "item": c.item, "message": c.message,
+    return {"kind": c.kind, "kind_label": code_label(c.kind), "severity": Severity.of(c.severity).value,
+            "severity_label": Severity.of(c.severity).label, "item": c.item, "message": c.message,
             "executors": list(c.executors), "values": c.values}
 
 

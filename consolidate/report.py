@@ -21,6 +21,7 @@ from .catalogue import GROUPS, Catalogue, period_label
 from .errors import ConsolidateError
 from .wording import plural, plural_word
 from .model import CODE_LABELS, ERROR
+from .vocabulary import ReportingState, Severity
 from .reconcile import (
     SUBTOTAL_KINDS,
     SUBTOTAL_LABELS,
@@ -39,7 +40,7 @@ SECTION3 = "III. Пропозиції"
 SHEET_CHECKS = "Звірка"
 SHEET_STATUS = "Стан звітування"
 SHEET_SOURCES = "Джерела"
-NOT_REPORTED = "не подано"
+NOT_REPORTED = ReportingState.NOT_SUBMITTED.label   # a figure of an executor that has not reported
 NIL_TEXT = "не здійснювалось"
 MAX_CELL = 32000
 
@@ -505,7 +506,7 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
         sources = getattr(item, "sources", []) if item is not None else []
         src = "\n".join(f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}" for s in sources
                         if not c.executors or s.executor in c.executors)
-        values = (c.severity, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
+        values = (Severity.of(c.severity).label, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
                   ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, c.kind)
         row = ws.put_rows(row, [(values, flagged if c.severity == ERROR else plain,
                                  max(_height(c.message, 80), _height(src, 60)))])
@@ -532,7 +533,7 @@ def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
     text, value = fmts.text, fmts.value
     for s in status_rows:
         formats = [text] * 3 + [state_fmt.get(s.state, text)] + [text] * 3 + [value] * 4 + [text] * 3
-        row = ws.put_rows(row, [((s.executor, s.name, s.kind, s.state, s.received, s.file, s.sha256, s.errors,
+        row = ws.put_rows(row, [((s.executor, s.name, s.kind, s.state.label, s.received, s.file, s.sha256, s.errors,
                                   s.warnings, s.returns, s.rejected, s.last_reminder, s.contact, s.note), formats, None)])
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 

@@ -59,6 +59,7 @@ from .report import unconfirmed_banner
 from .report import (NIL_TEXT, NOT_REPORTED, S1_HEADERS, S2_HEADERS, StatusRow, atomic_write, completeness_note,
                      default_status_rows, funding_display, holder_label, indicator_display, measure_narrative,
                      partial_footnote, period_phrase, proposal_authors, status_line, subtotal_note, PARTIAL_MARK)
+from .vocabulary import ReportingState
 from .wording import ua_date
 
 FONT = "Times New Roman"
@@ -525,8 +526,8 @@ def _annex(doc, status_rows: list[StatusRow]) -> None:
     grid.header(ANNEX_HEADERS)
     for s in status_rows:
         cells = grid.row(cant_split=True)
-        for cell, value in zip(cells, (s.name, s.kind, s.state, ua_date(s.received[:10]), breakable_name(s.file))):
-            _write(cell, value, italic=cell is cells[2] and s.state == NOT_REPORTED)
+        for cell, value in zip(cells, (s.name, s.kind, s.state.label, ua_date(s.received[:10]), breakable_name(s.file))):
+            _write(cell, value, italic=cell is cells[2] and s.state == ReportingState.NOT_SUBMITTED)
 
 
 def breakable_name(name: str) -> str:

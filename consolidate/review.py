@@ -2,7 +2,9 @@
 
 A reporting slot (executor × period) moves through::
 
-    очікується → отримано → повернуто на доопрацювання (comment) → отримано повторно → прийнято
+    очікується → на розгляді → повернуто на доопрацювання (comment) → на повторному розгляді → затверджено
+
+(codes and labels: ``vocabulary.SlotState``; the clerk's decisions ``vocabulary.Decision``).
 
 Only approved returns feed the national report by default.  Adjustments let the clerk set a
 national figure where reconciliation found a conflict, within the bounds the claims allow.
@@ -23,14 +25,15 @@ from .wording import plural_word
 from .outliers import Outlier, Thresholds, previous_period, resolve
 from .outliers import find as find_outliers
 from .reconcile import IndicatorResult, Reconciliation
+from .vocabulary import Decision, SlotState
 
-EXPECTED = "очікується"
-RECEIVED = "отримано"
-RETURNED = "повернуто на доопрацювання"
-RESUBMITTED = "отримано повторно"
-APPROVED = "прийнято"
-SLOT_STATES = (EXPECTED, RECEIVED, RETURNED, RESUBMITTED, APPROVED)
-ACCEPT, RETURN = "accept", "return"
+EXPECTED = SlotState.EXPECTED
+RECEIVED = SlotState.RECEIVED
+RETURNED = SlotState.RETURNED
+RESUBMITTED = SlotState.RESUBMITTED
+APPROVED = SlotState.APPROVED
+SLOT_STATES = tuple(SlotState)
+ACCEPT, RETURN = Decision.ACCEPT, Decision.RETURN
 RETURN_KIND = "return"          # mail log kind of a "returned for rework" letter
 
 
@@ -38,7 +41,7 @@ RETURN_KIND = "return"          # mail log kind of a "returned for rework" lette
 class Slot:
     executor: str
     period: str
-    state: str
+    state: SlotState
     latest: Submission | None       # the newest return
     approved: Submission | None     # the return that feeds the report (None: nothing approved)
     comment: str = ""               # the comment of the last "return" decision
@@ -197,7 +200,7 @@ def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: s
     slot = _slot(catalogue, ledger, executor, period)
     if slot.state == APPROVED:
         raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}») "
-                               f"уже прийнято.")
+                               f"уже {APPROVED.label}.")
     if slot.latest.status == ACCEPTED_ERRORS and not force:
         raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» містить помилки: поверніть його на "
                                f"доопрацювання (review return) або прийміть попри помилки з --force.")
@@ -213,7 +216,7 @@ def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: s
     if left:
         raise ConsolidateError(
             f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}», №{slot.latest.id}) "
-            f"не прийнято: {len(left)} {plural_word(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
+            f"не {APPROVED.label}: {len(left)} {plural_word(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
             f"підтвердження:\n" + _confirm_hint(catalogue, executor, left))
     if refs and (not reason or not reason.strip()):
         raise ConsolidateError("Підтверджуючи значення, вкажіть причину (--reason «…»): її буде записано в журнал.")

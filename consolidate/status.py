@@ -5,13 +5,13 @@ from the ledger, their findings, rejected files, the mail log and the date to ju
 gives one :class:`ExecutorStatus` per expected executor, sorted so that the people to chase come
 first, and a :class:`Summary`.  :func:`status_from_ledger` loads that data from a ledger.
 
-States (the main column; the Ukrainian label is the value)::
+States (the main column; codes of ``vocabulary.ReportingState``, labels from its one table)::
 
-    прострочено                 nothing accepted and the deadline has passed
-    не подано                   nothing accepted, the deadline has not passed (or no date is given)
-    подано, з помилками         the latest return has errors and must be corrected
-    прийнято з попередженнями   the latest return was accepted with warnings
-    прийнято                    the latest return was accepted
+    overdue        прострочено               nothing received and the deadline has passed
+    not-submitted  не подано                 nothing received, the deadline has not passed (or no date is given)
+    errors         подано з помилками        the latest return has errors and must be corrected
+    warnings       подано з попередженнями   the latest return passed the checks with warnings
+    accepted       подано без зауважень      the latest return passed the checks
 
 A return that arrived after the deadline keeps its state and is marked ``late``.  Files that
 arrived but were not accepted (quarantine) are counted in ``rejected``: somebody tried to report.
@@ -25,19 +25,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .catalogue import Catalogue, period_label
-from .model import ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, STATE_LABELS, WARNING, Finding, Submission
+from .model import ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, WARNING, Finding, Submission
 from .registry import KIND_LABELS
+from .vocabulary import FileStatus, ReportingState
 from .wording import days_phrase, plural, ua_date, ua_datetime
 
-OVERDUE = "прострочено"
-NOT_SUBMITTED = "не подано"
-WITH_ERRORS = STATE_LABELS[ACCEPTED_ERRORS]        # подано, з помилками
-WITH_WARNINGS = STATE_LABELS[ACCEPTED_WARNINGS]    # прийнято з попередженнями
-ACCEPTED = "прийнято"
+OVERDUE = ReportingState.OVERDUE
+NOT_SUBMITTED = ReportingState.NOT_SUBMITTED
+WITH_ERRORS = ReportingState.ERRORS
+WITH_WARNINGS = ReportingState.WARNINGS
+ACCEPTED = ReportingState.CLEAN
 STATES = (OVERDUE, NOT_SUBMITTED, WITH_ERRORS, WITH_WARNINGS, ACCEPTED)  # the order of chasing
 OUTSTANDING = (OVERDUE, NOT_SUBMITTED, WITH_ERRORS)
-STATE_KEYS = {OVERDUE: "overdue", NOT_SUBMITTED: "not-submitted", WITH_ERRORS: "errors",
-              WITH_WARNINGS: "warnings", ACCEPTED: "accepted"}
+STATE_KEYS = {s: s.value for s in STATES}    # codes, also the CSS classes of status.html
 STATE_COLOURS = {OVERDUE: "#f1aeb5", NOT_SUBMITTED: "#ffd8a8", WITH_ERRORS: "#e5d4ff",
                  WITH_WARNINGS: "#fff3bf", ACCEPTED: "#c3e6cb"}
 REMINDER = "reminder"   # mail kinds (see consolidate.ledger)
@@ -51,7 +51,7 @@ class ExecutorStatus:
     executor: str
     name: str
     kind: str                       # the kind as shown (KIND_LABELS)
-    state: str                      # one of STATES
+    state: ReportingState           # one of STATES (str() of it is the label)
     contact: str = ""               # contact person and e-mail addresses, as shown
     emails: tuple[str, ...] = ()
     received: str = ""              # ISO time the latest return arrived
@@ -82,8 +82,8 @@ class ExecutorStatus:
         return self.errors + self.warnings
 
     def as_dict(self) -> dict:
-        return {"executor": self.executor, "name": self.name, "kind": self.kind, "state": self.state,
-                "state_key": self.state_key, "outstanding": self.outstanding, "contact": self.contact,
+        return {"executor": self.executor, "name": self.name, "kind": self.kind, "state": self.state.value,
+                "state_label": self.state.label, "state_key": self.state_key, "outstanding": self.outstanding, "contact": self.contact,
                 "emails": list(self.emails), "received": self.received, "file": self.file, "sha256": self.sha256,
                 "returns": self.returns, "errors": self.errors, "warnings": self.warnings,
                 "rejected": self.rejected, "late": self.late, "template_sent": self.template_sent,
@@ -110,12 +110,13 @@ class Summary:
         return sum(self.counts.get(s, 0) for s in OUTSTANDING)
 
     def text(self) -> str:
-        """«прийнято 21 з 27, не подано 4, з помилками 2»."""
-        head = f"прийнято {self.accepted} з {self.expected}"
+        """«подано без помилок 21 з 27, не подано 4, з помилками 2»."""
+        head = f"подано без помилок {self.accepted} з {self.expected}"
         if self.counts.get(WITH_WARNINGS):
             head += f" (з них з попередженнями {self.counts[WITH_WARNINGS]})"
         parts = [head]
-        for state, label in ((NOT_SUBMITTED, "не подано"), (OVERDUE, "прострочено"), (WITH_ERRORS, "з помилками")):
+        for state, label in ((NOT_SUBMITTED, NOT_SUBMITTED.label), (OVERDUE, OVERDUE.label),
+                             (WITH_ERRORS, FileStatus.ERRORS.label)):
             if self.counts.get(state):
                 parts.append(f"{label} {self.counts[state]}")
         if self.late:
@@ -128,7 +129,8 @@ class Summary:
         return {"period": self.period, "deadline": self.deadline.isoformat(),
                 "as_of": self.as_of.isoformat() if self.as_of else None, "expected": self.expected,
                 "accepted": self.accepted, "outstanding": self.outstanding,
-                "states": {s: self.counts.get(s, 0) for s in STATES}, "late": self.late, "rejected": self.rejected,
+                "states": {s.value: self.counts.get(s, 0) for s in STATES},
+                "state_labels": {s.value: s.label for s in STATES}, "late": self.late, "rejected": self.rejected,
                 "text": self.text()}
 
 
@@ -226,13 +228,13 @@ def compute_status(catalogue: Catalogue, period: str, submissions: Sequence[Subm
             if state == WITH_ERRORS:
                 notes.append(f"помилок: {errors} — потрібно виправити і надіслати повторно")
             if late:
-                notes.append(("подано" if state == WITH_ERRORS else "прийнято")
+                notes.append("подано"
                              + f" із запізненням ({received_day:%d.%m.%Y}, строк {deadline:%d.%m.%Y})")
         if n_rejected:
             if latest is None:
-                notes.append(f"надійшли файли, які не прийнято: {n_rejected} — зв’яжіться з виконавцем")
+                notes.append(f"надійшли файли, які відхилено: {n_rejected} — зв’яжіться з виконавцем")
             else:
-                notes.append(f"не прийнято файлів: {n_rejected}")
+                notes.append(f"відхилено файлів: {n_rejected}")
         rows.append(ExecutorStatus(
             executor=code, name=e.short_name, kind=KIND_LABELS.get(e.kind, e.kind), state=state,
             contact=_contact(e.contact_person, e.emails), emails=tuple(e.emails),

@@ -122,7 +122,7 @@ def field_label(code: str) -> str:
 
 def code_label(code: str) -> str:
     """A finding code or conflict kind as its short Ukrainian name (the code itself if none is known)."""
-    from .model import CODE_LABELS
+    from .vocabulary import CODE_LABELS
 
     return CODE_LABELS.get(code, code)
 

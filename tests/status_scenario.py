@@ -6,7 +6,7 @@ are given here, as intake would have found them).  Period 2024, deadline 20.01.2
 
     MSP    accepted                      received 10.01.2025
     NSSU   accepted with warnings        received 12.01.2025
-    MVS    accepted 11.01, then a return with errors on 14.01   → «подано, з помилками», 2 returns
+    MVS    accepted 11.01, then a return with errors on 14.01   → «подано з помилками», 2 returns
     DMS    accepted, late                received 24.01.2025 (its file name is hostile HTML)
     UA-21  a file that was not accepted  received 13.01.2025 (quarantine), nothing accepted
     others nothing

@@ -353,7 +353,7 @@ def test_a_megabyte_of_text_is_cut_to_a_cell_and_many_keyless_rows_summed_up(cat
     text = random_text(1024 * 1024)
     ret = read_return(narrative_cell(good, b'<c r="I6" t="inlineStr"><is><t>' + text.encode() + b"</t></is></c>"),
                       "t.xlsx", cat)
-    assert brief(ret.findings) == [("попередження", "text-too-long", EXECUTION, "I6", "T2.2",
+    assert brief(ret.findings) == [("warning", "text-too-long", EXECUTION, "I6", "T2.2",
                                     f"{len(text)} символів", f"≤ {MAX_TEXT} символів")]
     assert values_by_key(ret)[("T2.2", "narrative")][1] == text[:MAX_TEXT].strip()
 
@@ -390,7 +390,7 @@ def test_a_template_of_an_older_catalogue_version(cat, tmp_path, templates_copy)
     path = tmp_path / "old.xlsx"
     path.write_bytes(build_workbook(old, "MINJUST", "2024", PASSWORD))
     ret = read_return(fill_workbook(path, tmp_path / "old-filled.xlsx", complete()), "old.xlsx", cat)
-    assert brief(ret.findings) == [("попередження", "stale-template", "", "", "", old.template_version,
+    assert brief(ret.findings) == [("warning", "stale-template", "", "", "", old.template_version,
                                     cat.template_version)]
     assert values_by_key(ret) == values_by_key(read_return(filled(cat, tmp_path, "new.xlsx"), "new.xlsx", cat))
 

@@ -216,14 +216,14 @@ def test_intake_command_summary_and_exit_codes(workspace, tmp_path):
     drop(workspace, filled(workspace.catalogue, tmp_path, "good.xlsx"), "good.xlsx", mtime=1_700_000_000)
     res = runner.invoke(main, ["intake", "-w", str(workspace.root)])
     assert res.exit_code == 0, res.output
-    assert "прийнято: good.xlsx → MINJUST, 2024" in res.output and "Усього 1 файл — прийнято: 1." in res.output
+    assert "без зауважень: good.xlsx → MINJUST, 2024" in res.output and "Усього 1 файл — без зауважень: 1." in res.output
 
     drop(workspace, filled(workspace.catalogue, tmp_path, "bad.xlsx", merged(complete(), {
         "funding": {"F.T4.2.SG.MINJUST": {"nil": None, "financed": 10, "cash": 12.5}}})), "bad.xlsx")
     (workspace.inbox / "лист.pdf").write_bytes(NOT_A_WORKBOOK)
     res = runner.invoke(main, ["intake", "-w", str(workspace.root)])
     assert res.exit_code == 1, res.output
-    assert "подано, з помилками: bad.xlsx → MINJUST, 2024 (1 помилка, 1 попередження); замінює звіт №1" in res.output
+    assert "з помилками: bad.xlsx → MINJUST, 2024 (1 помилка, 1 попередження); замінює звіт №1" in res.output
     assert "«I. Фінансування» H6: Касові видатки (12,5) більші за фактично профінансовані (10)" in res.output
     assert "відхилено (карантин): лист.pdf (1 помилка)" in res.output
     assert f"причини: {workspace.quarantine / sha(NOT_A_WORKBOOK)}.pdf.txt" in res.output
@@ -242,9 +242,9 @@ def test_intake_json_lists_every_finding(workspace, tmp_path):
     data = json.loads(res.output)
     (entry,) = data["files"]
     assert (entry["file"], entry["status"], entry["status_label"], entry["executor"], entry["moved_from_inbox"]) == (
-        "r.xlsx", ACCEPTED_ERRORS, "подано, з помилками", "MINJUST", True)
+        "r.xlsx", ACCEPTED_ERRORS, "з помилками", "MINJUST", True)
     assert entry["findings"] == [{
-        "file": "r.xlsx", "severity": "помилка", "code": "text-in-number",
+        "file": "r.xlsx", "severity": "error", "severity_label": "помилка", "code": "text-in-number",
         "message": "Очікується число, а в клітинці текст «багато»; значення не прийнято.",
         "sheet": "II. Виконання", "cell": "E7", "row_key": "T2.2.1", "found": "багато", "expected": "число", "detail": ""}]
     assert data["summary"] == {ACCEPTED_ERRORS: 1}
@@ -261,8 +261,8 @@ def test_history_command(workspace, tmp_path):
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0] == "Історія звітів: Міністерство юстиції України (MINJUST)"
-    assert "№1" in lines[1] and "прийнято — замінено звітом №2" in lines[1]
-    assert "№2" in lines[3] and "прийнято з попередженнями — чинний (1 попередження)" in lines[3]
+    assert "№1" in lines[1] and "без зауважень — замінено звітом №2" in lines[1]
+    assert "№2" in lines[3] and "з попередженнями — чинний (1 попередження)" in lines[3]
     assert lines[2].strip().startswith("v1.xlsx → archive/")
     data = json.loads(runner.invoke(main, ["history", "MINJUST", "--json", "-w", str(workspace.root)]).output)
     assert [(f["original_name"], f["superseded_by"]) for f in data["files"]] == [("v1.xlsx", 2), ("v2.xlsx", None)]

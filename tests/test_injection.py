@@ -119,4 +119,4 @@ def test_the_intake_console_shows_a_crafted_name_as_text(workspace, tmp_path):
     os.utime(path, (1_700_000_000, 1_700_000_000))
     res = CliRunner().invoke(main, ["intake", "-w", str(workspace.root)])
     assert res.exit_code == 0, res.output
-    assert f"прийнято: {FILE_NAME} → MINJUST, 2024" in res.output
+    assert f"без зауважень: {FILE_NAME} → MINJUST, 2024" in res.output

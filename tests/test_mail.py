@@ -333,7 +333,7 @@ def test_remind_lists_findings_and_is_not_repeated_the_same_day(workspace, smtp_
     populate(ws)
     res = run("remind", "-w", str(ws.root), "-e", "MVS", "-e", "UA-21", "-e", "NPU", "-e", "MSP", "--smtp", server)
     assert res.exit_code == 0, res.output
-    assert "MSP: прийнято — нагадування не потрібне" in res.output
+    assert "MSP: подано без зауважень — нагадування не потрібне" in res.output
     assert "Надіслано листів (нагадування): 3" in res.output
     got = {parse(raw)["X-Consolidate-Executor"]: (rcpt, parse(raw)) for _, rcpt, raw in inbox.messages}
     assert set(got) == {"MVS", "UA-21", "NPU"}
@@ -341,7 +341,7 @@ def test_remind_lists_findings_and_is_not_repeated_the_same_day(workspace, smtp_
     assert rcpt == ["mvs@example.org"]
     assert mvs["Subject"] == "Нагадування: виправте звіт за 2024 рік — МВС"
     text = mvs.get_body(("plain",)).get_content()
-    assert "прийнято з помилками" in text and "МВС звіт (виправлений).xlsx" in text
+    assert "подано з помилками" in text and "МВС звіт (виправлений).xlsx" in text
     for f in MVS_ERRORS:
         assert f"файл «{f.file}», аркуш «{f.sheet}», клітинка {f.cell}: {f.message}" in text
     assert text.index(MVS_ERRORS[1].message) < text.index(MVS_ERRORS[2].message)  # errors before warnings

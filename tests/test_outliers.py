@@ -104,7 +104,7 @@ def test_hryvnias_typed_as_thousands_block_acceptance_until_confirmed_with_reaso
     assert (c.ref, c.code, c.value, c.operator, c.reason) == (f"{LINE}/financed", THOUSANDS, slip, "Іваненко", reason)
     assert not rec.unconfirmed
     [finding] = [k for k in rec.conflicts if k.kind == THOUSANDS]
-    assert finding.severity == "попередження" and "Іваненко" in finding.message and reason in finding.message
+    assert finding.severity == "warning" and "Іваненко" in finding.message and reason in finding.message
     assert f"{planned:g}".replace(".", ",") in finding.message
     assert _run(ws, "report").exit_code == 0
     [row] = [r for r in _rows(ws.out / "report-2024.xlsx", "Звірка") if r[-1] == THOUSANDS]

@@ -119,7 +119,7 @@ def test_sum_rule_and_double_count_of_regional_total(cat):
               "NSSU": {"execution": {"T2.6.1": {"actual": 15}}}}
     rec = reconcile(cat, "2024", make_returns(values))
     [c] = kinds(rec, "double-count", "T2.6.1")
-    assert c.executors == ("NSSU",) and c.severity == "помилка"
+    assert c.executors == ("NSSU",) and c.severity == "error"
 
 
 def test_double_count_same_text_same_value(cat):
@@ -149,7 +149,7 @@ def test_percent_over_100_and_not_recomputable(cat):
               "UA-07": {"execution": {"T4.5.1": {"actual": 90}}}}
     rec = reconcile(cat, "2024", make_returns(values))
     [over] = kinds(rec, "percent-over-100", "T4.5.1")
-    assert over.executors == ("UA-05",) and over.severity == "помилка"
+    assert over.executors == ("UA-05",) and over.severity == "error"
     assert kinds(rec, "percent-not-recomputable", "T4.5.1")
 
 

@@ -89,7 +89,7 @@ def test_slot_walks_through_every_state_and_only_approved_reach_report(workspace
     assert next(r for r in rows if r[S2_ID_COL] == "T2.2.1")[4] == 42
     assert not str(rows[0][0]).startswith("ЧЕРНЕТКА")
     listing = _run(ws, "review", "list")
-    assert "MINJUST" in listing.output and "прийнято" in listing.output
+    assert "MINJUST" in listing.output and "затверджено" in listing.output
 
 
 def test_accepting_a_return_with_errors_needs_force(workspace):
@@ -111,8 +111,8 @@ def test_nil_report_is_not_a_missing_one(workspace):
     assert _run(ws, "review", "accept", "MINJUST", *OP).exit_code == 0
     status = json.loads(_run(ws, "status", "--json").stdout)
     rows = {r["executor"]: r for r in status["executors"]}
-    assert rows["MINJUST"]["state"].startswith("прийнято")
-    assert rows["DMS"]["state"] == "прострочено"  # today is past the 2024 deadline
+    assert rows["MINJUST"]["state_label"].startswith("подано без")
+    assert rows["DMS"]["state"] == "overdue" and rows["DMS"]["state_label"] == "прострочено"  # today is past the 2024 deadline
     assert _run(ws, "report").exit_code == 0
     wb = CalamineWorkbook.from_path(str(ws.out / "report-2024.xlsx"))
     ii = wb.get_sheet_by_name("II. Виконання").to_python()

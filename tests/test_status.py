@@ -84,7 +84,7 @@ def test_compute_status_every_state_from_plain_data(cat):
     assert [x.state for x in rows] == sorted((x.state for x in rows), key=STATES.index)
     assert [x.executor for x in rows[:2]] == ["UA-07", "UA-21"]  # not reported but tried: call them first
     assert rows[-1].executor == "MSP" and rows[-2].executor == "NSSU" and rows[-3].executor == "MVS"
-    assert summary.text() == "прийнято 2 з 46 (з них з попередженнями 1), не подано 43, з помилками 1, " \
+    assert summary.text() == "подано без помилок 2 з 46 (з них з попередженнями 1), не подано 43, з помилками 1, " \
                              "з відхиленими файлами 2"
     assert summary.outstanding == 44 and summary.accepted == 2
 
@@ -94,7 +94,7 @@ def test_compute_status_every_state_from_plain_data(cat):
     assert r["NPU"].state == OVERDUE and "строк минув 20.01.2025 (11 днів тому)" in r["NPU"].note
     assert r["UA-21"].last_reminder == "2025-01-25T09:00:00+02:00"
     assert rows[0].state == OVERDUE and rows[-1].state == ACCEPTED
-    assert summary.text() == "прийнято 3 з 46 (з них з попередженнями 1), прострочено 42, з помилками 1, " \
+    assert summary.text() == "подано без помилок 3 з 46 (з них з попередженнями 1), прострочено 42, з помилками 1, " \
                              "із запізненням 1, з відхиленими файлами 2"
 
     rows, summary = compute_status(cat, PERIOD, subs, findings, rejected, mails, as_of=None)
@@ -140,7 +140,7 @@ def test_ledger_after_the_deadline(scenario):
     assert {x.state for x in rows} == {OVERDUE, WITH_ERRORS, WITH_WARNINGS, ACCEPTED}
     order = [x.state for x in rows]
     assert order == [OVERDUE] * 42 + [WITH_ERRORS, WITH_WARNINGS, ACCEPTED, ACCEPTED]
-    assert summary.text() == ("прийнято 3 з 46 (з них з попередженнями 1), прострочено 42, з помилками 1, "
+    assert summary.text() == ("подано без помилок 3 з 46 (з них з попередженнями 1), прострочено 42, з помилками 1, "
                               "із запізненням 1, з відхиленими файлами 1")
 
 
@@ -149,9 +149,9 @@ def test_status_command(scenario):
     assert res.exit_code == 1, res.output  # somebody is outstanding
     lines = res.output.splitlines()
     assert lines[0] == "Стан звітування за 2024 рік станом на 15.01.2025 (строк подання 20.01.2025)"
-    assert lines[1].startswith("Прийнято 2 з 46 (з них з попередженнями 1), не подано 43")
-    body = [x for x in lines if x.startswith(STATES)]
-    assert len(body) == 46 and body[0].split()[2] == "UA-21" and body[-1].split()[1] == "MSP"
+    assert lines[1].startswith("Подано без помилок 2 з 46 (з них з попередженнями 1), не подано 43")
+    body = [x for x in lines if x.startswith(tuple(s.label for s in STATES))]
+    assert len(body) == 46 and body[0].split()[2] == "UA-21" and body[-1].split()[3] == "MSP"
     assert (scenario.out / "status.html").is_file()
 
     res = CliRunner().invoke(main, ["status", "-w", str(scenario.root), "--as-of", "31.01.2025", "--json"])
@@ -193,7 +193,7 @@ def test_status_exit_codes(workspace):
                           archive_path=f"archive/{n}.xlsx", fmt="xlsx")
     res = runner.invoke(main, ["status", "-w", str(workspace.root), "--as-of", "2025-02-01"])
     assert res.exit_code == 0, res.output
-    assert "Прийнято 46 з 46 (з них з попередженнями 9)" in res.output
+    assert "Подано без помилок 46 з 46 (з них з попередженнями 9)" in res.output
     assert "--as-of" in runner.invoke(main, ["status", "--help"]).output
     assert "1 — хтось не подав звіт" in runner.invoke(main, ["status", "--help"]).output
 
@@ -215,7 +215,7 @@ def test_report_sheet_shows_the_status(scenario):
     assert len(data) == 46
     for code, state in (("UA-21", OVERDUE), ("MVS", WITH_ERRORS), ("NSSU", WITH_WARNINGS), ("MSP", ACCEPTED)):
         cell = data[code][3]
-        assert cell.value == state
+        assert cell.value == state.label
         assert cell.fill.fgColor.rgb.upper().endswith(STATE_COLOURS[state].lstrip("#").upper())
     assert data["DMS"][5].value == HOSTILE_NAME and data["DMS"][5].data_type == "s"
     assert data["UA-21"][header.index("Відхилено файлів")].value == 1

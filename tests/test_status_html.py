@@ -125,7 +125,7 @@ def test_status_page_in_chromium(workspace, tmp_path):
     names = {code: cells for code, cells in table.rows}
     for code in expected:
         assert ws.catalogue.registry[code].short_name in names[code][2]
-    assert [cells[1] for _, cells in table.rows] == sorted((c[1] for _, c in table.rows), key=STATES.index)
+    assert [cells[1] for _, cells in table.rows] == sorted((c[1] for _, c in table.rows), key=[s.label for s in STATES].index)
     assert table.title == "Стан звітування — 2024 рік"  # the hostile file name did not run
     assert "script" not in table.tags and "img" not in table.tags and "b" not in table.tags
     assert any(HOSTILE_NAME in cell for cell in names["DMS"])  # shown as text
