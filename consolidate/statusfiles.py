@@ -105,14 +105,15 @@ def status_xlsx(rows: Sequence[ExecutorStatus], summary: Summary, decisions: dic
 
 
 def decision_labels(catalogue, ledger, period: str) -> dict[str, str]:
-    """The clerk's review decision per executor in words: «прийнято до зведення (Петренко, 16.01.2025)»."""
+    """The clerk's review decision per executor in words: «затверджено (Петренко, 16.01.2025)»."""
     from .review import slots_from_ledger
+    from .vocabulary import SlotState
 
     out = {}
     for s in slots_from_ledger(catalogue, ledger, period):
         who = ", ".join(x for x in (s.decided_by, format_time(s.decided_at)[:10]) if x)
-        text = s.state + (f" ({who})" if who and s.decided_by else "")
-        if s.comment and s.state in ("повернуто на доопрацювання", "отримано повторно"):
+        text = s.state.label + (f" ({who})" if who and s.decided_by else "")
+        if s.comment and s.state in (SlotState.RETURNED, SlotState.RESUBMITTED):
             text += f"; коментар: {s.comment}"
         out[s.executor] = text
     return out

@@ -50,7 +50,7 @@ def test_quarantine_list_and_assign_read_as_the_executors_return(workspace):
     res = _run("quarantine", "assign", old["sha256"][:10], EXECUTOR, "--operator", "Петренко",
                "--reason", "надіслано з адреси Мін'юсту", *w)
     assert res.exit_code == 0, res.output
-    assert "Прочитано як звіт №1: прийнято з попередженнями" in res.output
+    assert "Прочитано як звіт №1: з попередженнями" in res.output
     assert "виконавця визначив працівник міністерства" in res.output
     with Ledger(ws.ledger_path) as ledger:
         rec = ledger.file(old["sha256"])
@@ -68,7 +68,7 @@ def test_quarantine_list_and_assign_read_as_the_executors_return(workspace):
     assert _run("verify", *w).exit_code == 0
     assert "Звіт Мін'юсту" not in _run("quarantine", "list", *w).output
     page = (ws.out / "status.html").read_text(encoding="utf-8")
-    assert 'data-executor="MINJUST"' in page and "прийнято з попередженнями" in page
+    assert 'data-executor="MINJUST"' in page and "подано з попередженнями" in page
 
     pdf = next(f for f in data["files"] if f["original_name"] == "лист.pdf")
     again = _run("quarantine", "assign", "лист.pdf", "MON", "--operator", "Петренко", *w)

@@ -44,7 +44,7 @@ def test_status_page_follows_intake_and_review(workspace):
     assert res.exit_code == 1, res.output
     page = _page(ws)
     row = _row(page, "MINJUST")
-    assert "подано, з помилками" in row
+    assert "подано з помилками" in row
     # the findings open under the row without a script: details/summary with sheet and cell
     assert re.search(r"<details class=\"findings\"><summary>Зауваження: 1 помилка", row)
     assert "«II. Виконання» E7" in row and "<script" not in page
@@ -56,12 +56,12 @@ def test_status_page_follows_intake_and_review(workspace):
     into_inbox(ws, "Мін'юст звіт (виправлений).xlsx", complete())
     assert _run("intake", *w).exit_code == 0
     row = _row(_page(ws), "MINJUST")
-    assert "прийнято" in row and "з помилками" not in row and 'class="decision">отримано' in row
+    assert "подано без зауважень" in row and "з помилками" not in row and 'class="decision">на розгляді' in row
 
     res = _run("review", "accept", "MINJUST", "--operator", "Петренко", *w)
     assert res.exit_code == 0, res.output
     row = _row(_page(ws), "MINJUST")
-    assert re.search(r'class="decision">прийнято \(Петренко, \d\d\.\d\d\.\d{4}\)', row), row
+    assert re.search(r'class="decision">затверджено \(Петренко, \d\d\.\d\d\.\d{4}\)', row), row
 
 
 def test_status_as_of_leaves_the_page_at_today(workspace):
@@ -69,6 +69,6 @@ def test_status_as_of_leaves_the_page_at_today(workspace):
     into_inbox(ws, "Мін'юст звіт.xlsx", complete())
     assert _run("intake", "-w", str(ws.root)).exit_code == 0
     res = _run("status", "-w", str(ws.root), "--as-of", "2024-06-01")
-    assert "Прийнято 0 з" in res.output            # the terminal shows the past day
+    assert "Подано без помилок 0 з" in res.output            # the terminal shows the past day
     page = _page(ws)
-    assert "Прийнято 1 з" in page and "станом на 1 червня 2024" not in page   # the page: today
+    assert "Подано без помилок 1 з" in page and "станом на 1 червня 2024" not in page   # the page: today

@@ -78,10 +78,10 @@ def test_clerks_cycle_in_chromium(tmp_path):
         wait_for(lambda: "Повернуто на доопрацювання" in driver.find_element(By.TAG_NAME, "main").text)
         for code in CLEAN:
             driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}'] button.accept").click()
-            wait_for(lambda: f"Прийнято: " in driver.find_element(By.TAG_NAME, "main").text)
+            wait_for(lambda: f"Затверджено: " in driver.find_element(By.TAG_NAME, "main").text)
         states = {code: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']").get_attribute("data-state")
                   for code in (*CLEAN, RESUBMITTED[0])}
-        assert states == {"MSP": "прийнято", "NSSU": "прийнято", RESUBMITTED[0]: "повернуто на доопрацювання"}
+        assert states == {"MSP": "затверджено", "NSSU": "затверджено", RESUBMITTED[0]: "повернуто на доопрацювання"}
 
         # «Звіт»: build (xlsx) and download it
         driver.get(server.base + "/report")
@@ -104,7 +104,7 @@ def test_clerks_cycle_in_chromium(tmp_path):
         screenshot(driver, "catalogue")
         driver.get(server.base + "/journal")
         journal = driver.find_element(By.ID, "journal").text
-        assert "прийнято звіт" in journal and "повернуто на доопрацювання" in journal
+        assert "затверджено звіт" in journal and "повернуто на доопрацювання" in journal
         screenshot(driver, "journal")
         driver.get(server.base + "/")
         screenshot(driver, "overview")

@@ -179,7 +179,7 @@ def test_viewer_changes_nothing_and_actions_carry_the_users_name(accounts_server
         assert [(r.decision, r.operator) for r in ledger.reviews()] == [("accept", "Рецензент")]
     _, _, journal = request(accounts_server, "GET", "/journal", cookie=viewer)
     text = journal.decode()
-    assert "Олена Коваль" in text and "Рецензент" in text and "прийнято звіт" in text
+    assert "Олена Коваль" in text and "Рецензент" in text and "затверджено звіт" in text
 
 
 def test_accounts_sessions_and_passwords(accounts_server, workspace):

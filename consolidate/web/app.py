@@ -35,6 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import CatalogueError, ConsolidateError
+from ..vocabulary import Decision
 from ..wording import plural
 from ..workspace import Workspace, open_workspace
 from . import ops
@@ -490,7 +491,7 @@ async def review_accept(request: Request, session: Session, form: dict):
     decision = await in_thread(ops.accept, ws, code, period, session.user, form.get("force") == "1", refs,
                                str(form.get("reason", "")))
     console.store.log(session.user, "accept", f"{ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}")
-    flash(request, f"Прийнято: {ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.")
+    flash(request, f"{Decision.ACCEPT.label.capitalize()}: {ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.")
     return back("/review", period)
 
 
@@ -679,7 +680,7 @@ async def catalogue_download(request: Request):
 
 
 ACTION_LABELS = {"login": "вхід", "logout": "вихід", "login-failed": "невдала спроба входу", "upload": "завантаження",
-                 "accept": "прийнято звіт", "return": "повернуто на доопрацювання", "adjust": "коригування",
+                 "accept": f"{Decision.ACCEPT.label} звіт", "return": Decision.RETURN.label, "adjust": "коригування",
                  "undo": "скасовано коригування", "report": "сформовано звіт", "templates": "згенеровано шаблони",
                  "send-templates": "листи з шаблонами", "received": "отримано файл", "mail": "лист"}
 
@@ -743,6 +744,7 @@ def create_app(config: Config) -> Starlette:
     env.filters["time"] = short_time
     env.globals["plural"] = plural
     env.globals["state_label"] = _outcome_label
+    env.globals["decision_label"] = lambda code: Decision.of(code).label
     queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names),
                         after=lambda: ops.refresh_status(ws, None))
     routes = [

@@ -173,7 +173,7 @@ def build_report(ws: Workspace, period: str, formats: list[str], include_unappro
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(cat, ledger, period, include_unapproved, _thresholds(ws))
         status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
-    draft = (f"ЧЕРНЕТКА: містить неприйняті звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
+    draft = (f"ЧЕРНЕТКА: містить незатверджені звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
              if include_unapproved else "")
     written, docx_bytes = [], None
     for fmt in formats:
