@@ -69,7 +69,7 @@ def test_hryvnias_typed_as_thousands_block_acceptance_until_confirmed_with_reaso
     run_intake(ws)
 
     res = _run(ws, "review", "list")
-    assert res.exit_code == 0 and f"прийняття блокують ймовірні помилки введення ({LINE}/financed)" in res.output
+    assert res.exit_code == 0 and f"затвердження блокують ймовірні помилки введення ({LINE}/financed)" in res.output
     # acceptance is refused, --force or not, and the message names the figure, the plan and how to confirm
     for extra in ([], ["--force"]):
         res = _run(ws, "review", "accept", SLIPPER, *OP, *extra)
