@@ -372,3 +372,36 @@ def test_watch_runs_rounds_and_survives_a_failed_round(box):
     rounds.clear()
     wf.watch(box.ws, settings=down, smtp=smtp, rounds=1, on_round=lambda r, e: rounds.append((r, e)))
     assert rounds[0][0] is None and "з’єднання відхилено" in rounds[0][1]
+
+
+def test_a_message_over_the_size_cap_is_not_downloaded_and_the_sender_is_told(box):
+    box.configure(max_message_mb=1)
+    box.append(outlook("mvs@example.org", box.user, "Великий лист", [("Звіт.xlsx", b"PK\x03\x04" + b"\1" * 1_300_000)]))
+    (m,) = box.fetch().messages
+    assert m.kind == "too-large" and m.files == [] and m.moved_to == "Не прийнято"
+    assert "Лист завеликий" in body(box.receipts()[0])
+    with Ledger(box.ws.ledger_path) as ledger:
+        (row,) = messages(ledger)
+        kept = (box.ws.root / row.raw_path).read_bytes()
+    assert len(kept) < 10_000 and b"Message-ID:" in kept      # only the header was fetched and kept
+
+
+def test_smtp_down_the_message_waits_and_is_answered_once_later(box):
+    box.configure()
+    text = (box.ws.root / "consolidate.toml").read_text(encoding="utf-8")
+    from .mail_util import free_port
+
+    (box.ws.root / "consolidate.toml").write_text(text.replace(box.smtp_address, f"127.0.0.1:{free_port()}"),
+                                                  encoding="utf-8")
+    box.ws._config = None
+    data = box.workbook("MVS", 14)
+    box.append(outlook("mvs@example.org", box.user, "Звіт", [("Звіт.xlsx", data)]))
+    first = box.fetch()
+    (m,) = first.messages
+    assert "з’єднання відхилено" in m.error and first.exit_code == 1
+    assert m.files[0].status == ACCEPTED                       # received all the same
+    assert len(box.folder("INBOX")) == 1                       # not filed away without its receipt
+    box.configure()                                            # the server is back
+    (m,) = box.fetch().messages
+    assert m.reply == "sent" and m.moved_to == "Оброблено" and not m.error
+    assert len(box.receipts()) == 1 and box.fetch().messages == []
