@@ -61,6 +61,7 @@ MESSAGES_DIR = "archive/messages"
 STAGING_DIR = ".mail-staging"
 LOCK_FILE = ".mail.lock"
 SENDER_CODE = "sender-not-in-registry"
+RECEIPT = "receipt"                    # the mail log's kind of a receipt
 
 # messages.kind
 WITH_FILES, NO_FILES, MALFORMED, TOO_LARGE = "files", "no-files", "malformed", "too-large"
@@ -926,7 +927,15 @@ class _Run:
                 return self._reload(rec)
             raise ConsolidateError(f"квитанцію не надіслано ({exc})") from exc
         self.on_step("replied", rec.message_key)
-        _advance(self.ledger, rec.id, state="replied", reply=SENT, replied_at=self.now().isoformat())
+        when = self.now().isoformat()
+        who = next((r for r in results if r.executor), None)
+        with self.ledger.transaction():  # the receipt also joins the mail log (the executor's letters), atomically
+            _set(self.ledger, rec.id, state="replied", reply=SENT, replied_at=when)
+            self.ledger.db.execute(
+                "INSERT INTO mail (executor, period, kind, recipients, subject, attachment_name, attachment_sha256, "
+                "via, location, message_id, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (who.executor if who else "", (who.period or "") if who else "", RECEIPT, parsed.reply_to,
+                 str(msg["Subject"]), "", "", "smtp", self.smtp_settings.address, reply_id, when))
         return self._reload(rec)
 
     def _smtp(self):

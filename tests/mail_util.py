@@ -31,6 +31,7 @@ from urllib.parse import quote
 from consolidate.mailbox import imap_utf7
 
 PASSWORD = "app-password-42"
+USERS = 60                      # mailbox users a test server offers
 
 
 def free_port() -> int:
@@ -50,7 +51,6 @@ class Dovecot:
         self.users = root / "users"
         self.cert = root / "cert.pem"
         self.key = root / "key.pem"
-        self.n = 0
 
     @classmethod
     def temporary(cls, binary: str) -> Dovecot:
@@ -71,7 +71,10 @@ class Dovecot:
                         "-out", str(self.cert), "-days", "2", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                        check=True, capture_output=True)
-        self.users.write_text("", encoding="utf-8")
+        # every user written before the start: dovecot notices a changed passwd-file by its time stamp, which a
+        # user added within the same second as the last read does not change
+        self.spare = [f"reports{n}-{uuid.uuid4().hex[:6]}@ministry.test" for n in range(1, USERS + 1)]
+        self.users.write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}\n" for u in self.spare), encoding="utf-8")
         if os.geteuid() == 0:  # the login process must not run as root: dovecot's own users (the package's)
             owner = pwd.getpwnam("dovecot")
             shutil.chown(r / "mail", "dovecot", "dovecot")
@@ -147,12 +150,8 @@ service imap-login {{
             shutil.rmtree(self.root, ignore_errors=True)
 
     def add_user(self) -> str:
-        """A fresh mailbox user (a passwd-file line; dovecot rereads the file when it changes)."""
-        self.n += 1
-        user = f"reports{self.n}-{uuid.uuid4().hex[:6]}@ministry.test"
-        with open(self.users, "a", encoding="utf-8") as fh:
-            fh.write(f"{user}:{{PLAIN}}{PASSWORD}\n")
-        return user
+        """A fresh mailbox user (one of those written into the passwd-file before the start)."""
+        return self.spare.pop(0)
 
     def client(self, user: str) -> imaplib.IMAP4_SSL:
         ctx = ssl.create_default_context(cafile=str(self.cert))

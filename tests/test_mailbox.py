@@ -7,8 +7,6 @@ import email
 import hashlib
 import json
 import shutil
-import io
-import zipfile
 from email import policy
 
 import pytest
@@ -144,6 +142,8 @@ def test_returns_received_archived_answered_in_the_thread_and_filed_away(box):
         assert (box.ws.root / mvs.raw_path).read_bytes() == m1    # the message itself is kept
         origins = mail_origins(ledger)
         assert origins[sha(clean)].sender == "mvs@example.org"
+        (logged,) = ledger.mails(executor="MVS", kind="receipt")   # the receipt is in the executor's mail log
+        assert logged.recipients == "mvs@example.org" and logged.via == "smtp"
 
     receipts = {r["To"]: r for r in box.receipts()}
     assert set(receipts) == {"mvs@example.org", "nssu@example.org"}
