@@ -128,6 +128,7 @@ def test_rendered_report_has_no_cut_off_text(cat, full_rec, partial_rec, tmp_pat
     assert len(notes) == 1 and "42 з 46" in notes[0]
     part = {k: len(v) for k, v in psections.items()}
     assert part["II"] <= full["II"] and part["I"] <= full["I"]
+    assert part["I"] + part["II"] <= 30  # measured: 6 + 21 (docs/report.md)
     print(f"\npages: full (45 of 46) {full}; partial (4 of 46) {part}")
 
     # the control: rows too low for their text are caught
@@ -151,6 +152,7 @@ def test_docx_appendix_optional_dates_and_unbroken_file_names(cat, partial_rec, 
     assert "(MINTSYFRY).xlsx" in words and "22" in words and "січня" in words
     assert not [w for w in words if w in ("xl", "sx", "xls", ".xlsx")]
     print(f"\ndocx → pdf, 4 of 46 returns: {len(pages)} pages")
+    assert len(pages) <= 40  # measured: 34 (66 before one marker per cell)
     without = build_docx(cat, partial_rec, rows, appendix=False)
     wpages = _pages(_pdf(tmp_path, "no-appendix.docx", without))
     assert "(MINTSYFRY).xlsx" not in [w for p in wpages for w in p] and len(wpages) < len(pages)
