@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ CSV_COLUMNS = (
     ("note", "Примітка"), ("state_key", "Код стану"),
 )
 TIME_FIELDS = ("received", "template_sent", "last_reminder")
+_WRITING = threading.RLock()   # atomic_write's temporary name is per process: one writer thread at a time
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def refresh_status(ws, ledger=None, period: str | None = None, *, now: dt.dateti
     from .report import atomic_write
 
     if ledger is None:
-        with Ledger(ws.ledger_path) as own:
+        with _WRITING, Ledger(ws.ledger_path) as own:   # threads of one process (the web console) take turns
             return refresh_status(ws, own, period, now=now)
     cat = ws.catalogue
     period = cat.check_period(period or cat.default_period())
@@ -142,3 +144,33 @@ def refresh_status(ws, ledger=None, period: str | None = None, *, now: dt.dateti
     atomic_write(files.xlsx, status_xlsx(rows, summary, decisions, f"Стан звітування: {cat.programme.title}"))
     atomic_write(files.csv, status_csv(rows, decisions).encode("utf-8"))
     return files
+
+
+def after_change(ws, period: str | None = None) -> str | None:
+    """What every front calls after an operation that may have changed the ledger: refresh the status files.
+
+    The files are a view: a failure to write them is returned as a Ukrainian message (the front shows it as a
+    warning), never raised over the operation's own result.  Nothing is done before the ledger exists.
+    """
+    from .errors import ConsolidateError
+
+    if not ws.ledger_path.exists():
+        return None
+    try:
+        refresh_status(ws, period=period)
+    except (ConsolidateError, OSError) as exc:
+        return f"сторінку стану не оновлено: {exc}"
+    return None
+
+
+def refreshes_status(fn):
+    """Decorator for an operation whose first argument is the workspace: :func:`after_change` when it ends."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ws, *args, **kwargs):
+        try:
+            return fn(ws, *args, **kwargs)
+        finally:
+            after_change(ws)
+    return wrapper

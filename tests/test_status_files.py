@@ -72,3 +72,15 @@ def test_status_as_of_leaves_the_page_at_today(workspace):
     assert "Подано без помилок 0 з" in res.output            # the terminal shows the past day
     page = _page(ws)
     assert "Подано без помилок 1 з" in page and "станом на 1 червня 2024" not in page   # the page: today
+
+
+def test_the_web_consoles_operations_refresh_the_page_too(workspace):
+    from consolidate.web import ops
+
+    ws = workspace
+    path = into_inbox(ws, "Мін'юст звіт.xlsx", complete())
+    ops.intake(ws, [path], {path: path.name})
+    row = _row(_page(ws), "MINJUST")
+    assert "подано без зауважень" in row and 'class="decision">на розгляді' in row
+    ops.accept(ws, "MINJUST", "2024", "Петренко")
+    assert 'class="decision">затверджено (Петренко' in _row(_page(ws), "MINJUST")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ledger import Ledger
+from ..statusfiles import refreshes_status
 from ..workspace import Workspace
 
 REPORT_FORMATS = ("xlsx", "docx", "pdf")
@@ -43,6 +44,7 @@ def status(ws: Workspace, period: str, as_of: dt.date | None = None):
         return rows, summary, decision_labels(ws.catalogue, ledger, period)
 
 
+@refreshes_status
 def intake(ws: Workspace, paths: list[Path], names: dict[Path, str]):
     from ..inbox import run_intake
 
@@ -105,6 +107,7 @@ def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
     return slots, findings, outliers
 
 
+@refreshes_status
 def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = False, confirm_refs=(),
            reason: str = ""):
     from ..review import accept as accept_return
@@ -114,6 +117,7 @@ def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = F
                              reason=reason, thresholds=_thresholds(ws))
 
 
+@refreshes_status
 def return_for_rework(ws: Workspace, code: str, period: str, comment: str, operator: str):
     """Record the decision and prepare the letter (.eml in out/mail/<period>/; SMTP when configured)."""
     from ..mail import deliver, workspace_sender
@@ -143,6 +147,7 @@ def explain(ws: Workspace, period: str, item: str, include_unapproved: bool = Fa
     return explain_lines(ws.catalogue, rec, item)
 
 
+@refreshes_status
 def adjust(ws: Workspace, period: str, item: str, value: float, reason: str, operator: str, force: bool = False):
     from ..reconcile import reconcile_ledger
     from ..review import adjust as record_adjustment
@@ -152,6 +157,7 @@ def adjust(ws: Workspace, period: str, item: str, value: float, reason: str, ope
         return record_adjustment(ws.catalogue, ledger, rec, item, value, reason, operator, force=force)
 
 
+@refreshes_status
 def undo_adjustment(ws: Workspace, period: str, item: str, operator: str) -> None:
     from ..review import undo
 
@@ -163,6 +169,7 @@ def report_path(ws: Workspace, period: str, fmt: str, draft: bool) -> Path:
     return ws.out / f"report-{period}{'-draft' if draft else ''}.{fmt}"
 
 
+@refreshes_status
 def build_report(ws: Workspace, period: str, formats: list[str], include_unapproved: bool) -> list[Path]:
     """The national report in the chosen formats, as «consolidate report» builds it."""
     from ..reconcile import reconcile_ledger
@@ -225,6 +232,7 @@ def templates_zip(ws: Workspace, period: str) -> tuple[str, bytes]:
     return f"templates-{period}.zip", buf.getvalue()
 
 
+@refreshes_status
 def send_templates(ws: Workspace, period: str, resend: bool = False):
     """Template letters to every expected executor not yet sent one (.eml files, or SMTP when configured)."""
     from ..errors import ConsolidateError
