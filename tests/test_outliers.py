@@ -210,3 +210,29 @@ def test_thresholds_come_from_the_workspace_settings():
     with pytest.raises(ConsolidateError, match="amount_ratio"):
         Thresholds.from_settings({"amount_ratio": "десять"})
     assert previous_period("2024") == "2023" and previous_period("2024-Q3") == "2023-Q3"
+
+
+def test_last_years_line_comes_from_the_approved_return_a_year_earlier(workspace):
+    """A line without a plan: compared with the same line of the executor's approved return for 2023."""
+    from consolidate.model import ACCEPTED, Return
+    from consolidate.review import outliers_of
+
+    from .util import cell_values
+
+    ws = workspace
+    line = next(f for f in ws.catalogue.funding if f.reported and not f.planned and not f.programme_amount)
+    with Ledger(ws.ledger_path) as ledger:
+        subs = {}
+        for period, financed, n in (("2023", 4.0, 1), ("2024", 52.0, 2)):
+            ret = Return(file=f"{period}.xlsx", sha256=f"{n:064x}", executor=line.holder, period=period,
+                         template_version=ws.catalogue.template_version, identified_by="meta",
+                         values=cell_values({"funding": {line.id: {"financed": financed}}}))
+            receipt = ledger.record(ret, status=ACCEPTED, original_name=ret.file, size=1,
+                                    received_at=f"{int(period) + 1}-01-10T10:00:00",
+                                    archive_path=f"archive/{ret.sha256}.xlsx", fmt="xlsx")
+            subs[period] = ledger.submission(receipt.file.submission_id)
+        assert outliers_of(ws.catalogue, ledger, subs["2024"]) == []  # 2023 not approved: nothing to compare with
+        ledger.record_review(executor=line.holder, period="2023", submission_id=subs["2023"].id, decision="accept",
+                             comment="", operator="Тест", decided_at="2024-01-11T10:00:00")
+        [c] = outliers_of(ws.catalogue, ledger, subs["2024"])
+    assert c.outlier.code == AMOUNT_OVER_LAST_YEAR and c.outlier.reference == 4.0 and "торік" in c.outlier.message
