@@ -82,13 +82,12 @@ def refreshes_status(fn):
         try:
             return fn(ws, *args, **kwargs)
         finally:
-            if ws.ledger_path.exists() and not kwargs.get("dry_run"):
-                from .statusfiles import refresh_status
+            if not kwargs.get("dry_run"):
+                from .statusfiles import after_change
 
-                try:
-                    refresh_status(ws, period=kwargs.get("period"))
-                except (ConsolidateError, OSError) as exc:
-                    click.secho(f"Увага: сторінку стану не оновлено: {exc}", fg="yellow", err=True)
+                problem = after_change(ws, kwargs.get("period"))
+                if problem:
+                    click.secho(f"Увага: {problem}", fg="yellow", err=True)
     return wrapper
 
 
