@@ -270,7 +270,7 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
                      now=when.astimezone())
     return [f"{when:%d.%m.%Y}: {APPROVED.label} {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
                                                        if returned else "")
-            + (f", підтверджено значень, що перевищують план: {confirmed}" if confirmed else "")]
+            + (f", підтверджено ймовірних помилок введення (так у звіті 2024 року): {confirmed}" if confirmed else "")]
 
 
 def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, report_docx: Path | None,
