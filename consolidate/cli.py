@@ -314,33 +314,26 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
 @with_workspace
 def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unapproved: bool):
     """Звести затверджені звіти виконавців: фінансування, показники за правилами, зауваження."""
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .reconcile import reconcile_ledger, summary_dict
+    from .workflows.reconcile import reconcile
 
-    period = resolve_period(ws, period)
-    cat = ws.catalogue
-    with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period, include_unapproved, Thresholds.of(ws))
+    r = reconcile(ws, period, include_unapproved)
     if as_json:
-        click.echo(json.dumps(summary_dict(cat, rec), ensure_ascii=False, indent=2, default=str))
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2, default=str))
         return
+    rec, cat = r.rec, ws.catalogue
     total = rec.subtotal(None, "total")
-    click.echo(f"Зведення за {period}: звіти від {len(rec.reported)} з {len(rec.expected)} виконавців.")
+    click.echo(f"Зведення за {r.period}: звіти від {len(rec.reported)} з {len(rec.expected)} виконавців.")
     if total is not None:
         click.echo(f"  Разом по програмі, тис. грн: програмою {format_amount(total.programme_amount)}, "
                    f"передбачено {format_amount(total.planned)}, профінансовано {format_amount(total.financed)}, "
                    f"касові {format_amount(total.cash)}"
                    + (" (дані неповні)" if total.incomplete else ""))
-    done = sum(1 for r in rec.indicators if r.value is not None and not r.incomplete)
-    click.echo(f"  Показників із повними даними: {done} з {len(rec.indicators)}")
+    click.echo(f"  Показників із повними даними: {r.complete_indicators()} з {len(rec.indicators)}")
     if rec.missing_executors:
         click.echo("  Не подали: " + ", ".join(cat.executor_label(c) for c in rec.missing_executors))
-    by_kind: dict[str, int] = {}
-    for c in rec.conflicts:
-        by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
+    by_kind = r.by_kind()
     click.echo(f"  Зауважень звірки: {len(rec.conflicts)}"
-               + (" (" + "; ".join(f"{code_label(k)}: {v}" for k, v in sorted(by_kind.items())) + ")" if by_kind else ""))
+               + (" (" + "; ".join(f"{code_label(k)}: {v}" for k, v in by_kind.items()) + ")" if by_kind else ""))
     for c in rec.conflicts:
         if c.severity == ERROR:
             click.echo(f"    [{Severity.of(c.severity)}] {c.item}: {c.message}")
@@ -353,22 +346,14 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
 @with_workspace
 def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unapproved: bool):
     """Показати походження національного значення: ID показника (T2.6.1), рядка фінансування (F.…) або заходу."""
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .reconcile import explain_lines, reconcile_ledger
+    from .workflows.reconcile import explain
 
-    period = resolve_period(ws, period)
-    with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved, Thresholds.of(ws))
-        history = ledger.adjustments(period=period, item=item_id)
-    lines = explain_lines(ws.catalogue, rec, item_id)
-    if not lines:
-        raise ConsolidateError(f"Немає показника, рядка фінансування чи заходу з ідентифікатором «{item_id}»")
-    for line in lines:
+    r = explain(ws, item_id, period, include_unapproved)
+    for line in r.lines:
         click.echo(line)
-    if history:
+    if r.adjustments:
         click.echo("  журнал коригувань:")
-        for a in history:
+        for a in r.adjustments:
             state = f"скасовано {a.undone_at} ({a.undone_by})" if a.undone_at else "чинне"
             click.echo(f"    {a.made_at} {a.operator}: {a.value:g} — {a.reason} [{state}]")
 
@@ -391,44 +376,17 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
 def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool,
                as_of: str | None = None, appendix: bool | None = None):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .reconcile import reconcile_ledger
-    from .report import atomic_write, build_report
-    from .status import status_from_ledger
+    from .workflows.report import formats_of, report
 
-    period = resolve_period(ws, period)
-    cat = ws.catalogue
-    with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period, include_unapproved, Thresholds.of(ws))
-        day = parse_day(as_of) if as_of else dt.date.today()
-        status_rows, _ = status_from_ledger(cat, ledger, period, day)
-        unapproved = len(ledger.latest_submissions(period)) - len(rec.reported)
-    draft = (f"ЧЕРНЕТКА: містить незатверджені звіти (станом на {day:%d.%m.%Y}); не для подання"
-             if include_unapproved else "")
-    created = dt.datetime.combine(day, dt.time()) if as_of else None
-    formats = ["xlsx", "docx", "pdf"] if fmt == "all" else [fmt]
-    base = out_file.with_suffix("") if out_file else ws.out / f"report-{period}"
-    docx_bytes = None
-    for f in formats:
-        target = base.with_suffix(f".{f}") if (out_file is None or fmt == "all") else out_file
-        if f == "xlsx":
-            atomic_write(target, build_report(cat, rec, status_rows, draft, created))
-        else:
-            from .report_docx import build_docx, write_pdf
-
-            if docx_bytes is None:
-                docx_bytes = build_docx(cat, rec, status_rows, draft, created, appendix)
-            if f == "docx":
-                atomic_write(target, docx_bytes)
-            else:
-                write_pdf(docx_bytes, target)
+    r = report(ws, period, formats_of(fmt), include_unapproved=include_unapproved, out_file=out_file, as_of=as_of,
+               appendix=appendix)
+    for target in r.files:
         click.echo(f"Звіт записано: {target}")
-    if rec.missing_executors:
-        click.echo("Увага: до звіту не увійшли — " + ", ".join(cat.executor_label(c) for c in rec.missing_executors)
+    if r.missing_executors:
+        click.echo("Увага: до звіту не увійшли — " + ", ".join(ws.catalogue.executor_label(c) for c in r.missing_executors)
                    + "; відповідні показники позначено як неповні.")
-    if unapproved > 0 and not include_unapproved:
-        click.echo(f"Звітів, отриманих, але ще не затверджених: {unapproved} — див. «consolidate review list»; "
+    if r.unapproved > 0 and not include_unapproved:
+        click.echo(f"Звітів, отриманих, але ще не затверджених: {r.unapproved} — див. «consolidate review list»; "
                    f"чернетка з ними: --include-unapproved.")
 
 
@@ -471,41 +429,31 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
     Сторінку out/status.html (і таблиці out/status.xlsx, out/status.csv для Excel) завжди оновлено
     станом на сьогодні; --as-of змінює лише те, що показано тут.
     """
-    from .ledger import Ledger
-    from .status import status_from_ledger
-    from .statusfiles import decision_labels, refresh_status, status_csv
+    from .workflows.status import status
 
-    period = resolve_period(ws, period)
-    cat = ws.catalogue
-    day = parse_day(as_of) if as_of else dt.date.today()
-    with Ledger(ws.ledger_path) as ledger:
-        rows, summary = status_from_ledger(cat, ledger, period, day)
-        files = refresh_status(ws, ledger, period)
-        decisions = decision_labels(cat, ledger, period) if fmt == "csv" else {}
-    page = files.html
+    r = status(ws, period, as_of)
+    rows, summary, files = r.rows, r.summary, r.files
     if fmt == "json":
-        click.echo(json.dumps({"summary": summary.as_dict(), "executors": [r.as_dict() for r in rows],
-                               "html": str(page), "xlsx": str(files.xlsx), "csv": str(files.csv)},
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        click.echo(status_csv(rows, decisions), nl=False)
+        click.echo(r.csv(), nl=False)
     else:
         from .catalogue import period_label
         from .status import format_time
 
-        click.echo(f"Стан звітування за {period_label(period)} станом на {day:%d.%m.%Y} "
+        click.echo(f"Стан звітування за {period_label(r.period)} станом на {r.as_of:%d.%m.%Y} "
                    f"(строк подання {summary.deadline:%d.%m.%Y})")
-        click.secho(summary.text()[:1].upper() + summary.text()[1:], bold=True)
+        click.secho(_capital(summary.text()), bold=True)
         click.echo("")
-        width = max(len(s) for s in STATE_STYLES)
+        width = max(len(s.label) for s in STATE_STYLES)
         click.echo(f"{'Стан':<{width}}  {'Код':<12} {'Виконавець':<34} {'Отримано':<16} Звітів Пом. Поп. Відх. "
                    f"{'Нагадування':<16} Примітка")
-        for r in rows:
-            line = (f"  {r.executor:<12} {r.name[:34]:<34} {format_time(r.received):<16} {r.returns:>6} "
-                    f"{r.errors:>4} {r.warnings:>4} {r.rejected:>5} {format_time(r.last_reminder):<16} {r.note}")
-            click.echo(click.style(f"{r.state:<{width}}", fg=STATE_STYLES.get(r.state)) + line.rstrip())
-    click.echo(f"Сторінку стану записано: {page} (таблиці: {files.xlsx.name}, {files.csv.name})", err=fmt is not None)
-    finish(1 if summary.outstanding else 0)
+        for row in rows:
+            line = (f"  {row.executor:<12} {row.name[:34]:<34} {format_time(row.received):<16} {row.returns:>6} "
+                    f"{row.errors:>4} {row.warnings:>4} {row.rejected:>5} {format_time(row.last_reminder):<16} {row.note}")
+            click.echo(click.style(f"{row.state:<{width}}", fg=STATE_STYLES.get(row.state)) + line.rstrip())
+    click.echo(f"Сторінку стану записано: {files.html} (таблиці: {files.xlsx.name}, {files.csv.name})", err=fmt is not None)
+    finish(r.exit_code)
 
 
 def _smtp_options(fn):
@@ -1118,23 +1066,14 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
 
     Кожне коригування записується з оператором, часом і причиною; --undo скасовує його (запис лишається).
     """
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .reconcile import reconcile_ledger
-    from .review import adjust, undo as undo_adjustment
+    from .workflows.reconcile import adjust, undo_adjustment
 
-    period = resolve_period(ws, period)
-    who = _operator(ws, operator)
-    with Ledger(ws.ledger_path) as ledger:
-        if undo:
-            undo_adjustment(ledger, period, item_id, who)
-            click.echo(f"Коригування {item_id} скасовано ({who}); діє значення за правилом зведення.")
-            return
-        if value is None:
-            raise ConsolidateError("Вкажіть значення: consolidate adjust ID ЗНАЧЕННЯ --reason «…» (або --undo).")
-        rec = reconcile_ledger(ws.catalogue, ledger, period, thresholds=Thresholds.of(ws))
-        a = adjust(ws.catalogue, ledger, rec, item_id, value, reason, who, force=force)
-    click.echo(f"Значення {item_id} встановлено: {a.value:g} ({who}, {a.made_at}); причина: {a.reason}")
+    if undo:
+        r = undo_adjustment(ws, item_id, period=period, operator=operator)
+        click.echo(f"Коригування {item_id} скасовано ({r.operator}); діє значення за правилом зведення.")
+        return
+    a = adjust(ws, item_id, value, reason, period=period, operator=operator, force=force).adjustment
+    click.echo(f"Значення {item_id} встановлено: {a.value:g} ({a.operator}, {a.made_at}); причина: {a.reason}")
 
 
 # ---------------------------------------------------------------------------------
@@ -1312,6 +1251,7 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
     Квитанції надсилаються через [smtp] у consolidate.toml або --smtp.
     """
     import os
+    import sys
 
     from .mailbox import PASSWORD_ENV as IMAP_PASSWORD_ENV
     from .workflows import mail as wf

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from docx import Document
 
-from consolidate import report
+from consolidate import fileutil
 from consolidate.filler import fill_workbook, plausible_values
 from consolidate.inbox import run_intake
 from consolidate.report import SECTION1, atomic_write
@@ -83,7 +83,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypa
 
     def fail(src, dst):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(report.os, "replace", fail)
+    monkeypatch.setattr(fileutil.os, "replace", fail)
     with pytest.raises(OSError):
         atomic_write(target, b"new report")
     assert target.read_bytes() == b"old complete report"

@@ -36,12 +36,10 @@ def _thresholds(ws: Workspace):
 
 def status(ws: Workspace, period: str, as_of: dt.date | None = None):
     """(rows, summary, review decision in words per executor)."""
-    from ..status import status_from_ledger
-    from ..statusfiles import decision_labels
+    from ..workflows.status import status as status_workflow
 
-    with Ledger(ws.ledger_path) as ledger:
-        rows, summary = status_from_ledger(ws.catalogue, ledger, period, as_of or dt.date.today())
-        return rows, summary, decision_labels(ws.catalogue, ledger, period)
+    r = status_workflow(ws, period, as_of or dt.date.today(), write_files=False)
+    return r.rows, r.summary, r.decisions
 
 
 @refreshes_status
@@ -132,72 +130,50 @@ def return_for_rework(ws: Workspace, code: str, period: str, comment: str, opera
 
 
 def reconciliation(ws: Workspace, period: str, include_unapproved: bool = False):
-    from ..reconcile import reconcile_ledger
+    from ..workflows.reconcile import reconcile
 
+    rec = reconcile(ws, period, include_unapproved).rec
     with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved, _thresholds(ws))
         adjustments = ledger.adjustments(period=period)
     return rec, adjustments
 
 
 def explain(ws: Workspace, period: str, item: str, include_unapproved: bool = False) -> list[str]:
-    from ..reconcile import explain_lines
+    from ..errors import ConsolidateError
+    from ..workflows.reconcile import explain as explain_workflow
 
-    rec, _ = reconciliation(ws, period, include_unapproved)
-    return explain_lines(ws.catalogue, rec, item)
+    try:
+        return explain_workflow(ws, item, period, include_unapproved).lines
+    except ConsolidateError:
+        return []
 
 
 @refreshes_status
 def adjust(ws: Workspace, period: str, item: str, value: float, reason: str, operator: str, force: bool = False):
-    from ..reconcile import reconcile_ledger
-    from ..review import adjust as record_adjustment
+    from ..workflows.reconcile import adjust as adjust_workflow
 
-    with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(ws.catalogue, ledger, period, False, _thresholds(ws))
-        return record_adjustment(ws.catalogue, ledger, rec, item, value, reason, operator, force=force)
+    return adjust_workflow(ws, item, value, reason, period=period, operator=operator, force=force).adjustment
 
 
 @refreshes_status
 def undo_adjustment(ws: Workspace, period: str, item: str, operator: str) -> None:
-    from ..review import undo
+    from ..workflows.reconcile import undo_adjustment as undo_workflow
 
-    with Ledger(ws.ledger_path) as ledger:
-        undo(ledger, period, item, operator)
+    undo_workflow(ws, item, period=period, operator=operator)
 
 
 def report_path(ws: Workspace, period: str, fmt: str, draft: bool) -> Path:
-    return ws.out / f"report-{period}{'-draft' if draft else ''}.{fmt}"
+    from ..workflows.report import default_path
+
+    return default_path(ws, period, fmt, draft)
 
 
 @refreshes_status
 def build_report(ws: Workspace, period: str, formats: list[str], include_unapproved: bool) -> list[Path]:
-    """The national report in the chosen formats, as «consolidate report» builds it."""
-    from ..reconcile import reconcile_ledger
-    from ..report import atomic_write, build_report as build_xlsx
-    from ..status import status_from_ledger
+    """The national report in the chosen formats, as «consolidate report» builds it (one workflow for both)."""
+    from ..workflows.report import report
 
-    cat = ws.catalogue
-    with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(cat, ledger, period, include_unapproved, _thresholds(ws))
-        status_rows, _ = status_from_ledger(cat, ledger, period, dt.date.today())
-    draft = (f"ЧЕРНЕТКА: містить незатверджені звіти (станом на {dt.date.today():%d.%m.%Y}); не для подання"
-             if include_unapproved else "")
-    written, docx_bytes = [], None
-    for fmt in formats:
-        target = report_path(ws, period, fmt, include_unapproved)
-        if fmt == "xlsx":
-            atomic_write(target, build_xlsx(cat, rec, status_rows, draft))
-        else:
-            from ..report_docx import build_docx, write_pdf
-
-            if docx_bytes is None:
-                docx_bytes = build_docx(cat, rec, status_rows, draft)
-            if fmt == "docx":
-                atomic_write(target, docx_bytes)
-            else:
-                write_pdf(docx_bytes, target)
-        written.append(target)
-    return written
+    return report(ws, period, formats, include_unapproved=include_unapproved, draft_name=True).files
 
 
 def templates_listing(ws: Workspace, period: str) -> list[dict]:
