@@ -47,11 +47,12 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
-from docx.table import _Cell
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
+from . import docx_fast
 from .catalogue import Catalogue
+from .docx_fast import Cell
 from .errors import ConsolidateError
 from .numbers import format_amount, format_value
 from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
@@ -146,7 +147,7 @@ def _set_lang(rpr) -> None:
     lang.set(qn("w:bidi"), "ar-SA")
 
 
-def _font_table_fallback(doc) -> None:
+def _font_table_fallback(doc, parts: docx_fast.Parts) -> None:
     """Name Liberation Serif as Times New Roman's alternative in the font table."""
     for part in doc.part.package.iter_parts():
         if not str(part.partname).endswith("/fontTable.xml"):
@@ -164,7 +165,7 @@ def _font_table_fallback(doc) -> None:
         charset = font.find(qn("w:charset"))
         if charset is not None:
             charset.set(qn("w:val"), "CC")  # RUSSIAN_CHARSET: the Cyrillic code page
-        part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+        parts.replace(part, etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
 
 
 def _paragraph_style(doc, style_id: str, size: float, *, bold: bool = False, align=None, before: float = 0,
@@ -191,7 +192,8 @@ def _paragraph_style(doc, style_id: str, size: float, *, bold: bool = False, ali
     return style
 
 
-def _new_document(catalogue: Catalogue, rec: Reconciliation, created: dt.datetime | None = None):
+def _new_document(catalogue: Catalogue, rec: Reconciliation, parts: docx_fast.Parts,
+                  created: dt.datetime | None = None):
     doc = Document()
     # the template's thumbnail (a python-docx picture) would show in file managers
     rels = doc.part.package.rels
@@ -212,7 +214,7 @@ def _new_document(catalogue: Catalogue, rec: Reconciliation, created: dt.datetim
     _set_fonts(normal.element.get_or_add_rPr())
     normal.paragraph_format.space_after = Pt(0)
     normal.paragraph_format.line_spacing = 1.0
-    _font_table_fallback(doc)
+    _font_table_fallback(doc, parts)
 
     _paragraph_style(doc, ST_TITLE, 14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, keep_next=True)
     _paragraph_style(doc, ST_LINE, 12, align=WD_ALIGN_PARAGRAPH.LEFT, after=2)
@@ -260,13 +262,13 @@ def _field(paragraph, instruction: str, placeholder: str) -> None:
             instr = OxmlElement("w:instrText")
             instr.set(qn("xml:space"), "preserve")
             instr.text = f" {text} "
-            run._r.append(instr)
+            run.element.append(instr)
         elif kind == "text":
             run.text = text
         else:
             fld = OxmlElement("w:fldChar")
             fld.set(qn("w:fldCharType"), kind)
-            run._r.append(fld)
+            run.element.append(fld)
 
 
 def _header_footer(section, draft: str) -> None:
@@ -290,8 +292,7 @@ def _header_footer(section, draft: str) -> None:
 
 def _style(paragraph: Paragraph, style_id: str) -> Paragraph:
     """Set a paragraph's style by id (python-docx's lookup by name scans every style each time)."""
-    paragraph._p.get_or_add_pPr().style = style_id
-    return paragraph
+    return docx_fast.set_style(paragraph, style_id, STYLE_NAMES[style_id])
 
 
 def _para(doc, text: object, style_id: str) -> Paragraph:
@@ -301,7 +302,7 @@ def _para(doc, text: object, style_id: str) -> Paragraph:
     return p
 
 
-def _write(cell: _Cell, text: object, style: str = ST_CELL, *, bold: bool = False, italic: bool = False,
+def _write(cell: Cell, text: object, style: str = ST_CELL, *, bold: bool = False, italic: bool = False,
            append: bool = False) -> None:
     """Put text into a cell, one paragraph per line (``append``: after what is there)."""
     lines = _lines(text)
@@ -317,8 +318,8 @@ def _write(cell: _Cell, text: object, style: str = ST_CELL, *, bold: bool = Fals
                 run.italic = True
 
 
-def _shade(cell: _Cell, fill: str) -> None:
-    tcpr = cell._tc.get_or_add_tcPr()
+def _shade(cell: Cell, fill: str) -> None:
+    tcpr = docx_fast.element(cell).get_or_add_tcPr()
     shd = OxmlElement("w:shd")
     shd.set(qn("w:val"), "clear")
     shd.set(qn("w:color"), "auto")
@@ -328,8 +329,8 @@ def _shade(cell: _Cell, fill: str) -> None:
 
 
 class _Grid:
-    """A python-docx table built row by row on its w:tc elements: spans and vertical merges
-    are written directly (``gridSpan``, ``vMerge``), so building stays linear in the rows."""
+    """A python-docx table built row by row (rows, spans and vertical merges: consolidate.docx_fast, which
+    keeps building linear in the rows)."""
 
     def __init__(self, doc, widths_mm: tuple[float, ...]):
         self.widths = [Mm(w) for w in widths_mm]
@@ -338,7 +339,7 @@ class _Grid:
         self.table.autofit = False
         for col, width in zip(self.table.columns, self.widths):
             col.width = width
-        tblpr = self.table._tbl.tblPr
+        tblpr = docx_fast.table_element(doc, self.table).tblPr
         tblw = tblpr.find(qn("w:tblW"))
         tblw.set(qn("w:type"), "dxa")
         tblw.set(qn("w:w"), str(int(sum(self.widths) / 635)))  # EMU → twentieths of a point
@@ -351,21 +352,9 @@ class _Grid:
         tblpr.insert_element_before(mar, "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange")
 
     def row(self, spans: tuple[tuple[int, int], ...] = (), *, header: bool = False,
-            cant_split: bool = False) -> list[_Cell]:
+            cant_split: bool = False) -> list[Cell]:
         """Append a row; ``spans``: (first grid column, columns) merged horizontally."""
-        tr = self.table.add_row()._tr
-        tcs = list(tr.tc_lst)
-        for start, n in sorted(spans, reverse=True):
-            tcs[start].grid_span = n
-            tcs[start].width = sum(self.widths[start:start + n])
-            for tc in tcs[start + 1:start + n]:
-                tr.remove(tc)
-        if header or cant_split:
-            trpr = tr.get_or_add_trPr()
-            trpr.append(OxmlElement("w:cantSplit"))
-            if header:
-                trpr.append(OxmlElement("w:tblHeader"))
-        return [_Cell(tc, self.table) for tc in tr.tc_lst]
+        return docx_fast.add_row(self.table, self.widths, spans, header=header, cant_split=cant_split)
 
     def header(self, titles: tuple[str, ...]) -> None:
         for cell, title in zip(self.row(header=True), titles):
@@ -374,13 +363,9 @@ class _Grid:
             _shade(cell, HEADER_FILL)
 
     @staticmethod
-    def merge_down(cells: list[_Cell]) -> None:
+    def merge_down(cells: list[Cell]) -> None:
         """Merge a column of cells (same grid column and span) vertically; the first keeps the text."""
-        if len(cells) < 2:
-            return
-        cells[0]._tc.vMerge = "restart"
-        for cell in cells[1:]:
-            cell._tc.vMerge = "continue"
+        docx_fast.merge_down(cells)
 
 
 # ---------------------------------------------------------------------------------
@@ -430,10 +415,10 @@ def _section1(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
         groups = by_task.get(task.id)
         if not groups:
             continue
-        task_cells: list[_Cell] = []
+        task_cells: list[Cell] = []
         for measure_id, group in groups:
             m = catalogue.measure(measure_id)
-            measure_cells: list[_Cell] = []
+            measure_cells: list[Cell] = []
             for i, fr in enumerate(group):
                 line = fr.line
                 cells = grid.row()
@@ -455,7 +440,7 @@ def _section1(doc, catalogue: Catalogue, rec: Reconciliation) -> None:
     _subtotal_block(grid, rec, None, PROGRAMME_TOTAL)
 
 
-def _narrative(cell: _Cell, catalogue: Catalogue, mr) -> None:
+def _narrative(cell: Cell, catalogue: Catalogue, mr) -> None:
     status = status_line(catalogue, mr)
     if status:
         _write(cell, status, italic=True)
@@ -547,7 +532,8 @@ def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Stat
     has not reported or the document is a draft.
     """
     draft = unconfirmed_banner(catalogue, rec, draft)  # refused if not a draft and an outlier is unconfirmed
-    doc = _new_document(catalogue, rec, created)
+    parts = docx_fast.Parts()
+    doc = _new_document(catalogue, rec, parts, created)
     first = doc.sections[0]
     _page(first, landscape=True)
     _header_footer(first, draft)
@@ -561,7 +547,8 @@ def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Stat
         _annex(doc, status_rows if status_rows is not None else default_status_rows(catalogue, rec))
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue() if created is None else _stamped(buf.getvalue(), created)
+    data = parts.finish(buf.getvalue())
+    return data if created is None else _stamped(data, created)
 
 
 def _stamped(data: bytes, created: dt.datetime) -> bytes:

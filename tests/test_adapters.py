@@ -1,9 +1,10 @@
 """Third-party libraries through their public API; private fast paths only in their adapter modules.
 
-* Only ``consolidate/xlsx_fast.py`` imports xlsxwriter's internal modules or touches its underscore attributes
-  (found by name on xlsxwriter's own objects, so that a new use anywhere else fails here).
-* The adapter's fallback is xlsxwriter's own Workbook: forced by ``CONSOLIDATE_PUBLIC_API``, and chosen on
-  any version outside the tested range.
+* Only ``consolidate/xlsx_fast.py`` imports xlsxwriter's internal modules or touches its underscore attributes,
+  and only ``consolidate/docx_fast.py`` python-docx's (underscore names found on the libraries' own objects,
+  so that a new use anywhere else fails here).  No module uses zipfile's undocumented ``NameToInfo``.
+* The adapters' fallback is the libraries' public API: forced by ``CONSOLIDATE_PUBLIC_API``, and chosen on
+  any version outside the tested range; the templates and the docx report come out byte for byte the same.
 * Building workbooks changes nothing in xlsxwriter itself (no process-wide replacement of a class or of a
   module attribute).
 """
@@ -25,6 +26,8 @@ PACKAGE = ROOT / "consolidate"
 # library → (its adapter module, the modules of it anyone may import)
 LIBRARIES = {
     "xlsxwriter": ("xlsx_fast.py", {"xlsxwriter", "xlsxwriter.utility", "xlsxwriter.exceptions"}),
+    # python-docx: any module, no underscore name (docx.table._Cell) and no underscore attribute
+    "docx": ("docx_fast.py", None),
 }
 
 
@@ -42,6 +45,20 @@ def _private_names_of_xlsxwriter() -> set[str]:
             if n.startswith("_") and not n.startswith("__")}
 
 
+def _private_names_of_docx() -> set[str]:
+    import docx
+
+    doc = docx.Document()
+    paragraph = doc.add_paragraph("x")
+    run = paragraph.add_run("y")
+    table = doc.add_table(rows=1, cols=2)
+    row = table.rows[0]
+    objects = [doc, paragraph, run, table, row, row.cells[0], table.columns[0], doc.part, doc.styles,
+               doc.sections[0], doc.core_properties, paragraph.paragraph_format, run.font, doc.part.package]
+    return {n for o in objects for n in set(dir(o)) | set(getattr(o, "__dict__", {}))
+            if n.startswith("_") and not n.startswith("__")}
+
+
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
@@ -52,9 +69,9 @@ def _uses(path: Path, library: str, public: set[str], private_names: set[str]) -
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [f"import {a.name}" for a in node.names
-                      if a.name.split(".")[0] == library and a.name not in public]
+                      if a.name.split(".")[0] == library and public is not None and a.name not in public]
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == library:
-            if node.module not in public:
+            if public is not None and node.module not in public:
                 found.append(f"from {node.module} import …")
             found += [f"from {node.module} import {a.name}" for a in node.names if a.name.startswith("_")]
         elif isinstance(node, ast.Attribute) and node.attr in private_names:
@@ -72,6 +89,38 @@ def test_only_the_adapter_reaches_into_xlsxwriter():
                  for uses in [_uses(p, "xlsxwriter", public, private)] if uses}
     assert offenders == {}
     assert _uses(PACKAGE / adapter, "xlsxwriter", public, private)  # …and the scan sees the adapter's
+
+
+def test_only_the_adapter_reaches_into_python_docx():
+    adapter, public = LIBRARIES["docx"]
+    private = _private_names_of_docx()
+    assert {"_p", "_r", "_tc", "_tbl", "_tr", "_blob", "_element"} <= private  # the check can fail
+    offenders = {str(p.relative_to(ROOT)): uses for p in _modules() if p.name != adapter
+                 for uses in [_uses(p, "docx", public, private)] if uses}
+    assert offenders == {}
+    assert _uses(PACKAGE / adapter, "docx", public, private)
+
+
+def test_docx_report_is_the_same_document_on_both_paths(cat, sim, monkeypatch):
+    import datetime as dt
+
+    from consolidate import docx_fast
+    from consolidate.reconcile import reconcile
+    from consolidate.report_docx import build_docx
+
+    from .util import make_returns
+
+    if not docx_fast.FAST_VERSIONS[0] <= docx_fast.DOCX_VERSION < docx_fast.FAST_VERSIONS[1]:
+        pytest.skip(f"no fast path on python-docx {docx_fast.DOCX_VERSION}")
+    rec = reconcile(cat, "2024", make_returns({k: v for k, v in sim.values.items() if k != "MKIP"}))
+    when = dt.datetime(2025, 1, 1)
+    monkeypatch.delenv(xlsx_fast.PUBLIC_API_ENV, raising=False)
+    assert docx_fast.fast_path()
+    fast = build_docx(cat, rec, created=when)
+    monkeypatch.setenv(xlsx_fast.PUBLIC_API_ENV, "1")
+    assert not docx_fast.fast_path()
+    public = build_docx(cat, rec, created=when)
+    assert fast == public  # rows, spans, merges, styles, shading, the font table: byte for byte
 
 
 def test_public_api_forced_by_the_environment(monkeypatch):
