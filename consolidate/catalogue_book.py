@@ -580,7 +580,8 @@ def _entity_rows(book: _Book, spec: SheetSpec) -> list[tuple[int, dict]]:
             c = cols.get(col.code)
             if col.kind in ("int", "number"):
                 item[col.code] = book.number(spec.name, rows, r, c, col.label, integer=col.kind == "int")
-                if item[col.code] is None and col.required and c is not None and book.value(spec.name, rows, r, c) is None:
+                blank = c is None or c >= len(rows[r]) or rows[r][c] in (None, "")
+                if item[col.code] is None and col.required and c is not None and blank:
                     book.problem(spec.name, _a1(r, c), f"«{col.label}»: порожньо, очікується число")
                 continue
             text = _cell_text(book.value(spec.name, rows, r, c))
