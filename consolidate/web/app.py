@@ -384,8 +384,11 @@ async def overview(request: Request):
 @view
 async def intake_page(request: Request):
     console = console_of(request)
-    quarantine = await in_thread(ops.quarantined, console.ws)
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    quarantine = await in_thread(ops.quarantined, ws)
+    executors = [(c, ws.catalogue.executor_label(c)) for c in ws.catalogue.expected_executors()]
     return page(request, "intake.html", {"quarantine": list(reversed(quarantine)), "recent": console.store.recent_uploads(),
+                                         "executors": executors,
                                          "cap_mb": console.config.upload_cap // (1024 * 1024),
                                          "cap": console.config.upload_cap, "page_id": "intake"})
 
@@ -403,6 +406,23 @@ async def upload(request: Request, session: Session, form: dict):
     console.store.record_upload(batch, session.user, files)
     console.store.log(session.user, "upload", "; ".join(f"{name} — {_outcome_label(state)}" for name, _, state in files))
     return RedirectResponse(f"/intake/batch/{batch}", 303)
+
+
+@action("intake")
+async def assign(request: Request, session: Session, form: dict):
+    """A quarantined file is an executor's return: read it again as theirs."""
+    console = console_of(request)
+    ws, period = ops.for_period(console.ws, form.get("period"))
+    sha = str(form.get("sha", ""))
+    if not SHA.fullmatch(sha):
+        raise ConsolidateError("Файл вказують його SHA-256.")
+    code = _executor_code(ws, form)
+    done = await in_thread(ops.assign_quarantined, ws, sha, code, period, session.user, str(form.get("reason", "")))
+    label = ws.catalogue.executor_label(code)
+    console.store.log(session.user, "assign", f"{done.assigned.file.original_name} → {label}: {done.state_label}")
+    flash(request, f"Файл «{done.assigned.file.original_name}» віднесено до «{label}»: {done.state_label}.",
+          "ok" if done.ok else "warn")
+    return back("/intake", period)
 
 
 def _outcome_label(state: str) -> str:
@@ -682,7 +702,7 @@ async def catalogue_download(request: Request):
 ACTION_LABELS = {"login": "вхід", "logout": "вихід", "login-failed": "невдала спроба входу", "upload": "завантаження",
                  "accept": f"{Decision.ACCEPT.label} звіт", "return": Decision.RETURN.label, "adjust": "коригування",
                  "undo": "скасовано коригування", "report": "сформовано звіт", "templates": "згенеровано шаблони",
-                 "send-templates": "листи з шаблонами", "received": "отримано файл", "mail": "лист"}
+                 "send-templates": "листи з шаблонами", "assign": "файл із карантину віднесено", "received": "отримано файл", "mail": "лист"}
 
 
 @view
@@ -755,6 +775,7 @@ def create_app(config: Config) -> Starlette:
         Route("/intake", intake_page),
         Route("/intake/upload", upload, methods=["POST"]),
         Route("/intake/batch/{batch:str}", batch_page),
+        Route("/intake/assign", assign, methods=["POST"]),
         Route("/executor/{code:str}", executor_page),
         Route("/files/{sha:str}", download_file),
         Route("/review", review_page),

@@ -56,8 +56,17 @@ def file_by_sha(ws: Workspace, sha: str):
 
 
 def quarantined(ws: Workspace):
-    with Ledger(ws.ledger_path) as ledger:
-        return [(f, ledger.file_findings(f.id)) for f in ledger.quarantined()]
+    """The files not accepted, with their reasons (workflow ``quarantine.list_quarantine``)."""
+    from ..workflows.quarantine import list_quarantine
+
+    return list_quarantine(ws).files
+
+
+def assign_quarantined(ws: Workspace, sha: str, executor: str, period: str, operator: str, reason: str):
+    """The clerk says whose return a quarantined file is (workflow ``quarantine.assign_file``)."""
+    from ..workflows.quarantine import assign_file
+
+    return assign_file(ws, sha, executor, period, operator, reason)
 
 
 @dataclass
