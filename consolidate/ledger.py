@@ -752,6 +752,21 @@ class Ledger:
         row = self.db.execute("SELECT file_id FROM submissions WHERE id = ?", (submission_id,)).fetchone()
         return self.file_findings(row[0]) if row else []
 
+    def findings_of(self, submission_ids) -> dict[int, list[Finding]]:
+        """Findings of many submissions' files in one query per 900 ids (the status of 1,500 executors)."""
+        ids = list(dict.fromkeys(submission_ids))
+        out: dict[int, list[Finding]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 900):
+            part = ids[start:start + 900]
+            rows = self.db.execute(
+                "SELECT s.id, f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, "
+                "x.expected, x.detail FROM submissions s JOIN findings x ON x.file_id = s.file_id "
+                f"JOIN files f ON f.id = s.file_id WHERE s.id IN ({','.join('?' * len(part))}) ORDER BY s.id, x.seq",
+                part).fetchall()
+            for sid, *fields in rows:
+                out[sid].append(Finding(*fields))
+        return out
+
     def file_findings(self, file_id: int) -> list[Finding]:
         rows = self.db.execute(
             "SELECT f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, x.expected, "

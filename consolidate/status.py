@@ -257,7 +257,7 @@ def status_from_ledger(catalogue: Catalogue, ledger, period: str, as_of: dt.date
     """:func:`compute_status` over what a :class:`consolidate.ledger.Ledger` holds for the period."""
     period = catalogue.check_period(period)
     submissions = ledger.submissions(period=period)
-    findings = {s.id: ledger.findings(s.id) for s in submissions}
+    findings = ledger.findings_of(s.id for s in submissions)
     rejected = [f for f in ledger.quarantined() if f.period in (period, None)]
     rows, summary = compute_status(catalogue, period, submissions, findings, rejected, ledger.mails(period=period),
                                    as_of)

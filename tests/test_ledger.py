@@ -67,6 +67,21 @@ def test_values_of_many_submissions_read_together_equal_each_read_alone(tmp_path
         assert ledger.values_of([]) == {}
 
 
+def test_findings_of_many_submissions_equal_each_read_alone(tmp_path):
+    executors = [f"UA-{k:02d}" for k in range(1, 1900, 2)]  # more than one chunk of the IN (…) query
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        for n, code in enumerate(executors):
+            findings = [Finding(f"file{n + 1}.xlsx", (ERROR, WARNING)[k % 2], "code", f"Зауваження {k}", "II. Виконання",
+                                f"E{k + 5}") for k in range(n % 4)]
+            record(ledger, make_return(n + 1, code, findings=findings), ACCEPTED_ERRORS if findings else ACCEPTED)
+        subs = ledger.submissions()
+        together = ledger.findings_of([s.id for s in reversed(subs)] + [subs[0].id])
+        assert set(together) == {s.id for s in subs}
+        assert all(together[s.id] == ledger.findings(s.id) for s in subs)
+        assert sum(len(v) for v in together.values()) == sum(n % 4 for n in range(len(executors)))
+        assert ledger.findings_of([]) == {}
+
+
 def test_same_bytes_twice_is_recorded_once(tmp_path):
     with Ledger(tmp_path / "l.sqlite") as ledger:
         first = record(ledger, make_return(1))

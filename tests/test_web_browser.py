@@ -39,6 +39,27 @@ def _cells(path):
     return {ws.title: [tuple(c for c in row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
 
 
+def _claimed(root):
+    from consolidate.ledger import Ledger
+    from consolidate.reconcile import reconcile_ledger
+    from consolidate.workspace import open_workspace
+
+    ws = open_workspace(root)
+    with Ledger(ws.ledger_path) as ledger:
+        rec = reconcile_ledger(ws.catalogue, ledger, ws.catalogue.default_period())
+    return {r.indicator.id: [c.value for c in r.claims if c.value is not None] for r in rec.indicators}
+
+
+def _claimed_twice(root) -> str:
+    """An indicator both accepted returns claim with different values (so that the bounds are a range)."""
+    return next(i for i, v in _claimed(root).items() if len(v) >= 2 and max(v) < sum(v))
+
+
+def _between(root, item) -> float:
+    values = _claimed(root)[item]
+    return (max(values) + sum(values)) / 2
+
+
 def test_clerks_cycle_in_chromium(tmp_path):
     ws, files, junk = _returns(tmp_path)
     server = Server(ws.root)
@@ -75,14 +96,33 @@ def test_clerks_cycle_in_chromium(tmp_path):
         row = driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{RESUBMITTED[0]}']")
         row.find_element(By.CSS_SELECTOR, "input.comment").send_keys("Касові видатки від’ємні: виправте, будь ласка.")
         row.find_element(By.CSS_SELECTOR, "button.return").click()
-        wait_for(lambda: "Повернуто на доопрацювання" in driver.find_element(By.TAG_NAME, "main").text)
+        wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{RESUBMITTED[0]}']")
+                 .get_attribute("data-state") == "повернуто на доопрацювання", 60, "the return")
+        assert "Повернуто на доопрацювання" in driver.find_element(By.TAG_NAME, "main").text
         for code in CLEAN:
             driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}'] button.accept").click()
-            wait_for(lambda: f"Затверджено: " in driver.find_element(By.TAG_NAME, "main").text)
+            wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']")
+                     .get_attribute("data-state") == "затверджено", 60, f"{code} accepted")
         states = {code: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']").get_attribute("data-state")
                   for code in (*CLEAN, RESUBMITTED[0])}
         assert states == {"MSP": "затверджено", "NSSU": "затверджено", RESUBMITTED[0]: "повернуто на доопрацювання"}
 
+        # «Зведення»: a figure two executors claim, explained, adjusted within its bounds, and the adjustment undone
+        item = _claimed_twice(ws.root)
+        driver.get(server.base + "/reconcile?item=" + item)
+        assert "аркуш" in driver.find_element(By.ID, "explain").text
+        low = driver.find_element(By.ID, "bounds").text
+        assert "Межі коригування" in low
+        form = driver.find_element(By.CSS_SELECTOR, "form.adjust")
+        value = _between(ws.root, item)
+        form.find_element(By.NAME, "value").send_keys(f"{value:g}".replace(".", ","))
+        form.find_element(By.NAME, "reason").send_keys("Ті самі події у двох звітах: узято без повторів.")
+        driver.find_element(By.ID, "adjust").click()
+        wait_for(lambda: "СКОРИГОВАНО ВРУЧНУ" in driver.find_element(By.ID, "explain").text, 60, "the adjustment")
+        screenshot(driver, "reconcile")
+        driver.find_element(By.CSS_SELECTOR, "form.undo button").click()
+        wait_for(lambda: "скасовано" in driver.find_element(By.TAG_NAME, "main").text, 60, "the undo")
+        assert "СКОРИГОВАНО ВРУЧНУ" not in driver.find_element(By.ID, "explain").text
         # «Звіт»: build (xlsx) and download it
         driver.get(server.base + "/report")
         driver.find_element(By.ID, "build-report").click()
@@ -96,8 +136,6 @@ def test_clerks_cycle_in_chromium(tmp_path):
         assert "повернуто на доопрацювання" in driver.find_element(By.ID, "slot").text
         assert driver.find_elements(By.CSS_SELECTOR, "a[href^='/files/']")
         screenshot(driver, "executor")
-        driver.get(server.base + "/reconcile?item=" + "F.T1.1.SG.MSP")
-        screenshot(driver, "reconcile")
         driver.get(server.base + "/templates")
         screenshot(driver, "templates")
         driver.get(server.base + "/catalogue")

@@ -35,8 +35,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import CatalogueError, ConsolidateError
+from ..numbers import format_amount, show_value
 from ..vocabulary import Decision
-from ..wording import plural
+from ..wording import code_label, plural
 from ..workspace import Workspace, open_workspace
 from . import ops
 from .accounts import ROLE_LABELS, Session, Store
@@ -539,8 +540,14 @@ async def reconcile_page(request: Request):
     explained = await in_thread(ops.explain, ws, period, item, draft) if item else []
     total = rec.subtotal(None, "total")
     active = [a for a in adjustments if not a.undone_at]
+    from ..reconcile import IndicatorResult
+    from ..review import adjustment_bounds
+
+    found = rec.find(item) if item else None
+    bounds = adjustment_bounds(found) if isinstance(found, IndicatorResult) else None
     return page(request, "reconcile.html", {"rec": rec, "total": total, "item": item, "explained": explained,
                                             "adjustments": list(reversed(adjustments)), "active": active,
+                                            "bounds": bounds,
                                             "draft": draft, "label": ws.catalogue.executor_label,
                                             "page_id": "reconcile"})
 
@@ -556,8 +563,8 @@ async def adjust(request: Request, session: Session, form: dict):
         raise ConsolidateError(f"Значення «{form.get('value', '')}» не є числом.") from None
     made = await in_thread(ops.adjust, ws, period, item, value, str(form.get("reason", "")), session.user,
                            form.get("force") == "1")
-    console.store.log(session.user, "adjust", f"{item} = {made.value:g}: {made.reason}")
-    flash(request, f"Значення {item} встановлено: {made.value:g}.")
+    console.store.log(session.user, "adjust", f"{item} = {show_value(made.value)}: {made.reason}")
+    flash(request, f"Значення {item} встановлено: {show_value(made.value)}.")
     return RedirectResponse(f"/reconcile?period={urllib.parse.quote(period)}&item={urllib.parse.quote(item)}", 303)
 
 
@@ -717,7 +724,7 @@ async def journal_page(request: Request):
     entries += [(r.decided_at, r.operator, "accept" if r.decision == "accept" else "return",
                  f"{label(r.executor)}, звіт №{r.submission_id}" + (f": {r.comment}" if r.comment else ""), "журнал")
                 for r in reviews]
-    entries += [(a.made_at, a.operator, "adjust", f"{a.item} = {a.value:g}: {a.reason}", "журнал") for a in adjustments]
+    entries += [(a.made_at, a.operator, "adjust", f"{a.item} = {show_value(a.value)}: {a.reason}", "журнал") for a in adjustments]
     entries += [(a.undone_at, a.undone_by, "undo", a.item, "журнал") for a in adjustments if a.undone_at]
     entries += [(m.sent_at, "—", "mail", f"{label(m.executor)}: {m.subject}", "журнал")
                 for m in mails]
@@ -763,6 +770,9 @@ def create_app(config: Config) -> Starlette:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["time"] = short_time
     env.globals["plural"] = plural
+    env.filters["amount"] = format_amount
+    env.filters["value"] = show_value
+    env.filters["kind"] = code_label
     env.globals["state_label"] = _outcome_label
     env.globals["decision_label"] = lambda code: Decision.of(code).label
     queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names),

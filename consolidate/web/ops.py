@@ -105,7 +105,7 @@ def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
 
     with Ledger(ws.ledger_path) as ledger:
         slots = slots_from_ledger(ws.catalogue, ledger, period)
-        findings = {s.latest.id: ledger.findings(s.latest.id) for s in slots if s.latest is not None}
+        findings = ledger.findings_of(s.latest.id for s in slots if s.latest is not None)
         outliers = {}
         if with_outliers:
             thresholds = _thresholds(ws)
