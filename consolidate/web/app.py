@@ -203,12 +203,7 @@ def action(permission: str):
                                                     "problems": exc.problems}, status=409)
             except ConsolidateError as exc:
                 return page(request, "error.html", {"message": str(exc)}, status=409)
-            finally:
-                if permission and permission != "intake":  # the status files are a view of the ledger: rewritten after every change
-                    try:
-                        await in_thread(ops.refresh_status, console_of(request).ws, form.get("period"))
-                    except (ConsolidateError, OSError):
-                        pass
+
         endpoint.permission = permission
         return endpoint
     return wrap

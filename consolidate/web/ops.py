@@ -42,8 +42,9 @@ def status(ws: Workspace, period: str, as_of: dt.date | None = None):
     return r.rows, r.summary, r.decisions
 
 
-@refreshes_status
 def intake(ws: Workspace, paths: list[Path], names: dict[Path, str]):
+    """The uploads' intake; the status files are refreshed by the console's intake queue once it is quiet
+    (:func:`refresh_status`), not after each run: twenty clerks' uploads do not wait for twenty rewrites."""
     from ..inbox import run_intake
 
     return run_intake(ws, paths, names=names)
@@ -266,13 +267,12 @@ def ledger_stamp(ws: Workspace) -> str:
     return ".".join(parts)
 
 
-def refresh_status(shared: Workspace, period: str | None) -> None:
-    """Rewrite out/status.html, .xlsx, .csv after a change, as the CLI's commands do."""
-    from ..statusfiles import refresh_status as refresh
+def refresh_status(shared: Workspace, period: str | None) -> str | None:
+    """Rewrite out/status.html, .xlsx, .csv after a change, as every front does (statusfiles.after_change)."""
+    from ..statusfiles import after_change
 
-    if shared.ledger_path.exists():
-        ws, period = for_period(shared, period)
-        refresh(ws, period=period)
+    ws, period = for_period(shared, period)
+    return after_change(ws, period)
 
 
 def ledger_history(ws: Workspace, limit: int = 300):
