@@ -132,7 +132,7 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
             raise rd.reject("unknown-executor", f"Виконавця «{code}» немає в реєстрі виконавців.", found=code)
         rd.executor, rd.identified_by = code, "clerk"
         rd.add(WARNING, "assigned-by-clerk",
-               f"Виконавця визначив працівник Мінсоцполітики (файл без службових відомостей або з невпізнаними "
+               f"Виконавця визначив працівник, який веде звітність (файл без службових відомостей або з невпізнаними "
                f"відомостями): {registry[code].full_name}, період {period}.", expected=code)
         set_period(rd, period)
         rd.version = (meta or {}).get("template_version") or None
