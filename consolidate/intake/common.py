@@ -42,6 +42,7 @@ class Limits:
     ratio_floor: int = 1 * MiB
     max_cells: int = 2_000_000      # rows × columns of the used area of one sheet
     max_workbook_cells: int = 2_000_000  # the same, summed over the sheets of a workbook
+    max_ods_cells: int = 1_000_000  # calamine's ods reader holds every sheet at once, ~2.4× the memory per cell
     max_text_bytes: int = 32 * MiB  # text calamine materialises: a shared string once per cell that shows it
     max_stream_bytes: int = 40 * MiB  # the workbook stream of an .xls
 

@@ -16,10 +16,10 @@ import zipfile
 import zlib
 
 from ..wording import plural
+from ..ziputil import entries as zip_entries
 from . import biff, ods, reasons
 from .common import ENCRYPTED_MESSAGE, FORMAT_NAMES, UNSAFE_XML_MESSAGE, Reading, Reject, size_text
 from .xlsx import Xlsx, declares_entities, inflate, workbook_part
-from ..ziputil import entries as zip_entries
 
 SNIFF_PART_BYTES = 64 * 1024  # mimetype and [Content_Types].xml are a few hundred bytes
 OLE_MAGIC = biff.OLE_MAGIC
@@ -101,25 +101,25 @@ def _not_a_workbook(rd: Reading) -> Reject:
                      found=describe(rd.data), expected=FORMAT_NAMES)
 
 
-def _too_large_sheet(rd: Reading, sheet: str, rows: int, cols: int) -> Reject:
-    cap = rd.limits.max_cells
+def _too_large_sheet(rd: Reading, sheet: str, rows: int, cols: int, cap: int) -> Reject:
     return rd.reject("too-large", f"Аркуш «{sheet}» займає {plural(rows, 'рядок')} × {plural(cols, 'колонка', 'колонки', 'колонок')} (понад {cap} клітинок): "
                                   f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
                      sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {cap} клітинок")
 
 
-def _bound(rd: Reading, areas: list[tuple[str, int, int]], text_bytes: int) -> None:
-    """Each sheet's rectangle, their sum, and the text to materialise, within the limits."""
+def _bound(rd: Reading, areas: list[tuple[str, int, int]], text_bytes: int, cap: int | None = None) -> None:
+    """Each sheet's rectangle, their sum (at most ``cap``, default the workbook limit), and the text to
+    materialise, within the limits."""
     lim, total = rd.limits, 0
+    cap = lim.max_workbook_cells if cap is None else cap
     for sheet, rows, cols in areas:
-        if rows * cols > lim.max_cells:
-            raise _too_large_sheet(rd, sheet, rows, cols)
+        if rows * cols > min(lim.max_cells, cap):
+            raise _too_large_sheet(rd, sheet, rows, cols, min(lim.max_cells, cap))
         total += rows * cols
-    if total > lim.max_workbook_cells:
-        raise rd.reject("too-large", f"Аркуші книги разом займають {total} клітинок (допустимо до "
-                                     f"{lim.max_workbook_cells}): файл не відкривався. Видаліть зайві аркуші чи далекі "
-                                     f"клітинки і надішліть файл знову.",
-                        found=str(total), expected=f"≤ {lim.max_workbook_cells} клітинок")
+    if total > cap:
+        raise rd.reject("too-large", f"Аркуші книги разом займають {total} клітинок (допустимо до {cap}): файл не "
+                                     f"відкривався. Видаліть зайві аркуші чи далекі клітинки і надішліть файл знову.",
+                        found=str(total), expected=f"≤ {cap} клітинок")
     if text_bytes > lim.max_text_bytes:
         raise rd.reject("too-large", f"Текст у клітинках книги після розгортання повторів займає "
                                      f"{size_text(text_bytes)} (допустимо до {size_text(lim.max_text_bytes)}): файл "
@@ -214,7 +214,8 @@ def _check_ods(rd: Reading) -> None:
     if declares_entities(content):
         raise rd.reject("unsafe-xml", UNSAFE_XML_MESSAGE, found="content.xml")
     found = ods.scan(content)
-    _bound(rd, [(s.name, s.rows, s.cols) for s in found.sheets], sum(s.text_bytes for s in found.sheets))
+    _bound(rd, [(s.name, s.rows, s.cols) for s in found.sheets], sum(s.text_bytes for s in found.sheets),
+           rd.limits.max_ods_cells)
     if found.indented:
         rd.source = ods.normalised(rd.data, rd.zip, content)
 

@@ -22,22 +22,41 @@ from . import reasons
 from .common import ENCRYPTED_MESSAGE, Reading
 from .sheets import Sheet
 
-_STDERR: dict[int, object] = {}     # process id → the temporary file stderr goes to while calamine reads
+_STDERR: dict[int, tuple[int, int, int]] = {}   # process id → (fd, device, inode) of the file stderr goes to
 
 
-def _stderr_file():
-    pid = os.getpid()  # one per process: reader processes are forked and must not share the file's offset
-    if pid not in _STDERR:
-        _STDERR.clear()
-        _STDERR[pid] = tempfile.TemporaryFile()
-    return _STDERR[pid]
+def _stderr_fd() -> int:
+    """A temporary file of this process (reader processes are forked: each makes its own), as a raw descriptor.
+
+    The descriptor is checked to be still that file before each use: a descriptor closed by other code and
+    reused for another file is never written over; a new temporary file is made instead.
+    """
+    pid = os.getpid()
+    known = _STDERR.get(pid)
+    if known is not None:
+        fd, dev, ino = known
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == (dev, ino):
+                return fd
+        except OSError:
+            pass
+    fd, path = tempfile.mkstemp(prefix="consolidate-stderr-")
+    os.unlink(path)
+    st = os.fstat(fd)
+    _STDERR.clear()
+    _STDERR[pid] = (fd, st.st_dev, st.st_ino)
+    return fd
 
 
 @contextlib.contextmanager
 def captured_stderr():
     """File descriptor 2 redirected to a temporary file; yields a function returning what was written."""
+    if os.name != "posix":  # an open file cannot be unlinked there: read without capturing
+        yield lambda: ""
+        return
     try:
-        tmp = _stderr_file()
+        fd = _stderr_fd()
         saved = os.dup(2)
     except OSError:  # no usable stderr or temporary directory: read without capturing
         yield lambda: ""
@@ -46,11 +65,14 @@ def captured_stderr():
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):
         pass
-    tmp.seek(0)
-    tmp.truncate()
-    os.dup2(tmp.fileno(), 2)
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.dup2(fd, 2)
+
+    def written() -> str:
+        return os.pread(fd, 4000, 0).decode("utf-8", "replace")
     try:
-        yield lambda: (tmp.seek(0), tmp.read(4000).decode("utf-8", "replace"))[1]
+        yield written
     finally:
         os.dup2(saved, 2)
         os.close(saved)

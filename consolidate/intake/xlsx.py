@@ -303,6 +303,10 @@ class Xlsx:
             types = inflate(self.data, self.zf, "[Content_Types].xml", self.name)
             replace["[Content_Types].xml"] = ("[Content_Types].xml", types.replace(
                 f'PartName="/{self.book_part}"'.encode(), b'PartName="/xl/workbook.xml"'))
+        if moved and "_rels/.rels" in zip_entries(self.zf):
+            package = inflate(self.data, self.zf, "_rels/.rels", self.name)
+            replace["_rels/.rels"] = ("_rels/.rels", re.sub(
+                rb'Target\s*=\s*"/?' + re.escape(self.book_part.encode()) + rb'"', b'Target="xl/workbook.xml"', package))
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in self.zf.infolist():
