@@ -101,7 +101,7 @@ def test_clerks_cycle_in_chromium(tmp_path):
         assert "Повернуто на доопрацювання" in driver.find_element(By.TAG_NAME, "main").text
         for code in CLEAN:
             driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}'] button.accept").click()
-            wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']")
+            wait_for(lambda code=code: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']")
                      .get_attribute("data-state") == "затверджено", 60, f"{code} accepted")
         states = {code: driver.find_element(By.CSS_SELECTOR, f"tr[data-executor='{code}']").get_attribute("data-state")
                   for code in (*CLEAN, RESUBMITTED[0])}

@@ -398,7 +398,7 @@ async def upload(request: Request, session: Session, form: dict):
         return page(request, "error.html", {"message": str(exc)}, status=exc.status)
     outcomes = await asyncio.wrap_future(console.queue.submit(staged))
     batch = secrets.token_hex(8)
-    files = [(f.name, o.sha256 if o else "", o.state if o else "not-read") for f, o in zip(staged.files, outcomes)]
+    files = [(f.name, o.sha256 if o else "", o.state if o else "not-read") for f, o in zip(staged.files, outcomes, strict=True)]
     console.store.record_upload(batch, session.user, files)
     console.store.log(session.user, "upload", "; ".join(f"{name} — {_outcome_label(state)}" for name, _, state in files))
     return RedirectResponse(f"/intake/batch/{batch}", 303)
@@ -435,7 +435,7 @@ async def batch_page(request: Request):
     if not rows:
         return page(request, "error.html", {"message": "Такого завантаження немає."}, status=404)
     files = []
-    for user, at, name, sha, state in rows:
+    for _user, _at, name, sha, state in rows:
         record, findings = await in_thread(ops.file_by_sha, console.ws, sha) if sha else (None, [])
         files.append({"name": name, "sha": sha, "state": state, "label": _outcome_label(state), "record": record,
                       "findings": findings})
