@@ -57,3 +57,40 @@ def test_a_quarantined_file_is_assigned_from_the_page(served, workspace):
         assert ledger.file(sha) is not None
     _, _, journal = request(server, "GET", "/journal", cookie=cookie)
     assert "файл із карантину віднесено" in journal.decode()
+
+
+def test_a_return_letter_goes_through_smtp_when_it_is_set(workspace, tmp_path):
+    """[smtp] in consolidate.toml: «Повернути» sends the letter (aiosmtpd on 127.0.0.1), not just an .eml."""
+    from .test_mail import start
+
+    controller, inbox = start()
+    try:
+        cfg = workspace.root / "consolidate.toml"
+        cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[smtp]\nserver = "127.0.0.1:{controller.port}"\n',
+                       encoding="utf-8")
+        folder = tmp_path / "returns"
+        folder.mkdir()
+        good = filled(workspace.catalogue, folder, "Мін'юст звіт.xlsx")
+        server = Server(workspace.root)
+        try:
+            cookie = token_session(server)
+            upload(server, cookie, csrf_of(server, cookie, "/intake"), [(good.name, good.read_bytes())])
+            status, headers, _ = post_form(server, "/review/return", {
+                "csrf": csrf_of(server, cookie), "executor": "MINJUST", "period": "2024",
+                "comment": "Додайте пояснення до заходу 2.2."}, cookie)
+            assert status == 303
+            _, _, page = request(server, "GET", headers["location"], cookie=cookie)
+            assert "лист надіслано" in html.unescape(page.decode())
+        finally:
+            server.stop()
+        assert len(inbox.messages) == 1
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(inbox.messages[0][2], policy=policy.default)
+        assert "Додайте пояснення до заходу 2.2." in message.get_body(("plain",)).get_content()
+        with Ledger(workspace.ledger_path) as ledger:
+            (mail,) = [m for m in ledger.mails() if m.kind == "return"]
+            assert mail.via == "smtp"
+    finally:
+        controller.stop()

@@ -520,7 +520,10 @@ async def review_return(request: Request, session: Session, form: dict):
                                         str(form.get("comment", "")), session.user)
     label = ws.catalogue.executor_label(code)
     console.store.log(session.user, "return", f"{label}, звіт №{decision.submission_id}: {decision.comment}")
-    sent = "; лист підготовлено" + (f" ({letters[0].recipients})" if letters else "")
+    sent = ""
+    if letters:
+        sent = (f"; лист надіслано ({letters[0].recipients})" if letters[0].via == "smtp"
+                else f"; лист підготовлено ({letters[0].recipients}, {letters[0].location})")
     flash(request, f"Повернуто на доопрацювання: {label}, звіт №{decision.submission_id}{sent}.")
     return back("/review", period)
 
@@ -658,7 +661,8 @@ async def templates_send(request: Request, session: Session, form: dict):
     ws, period = ops.for_period(console.ws, form.get("period"))
     records = await in_thread(ops.send_templates, ws, period, form.get("resend") == "1")
     console.store.log(session.user, "send-templates", f"{period}: {plural(len(records), 'лист', 'листи', 'листів')}")
-    flash(request, f"Підготовлено {plural(len(records), 'лист', 'листи', 'листів')} із шаблонами (out/mail/{period}/); "
+    how = "надіслано" if records and records[0].via == "smtp" else f"підготовлено (out/mail/{period}/)"
+    flash(request, f"Листи із шаблонами: {plural(len(records), 'лист', 'листи', 'листів')} {how}; "
                    f"кожен записано в журнал.")
     return back("/templates", period)
 

@@ -127,15 +127,18 @@ def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = F
 
 @refreshes_status
 def return_for_rework(ws: Workspace, code: str, period: str, comment: str, operator: str):
-    """Record the decision and prepare the letter (.eml in out/mail/<period>/; SMTP when configured)."""
+    """Record the decision and the letter: sent through [smtp] of consolidate.toml when it is set, else
+    written as .eml into out/mail/<period>/ for the clerk's mail program."""
     from ..mail import deliver, workspace_sender
+    from ..mailbox import smtp_from_workspace
     from ..review import return_for_rework as record_return, return_letter
 
+    smtp = smtp_from_workspace(ws)   # a broken [smtp] stops here, before anything is recorded
     with Ledger(ws.ledger_path) as ledger:
         review = record_return(ws.catalogue, ledger, code, period, comment, operator)
         sender = workspace_sender(ws)
         records = deliver([return_letter(ws.catalogue, ledger, ws.root, review, sender)], sender, ledger,
-                          root=ws.root, mail_dir=ws.out / "mail" / period)
+                          root=ws.root, mail_dir=ws.out / "mail" / period, smtp=smtp)
     return review, records
 
 
@@ -223,6 +226,7 @@ def send_templates(ws: Workspace, period: str, resend: bool = False):
     """Template letters to every expected executor not yet sent one (.eml files, or SMTP when configured)."""
     from ..errors import ConsolidateError
     from ..mail import deliver, earlier_letters, template_files, template_letter, workspace_sender
+    from ..mailbox import smtp_from_workspace
     from ..status import TEMPLATE
 
     cat = ws.catalogue
@@ -235,7 +239,8 @@ def send_templates(ws: Workspace, period: str, resend: bool = False):
         sender = workspace_sender(ws)
         files = template_files(ws, period, codes)
         letters = [template_letter(cat, period, c, files[c][0], files[c][1], sender) for c in codes]
-        return deliver(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period)
+        return deliver(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
+                       smtp=smtp_from_workspace(ws))
 
 
 def template_letters(ws: Workspace, period: str) -> dict:
