@@ -148,3 +148,44 @@ def test_resaved_by_libreoffice_imports_unchanged(cat, tmp_path, fmt):
     saved = convert(src, fmt, tmp_path / fmt)
     back = read_book(saved.read_bytes(), saved.name)
     assert back.digest == cat.digest
+
+
+def _rezip(data: bytes, change) -> bytes:
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, change(info.filename, src.read(info)))
+    return out.getvalue()
+
+
+def test_entity_declarations_refused_unexpanded(cat):
+    dtd = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>'
+
+    def change(name, body):
+        return dtd + body.split(b"?>", 1)[1] if name == "xl/worksheets/sheet2.xml" else body
+    with pytest.raises(BookError) as exc:
+        read_book(_rezip(export_book(cat), change))
+    assert "DTD" in str(exc.value)
+
+
+def test_zip_bomb_refused_before_parsing(cat):
+    def change(name, body):
+        return body + b"<!--" + b" " * (30 * 1024 * 1024) + b"-->" if name == "xl/worksheets/sheet7.xml" else body
+    with pytest.raises(BookError) as exc:
+        read_book(_rezip(export_book(cat), change))
+    assert "zip-бомби" in str(exc.value)
+
+
+@pytest.mark.slow
+def test_formula_in_an_ods_saved_by_libreoffice_is_a_problem(cat, tmp_path):
+    need_binary("soffice")
+    from consolidate.office import convert
+
+    path = _broken(cat, tmp_path, lambda wb: wb["Показники"].__setitem__("E3", "=1+1"))
+    ods = convert(path, "ods", tmp_path / "ods")
+    with pytest.raises(BookError) as exc:
+        read_book(ods.read_bytes(), ods.name)
+    assert any(p.sheet == "Показники" and p.cell == "E3" and "формулу" in p.message for p in exc.value.located)
