@@ -18,6 +18,9 @@ from .numbers import format_amount
 from .model import ERROR
 from .vocabulary import FileStatus, ReportingState, Severity, SlotState
 from .wording import code_label, grouped_findings, plural, rule_label, ua_date
+from .workflows.common import executor_code as _executor_code
+from .workflows.common import operator_name as _operator
+from .workflows.common import resolve_period
 from .workspace import Workspace, init_workspace, open_workspace
 
 workspace_option = click.option(
@@ -276,10 +279,6 @@ def _period_option(fn):
                         help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).")(fn)
 
 
-def resolve_period(ws: Workspace, period: str | None) -> str:
-    return ws.use_period(period or ws.catalogue.default_period())
-
-
 @main.command("templates", short_help="Згенерувати шаблони звітів для виконавців.")
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_period_option
@@ -403,17 +402,6 @@ STATE_STYLES = {ReportingState.OVERDUE: "red", ReportingState.NOT_SUBMITTED: "ye
                 ReportingState.WARNINGS: "cyan", ReportingState.CLEAN: "green"}
 
 
-def parse_day(text: str) -> dt.date:
-    """A date as РРРР-ММ-ДД or ДД.ММ.РРРР."""
-    value = (text or "").strip()
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    raise ConsolidateError(f"Неправильна дата «{text}»: очікується РРРР-ММ-ДД або ДД.ММ.РРРР")
-
-
 @main.command("status", epilog=STATUS_EXIT_HELP, short_help="Хто звітував; сторінка out/status.html.")
 @_period_option
 @click.option("--as-of", "as_of", default=None, metavar="ДАТА",
@@ -491,59 +479,18 @@ def _smtp(smtp_server, starttls, smtp_user, password_env, cafile):
     return settings
 
 
-def _executor_code(ws: Workspace, text: str) -> str:
-    """An executor's code from its code, short or full name or alias."""
-    reg = ws.catalogue.registry
-    found = reg.get(text) or reg.find_by_name(text)
-    if found is None:
-        raise ConsolidateError(f"Невідомий виконавець «{text}»: немає такого коду чи назви в реєстрі.")
-    return found.code
-
-
-def _executor_codes(ws: Workspace, executors: tuple[str, ...]) -> list[str]:
-    codes = list(dict.fromkeys(executors)) or ws.catalogue.expected_executors()
-    unknown = [c for c in codes if c not in ws.catalogue.registry]
-    if unknown:
-        raise ConsolidateError("Невідомі виконавці: " + ", ".join(unknown))
-    return codes
-
-
-def _deliver_and_report(ws: Workspace, ledger, letters, sender, settings, period: str, what: str,
-                        force: bool = False) -> None:
-    """Write the letters as .eml drafts, or send them through SMTP — never from a fresh workspace's placeholders.
-
-    Sending is refused (exit 2) while the signer, the sender or recipients are placeholders, unless ``force``;
-    drafts are written with the same reasons as a warning (the clerk sends them from the mail client).
-    """
-    from .mail import deliver, unfit_to_send
-
-    problems = unfit_to_send(sender, letters)
-    if problems and settings is not None and not force:
-        raise ConsolidateError("Листи не надіслано: налаштування ще містять заглушки —\n"
-                               + "\n".join(f"  • {p};" for p in problems)
-                               + "\nВиправте їх (або, щоб надіслати все одно, додайте --force).")
-    if problems:
-        click.secho("Увага: листи ще не придатні до надсилання —\n" + "\n".join(f"  • {p};" for p in problems),
+def _show_letters(r) -> None:
+    """Render a ``workflows.letters.LettersDelivered``."""
+    if r.unfit:
+        click.secho("Увага: листи ще не придатні до надсилання —\n" + "\n".join(f"  • {p};" for p in r.unfit),
                     fg="yellow", err=True)
-    mail_dir = ws.out / "mail" / period
-    records = deliver(letters, sender, ledger, root=ws.root, mail_dir=mail_dir, smtp=settings)
-    for rec in records:
+    for rec in r.records:
         click.echo(f"  {rec.executor} → {rec.recipients}" + (f": {rec.location}" if rec.via == "eml" else ""))
-    if settings is None:
-        click.echo(f"Підготовлено листів ({what}): {len(records)} у {mail_dir}. Відкрийте .eml у поштовій програмі "
-                   f"і надішліть; кожен лист записано в журнал.")
+    if r.smtp_address is None:
+        click.echo(f"Підготовлено листів ({r.what}): {len(r.records)} у {r.mail_dir}. Відкрийте .eml у поштовій "
+                   f"програмі і надішліть; кожен лист записано в журнал.")
     else:
-        click.echo(f"Надіслано листів ({what}): {len(records)} через {settings.address}; кожен лист записано в журнал.")
-
-
-def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
-    from .mail import describe_mail
-
-    if earlier:
-        lines = [f"{what} уже надсилали — повторно не надіслано нічого:"]
-        lines += [f"  {code}: {describe_mail(m)}" for code, m in earlier.items()]
-        lines.append(hint)
-        raise ConsolidateError("\n".join(lines))
+        click.echo(f"Надіслано листів ({r.what}): {len(r.records)} через {r.smtp_address}; кожен лист записано в журнал.")
 
 
 @main.command("send-templates", short_help="Надіслати шаблони виконавцям.")
@@ -558,22 +505,10 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
                        starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool,
                        force: bool = False):
     """Надіслати виконавцям шаблони звітів із супровідним листом (.eml у out/mail/<період>/ або через SMTP)."""
-    from .ledger import Ledger
-    from .mail import earlier_letters, template_files, template_letter, workspace_sender
-    from .status import TEMPLATE
+    from .workflows.letters import send_templates
 
-    period = resolve_period(ws, period)
-    cat = ws.catalogue
-    codes = _executor_codes(ws, executors)
-    settings = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
-    sender = workspace_sender(ws)
-    with Ledger(ws.ledger_path) as ledger:
-        if not resend:
-            _refuse_repeat(earlier_letters(ledger, TEMPLATE, period, codes), "Шаблон",
-                           "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).")
-        files = template_files(ws, period, codes)
-        letters = [template_letter(cat, period, code, *files[code], sender) for code in codes]
-        _deliver_and_report(ws, ledger, letters, sender, settings, period, "шаблони", force)
+    smtp = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
+    _show_letters(send_templates(ws, period, executors, smtp=smtp, resend=resend, force=force))
 
 
 @main.command("remind", short_help="Нагадати тим, хто не подав або подав з помилками.")
@@ -589,30 +524,16 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
 def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
                starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool, force: bool = False):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
-    from .ledger import Ledger
-    from .mail import earlier_letters, reminder_letters, workspace_sender
-    from .status import REMINDER, status_from_ledger
+    from .workflows.letters import remind
 
-    period = resolve_period(ws, period)
-    cat = ws.catalogue
-    wanted = set(_executor_codes(ws, executors)) if executors else None
-    settings = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
-    sender = workspace_sender(ws)
-    today = dt.date.today()
-    with Ledger(ws.ledger_path) as ledger:
-        rows, _ = status_from_ledger(cat, ledger, period, today)
-        targets = [r for r in rows if r.outstanding and (wanted is None or r.executor in wanted)]
-        for r in rows:
-            if wanted and r.executor in wanted and not r.outstanding:
-                click.echo(f"  {r.executor}: {r.state} — нагадування не потрібне")
-        if not targets:
-            click.echo("Нагадувати нікому: усі " + ("обрані " if wanted else "") + "звіти подано без помилок.")
-            return
-        if not resend:
-            _refuse_repeat(earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
-                           "Сьогодні нагадування", "Щоб нагадати ще раз сьогодні, додайте --resend.")
-        letters = reminder_letters(ws, ledger, period, targets, sender, today)
-        _deliver_and_report(ws, ledger, letters, sender, settings, period, "нагадування", force)
+    smtp = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
+    r = remind(ws, period, executors, smtp=smtp, resend=resend, force=force)
+    for code, state in r.not_needed:
+        click.echo(f"  {code}: {state} — нагадування не потрібне")
+    if not r.records:
+        click.echo("Нагадувати нікому: усі " + ("обрані " if executors else "") + "звіти подано без помилок.")
+        return
+    _show_letters(r)
 
 
 INTAKE_EXIT_HELP = """\b
@@ -907,13 +828,6 @@ def _operator_option(fn):
                         help="Хто приймає рішення (типово [operator] name з consolidate.toml).")(fn)
 
 
-def _operator(ws: Workspace, operator: str | None) -> str:
-    name = (operator or str(ws.setting("operator", "name", "") or "")).strip()
-    if not name:
-        raise ConsolidateError("Не вказано оператора: додайте --operator «Прізвище» або [operator] name у consolidate.toml.")
-    return name
-
-
 @main.group("review", short_help="Розгляд звітів: затвердити або повернути.")
 def review_group():
     """Розгляд звітів: затвердити для зведення або повернути на доопрацювання."""
@@ -925,34 +839,20 @@ def review_group():
 @with_workspace
 def review_list(ws: Workspace, period: str | None, as_json: bool):
     """Стан розгляду для кожного виконавця: очікується / на розгляді / повернуто / на повторному розгляді / затверджено."""
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .review import SLOT_STATES, blocking, slots_from_ledger
+    from .workflows.review import review_list as list_slots
 
-    period = resolve_period(ws, period)
-    with Ledger(ws.ledger_path) as ledger:
-        rows = slots_from_ledger(ws.catalogue, ledger, period)
-        blocked = blocking(ws.catalogue, ledger, period, Thresholds.of(ws))
+    r = list_slots(ws, period)
     if as_json:
-        click.echo(json.dumps([{"executor": r.executor, "state": r.state.value, "state_label": r.state.label,
-                                "latest": r.latest.id if r.latest else None,
-                                "latest_status": r.latest.status.value if r.latest else None,
-                                "latest_status_label": r.latest.status.label if r.latest else None,
-                                "approved": r.approved.id if r.approved else None, "comment": r.comment,
-                                "decided_by": r.decided_by, "decided_at": r.decided_at,
-                                "unconfirmed": [o.ref for o in blocked.get(r.executor, [])]} for r in rows],
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict()["slots"], ensure_ascii=False, indent=2))
         return
-    order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[0], SLOT_STATES[4]))}
-    for r in sorted(rows, key=lambda r: order[r.state]):
-        file = f" — «{r.latest.original_name}» (№{r.latest.id}, {r.latest.status})" if r.latest else ""
-        note = f"; коментар: {r.comment}" if r.state == SlotState.RETURNED and r.comment else ""
-        if blocked.get(r.executor):
-            refs = ", ".join(o.ref for o in blocked[r.executor])
+    for slot in r.slots:
+        file = f" — «{slot.latest.original_name}» (№{slot.latest.id}, {slot.latest.status})" if slot.latest else ""
+        note = f"; коментар: {slot.comment}" if slot.state == SlotState.RETURNED and slot.comment else ""
+        if r.blocked.get(slot.executor):
+            refs = ", ".join(o.ref for o in r.blocked[slot.executor])
             note += f"; затвердження блокують ймовірні помилки введення ({refs}) — підтвердьте з причиною або поверніть"
-        click.echo(f"  {r.executor:<12} {ws.catalogue.executor_label(r.executor)}: {r.state}{file}{note}")
-    counts = {s: sum(1 for r in rows if r.state == s) for s in SLOT_STATES}
-    click.echo("Разом: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
+        click.echo(f"  {slot.executor:<12} {ws.catalogue.executor_label(slot.executor)}: {slot.state}{file}{note}")
+    click.echo("Разом: " + ", ".join(f"{s} {n}" for s, n in r.counts().items()))
 
 
 _confirm_options = (
@@ -984,18 +884,12 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
     Значення в рази більші за план (сума в гривнях замість тисяч, кількість замість відсотка) блокують затвердження,
     доки їх не підтверджено з причиною (--confirm … --reason …) або виконавець не надішле виправлений файл.
     """
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .review import accept
+    from .workflows.review import accept
 
-    period = resolve_period(ws, period)
-    who = _operator(ws, operator)
-    with Ledger(ws.ledger_path) as ledger:
-        for text in executors:
-            code = _executor_code(ws, text)
-            r = accept(ws.catalogue, ledger, code, period, who, force=force, confirm_refs=confirm_refs, reason=reason,
-                       thresholds=Thresholds.of(ws))
-            click.echo(f"{_capital(SlotState.APPROVED.label)}: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id} ({who}, {r.decided_at})")
+    r = accept(ws, executors, period, operator=operator, force=force, confirm_refs=confirm_refs, reason=reason)
+    for d in r.decisions:
+        click.echo(f"{_capital(SlotState.APPROVED.label)}: {ws.catalogue.executor_label(d.executor)}, "
+                   f"звіт №{d.submission_id} ({r.operator}, {d.decided_at})")
 
 
 @review_group.command("confirm", short_help="Підтвердити значення, що блокують затвердження.")
@@ -1008,21 +902,13 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
 def review_confirm(ws: Workspace, executor: str, period: str | None, operator: str | None,
                    confirm_refs: tuple[str, ...], reason: str):
     """Підтвердити значення звіту, що блокують затвердження, з причиною (кожне своєю командою, якщо причини різні)."""
-    from .ledger import Ledger
-    from .outliers import Thresholds
-    from .review import confirm
+    from .workflows.review import confirm
 
-    if not confirm_refs:
-        raise ConsolidateError("Укажіть, що підтвердити: --confirm ПОСИЛАННЯ (з повідомлення review accept).")
-    period = resolve_period(ws, period)
-    who = _operator(ws, operator)
-    code = _executor_code(ws, executor)
-    with Ledger(ws.ledger_path) as ledger:
-        done = confirm(ws.catalogue, ledger, code, period, confirm_refs, reason, who, thresholds=Thresholds.of(ws))
-    for c in done:
-        click.echo(f"Підтверджено: {ws.catalogue.executor_label(code)}, {c.ref} = {c.value:g} ({who}, {c.confirmed_at}); "
-                   f"причина: {c.reason}")
-    if not done:
+    r = confirm(ws, executor, confirm_refs, reason, period, operator=operator)
+    for c in r.confirmations:
+        click.echo(f"Підтверджено: {ws.catalogue.executor_label(c.executor)}, {c.ref} = {c.value:g} "
+                   f"({r.operator}, {c.confirmed_at}); причина: {c.reason}")
+    if not r.confirmations:
         click.echo("Ці значення вже підтверджено; нічого не змінено.")
 
 
@@ -1035,19 +921,12 @@ def review_confirm(ws: Workspace, executor: str, period: str | None, operator: s
 @refreshes_status
 def review_return(ws: Workspace, executor: str, comment: str, period: str | None, operator: str | None):
     """Повернути звіт на доопрацювання з коментарем; готує лист виконавцю з коментарем і зауваженнями."""
-    from .ledger import Ledger
-    from .mail import workspace_sender
-    from .review import return_for_rework, return_letter
+    from .workflows.review import return_for_rework
 
-    period = resolve_period(ws, period)
-    who = _operator(ws, operator)
-    code = _executor_code(ws, executor)
-    with Ledger(ws.ledger_path) as ledger:
-        r = return_for_rework(ws.catalogue, ledger, code, period, comment, who)
-        click.echo(f"Повернуто на доопрацювання: {ws.catalogue.executor_label(code)}, звіт №{r.submission_id}")
-        sender = workspace_sender(ws)
-        _deliver_and_report(ws, ledger, [return_letter(ws.catalogue, ledger, ws.root, r, sender)], sender, None,
-                            period, "повернення на доопрацювання")
+    r = return_for_rework(ws, executor, comment, period, operator=operator)
+    (d,) = r.decisions
+    click.echo(f"Повернуто на доопрацювання: {ws.catalogue.executor_label(d.executor)}, звіт №{d.submission_id}")
+    _show_letters(r.letters)
 
 
 @main.command("adjust", short_help="Установити національне значення вручну.")
