@@ -581,36 +581,22 @@ def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
     return lines
 
 
-def _outcome_json(o) -> dict:
-    return {
-        "file": o.name, "path": str(o.path), "sha256": o.sha256, "status": o.state, "status_label": o.label,
-        "executor": o.executor, "period": o.period,
-        "submission_id": o.record.submission_id if o.record else None, "superseded": o.superseded,
-        "archive_path": o.record.archive_path if o.record else None, "moved_from_inbox": o.moved,
-        "note": o.note, "findings": [f.to_dict() for f in o.findings],
-    }
-
-
-def _intake_preview(ws: Workspace, paths, as_json: bool) -> int:
+def _intake_preview(ws: Workspace, paths, as_json: bool, period: str | None) -> int:
     """--dry-run: what intake would do; exit code as the real intake's would be."""
-    from .inbox import ALREADY, FAILED_STATES
-    from .preview import preview
+    from .workflows.intake import intake_preview
 
-    items = preview(ws, paths)
+    r = intake_preview(ws, paths, period=period)
     if as_json:
-        click.echo(json.dumps([{"file": p.name, "sha256": p.sha256, "state": p.state, "label": FileStatus.of(p.state).label,
-                                "executor": p.executor, "period": p.period, "supersedes": p.supersedes,
-                                "findings": [f.to_dict() for f in p.findings]} for p in items],
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict()["files"], ensure_ascii=False, indent=2))
     else:
-        click.echo(f"Пробний прийом (нічого не змінено): файлів {len(items)}")
-        for p in items:
+        click.echo(f"Пробний прийом (нічого не змінено): файлів {len(r.items)}")
+        for p in r.items:
             who = ws.catalogue.executor_label(p.executor) if p.executor else "—"
             extra = f"; замінить чинний звіт №{p.supersedes}" if p.supersedes else ""
             errors = sum(1 for f in p.findings if f.severity == ERROR)
             click.echo(f"  {p.name}: {FileStatus.of(p.state)} ({who}{extra})"
                        + (f", помилок {errors}, зауважень усього {len(p.findings)}" if p.findings else ""))
-    return 1 if any(p.state in FAILED_STATES for p in items if p.state != ALREADY) else 0
+    return r.exit_code
 
 
 @main.command("intake", epilog=INTAKE_EXIT_HELP, short_help="Прийняти повернені звіти з inbox/.")
@@ -630,14 +616,12 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
     копіюється в archive/ під своїм sha256, потім записується до журналу; лише після цього файл
     прибирається з inbox/ (файли поза inbox/ лише читаються).  Ті самі байти вдруге — «вже отримано».
     """
-    if period:
-        ws.use_period(period)
     if dry_run:
-        finish(_intake_preview(ws, list(paths) or None, as_json))
+        finish(_intake_preview(ws, list(paths) or None, as_json, period))
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .inbox import FAILED_STATES, OUTCOME_LABELS, run_intake
+    from .workflows.intake import intake
 
     console = Console(stderr=as_json, highlight=False)
     progress = None
@@ -663,19 +647,16 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
             console.print(text, style=colour, markup=False, soft_wrap=True)
 
     try:
-        outcomes = run_intake(ws, list(paths) or None, on_start=start, on_outcome=show)
+        r = intake(ws, list(paths) or None, period=period, on_start=start, on_outcome=show)
     finally:
         if progress is not None:
             progress.stop()
-    counts = {state: sum(1 for o in outcomes if o.state == state) for state in OUTCOME_LABELS}
     if as_json:
-        click.echo(json.dumps({"files": [_outcome_json(o) for o in outcomes],
-                               "summary": {state: n for state, n in counts.items() if n}},
-                              ensure_ascii=False, indent=2))
-    elif outcomes:
-        parts = [f"{OUTCOME_LABELS[state]}: {n}" for state, n in counts.items() if n]
-        click.echo(f"Усього {plural(len(outcomes), 'файл')} — {'; '.join(parts)}.")
-    finish(1 if any(o.state in FAILED_STATES for o in outcomes) else 0)
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
+    elif r.outcomes:
+        parts = [f"{state}: {n}" for state, n in r.counts().items()]
+        click.echo(f"Усього {plural(len(r.outcomes), 'файл')} — {'; '.join(parts)}.")
+    finish(r.exit_code)
 
 
 @main.command("history", short_help="Історія звітів одного виконавця.")
@@ -685,22 +666,14 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
 @with_workspace
 def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool):
     """Історія звітів виконавця (код або назва): усі отримані файли, від найдавнішого; чинний позначено."""
-    from .ledger import Ledger
     from .model import ERROR, STATE_LABELS, WARNING
     from .status import format_time
+    from .workflows.intake import history
 
-    found = ws.catalogue.registry[_executor_code(ws, executor)]
-    from .mailbox import describe_origin, mail_origins
-
-    with Ledger(ws.ledger_path) as ledger:
-        files = ledger.files(executor=found.code, period=period)
-        findings = {f.id: ledger.file_findings(f.id) for f in files}
-        by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
+    r = history(ws, executor, period)
+    found, files, findings, by_mail = r.executor, r.files, r.findings, r.by_mail
     if as_json:
-        click.echo(json.dumps({"executor": found.code, "name": found.full_name, "files": [
-            {**asdict(f), "status_label": STATE_LABELS[f.status], "findings": [x.to_dict() for x in findings[f.id]],
-             "by_mail": by_mail.get(f.sha256, "")}
-            for f in files]}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         return
     click.secho(f"Історія звітів: {found.full_name} ({found.code})", bold=True)
     if not files:
@@ -739,24 +712,14 @@ def findings_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool
     Також — причини, з яких не прийнято файли цього виконавця (карантин).  Код виходу 1, якщо
     у чинному звіті є помилки або чинного звіту немає.
     """
-    from .ledger import Ledger
-    from .model import ERROR, QUARANTINED, STATE_LABELS
+    from .model import STATE_LABELS
     from .status import format_time
+    from .workflows.intake import findings
 
-    period = resolve_period(ws, period)
-    found = ws.catalogue.registry[_executor_code(ws, executor)]
-    with Ledger(ws.ledger_path) as ledger:
-        current = next((s for s in ledger.latest_submissions(period) if s.executor == found.code), None)
-        items = ledger.findings(current.id) if current else []
-        rejected = [(f, ledger.file_findings(f.id)) for f in ledger.files(executor=found.code, status=QUARANTINED)
-                    if f.period in (period, None)]
+    r = findings(ws, executor, period)
+    found, period, current, items, rejected = r.executor, r.period, r.current, r.items, r.rejected
     if as_json:
-        click.echo(json.dumps({"executor": found.code, "name": found.full_name, "period": period,
-                               "submission": asdict(current) if current else None,
-                               "findings": [asdict(x) for x in items],
-                               "quarantined": [{"file": f.original_name, "sha256": f.sha256,
-                                                "received_at": f.received_at, "findings": [asdict(x) for x in r]}
-                                               for f, r in rejected]}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.secho(f"Зауваження: {found.full_name} ({found.code}), {period}", bold=True)
         if current is None:
@@ -771,7 +734,7 @@ def findings_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool
             click.echo(f"  Не прийнято (карантин): «{f.original_name}», отримано {format_time(f.received_at)}")
             for line in grouped_findings(reasons, None, indent="    "):
                 click.echo(line)
-    finish(1 if current is None or any(x.severity == ERROR for x in items) else 0)
+    finish(r.exit_code)
 
 
 VERIFY_EXIT_HELP = """\b
