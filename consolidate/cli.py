@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import json
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from .wording import code_label, grouped_findings, plural, rule_label, ua_date
 from .workflows.common import executor_code as _executor_code
 from .workflows.common import operator_name as _operator
 from .workflows.common import resolve_period
-from .workspace import Workspace, init_workspace, open_workspace
+from .workspace import Workspace, open_workspace
 
 workspace_option = click.option(
     "--workspace", "-w", "workspace_dir", default=".", show_default=True,
@@ -121,7 +120,9 @@ def init_cmd(directory: Path, force: bool, book: Path | None):
             finish(r.exit_code)
         ws = open_workspace(r.root)
     else:
-        ws = init_workspace(directory, force=force)
+        from .workflows.setup import init
+
+        ws = init(directory, force=force).workspace
     cat = ws.catalogue
     click.echo(f"Створено робочу теку {ws.root}")
     click.echo(f"  каталог: {plural(len(cat.tasks), 'завдання')}, {plural(len(cat.measures), 'захід')}, "
@@ -140,13 +141,13 @@ def catalogue_group():
 @with_workspace
 def catalogue_check(ws: Workspace, period: str | None = None):
     """Перевірити каталог і реєстр виконавців, показати кількості."""
-    if period:
-        ws.use_period(period)
-    cat = ws.catalogue
-    years = ws.years()
-    click.echo(f"Каталог {ws.templates_dir_of(cat.programme.report_year)} коректний.")
-    if len(years) > 1:
-        click.echo(f"  звітні роки робочої теки: {', '.join(str(y) for y in years)}")
+    from .workflows.catalogue import check_catalogue
+
+    r = check_catalogue(ws, period)
+    cat = r.catalogue
+    click.echo(f"Каталог {r.folder} коректний.")
+    if len(r.years) > 1:
+        click.echo(f"  звітні роки робочої теки: {', '.join(str(y) for y in r.years)}")
     click.echo(f"  програма: {cat.programme.title} ({cat.programme.act})")
     click.echo(f"  звітний рік: {cat.programme.report_year}, строк подання: {ua_date(cat.programme.deadline)}")
     click.echo(f"  завдань: {len(cat.tasks)}")
@@ -163,20 +164,12 @@ def catalogue_check(ws: Workspace, period: str | None = None):
 @with_workspace
 def catalogue_show(ws: Workspace, as_json: bool, period: str | None = None):
     """Показати каталог (завдання → заходи → показники і фінансування)."""
-    if period:
-        ws.use_period(period)
-    cat = ws.catalogue
+    from .workflows.catalogue import check_catalogue
+
+    r = check_catalogue(ws, period)
+    cat = r.catalogue
     if as_json:
-        payload = {
-            "programme": {k: str(v) for k, v in asdict(cat.programme).items()},
-            "template_version": cat.template_version,
-            "tasks": [asdict(t) for t in cat.tasks],
-            "measures": [asdict(m) for m in cat.measures],
-            "indicators": [asdict(i) for i in cat.indicators],
-            "funding": [asdict(f) for f in cat.funding],
-            "executors": [asdict(e) for e in cat.registry],
-        }
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         return
     for task in cat.tasks:
         click.secho(f"{task.id}. {task.name}", bold=True)
@@ -288,22 +281,13 @@ def _period_option(fn):
 @with_workspace
 def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None, timestamp: str | None):
     """Згенерувати шаблони звітів для виконавців у out/templates/<період>/."""
-    from .template import DEFAULT_TIMESTAMP, parse_timestamp, write_templates
+    from .workflows.setup import templates
 
-    period = resolve_period(ws, period)
-    password = ws.sheet_password
-    generated_at = parse_timestamp(timestamp) if timestamp else DEFAULT_TIMESTAMP
-    contact = ws.setting("templates", "contact")
-    if not contact and ws.setting("mail", "sender"):
-        contact = ", ".join(str(x) for x in (ws.setting("mail", "sender_name"), ws.setting("mail", "sender")) if x)
-    files = write_templates(ws.catalogue, ws.out / "templates", period, password, list(executors) or None,
-                            generated_at=generated_at, contact=str(contact) if contact else None)
-    from .history import record_templates
-    record_templates(ws, ws.catalogue, files)  # which catalogue version each template used
-    for f in files:
+    r = templates(ws, period, executors, timestamp)
+    for f in r.files:
         click.echo(f"  {f.path.name}")
-    click.echo(f"Згенеровано шаблонів: {len(files)} у {ws.out / 'templates' / period} (версія {ws.catalogue.template_version})")
-    click.echo(f"Маніфест: {ws.out / 'templates' / period / 'manifest.csv'}")
+    click.echo(f"Згенеровано шаблонів: {len(r.files)} у {r.folder} (версія {r.version})")
+    click.echo(f"Маніфест: {r.manifest}")
 
 
 @main.command("reconcile", short_help="Звести затверджені звіти, показати зауваження.")
@@ -547,10 +531,10 @@ INTAKE_SHOWN_PER_KIND = 3     # findings of each kind listed under a file; the r
 
 def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
     """Console lines (text, colour) about one received file."""
-    from .inbox import ALREADY, NOT_READ
-    from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, ERROR, QUARANTINED, WARNING
+    from .model import ERROR, WARNING
 
-    colours = {ACCEPTED: "green", ACCEPTED_WARNINGS: "cyan", ACCEPTED_ERRORS: "magenta", QUARANTINED: "red",
+    ALREADY, NOT_READ, QUARANTINED = FileStatus.ALREADY, FileStatus.NOT_READ, FileStatus.QUARANTINED
+    colours = {FileStatus.CLEAN: "green", FileStatus.WARNINGS: "cyan", FileStatus.ERRORS: "magenta", QUARANTINED: "red",
                ALREADY: None, NOT_READ: "red"}
     who = ", ".join(x for x in (o.executor, o.period) if x)
     text = f"  {o.label}: {o.name}" + (f" → {who}" if who else "")
@@ -753,15 +737,16 @@ def verify_cmd(ws: Workspace, as_json: bool):
     Кожен файл журналу має архівну копію з тим самим SHA-256; в archive/ немає файлів, невідомих
     журналу; кожен відхилений файл лежить у quarantine/ з описом причин (.txt) поруч.
     """
-    from .verify import report_lines, verify_workspace
+    from .verify import report_lines
+    from .workflows.setup import verify
 
-    result = verify_workspace(ws)
+    r = verify(ws)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
     else:
-        for line in report_lines(result):
+        for line in report_lines(r.verification):
             click.echo(line)
-    finish(0 if result.ok else 1)
+    finish(r.exit_code)
 
 
 @main.command("demo", short_help="Показати весь цикл на вбудованих даних.")
@@ -769,18 +754,9 @@ def verify_cmd(ws: Workspace, as_json: bool):
               help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).")
 def demo_cmd(workspace_dir: Path | None):
     """Увесь цикл звітування 2024 року на вбудованих даних: шаблони, звіти виконавців, прийом, зведення, звіт."""
-    import tempfile
+    from .workflows.setup import demo
 
-    from .demo import run
-
-    if workspace_dir is None:
-        workspace_dir = Path("demo")
-        if workspace_dir.exists():
-            workspace_dir = Path(tempfile.mkdtemp(prefix="consolidate-demo-"))
-    elif workspace_dir.exists() and any(workspace_dir.iterdir()):
-        raise ConsolidateError(f"Тека «{workspace_dir}» не порожня: демонстрація потребує нової теки.")
-    run(workspace_dir, echo=click.echo)
-
+    demo(workspace_dir, echo=click.echo)
 
 # ---------------------------------------------------------------------------------
 # review: the clerk's decisions (accept / return), adjustments of national figures

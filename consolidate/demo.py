@@ -177,16 +177,18 @@ def deliver(ws: Workspace, deliveries: list[Delivery]) -> None:
 
 
 def run(dest: Path | None = None, period: str | None = None, echo=print) -> DemoResult:
-    """The whole cycle; returns paths and the Ukrainian summary (also passed line by line to ``echo``)."""
-    from .inbox import run_intake
+    """The whole cycle; returns paths and the Ukrainian summary (also passed line by line to ``echo``).
+
+    Every step after the staging of the executors' files is the workflow a clerk's command runs
+    (consolidate.workflows): intake, review, report, remind, status.
+    """
     from .ledger import Ledger
-    from .mail import deliver as deliver_mail
-    from .mail import reminder_letters, workspace_sender
-    from .outliers import Thresholds
-    from .reconcile import reconcile_ledger
-    from .report import atomic_write, build_report
-    from .status import status_from_ledger
     from .statusfiles import refresh_status
+    from .workflows.intake import intake
+    from .workflows.letters import remind
+    from .workflows.reconcile import reconcile
+    from .workflows.report import report
+    from .workflows.status import status
 
     ws, plan = prepare(dest, period)
     catalogue = ws.catalogue
@@ -198,26 +200,18 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     decisions: list[str] = []
     for when, batch in plan.rounds():
         deliver(ws, batch)
-        outcomes += run_intake(ws, received_at=when.astimezone())
+        outcomes += intake(ws, received_at=when.astimezone()).outcomes
         last = when
         with Ledger(ws.ledger_path) as ledger:
             decisions += review_round(ws, ledger, period, when + dt.timedelta(days=1))
     as_of = (last or dt.datetime.now()).date() + dt.timedelta(days=1)
-    with Ledger(ws.ledger_path) as ledger:
-        rec = reconcile_ledger(catalogue, ledger, period, thresholds=Thresholds.of(ws))
-        rows, summary = status_from_ledger(catalogue, ledger, period, as_of)
-        report_xlsx = ws.out / f"report-{period}.xlsx"
-        atomic_write(report_xlsx, build_report(catalogue, rec, rows))
-        report_docx = ws.out / f"report-{period}.docx"
-        from .report_docx import build_docx
-
-        atomic_write(report_docx, build_docx(catalogue, rec, rows))
-        sender = workspace_sender(ws)
-        targets = [r for r in rows if r.outstanding]
-        letters = reminder_letters(ws, ledger, period, targets, sender, as_of)
-        records = deliver_mail(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
-                               now=dt.datetime.combine(as_of, dt.time(9, 0)).astimezone()) if letters else []
-        status_page = refresh_status(ws, ledger, period, now=dt.datetime.combine(as_of, dt.time(9, 0))).html
+    morning = dt.datetime.combine(as_of, dt.time(9, 0))
+    rec = reconcile(ws, period).rec
+    summary = status(ws, period, as_of, write_files=False).summary
+    written = report(ws, period, ("xlsx", "docx"), as_of=as_of).files
+    report_xlsx, report_docx = written
+    records = remind(ws, period, today=as_of, now=morning.astimezone()).records
+    status_page = refresh_status(ws, period=period, now=morning).html
     mail_paths = [ws.root / r.location for r in records] if records else []
     lines = summarise(catalogue, outcomes, rec, summary, report_xlsx, report_docx, status_page, mail_paths)
     lines.insert(1, "Розгляд: " + "; ".join(decisions))
@@ -236,38 +230,37 @@ SEED_REASON = "Так у звіті Мінсоцполітики за 2024 рі�
 
 
 def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[str]:
-    """The clerk's review after an intake round: accept clean returns, return the ones with errors."""
-    from .mail import deliver as deliver_mail
-    from .mail import workspace_sender
+    """The clerk's review after an intake round: accept clean returns, return the ones with errors.
+
+    Decisions go through the review workflows (as «consolidate review accept|return» does); ``ledger`` is read
+    to choose them.
+    """
     from .model import ACCEPTED_ERRORS
     from .outliers import THOUSANDS, Thresholds
-    from .review import (APPROVED, RECEIVED, RESUBMITTED, accept, outliers_of, return_for_rework, return_letter,
-                         slots_from_ledger)
+    from .review import APPROVED, RECEIVED, RESUBMITTED, outliers_of, slots_from_ledger
+    from .workflows import review as decide
 
     catalogue = ws.catalogue
     thresholds = Thresholds.of(ws)
     operator = str(ws.setting("operator", "name", "Оператор"))
     accepted, returned, confirmed = 0, [], 0
-    letters = []
+    pending = []
     for slot in slots_from_ledger(catalogue, ledger, period):
         if slot.state not in (RECEIVED, RESUBMITTED):
             continue
         open_outliers = [c.outlier for c in outliers_of(catalogue, ledger, slot.latest, thresholds) if not c.confirmed]
+        pending.append((slot, open_outliers))
+    for slot, open_outliers in pending:
         slips = [o for o in open_outliers if o.code == THOUSANDS]
         if slot.latest.status == ACCEPTED_ERRORS or slips:
             comment = SLIP_COMMENT.format("; ".join(o.message for o in slips)) if slips else RETURN_COMMENT
-            review = return_for_rework(catalogue, ledger, slot.executor, period, comment, operator,
-                                       now=when.astimezone())
-            letters.append(return_letter(catalogue, ledger, ws.root, review, workspace_sender(ws)))
+            decide.return_for_rework(ws, slot.executor, comment, period, operator=operator, now=when.astimezone())
             returned.append(catalogue.executor_label(slot.executor))
         else:
-            accept(catalogue, ledger, slot.executor, period, operator, confirm_refs=[o.ref for o in open_outliers],
-                   reason=SEED_REASON, thresholds=thresholds, now=when.astimezone())
+            decide.accept(ws, [slot.executor], period, operator=operator, confirm_refs=[o.ref for o in open_outliers],
+                          reason=SEED_REASON, now=when.astimezone())
             accepted += 1
             confirmed += len(open_outliers)
-    if letters:
-        deliver_mail(letters, workspace_sender(ws), ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
-                     now=when.astimezone())
     return [f"{when:%d.%m.%Y}: {APPROVED.label} {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
                                                        if returned else "")
             + (f", підтверджено ймовірних помилок введення (так у звіті 2024 року): {confirmed}" if confirmed else "")]

@@ -10,6 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..catalogue import CATALOGUE_FILE, REGISTRY_FILE, Catalogue, catalogue_yaml
 from ..catalogue_book import BookError, Problem, export_book, read_book
@@ -256,3 +257,34 @@ def init_from_book(dest: Path | str, book: Path | str, force: bool = False) -> W
     ws.ensure_dirs()
     result.year, result.version, result.counts = cat.programme.report_year, cat.template_version, _counts(cat)
     return result
+
+
+@dataclass
+class CatalogueChecked(Result):
+    """``catalogue check`` / ``catalogue show``: the catalogue of a year, loaded and validated."""
+
+    catalogue: Catalogue
+    folder: Path
+    years: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        cat = self.catalogue
+        return {
+            "programme": {k: str(v) for k, v in asdict(cat.programme).items()},
+            "template_version": cat.template_version,
+            "tasks": [asdict(t) for t in cat.tasks],
+            "measures": [asdict(m) for m in cat.measures],
+            "indicators": [asdict(i) for i in cat.indicators],
+            "funding": [asdict(f) for f in cat.funding],
+            "executors": [asdict(e) for e in cat.registry],
+        }
+
+
+def check_catalogue(ws: Workspace, period: str | None = None) -> CatalogueChecked:
+    """Load and validate the catalogue and registry of a year (a broken one is a ``CatalogueError``)."""
+    if period:
+        ws.use_period(period)
+    cat = ws.catalogue
+    return CatalogueChecked(cat, ws.templates_dir_of(cat.programme.report_year), list(ws.years()))

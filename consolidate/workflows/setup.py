@@ -1,0 +1,94 @@
+"""``init``, ``templates``, ``verify``, ``demo``: a workspace made, its templates written, its files checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConsolidateError
+from ..workspace import Workspace, init_workspace
+from .base import ExitCode, Result
+from .common import executor_codes, resolve_period
+
+
+@dataclass
+class WorkspaceMade(Result):
+    workspace: Workspace
+
+    def to_dict(self) -> dict[str, Any]:
+        cat = self.workspace.catalogue
+        return {"root": str(self.workspace.root), "tasks": len(cat.tasks), "measures": len(cat.measures),
+                "indicators": len(cat.indicators), "funding": len(cat.funding), "executors": len(cat.registry),
+                "ok": self.ok, "exit_code": int(self.exit_code)}
+
+
+def init(directory: Path | str, force: bool = False) -> WorkspaceMade:
+    """A fresh workspace with the bundled catalogue and registry."""
+    return WorkspaceMade(init_workspace(directory, force=force))
+
+
+@dataclass
+class TemplatesWritten(Result):
+    period: str
+    folder: Path
+    version: str
+    files: list = field(default_factory=list)      # template.TemplateFile per executor
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "manifest.csv"
+
+
+def templates(ws: Workspace, period: str | None = None, executors=(), timestamp: str | None = None) -> TemplatesWritten:
+    """Protected workbooks per executor in out/templates/<period>/; the same data give byte-identical files."""
+    from ..history import record_templates
+    from ..mail import template_contact
+    from ..template import DEFAULT_TIMESTAMP, parse_timestamp, write_templates
+
+    period = resolve_period(ws, period)
+    codes = executor_codes(ws, executors) if executors else None
+    generated_at = parse_timestamp(timestamp) if timestamp else DEFAULT_TIMESTAMP
+    files = write_templates(ws.catalogue, ws.out / "templates", period, ws.sheet_password, codes,
+                            generated_at=generated_at, contact=template_contact(ws))
+    record_templates(ws, ws.catalogue, files)  # which catalogue version each template used
+    return TemplatesWritten(period, ws.out / "templates" / period, ws.catalogue.template_version, files)
+
+
+@dataclass
+class Verified(Result):
+    verification: Any                              # verify.Verification
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.CLEAN if self.verification.ok else ExitCode.PROBLEMS
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.verification.as_dict()
+
+
+def verify(ws: Workspace) -> Verified:
+    """Ledger, archive and quarantine agree (read only)."""
+    from ..verify import verify_workspace
+
+    return Verified(verify_workspace(ws))
+
+
+@dataclass
+class DemoRun(Result):
+    run: Any                                       # demo.DemoResult
+
+
+def demo(directory: Path | str | None = None, echo=print) -> DemoRun:
+    """The whole 2024 cycle on the bundled data, in a new folder (./demo, or a temporary one if that exists)."""
+    import tempfile
+
+    from ..demo import run
+
+    if directory is None:
+        directory = Path("demo")
+        if directory.exists():
+            directory = Path(tempfile.mkdtemp(prefix="consolidate-demo-"))
+    elif Path(directory).exists() and any(Path(directory).iterdir()):
+        raise ConsolidateError(f"Тека «{directory}» не порожня: демонстрація потребує нової теки.")
+    return DemoRun(run(Path(directory), echo=echo))
