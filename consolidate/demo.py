@@ -150,6 +150,8 @@ def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Worksp
     period = period or catalogue.default_period()
     password = ws.sheet_password
     files = write_templates(catalogue, ws.out / "templates", period, password, generated_at=DEFAULT_TIMESTAMP)
+    from .history import record_templates
+    record_templates(ws, catalogue, files)
     templates = {f.executor: f.path for f in files}
     sim = simulate(catalogue, silent=SILENT)
     plan = plan_returns(ws, catalogue, sim, templates, ws.root / "executors-outbox", period)

@@ -200,8 +200,12 @@ def generate_templates(ws: Workspace, period: str):
     from ..mail import template_contact
     from ..template import write_templates
 
+    from ..history import record_templates
+
     password = ws.sheet_password
-    return write_templates(ws.catalogue, ws.out / "templates", period, password, None, contact=template_contact(ws))
+    files = write_templates(ws.catalogue, ws.out / "templates", period, password, None, contact=template_contact(ws))
+    record_templates(ws, ws.catalogue, files)  # which catalogue version each template used
+    return files
 
 
 def template_file(ws: Workspace, period: str, code: str) -> tuple[str, bytes]:
