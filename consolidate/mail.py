@@ -299,11 +299,12 @@ def workspace_sender(ws) -> Sender:
                   contact=template_contact(ws) or default_contact(ws.catalogue))
 
 
-def template_files(ws, period: str, executors: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+def template_files(ws, period: str, executors: Sequence[str], *, generate: bool = True) -> dict[str, tuple[str, bytes]]:
     """The template of each executor as (file name, bytes), from out/templates/<period>/.
 
     A template listed in the manifest with the catalogue's current version and unchanged bytes is
-    attached as it is; a missing or outdated one is generated first (as «consolidate templates» does).
+    attached as it is; a missing or outdated one is generated first (as «consolidate templates» does) —
+    unless ``generate`` is false (a reader who changes nothing): then it is left out of the result.
     """
     from .template import MANIFEST, _read_manifest, write_templates
 
@@ -317,6 +318,8 @@ def template_files(ws, period: str, executors: Sequence[str]) -> dict[str, tuple
             if hashlib.sha256(data).hexdigest() == row["sha256"]:
                 found[row["executor"]] = (path.name, data)
     missing = [e for e in executors if e not in found]
+    if not generate:
+        return {e: found[e] for e in executors if e in found}
     if missing:
         password = ws.sheet_password
         written = write_templates(cat, ws.out / "templates", period, password, missing, contact=template_contact(ws))

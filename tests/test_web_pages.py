@@ -94,3 +94,28 @@ def test_a_return_letter_goes_through_smtp_when_it_is_set(workspace, tmp_path):
             assert mail.via == "smtp"
     finally:
         controller.stop()
+
+
+def test_a_hostile_file_name_is_shown_as_text(workspace, tmp_path):
+    HOSTILE_NAME = "<script>alert('зламано')<img src=x onerror=alert(1)>.xlsx"   # no "/": a name, not a path
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    good = filled(workspace.catalogue, folder, "звіт.xlsx")
+    server = Server(workspace.root)
+    try:
+        cookie = token_session(server)
+        status, headers, _ = upload(server, cookie, csrf_of(server, cookie, "/intake"),
+                                    [(HOSTILE_NAME, good.read_bytes()), ("..\\..\\" + HOSTILE_NAME + ".pdf", b"%PDF-1.4")])
+        assert status == 303
+        for path in (headers["location"], "/intake", "/journal", "/executor/MINJUST", "/review", "/"):
+            _, _, body = request(server, "GET", path, cookie=cookie)
+            text = body.decode()
+            assert "<script>" not in text and "<img src=x" not in text, path
+        _, _, body = request(server, "GET", headers["location"], cookie=cookie)
+        assert "&lt;script&gt;" in body.decode()
+        with Ledger(workspace.ledger_path) as ledger:
+            names = sorted(f.original_name for f in ledger.files())
+        assert names == sorted([HOSTILE_NAME, HOSTILE_NAME + ".pdf"])   # kept as data; the path part dropped
+        assert not any(p.name.startswith("<") for p in workspace.root.rglob("*"))
+    finally:
+        server.stop()

@@ -167,9 +167,17 @@ def test_viewer_changes_nothing_and_actions_carry_the_users_name(accounts_server
         status, _, body = post_form(accounts_server, path, {"csrf": vcsrf, **fields}, viewer)
         assert status == 403, path
         assert "роль" in body.decode()
+    # a reader's download writes nothing: a template not generated yet is not generated for a viewer
+    assert request(accounts_server, "GET", "/templates/file/MINJUST", cookie=viewer)[0] == 404
+    assert request(accounts_server, "GET", "/templates/all.zip", cookie=viewer)[0] == 404
     with Ledger(workspace.ledger_path) as ledger:
-        assert ledger.reviews() == []
+        assert ledger.reviews() == [] and ledger.templates_issued() == []
     assert not (workspace.out / "report-2024.xlsx").exists()
+    assert not (workspace.out / "templates").exists()
+    status, _, data = request(accounts_server, "GET", "/templates/file/MINJUST", cookie=clerk)
+    assert status == 200 and data.startswith(b"PK")
+    status, _, again = request(accounts_server, "GET", "/templates/file/MINJUST", cookie=viewer)
+    assert status == 200 and again == data
     # a reviewer decides, under its own name
     status, reviewer = login(accounts_server, "Рецензент", PASSWORD)
     status, _, _ = post_form(accounts_server, "/review/accept", {"csrf": csrf_of(accounts_server, reviewer),

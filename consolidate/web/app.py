@@ -674,7 +674,12 @@ async def template_download(request: Request):
     code = request.path_params["code"]
     if code not in ws.catalogue.expected_executors():
         return page(request, "error.html", {"message": f"Невідомий виконавець «{code}»."}, status=404)
-    name, data = await in_thread(ops.template_file, ws, period, code)
+    session = session_of(request)
+    found = await in_thread(ops.template_file, ws, period, code, session.can("templates"))
+    if found is None:   # a reader's GET writes nothing
+        return page(request, "error.html", {"message": "Шаблон цього виконавця ще не згенеровано (або він застарів); "
+                                                      "його генерує діловод на сторінці «Шаблони»."}, status=404)
+    name, data = found
     return _attachment(data, name, MEDIA["xlsx"])
 
 
@@ -682,7 +687,11 @@ async def template_download(request: Request):
 async def templates_zip(request: Request):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    name, data = await in_thread(ops.templates_zip, ws, period)
+    name, data, missing = await in_thread(ops.templates_zip, ws, period, session_of(request).can("templates"))
+    if missing:
+        return page(request, "error.html", {"message": f"Не згенеровано (або застаріло) "
+                                                      f"{plural(missing, 'шаблон', 'шаблони', 'шаблонів')}; їх генерує "
+                                                      f"діловод на сторінці «Шаблони»."}, status=404)
     return _attachment(data, name, MEDIA["zip"])
 
 

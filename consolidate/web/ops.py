@@ -208,21 +208,24 @@ def generate_templates(ws: Workspace, period: str):
     return files
 
 
-def template_file(ws: Workspace, period: str, code: str) -> tuple[str, bytes]:
+def template_file(ws: Workspace, period: str, code: str, generate: bool) -> tuple[str, bytes] | None:
+    """The executor's current template; generated first when missing or outdated if ``generate`` (else None)."""
     from ..mail import template_files
 
-    return template_files(ws, period, [code])[code]
+    return template_files(ws, period, [code], generate=generate).get(code)
 
 
-def templates_zip(ws: Workspace, period: str) -> tuple[str, bytes]:
+def templates_zip(ws: Workspace, period: str, generate: bool) -> tuple[str, bytes, int]:
+    """Every expected executor's current template in one zip; (name, bytes, templates missing from it)."""
     from ..mail import template_files
 
-    files = template_files(ws, period, ws.catalogue.expected_executors())
+    expected = ws.catalogue.expected_executors()
+    files = template_files(ws, period, expected, generate=generate)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in files.values():
             z.writestr(name, data)
-    return f"templates-{period}.zip", buf.getvalue()
+    return f"templates-{period}.zip", buf.getvalue(), len(expected) - len(files)
 
 
 @refreshes_status
