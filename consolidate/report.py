@@ -14,7 +14,7 @@ import io
 
 from xlsxwriter.utility import xl_col_to_name
 
-from .catalogue import GROUPS, Catalogue, period_label
+from .catalogue import GROUPS, UNIT_LABELS, Catalogue, period_label
 from .errors import ConsolidateError
 from .wording import plural, plural_word
 from .model import CODE_LABELS, ERROR
@@ -38,6 +38,7 @@ SECTION3 = "III. Пропозиції"
 SHEET_CHECKS = "Звірка"
 SHEET_STATUS = "Стан звітування"
 SHEET_SOURCES = "Джерела"
+SHEET_PREVIOUS = "Попередній рік"  # not in the legal form: this period beside the same period a year earlier
 NOT_REPORTED = ReportingState.NOT_SUBMITTED.label   # a figure of an executor that has not reported
 NIL_TEXT = "не здійснювалось"
 MAX_CELL = 32000
@@ -548,6 +549,38 @@ def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
+def _write_previous(wb, fmts, catalogue: Catalogue, rec: Reconciliation, previous: Reconciliation, draft: str):
+    """National figures of this period beside the same period a year earlier (IDs are kept across years)."""
+    ws = add_streamed_sheet(wb, SHEET_PREVIOUS, _cell_text)  # rows strictly top to bottom
+    r = _banner(ws, fmts, draft)
+    headers = ("Ідентифікатор", "Показник / рядок фінансування", "Одиниця", f"План, {rec.period}",
+               f"Факт, {previous.period}", f"Факт, {rec.period}", "Зміна")
+    _setup(ws, (16, 70, 10, 14, 14, 14, 12), r, headers, fmts)
+    before_ind = {ir.indicator.id: ir.value for ir in previous.indicators}
+    before_fund = {fr.line.id: fr.financed for fr in previous.funding}
+
+    def change(now, then):
+        return None if now is None or then is None else round(now - then, 6)
+
+    rows = []
+    text, value = fmts.text, fmts.value
+    formats = [text, text, text, value, value, value, value]
+    for ir in rec.indicators:
+        ind = ir.indicator
+        if not ind.numeric:
+            continue
+        then = before_ind.get(ind.id)
+        rows.append(((ind.id, ind.name, UNIT_LABELS.get(ind.unit, ind.unit), ind.planned, then, ir.value,
+                      change(ir.value, then)), formats, None))
+    for fr in rec.funding:
+        then = before_fund.get(fr.line.id)
+        label = f"{catalogue.executor_label(fr.line.holder)}, {fr.line.source_label}: профінансовано"
+        rows.append(((fr.line.id, label, "тис. грн", fr.line.planned, then, fr.financed, change(fr.financed, then)),
+                     formats, None))
+    row = ws.put_rows(r + 1, rows)
+    ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
+
+
 def default_status_rows(catalogue: Catalogue, rec: Reconciliation) -> list[ExecutorStatus]:
     """Status rows from the reconciliation alone (reported / not reported); the CLI passes the ledger's."""
     return status_from_reconciliation(catalogue, rec)
@@ -571,8 +604,9 @@ def unconfirmed_banner(catalogue: Catalogue, rec: Reconciliation, draft: str) ->
 
 
 def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,
-                 draft: str = "", created: dt.datetime | None = None) -> bytes:
+                 draft: str = "", created: dt.datetime | None = None, previous: Reconciliation | None = None) -> bytes:
     """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data).
+    ``previous``: the same period a year earlier — a sheet «Попередній рік» beside the legal form.
 
     Refused (ConsolidateError) when the figures hold an unconfirmed outlier and this is no draft.
     Sheets are assembled in temporary files (not in memory) and only the compressed workbook is held:
@@ -592,6 +626,8 @@ def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Ex
     _write_checks(wb, fmts, catalogue, rec, draft)
     _write_status(wb, fmts, status_rows if status_rows is not None else default_status_rows(catalogue, rec), draft)
     _write_sources(wb, fmts, rec, draft)
+    if previous is not None:
+        _write_previous(wb, fmts, catalogue, rec, previous, draft)
     wb.close()
     return buf.getvalue()
 

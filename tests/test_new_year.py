@@ -76,6 +76,18 @@ def test_new_year_then_a_2025_cycle_leaves_2024_reproducible(workspace, tmp_path
 
     cycle(ws, "2025", 7)
     run("report", "-w", ws.root, "--period", "2025", "--format", "xlsx", "--out", tmp_path / "r2025.xlsx")
+    # beside the legal form: 2025 against 2024 (the same IDs), on a sheet of its own
+    from python_calamine import CalamineWorkbook
+    book25 = CalamineWorkbook.from_path(str(tmp_path / "r2025.xlsx"))
+    assert "Попередній рік" in book25.sheet_names
+    rows = book25.get_sheet_by_name("Попередній рік").to_python()
+    assert rows[0][4:6] == ["Факт, 2024", "Факт, 2025"]
+    ind = next(i for m in c25.measures_for("MINJUST") for i in c25.indicators_of(m.id) if i.unit == "count"
+               and c25.executors_of(m.id) == ["MINJUST"])
+    line = next(r for r in rows if r[0] == ind.id)
+    assert isinstance(line[4], float) and isinstance(line[5], float) and line[4] != line[5]
+    assert line[6] == line[5] - line[4]
+    assert "Попередній рік" not in CalamineWorkbook.from_path(str(tmp_path / "r2024.xlsx")).sheet_names
     run("status", "-w", ws.root, "--period", "2025", code=1)  # others outstanding
     run("status", "-w", ws.root, "--period", "2024", code=1)
 

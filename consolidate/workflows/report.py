@@ -34,6 +34,17 @@ def default_path(ws: Workspace, period: str, fmt: str, draft: bool = False) -> P
     return ws.out / f"report-{period}{'-draft' if draft else ''}.{fmt}"
 
 
+def previous_year(ws: Workspace, ledger, period: str, include_unapproved: bool = False):
+    """The same period a year earlier, reconciled with that year's catalogue — when the workspace holds that
+    year and the ledger has returns for it (None otherwise: the report then has no «Попередній рік» sheet)."""
+    from ..outliers import previous_period
+
+    before = previous_period(period)
+    if before is None or int(before[:4]) not in ws.years() or not ledger.latest_submissions(before):
+        return None
+    return reconcile_ledger(ws.catalogue_for(before), ledger, before, include_unapproved, thresholds(ws))
+
+
 def report(ws: Workspace, period: str | None = None, formats: list[str] | tuple[str, ...] = ("xlsx",), *,
            include_unapproved: bool = False, out_file: Path | None = None, as_of: str | dt.date | None = None,
            appendix: bool | None = None, draft_name: bool = False) -> ReportWritten:
@@ -52,6 +63,7 @@ def report(ws: Workspace, period: str | None = None, formats: list[str] | tuple[
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(cat, ledger, period, include_unapproved, thresholds(ws))
         status_rows, _ = status_from_ledger(cat, ledger, period, day)
+        previous = previous_year(ws, ledger, period, include_unapproved)
         unapproved = len(ledger.latest_submissions(period)) - len(rec.reported)
     draft = draft_banner(day) if include_unapproved else ""
     created = dt.datetime.combine(day, dt.time()) if as_of else None
@@ -66,7 +78,7 @@ def report(ws: Workspace, period: str | None = None, formats: list[str] | tuple[
         else:
             target = Path(out_file)
         if fmt == "xlsx":
-            atomic_write(target, build_report(cat, rec, status_rows, draft, created))
+            atomic_write(target, build_report(cat, rec, status_rows, draft, created, previous))
         else:
             from ..report_docx import build_docx, write_pdf
 
