@@ -185,7 +185,7 @@ CODE_LABELS: dict[str, str] = {
     "not-identified": "не визначено виконавця", "wrong-programme": "інша програма", "wrong-period": "інший період",
     "unknown-executor": "невідомий виконавець", "metadata-edited": "змінено службові відомості",
     "title-edited": "змінено титульний аркуш", "identified-by-title": "виконавця визначено за титульним аркушем",
-    "assigned-by-clerk": "виконавця визначив працівник міністерства",
+    "assigned-by-clerk": "виконавця визначив працівник",
     "stale-template": "застаріла версія шаблону", "missing-sheet": "бракує аркуша", "duplicate-sheet": "аркуш повторюється",
     "missing-column": "бракує колонки", "columns-assumed": "колонки визначено за розташуванням",
     # intake: rows and cells

@@ -51,7 +51,7 @@ def test_quarantine_list_and_assign_read_as_the_executors_return(workspace):
                "--reason", "надіслано з адреси Мін'юсту", *w)
     assert res.exit_code == 0, res.output
     assert "Прочитано як звіт №1: з попередженнями" in res.output
-    assert "виконавця визначив працівник міністерства" in res.output
+    assert "виконавця визначив працівник" in res.output
     with Ledger(ws.ledger_path) as ledger:
         rec = ledger.file(old["sha256"])
         assert rec.status == ACCEPTED_WARNINGS and rec.executor == EXECUTOR and rec.identified_by == "clerk"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..errors import ConsolidateError
+from ..wording import ua_date
 from ..workspace import Workspace
 
 
@@ -62,4 +63,4 @@ def thresholds(ws: Workspace):
 
 def draft_banner(day: dt.date) -> str:
     """The mark on every sheet of a report that includes returns the clerk has not approved."""
-    return f"ЧЕРНЕТКА: містить незатверджені звіти (станом на {day:%d.%m.%Y}); не для подання"
+    return f"ЧЕРНЕТКА: містить незатверджені звіти (станом на {ua_date(day)}); не для подання"
