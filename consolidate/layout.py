@@ -75,7 +75,3 @@ TITLE_PERIOD_LABEL = "Звітний період:"
 
 SHEET_KINDS = {"funding": FUNDING_COLUMNS, "execution": EXECUTION_COLUMNS, "proposals": PROPOSAL_COLUMNS}
 
-
-def column_index(columns, code: str) -> int:
-    """0-based index of a column code in a column tuple."""
-    return [c for c, _ in columns].index(code)

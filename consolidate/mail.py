@@ -29,9 +29,9 @@ from . import layout as L
 from .catalogue import Catalogue, period_label
 from .errors import ConsolidateError
 from .model import ERROR, QUARANTINED, Finding
-from .report import atomic_write, period_phrase
+from .fileutil import atomic_write
 from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, day_of, format_time
-from .wording import plural, ua_date, ua_datetime
+from .wording import period_phrase, plural, ua_date, ua_datetime
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 ATTACHMENT_TYPES = {".xlsx": XLSX_TYPE, ".xlsm": ("application", "vnd.ms-excel.sheet.macroEnabled.12"),
@@ -306,12 +306,12 @@ def template_files(ws, period: str, executors: Sequence[str], *, generate: bool 
     attached as it is; a missing or outdated one is generated first (as «consolidate templates» does) —
     unless ``generate`` is false (a reader who changes nothing): then it is left out of the result.
     """
-    from .template import MANIFEST, _read_manifest, write_templates
+    from .template import MANIFEST, read_manifest, write_templates
 
     cat = ws.catalogue
     folder = ws.out / "templates" / period
     found: dict[str, tuple[str, bytes]] = {}
-    for row in _read_manifest(folder / MANIFEST):
+    for row in read_manifest(folder / MANIFEST):
         path = folder / row["file"]
         if row["executor"] in executors and row["template_version"] == cat.template_version and path.is_file():
             data = path.read_bytes()

@@ -14,9 +14,9 @@ import io
 
 from xlsxwriter.utility import xl_col_to_name
 
-from .catalogue import GROUPS, UNIT_LABELS, Catalogue, period_label
+from .catalogue import GROUPS, UNIT_LABELS, Catalogue
 from .errors import ConsolidateError
-from .wording import plural, plural_word
+from .wording import period_phrase, plural, plural_word  # noqa: F401  (period_phrase re-exported)
 from .model import CODE_LABELS, ERROR
 from .vocabulary import ReportingState, Severity
 from .reconcile import (
@@ -30,7 +30,7 @@ from .reconcile import (
 )
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
 from .xlsx_fast import Formula, add_streamed_sheet, report_workbook
-from .fileutil import _remove_stale_temps, atomic_write, process_alive  # noqa: F401  (re-exported)
+from .fileutil import _remove_stale_temps, atomic_write, process_alive  # noqa: F401  (re-exported: tests, older callers)
 
 SECTION1 = "I. Фінансування"
 SECTION2 = "II. Виконання"
@@ -171,12 +171,6 @@ def _setup(ws, widths, header_row, headers, fmts, repeat=True, size: float = 10)
     ws.freeze_panes(header_row + 1, 0)
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
     ws.set_footer("&CСторінка &P з &N")
-
-
-def period_phrase(period: str) -> str:
-    """«у 2024 році» for a year, «за 3 квартал 2024 року» for a quarter."""
-    label = period_label(period)
-    return f"за {label}" if "квартал" in label else f"у {period} році"
 
 
 def holder_label(catalogue: Catalogue, line, first_of_measure: bool) -> str:

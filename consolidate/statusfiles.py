@@ -124,7 +124,7 @@ def decision_labels(catalogue, ledger, period: str) -> dict[str, str]:
 def refresh_status(ws, ledger=None, period: str | None = None, *, now: dt.datetime | None = None) -> StatusFiles:
     """Rewrite out/status.html, .xlsx and .csv from the ledger as of today (``now``); return their paths."""
     from .ledger import Ledger
-    from .report import atomic_write
+    from .fileutil import atomic_write
 
     if ledger is None:
         with _WRITING, Ledger(ws.ledger_path) as own:   # threads of one process (the web console) take turns

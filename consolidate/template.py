@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name
 
 from . import layout as L
 from .catalogue import GROUPS, SOURCE_LABELS, UNIT_LABELS, Catalogue, period_label
@@ -807,7 +807,8 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
     return buf.getvalue()
 
 
-def _read_manifest(path: Path) -> list[dict[str, str]]:
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    """The rows of a templates folder's manifest.csv (executor, file, sha256 …); [] when missing or unreadable."""
     if not path.is_file():
         return []
     try:
@@ -844,7 +845,7 @@ def write_templates(catalogue: Catalogue, out_dir: Path, period: str, password: 
         written.append(TemplateFile(path, code, period, template_id(catalogue, code, period, identity),
                                     identity.version, hashlib.sha256(data).hexdigest()))
     manifest = target / MANIFEST
-    rows = {r["executor"]: r for r in _read_manifest(manifest)
+    rows = {r["executor"]: r for r in read_manifest(manifest)
             if r["executor"] not in wanted and r["executor"] in catalogue.registry and (target / r["file"]).is_file()}
     for t in written:
         rows[t.executor] = {"file": t.path.name, "executor": t.executor,
@@ -861,6 +862,3 @@ def write_templates(catalogue: Catalogue, out_dir: Path, period: str, password: 
     tmp.replace(manifest)
     return written
 
-
-def cell_ref(row0: int, col0: int) -> str:
-    return xl_rowcol_to_cell(row0, col0)

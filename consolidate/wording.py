@@ -167,3 +167,11 @@ def grouped_findings(findings, per_kind: int | None = 3, indent: str = "      ")
         if len(items) > len(shown):
             lines.append(f"{indent}  … і ще {len(items) - len(shown)}")
     return lines
+
+
+def period_phrase(period: str) -> str:
+    """«у 2024 році» for a year, «за 3 квартал 2024 року» for a quarter."""
+    from .catalogue import period_label
+
+    label = period_label(period)
+    return f"за {label}" if "квартал" in label else f"у {period} році"

@@ -190,10 +190,10 @@ def build_report(ws: Workspace, period: str, formats: list[str], include_unappro
 
 
 def templates_listing(ws: Workspace, period: str) -> list[dict]:
-    from ..template import MANIFEST, _read_manifest
+    from ..template import MANIFEST, read_manifest
 
     path = ws.out / "templates" / period / MANIFEST
-    return list(_read_manifest(path)) if path.is_file() else []
+    return list(read_manifest(path)) if path.is_file() else []
 
 
 def generate_templates(ws: Workspace, period: str):
