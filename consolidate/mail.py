@@ -285,7 +285,8 @@ def unfit_to_send(sender: Sender, letters: Sequence[Letter]) -> list[str]:
     placeholders = placeholder_addresses(letters)
     if placeholders:
         problems.append(f"адреси виконавців — заглушки ({len(placeholders)}, напр. {placeholders[0]}): замініть їх "
-                        f"у templates/executors.csv справжніми")
+                        f"справжніми на аркуші «Виконавці» книги каталогу (consolidate catalogue export ФАЙЛ.xlsx, "
+                        f"потім catalogue import ФАЙЛ.xlsx) або в templates/executors.csv")
     return problems
 
 
@@ -577,8 +578,9 @@ def deliver(letters: Sequence[Letter], sender: Sender, ledger, *, root: Path, ma
         raise ConsolidateError("Не задано адресу відправника: вкажіть [mail] sender у consolidate.toml")
     missing = [letter.executor for letter in letters if not letter.recipients]
     if missing:
-        raise ConsolidateError("У реєстрі виконавців (templates/executors.csv) немає адреси e-mail для: "
-                               + ", ".join(missing) + ". Жодного листа не надіслано.")
+        raise ConsolidateError("У реєстрі виконавців немає адреси e-mail для: " + ", ".join(missing)
+                               + ". Жодного листа не надіслано. Адреси вносять на аркуші «Виконавці» книги каталогу "
+                                 "(consolidate catalogue export / import) або в templates/executors.csv.")
     now = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
     records = []
     if smtp is None:

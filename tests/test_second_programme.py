@@ -110,3 +110,16 @@ def test_regional_programme_full_cycle(tmp_path):
     res = run("quarters", "-w", ws.root, "-p", str(YEAR), "--json")
     data = json.loads(res.output)
     assert data["mismatches"] == [] and data["checked"] >= 6
+
+
+def test_init_from_an_invalid_workbook_creates_nothing(tmp_path):
+    import openpyxl
+
+    book = tmp_path / "програма.xlsx"
+    book.write_bytes(export_book(catalogue()))
+    wb = openpyxl.load_workbook(book)
+    wb["Показники"]["E2"] = "сорок"
+    wb.save(book)
+    res = run("init", tmp_path / "ws", "--from", book, code=(2,))
+    assert "аркуш «Показники», клітинка E2" in res.output and "Робочу теку не створено" in res.output
+    assert not (tmp_path / "ws").exists()
