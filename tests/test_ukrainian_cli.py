@@ -164,7 +164,9 @@ def test_a_full_demo_and_the_daily_commands_print_no_english(demo_ws):
     assert english_words(demo_output) == [], demo_output
     ws = ["-w", str(path)]
     for args in (["status"], ["review", "list"], ["reconcile"], ["history", "MON"], ["history", "UA-32"],
-                 ["verify"], ["explain", "T2.6.1"], ["catalogue", "check"], ["intake"], ["remind"]):
+                 ["verify"], ["explain", "T2.6.1"], ["explain", "F.T2.2.SG.MINJUST"], ["catalogue", "check"],
+                 ["intake"], ["remind"], ["findings", "UA-32"], ["findings", "MKIP"], ["quarantine", "list"],
+                 ["catalogue", "show"], ["report"]):
         result = _run(args + ws)
         assert result.exit_code in (0, 1), (args, result.output)
         assert english_words(result.output) == [], (args, result.output)
