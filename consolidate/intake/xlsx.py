@@ -57,6 +57,14 @@ def _cells(xml: bytes) -> bytes:
     return xml[first:xml.rfind(b"sheetData") + 9] if first >= 0 else b""
 
 
+def _cells_without_references(cells: bytes) -> bool:
+    """Whether some cell has no r attribute (its column then follows the previous cell's, unbounded by refs)."""
+    # In sheetData every "<c" starts a cell tag (text escapes "<"), and writers put r first: one literal scan.
+    if b":row" not in cells and _PLAIN_CELL_WITHOUT_R_FIRST.search(cells) is None:
+        return False
+    return _NO_REF_CELL.search(cells) is not None
+
+
 def _has_far_ref(xml: bytes) -> bool:
     return any(xml[m.start() - 1] in _XML_SPACE for m in _FAR_REF.finditer(xml) if m.start())
 
@@ -87,21 +95,40 @@ def _used_area(xml: bytes) -> tuple[int, int]:
 
 
 _ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[A-Za-z_][\w.:-]*;")
+_PLAIN_CELL_WITHOUT_R_FIRST = re.compile(rb'<c(?! r=")')
 _NO_REF_CELL = re.compile(rb"<(?:[\w.-]+:)?c(?=[\s/>])(?![^>]*\sr\s*=)")
 _STRING_CELL = re.compile(rb"""<(?:[\w.-]+:)?c(?=\s)[^>]*\st\s*=\s*["']s["'][^>]*>\s*<(?:[\w.-]+:)?v>\s*([0-9]{1,10})""")
 _STRING_ITEM = re.compile(rb"<(?:[\w.-]+:)?si(?=[\s>/])")
+# Without references, a rectangle of more than 2,000,000 cells takes more bytes than this: empty rows "<row/>"
+# (6 bytes) times a row of cells "<c><v>1</v></c>" (15 bytes) is at most (n/12)·(n/30) for n bytes.
+NO_REF_FLOOR = 24_000
 INFLATE_SLACK = 1024 * 1024    # a part that inflates this far beyond its declared size is a zip bomb, not damage
 MAIN_RELATIONSHIP = b"/officeDocument"
 MACRO_RELATIONSHIPS = (b"/xlMacrosheet", b"/xlIntlMacrosheet", b"/dialogsheet")
 
 
 def declares_entities(xml: bytes) -> bool:
-    """A DOCTYPE (or entity declaration) whose entities the part then uses: never expanded, refused."""
-    start = xml.find(b"<!DOCTYPE")
-    if start < 0:
-        if b"<!ENTITY" not in xml:
+    """A DOCTYPE whose entities the part then uses: never expanded, refused.
+
+    A DOCTYPE can only stand in the prolog, before the root element: only that is looked at (comments and
+    processing instructions skipped), not the whole part.
+    """
+    pos = 0
+    while True:
+        pos = xml.find(b"<", pos)
+        if pos < 0:
             return False
-        start = xml.find(b"<!ENTITY")
+        if xml.startswith(b"<?", pos):
+            pos = xml.find(b"?>", pos) + 2
+        elif xml.startswith(b"<!--", pos):
+            pos = xml.find(b"-->", pos) + 3
+        elif xml.startswith(b"<!DOCTYPE", pos):
+            break
+        else:
+            return False  # the root element: no DOCTYPE
+        if pos < 2:
+            return False
+    start = pos
     subset = xml.find(b"[", start, xml.find(b">", start) + 1 or len(xml))
     end = xml.find(b"]>", start) + 2 if subset >= 0 else xml.find(b">", start) + 1
     if end <= 1:  # a declaration never closed: nothing after it is well-formed XML anyway
@@ -153,6 +180,8 @@ def workbook_part(zf: zipfile.ZipFile) -> str | None:
             rels = zf.read(info)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
             rels = b""
+        if (b'"xl/workbook.xml"' in rels or b'"/xl/workbook.xml"' in rels) and "xl/workbook.xml" in zip_entries(zf):
+            return "xl/workbook.xml"  # where every writer puts it (no need to parse the relationships)
         for m in _ELEMENT.finditer(rels):
             if m.group(1) == b"Relationship":
                 attrs = _attributes(m.group(2))
@@ -219,7 +248,7 @@ class Xlsx:
         scanned = {p for p in self.parts.values() if p in zip_entries(zf)}
         scanned |= {n for n in zip_entries(zf) if n.startswith("xl/worksheets/") and n.endswith(".xml")}
         sheet_of = {part: sheet for sheet, part in self.parts.items()}
-        self.sheet_xml: dict[str, bytes] = {}
+        has_strings = any(n.lower().endswith("sharedstrings.xml") for n in zip_entries(zf))
         self.areas: list[tuple[str, int, int]] = []   # (sheet, rows, columns) of the sheets measured
         string_cells = 0
         for part in sorted(scanned):
@@ -228,7 +257,7 @@ class Xlsx:
                 raise Reject(Finding(name, ERROR, "unsafe-xml", UNSAFE_XML_MESSAGE, found=part))
             cells = _cells(xml)
             sheet = sheet_of.get(part, part)
-            if _has_far_ref(cells) or _NO_REF_CELL.search(cells):
+            if _has_far_ref(cells) or (len(cells) > NO_REF_FLOOR and _cells_without_references(cells)):
                 rows, cols = _used_area(xml)
                 self.areas.append((sheet, rows, cols))
                 if rows * cols > limits.max_cells:
@@ -237,9 +266,9 @@ class Xlsx:
                         f"Аркуш «{sheet}» займає {plural(rows, 'рядок')} × {plural(cols, 'колонка', 'колонки', 'колонок')} (понад {limits.max_cells} клітинок): "
                         f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
                         sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {limits.max_cells} клітинок"))
-            string_cells += cells.count(b't="s"') + cells.count(b"t='s'")
-            if part in sheet_of and any(marker in cells for marker in _SPECIAL_MARKERS):
-                self.sheet_xml[sheet] = xml  # kept for special_cells(); other parts are not held
+            if has_strings:
+                string_cells += cells.count(b't="s"') + (cells.count(b"t='s'") if b"t='" in cells else 0)
+
         self._bound_shared_strings(string_cells, scanned, limits)
 
     def _sheet_parts(self) -> tuple[dict[str, str], frozenset[str]]:
@@ -318,8 +347,12 @@ class Xlsx:
         return out.getvalue()
 
     def special_cells(self, sheet: str) -> dict[tuple[int, int], tuple[str, str]]:
-        """Cells calamine shows as empty that are not: (row, col) → ("error", "#DIV/0!") or ("formula", "=…")."""
-        xml = self.sheet_xml.get(sheet, b"")
+        """Cells calamine shows as empty that are not: (row, col) → ("error", "#DIV/0!") or ("formula", "=…").
+
+        The sheet's XML is inflated again here (the scan above holds no part: data sheets are few and small).
+        """
+        part = self.parts.get(sheet)
+        xml = inflate(self.data, self.zf, part, self.name) if part in zip_entries(self.zf) else b""
         cells = _cells(xml)
         if not any(marker in cells for marker in _SPECIAL_MARKERS):
             return {}
