@@ -16,7 +16,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from .catalogue import GROUPS, UNIT_LABELS, Catalogue
 from .errors import ConsolidateError
-from .wording import period_phrase, plural, plural_word  # noqa: F401  (period_phrase re-exported)
+from .wording import field_label, period_phrase, plural, plural_word, ua_datetime  # noqa: F401  (period_phrase re-exported)
 from .model import CODE_LABELS, ERROR
 from .vocabulary import ReportingState, Severity
 from .reconcile import (
@@ -526,8 +526,9 @@ def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
     text, value = fmts.text, fmts.value
     for s in status_rows:
         formats = [text] * 3 + [state_fmt.get(s.state, text)] + [text] * 3 + [value] * 4 + [text] * 3
-        row = ws.put_rows(row, [((s.executor, s.name, s.kind, s.state.label, s.received, s.file, s.sha256, s.errors,
-                                  s.warnings, s.returns, s.rejected, s.last_reminder, s.contact, s.note), formats, None)])
+        row = ws.put_rows(row, [((s.executor, s.name, s.kind, s.state.label, ua_datetime(s.received), s.file, s.sha256,
+                                  s.errors, s.warnings, s.returns, s.rejected, ua_datetime(s.last_reminder), s.contact,
+                                  s.note), formats, None)])
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
@@ -538,7 +539,8 @@ def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
     _setup(ws, (16, 12, 12, 30, 36, 66, 18, 10), r, headers, fmts)
     items = [(fr.line.id, fr.sources) for fr in rec.funding] + [(ir.indicator.id, ir.sources) for ir in rec.indicators]
     text = [fmts.text] * len(headers)
-    row = ws.put_rows(r + 1, (((item_id, s.field, s.executor, s.value, s.file, s.sha256, s.sheet, s.cell), text, None)
+    row = ws.put_rows(r + 1, (((item_id, field_label(s.field), s.executor, s.value, s.file, s.sha256, s.sheet, s.cell),
+                               text, None)
                               for item_id, sources in items for s in sources))
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
