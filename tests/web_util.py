@@ -223,4 +223,3 @@ def ledger_json(root: Path, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-pytestmark = pytest.mark.slow

@@ -783,7 +783,7 @@ def create_app(config: Config) -> Starlette:
     env.filters["kind"] = code_label
     env.globals["state_label"] = _outcome_label
     env.globals["decision_label"] = lambda code: Decision.of(code).label
-    queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names),
+    queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names, refresh=False),
                         after=lambda: ops.refresh_status(ws, None))
     routes = [
         Route("/", overview),

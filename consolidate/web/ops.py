@@ -42,12 +42,18 @@ def status(ws: Workspace, period: str, as_of: dt.date | None = None):
     return r.rows, r.summary, r.decisions
 
 
-def intake(ws: Workspace, paths: list[Path], names: dict[Path, str]):
-    """The uploads' intake; the status files are refreshed by the console's intake queue once it is quiet
-    (:func:`refresh_status`), not after each run: twenty clerks' uploads do not wait for twenty rewrites."""
+def intake(ws: Workspace, paths: list[Path], names: dict[Path, str], *, refresh: bool = True):
+    """Receive uploaded files (saved under other names; ``names`` gives the senders' names), then refresh the
+    status files — unless ``refresh`` is false: the console's intake queue refreshes them itself once it is
+    quiet (:func:`refresh_status`), so that twenty clerks' uploads do not wait for twenty rewrites."""
     from ..inbox import run_intake
+    from ..statusfiles import after_change
 
-    return run_intake(ws, paths, names=names)
+    try:
+        return run_intake(ws, paths, names=names)
+    finally:
+        if refresh:
+            after_change(ws)
 
 
 def file_by_sha(ws: Workspace, sha: str):
