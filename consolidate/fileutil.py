@@ -1,15 +1,23 @@
-"""Files written so that a crash never leaves half of one.
+"""Files written so that a crash never leaves half of one, and the one lock of a workspace operation.
 
-:func:`atomic_write` writes a whole file under a temporary name, flushes it and renames it over the
-target (reports, status pages, letters); temporary files of killed writers are removed by the next
-writer of the same name (:func:`process_alive` tells a live writer from a dead one, on POSIX and Windows).
+* :func:`atomic_write` writes a whole file under a temporary name, flushes it and renames it over the
+  target (reports, status pages, letters, the mailbox's copies); temporary files of killed writers are
+  removed by the next writer of the same name (:func:`process_alive`, on POSIX and Windows);
+* :func:`write_atomic` renames without flushing, for a caller that flushes many files at once with
+  :func:`make_durable` (one syncfs per filesystem on Linux, else an fsync per file, then the folders);
+* :class:`Lock` — one process at a time (intake, the mailbox): an OS lock released when the process dies.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
+from collections.abc import Iterable
 from glob import escape as glob_escape
 from pathlib import Path
+
+from .errors import ConsolidateError
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -72,3 +80,129 @@ def _remove_stale_temps(path: Path) -> None:
             tmp.unlink(missing_ok=True)
         except OSError:  # Windows: still open somewhere
             continue
+
+
+def fsync_dir(path: Path) -> None:
+    if os.name != "posix":  # Windows cannot open a directory; NTFS journals the rename itself
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows flushes only a handle open for writing
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _load_syncfs():
+    """Linux's syncfs(2) (flush one filesystem), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
+
+
+def syncfs(folders: Iterable[Path]) -> bool:
+    """Flush the filesystem of every folder (once per filesystem); False if syncfs is unavailable or failed."""
+    if _SYNCFS is None:
+        return False
+    done: set[int] = set()
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            dev = os.fstat(fd).st_dev
+            if dev not in done:
+                if _SYNCFS(fd) != 0:
+                    return False
+                done.add(dev)
+        finally:
+            os.close(fd)
+    return True
+
+
+def make_durable(files: set[Path]) -> None:
+    """Flush written files, and the renames that named them, to disk.
+
+    One syncfs per filesystem flushes every file written since the last barrier at the cost of a couple of
+    fsyncs (an fsync per file cost more than reading the file); without it, an fsync per file.  Then an
+    fsync per folder (cheap once the filesystem is flushed).
+    """
+    folders = sorted({f.parent for f in files})
+    if not syncfs(folders):
+        for path in sorted(files):
+            fsync_file(path)
+    for folder in folders:
+        fsync_dir(folder)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file under its name by a rename, so the name never shows a half-written file.
+
+    Not flushed here: the caller makes it durable with :func:`make_durable` (the intake's barrier)
+    before anything depends on it surviving a power cut.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")   # one writer per name (the lock, one job per sha256): a crash
+    try:                                         # leaves it to be overwritten
+        fh = open(tmp, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "wb")
+    with fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+class Lock:
+    """An exclusive OS lock on ``path`` (fcntl on POSIX, msvcrt on Windows), released when the process dies.
+
+    Waits up to ``wait`` seconds for another holder, then raises ``ConsolidateError(message)``.
+    """
+
+    def __init__(self, path: Path, message: str, wait: float | None = 0.0):
+        self.path, self.message, self.fh = Path(path), message, None
+        if wait is not None:
+            self.wait = wait
+
+    def __enter__(self):
+        self.fh = open(self.path, "a+b")
+        deadline = time.monotonic() + float(self.wait)
+        while True:
+            try:
+                _try_lock(self.fh)
+                return self
+            except OSError:
+                if time.monotonic() >= deadline:
+                    self.fh.close()
+                    raise ConsolidateError(self.message) from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc):
+        self.fh.close()
+        return False
+
+
+def _try_lock(fh) -> None:
+    if os.name == "posix":
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # pragma: no cover - Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)

@@ -44,7 +44,6 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from typing import Callable
 
 from . import intake
 from .errors import ConsolidateError
+from .fileutil import Lock, make_durable as _make_durable, write_atomic as _write_atomic
 from .ledger import FileRecord, Ledger
 from .model import ACCEPTED_ERRORS, QUARANTINED, Finding, Return
 from .vocabulary import FileStatus
@@ -398,91 +398,6 @@ def quarantine_note(name: str, received_at: str, ret: Return, size: int, kept_as
 # files
 # ---------------------------------------------------------------------------------
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # Windows cannot open a directory; NTFS journals the rename itself
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows flushes only a handle open for writing
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _load_syncfs():
-    """Linux's syncfs(2) (flush one filesystem), or None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-    return fn
-
-
-_SYNCFS = _load_syncfs()
-
-
-def _syncfs(folders: Iterable[Path]) -> bool:
-    """Flush the filesystem of every folder (once per filesystem); False if syncfs is unavailable or failed."""
-    if _SYNCFS is None:
-        return False
-    done: set[int] = set()
-    for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            dev = os.fstat(fd).st_dev
-            if dev not in done:
-                if _SYNCFS(fd) != 0:
-                    return False
-                done.add(dev)
-        finally:
-            os.close(fd)
-    return True
-
-
-def _make_durable(files: set[Path]) -> None:
-    """Flush written files, and the renames that named them, to disk.
-
-    One syncfs per filesystem flushes every file written since the last barrier at the cost of a couple of
-    fsyncs (an fsync per file cost more than reading the file); without it, an fsync per file.  Then an
-    fsync per folder (cheap once the filesystem is flushed).
-    """
-    folders = sorted({f.parent for f in files})
-    if not _syncfs(folders):
-        for path in sorted(files):
-            _fsync_file(path)
-    for folder in folders:
-        _fsync_dir(folder)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file under its name by a rename, so the name never shows a half-written file.
-
-    Not flushed here: the caller makes it durable with :func:`_make_durable` (see ``_Intake._barrier``)
-    before anything depends on it surviving a power cut.
-    """
-    tmp = path.with_name(f".{path.name}.tmp")   # one writer per name (the lock, one job per sha256): a crash
-    try:                                         # leaves it to be overwritten
-        fh = open(tmp, "wb")
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "wb")
-    with fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def _ensure_copy(path: Path, data: bytes, sha: str) -> bool:
     """Make ``path`` hold exactly ``data`` (named by its sha256); True if it had to be written."""
     try:
@@ -516,47 +431,21 @@ def _identity(st: os.stat_result) -> tuple:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
 
 
-class _Lock:
-    """One intake per workspace at a time (an OS lock: released when the process dies)."""
+class _Lock(Lock):
+    """One intake per workspace at a time (fileutil.Lock: an OS lock, released when the process dies)."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.fh = None
+        super().__init__(path, f"У робочій теці вже триває прийом звітів (заблоковано {path}); "
+                               f"дочекайтеся його завершення.")
 
     def __enter__(self):
-        self.fh = open(self.path, "a+b")
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                _try_lock(self.fh)
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.fh.close()
-                    raise ConsolidateError(f"У робочій теці вже триває прийом звітів (заблоковано {self.path}); "
-                                           f"дочекайтеся його завершення.") from None
-                time.sleep(0.1)
-
-    def __exit__(self, *exc):
-        self.fh.close()
-        return False
+        self.wait = LOCK_WAIT   # read when taken: other intakes' exiting workers may hold it a moment
+        return super().__enter__()
 
 
 def intake_lock(ws) -> _Lock:
     """The workspace's intake lock (for other operations that change what intake writes: quarantine assign)."""
     return _Lock(ws.root / LOCK_FILE)
-
-
-def _try_lock(fh) -> None:
-    if os.name == "posix":
-        import fcntl
-
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    else:  # pragma: no cover - Windows
-        import msvcrt
-
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
 
 
 # ---------------------------------------------------------------------------------

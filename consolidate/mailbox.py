@@ -49,6 +49,7 @@ from pathlib import Path
 
 from . import mailparts
 from .errors import ConsolidateError
+from .fileutil import Lock, atomic_write
 from .ledger import Ledger
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, STATE_LABELS, WARNING, Finding
 
@@ -694,51 +695,17 @@ def reply_label(reply: str) -> str:
     return reply
 
 
-class _Lock:
+def _Lock(path: Path) -> Lock:
     """One mailbox run per workspace at a time (an OS lock: released when the process dies)."""
-
-    def __init__(self, path: Path):
-        self.path, self.fh = path, None
-
-    def __enter__(self):
-        self.fh = open(self.path, "a+b")
-        try:
-            if os.name == "posix":
-                import fcntl
-
-                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:  # pragma: no cover - Windows
-                import msvcrt
-
-                self.fh.seek(0)
-                msvcrt.locking(self.fh.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            self.fh.close()
-            raise ConsolidateError("Пошту цієї робочої теки вже обробляє інший процес (consolidate mail fetch); "
-                                   "дочекайтеся його завершення.") from None
-        return self
-
-    def __exit__(self, *exc):
-        self.fh.close()
-        return False
+    return Lock(path, "Пошту цієї робочої теки вже обробляє інший процес (consolidate mail fetch); "
+                      "дочекайтеся його завершення.")
 
 
 def _durable_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """``data`` under ``path``, flushed (nothing written when it already holds those bytes)."""
     if path.exists() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest():
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    atomic_write(path, data)
 
 
 def _now() -> dt.datetime:

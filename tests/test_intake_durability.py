@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from consolidate import inbox
+from consolidate import fileutil, inbox
 from consolidate.ledger import Ledger
 from consolidate.model import ACCEPTED, QUARANTINED
 
@@ -54,13 +54,13 @@ def _watch(monkeypatch):
 @pytest.mark.parametrize("workers", [0, 2])
 def test_files_leave_the_inbox_only_after_their_copies_and_the_ledger_are_flushed(workspace, tmp_path, monkeypatch,
                                                                                    syncfs, workers):
-    if syncfs and inbox._SYNCFS is None:
+    if syncfs and fileutil._SYNCFS is None:
         pytest.skip("no syncfs on this platform")
     fsynced = []
     if not syncfs:
-        monkeypatch.setattr(inbox, "_SYNCFS", None)
-        real = inbox._fsync_file
-        monkeypatch.setattr(inbox, "_fsync_file", lambda path: (fsynced.append(path), real(path)))
+        monkeypatch.setattr(fileutil, "_SYNCFS", None)
+        real = fileutil.fsync_file
+        monkeypatch.setattr(fileutil, "fsync_file", lambda path: (fsynced.append(path), real(path)))
     calls = _watch(monkeypatch)
     monkeypatch.setattr(inbox, "BARRIER_EVERY", 2)
     monkeypatch.setattr(inbox, "IN_FLIGHT_PER_WORKER", 1)

@@ -53,7 +53,7 @@ def test_modules_use_no_private_name_of_another_module():
 
 def test_one_atomic_writer_for_whole_files():
     """Reports, status files and letters are written by fileutil.atomic_write, not by helpers of their own."""
-    for name in ("report.py", "mail.py", "statusfiles.py", "report_docx.py"):
+    for name in ("report.py", "mail.py", "statusfiles.py", "report_docx.py", "inbox.py", "mailbox.py"):
         text = (PACKAGE / name).read_text(encoding="utf-8")
         assert "os.replace(" not in text and ".fsync(" not in text, name
 
@@ -63,3 +63,10 @@ def test_dead_helpers_are_gone():
 
     assert not hasattr(layout, "column_index") and not hasattr(template, "cell_ref")
     assert hasattr(template, "read_manifest")  # public: mail.py and the web read the manifest through it
+
+
+def test_one_lock_implementation():
+    """fcntl/msvcrt appear only in fileutil.Lock (intake and the mailbox use it)."""
+    users = [p.name for p in PACKAGE.rglob("*.py") if p.name != "fileutil.py"
+             and ("fcntl" in p.read_text(encoding="utf-8") or "msvcrt" in p.read_text(encoding="utf-8"))]
+    assert not users, users
