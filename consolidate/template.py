@@ -751,20 +751,21 @@ def empty_rows(catalogue: Catalogue, executor: str) -> tuple[list[dict], list[di
     return funding, execution
 
 
-_initial_counts_by_shape: dict[tuple, dict[str, int]] = {}
-
-
 def _initial_counts(catalogue: Catalogue, executor: str) -> dict[str, int]:
     """``self_check_counts`` of the empty template.  No rule reads a row's key, so the counts depend
     on the rows' required flags and units only: computed once per such shape."""
     funding, execution = empty_rows(catalogue, executor)
     shape = (tuple(r["required"] for r in funding), tuple((r["required"], r.get("unit")) for r in execution))
-    counts = _initial_counts_by_shape.get(shape)
-    if counts is None:
-        if len(_initial_counts_by_shape) >= 1024:
-            _initial_counts_by_shape.clear()
-        counts = _initial_counts_by_shape[shape] = self_check_counts(funding, execution)
-    return dict(counts)
+    return dict(_counts_of_shape(*shape))
+
+
+@functools.lru_cache(maxsize=1024)
+def _counts_of_shape(funding_shape: tuple, execution_shape: tuple) -> tuple[tuple[str, int], ...]:
+    """The counts of empty rows of this shape (keys are never read by a rule), as an immutable tuple."""
+    funding = [{"key": f"F{n}", "required": req} for n, req in enumerate(funding_shape)]
+    execution = [{"key": f"E{n}", "required": req, **({"unit": unit} if req == 1 else {})}
+                 for n, (req, unit) in enumerate(execution_shape)]
+    return tuple(self_check_counts(funding, execution).items())
 
 
 def build_workbook(catalogue: Catalogue, executor: str, period: str, password: str,

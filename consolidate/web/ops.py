@@ -124,11 +124,10 @@ def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
 @refreshes_status
 def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = False, confirm_refs=(),
            reason: str = ""):
-    from ..review import accept as accept_return
+    from ..workflows.review import accept as accept_workflow
 
-    with Ledger(ws.ledger_path) as ledger:
-        return accept_return(ws.catalogue, ledger, code, period, operator, force=force, confirm_refs=confirm_refs,
-                             reason=reason, thresholds=_thresholds(ws))
+    return accept_workflow(ws, [code], period, operator=operator, force=force, confirm_refs=confirm_refs,
+                           reason=reason).decisions[0]
 
 
 @refreshes_status
@@ -203,15 +202,9 @@ def templates_listing(ws: Workspace, period: str) -> list[dict]:
 
 
 def generate_templates(ws: Workspace, period: str):
-    from ..mail import template_contact
-    from ..template import write_templates
+    from ..workflows.setup import templates
 
-    from ..history import record_templates
-
-    password = ws.sheet_password
-    files = write_templates(ws.catalogue, ws.out / "templates", period, password, None, contact=template_contact(ws))
-    record_templates(ws, ws.catalogue, files)  # which catalogue version each template used
-    return files
+    return templates(ws, period).files
 
 
 def template_file(ws: Workspace, period: str, code: str, generate: bool) -> tuple[str, bytes] | None:
