@@ -405,3 +405,20 @@ def test_smtp_down_the_message_waits_and_is_answered_once_later(box):
     (m,) = box.fetch().messages
     assert m.reply == "sent" and m.moved_to == "Оброблено" and not m.error
     assert len(box.receipts()) == 1 and box.fetch().messages == []
+
+
+def test_servers_without_move_get_copy_deleted_and_uid_expunge(box):
+    """Older Exchange servers have no MOVE: COPY, \\Deleted and (with UIDPLUS) UID EXPUNGE of that message only."""
+    from consolidate.mailbox import Imap
+
+    for n in range(2):
+        box.append(thunderbird("mvs@example.org", box.user, f"Лист {n}", []))
+    settings, _ = wf.settings_for(box.ws, environ={ENV: PASSWORD})
+    with Imap(settings) as imap:
+        assert {"MOVE", "UIDPLUS"} <= imap.caps
+        imap.caps.discard("MOVE")
+        imap.select("INBOX")
+        first, second = imap.uids()
+        assert imap.file_away(first, accepted=False) == "Не прийнято"
+        assert imap.uids() == [second] and not imap.exists(first)
+    assert len(box.folder("Не прийнято")) == 1 and len(box.folder("INBOX")) == 1
