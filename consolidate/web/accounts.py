@@ -25,7 +25,7 @@ ROLES = ("clerk", "reviewer", "viewer")
 ROLE_LABELS = {"clerk": "діловод", "reviewer": "рецензент", "viewer": "перегляд"}
 # What each role may change (a viewer changes nothing).
 PERMISSIONS = {
-    "clerk": {"intake", "review", "adjust", "report", "templates", "mail"},
+    "clerk": {"intake", "review", "adjust", "report", "templates", "mail", "catalogue"},
     "reviewer": {"review", "adjust", "report"},
     "viewer": set(),
 }

@@ -721,6 +721,45 @@ CATALOGUE_FILES = {"catalogue": "catalogue.yaml", "executors": "executors.csv"}
 
 
 @view
+async def catalogue_workbook(request: Request):
+    """The year's catalogue as the workbook the clerk edits (workflows.catalogue.export_catalogue's content)."""
+    from ..catalogue_book import export_book
+
+    ws, _ = ops.for_period(console_of(request).ws, request.query_params.get("period"))
+    cat = ws.catalogue
+    data = await in_thread(export_book, cat)
+    return _attachment(data, f"каталог-{cat.programme.report_year}.xlsx", MEDIA["xlsx"])
+
+
+@action("catalogue")
+async def catalogue_import(request: Request, session: Session, form: dict):
+    """An edited catalogue workbook: validated whole; the year's catalogue replaced only when it has no problem."""
+    from ..workflows.catalogue import import_catalogue
+
+    console = console_of(request)
+    try:
+        staged = await receive(request, console.ws.root, console.config.upload_cap)
+    except UploadError as exc:
+        return page(request, "error.html", {"message": str(exc)}, status=exc.status)
+    try:
+        if len(staged.files) != 1:
+            raise ConsolidateError("Завантажте один файл — книгу каталогу (.xlsx або .ods).")
+        r = await in_thread(import_catalogue, console.ws, staged.files[0].path, name=staged.files[0].name)
+    finally:
+        staged.discard()
+    if r.problems:
+        ws, _ = ops.for_period(console.ws, None)
+        return page(request, "catalogue.html", {"cat": ws.catalogue, "page_id": "catalogue", "problems": r.problems,
+                                                "book": staged.files[0].name}, status=422)
+    console.ws.forget_catalogues()
+    what = f"каталог {r.year} року замінено (версія {r.version})" if r.changed else \
+        f"книга збігається з чинним каталогом {r.year} року"
+    console.store.log(session.user, "catalogue", f"{staged.files[0].name}: {what}")
+    flash(request, f"Книгу «{staged.files[0].name}» перевірено: {what}.")
+    return back("/catalogue", str(r.year))
+
+
+@view
 async def catalogue_download(request: Request):
     console = console_of(request)
     name = CATALOGUE_FILES.get(request.path_params["which"])
@@ -732,7 +771,7 @@ async def catalogue_download(request: Request):
 ACTION_LABELS = {"login": "вхід", "logout": "вихід", "login-failed": "невдала спроба входу", "upload": "завантаження",
                  "accept": f"{Decision.ACCEPT.label} звіт", "return": Decision.RETURN.label, "adjust": "коригування",
                  "undo": "скасовано коригування", "report": "сформовано звіт", "templates": "згенеровано шаблони",
-                 "send-templates": "листи з шаблонами", "assign": "файл із карантину віднесено", "received": "отримано файл", "mail": "лист"}
+                 "send-templates": "листи з шаблонами", "catalogue": "імпорт каталогу", "assign": "файл із карантину віднесено", "received": "отримано файл", "mail": "лист"}
 
 
 @view
@@ -827,6 +866,8 @@ def create_app(config: Config) -> Starlette:
         Route("/templates/all.zip", templates_zip),
         Route("/catalogue", catalogue_page),
         Route("/catalogue/file/{which:str}", catalogue_download),
+        Route("/catalogue/workbook.xlsx", catalogue_workbook),
+        Route("/catalogue/import", catalogue_import, methods=["POST"]),
         Route("/journal", journal_page),
         Route("/api/stamp", stamp),
         Mount("/static", StaticFiles(packages=[("consolidate.web", "static")]), name="static"),

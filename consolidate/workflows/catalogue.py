@@ -93,8 +93,12 @@ def write_catalogue(folder: Path, cat: Catalogue) -> None:
         os.replace(src, dst)
 
 
-def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False) -> CatalogueImported:
-    """Validate a catalogue workbook and, when it is valid, make it the catalogue of its reporting year."""
+def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False, name: str | None = None
+                     ) -> CatalogueImported:
+    """Validate a catalogue workbook and, when it is valid, make it the catalogue of its reporting year.
+
+    ``name``: the file's name as the user knows it (an upload is staged under another), for messages only.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -102,7 +106,7 @@ def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False) -> 
         raise ConsolidateError(f"Не вдалося прочитати «{path}» ({exc.strerror})") from exc
     result = CatalogueImported(path)
     try:
-        cat = read_book(data, path.name)
+        cat = read_book(data, name or path.name)
     except BookError as exc:
         result.problems = exc.located
         return result
