@@ -1136,5 +1136,11 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
         click.echo("Зупинено.", err=True)
 
 
+for _param in mail_fetch_cmd.params:  # the shared SMTP options, said for receipts
+    if _param.name == "smtp_server":
+        _param.help = ("Поштовий сервер SMTP для квитанцій (типово — з розділу [smtp] у consolidate.toml); "
+                       "без сервера команда не працює, якщо квитанції не вимкнено в розділі [mailbox].")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
