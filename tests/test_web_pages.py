@@ -37,6 +37,8 @@ def test_every_page_answers(served):
         text = html.unescape(body.decode())
         assert status == 200 and marker in text, path
         assert "default-src 'self'" in headers["content-security-policy"]
+    status, _, body = request(server, "GET", "/review?period=2024-Q1", cookie=cookie)
+    assert status == 200 and '<option value="2024-Q1" selected>' in body.decode()
     status, _, body = request(server, "GET", "/nowhere", cookie=cookie)
     assert status == 404 and "Такої сторінки немає" in body.decode()
     status, _, body = request(server, "GET", "/?period=1999", cookie=cookie)

@@ -239,7 +239,11 @@ def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLR
         stamp_now = current_stamp(console) if session else ""
     except Exception:  # noqa: BLE001 - a page without the stale-notice rather than no page
         stamp_now = ""
-    html = console.env.get_template(name).render(stamp=stamp_now,
+    try:
+        periods = [p for y in sorted(console.ws.years()) for p in (str(y), *(f"{y}-Q{q}" for q in range(1, 5)))]
+    except ConsolidateError:
+        periods = []
+    html = console.env.get_template(name).render(stamp=stamp_now, periods=periods, path=request.url.path,
         request=request, session=session, pages=PAGES, messages=messages, period=period, programme=programme,
         accounts=console.config.accounts, role_labels=ROLE_LABELS, **context)
     return HTMLResponse(html, status_code=status)

@@ -55,7 +55,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8765, *, open_browser
     else:
         echo(f"Консоль: {url} (вхід за обліковими записами; за зворотним проксі з TLS — див. docs/web.md)")
     echo("Зупинити: Ctrl+C.")
-    if open_browser and token:
+    if open_browser and is_loopback(host):   # the clerk's own machine (a server's console is opened from elsewhere)
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             proxy_headers=True, forwarded_allow_ips="127.0.0.1")
