@@ -14,13 +14,26 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import xlsxwriter
 
-from .catalogue import (GROUPS, QUARTERLY, QUARTERLY_LABELS, RULE_LABELS, RULES, SOURCE_LABELS, SOURCES,
-                        UNIT_LABELS, UNITS, Catalogue, build_catalogue, catalogue_data)
+from .catalogue import (
+    GROUPS,
+    QUARTERLY,
+    QUARTERLY_LABELS,
+    RULE_LABELS,
+    RULES,
+    SOURCE_LABELS,
+    SOURCES,
+    UNIT_LABELS,
+    UNITS,
+    Catalogue,
+    build_catalogue,
+    catalogue_data,
+)
 from .errors import CatalogueError
 from .numbers import parse_number
 from .registry import FIELDS as REGISTRY_FIELDS
@@ -386,7 +399,7 @@ def _ods_formula_cells(xml: bytes) -> dict[str, set[str]]:
     import defusedxml.ElementTree as SafeET
 
     table_ns = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
-    t = "{%s}" % table_ns
+    t = f"{{{table_ns}}}"
     out: dict[str, set[str]] = {}
     sheet, row, col = "", -1, 0
     for event, el in SafeET.iterparse(io.BytesIO(xml), events=("start", "end")):
@@ -653,7 +666,7 @@ def read_book(data: bytes, name: str = "каталог") -> Catalogue:
     first: dict[str, str] = {}
     for key in ("tasks", "measures", "indicators", "funding"):
         sheet = SPEC[key].name
-        for r, item in items[key]:
+        for _r, item in items[key]:
             iid = item["id"]
             if not iid:
                 continue
@@ -668,7 +681,7 @@ def read_book(data: bytes, name: str = "каталог") -> Catalogue:
     # executors → registry, cells named
     exec_sheet = SPEC["executors"].name
     records = []
-    refs: dict[int, object] = {}
+    refs: dict[int, Callable[[str], str]] = {}
     for r, item in items["executors"]:
         records.append((r, {f: item.get(f, "") or "" for f in REGISTRY_FIELDS}))
         refs[r] = item["_ref"]
@@ -749,9 +762,9 @@ def read_book(data: bytes, name: str = "каталог") -> Catalogue:
                      f"невідомий виконавець «{ce}»: немає на аркуші «{exec_sheet}»")
     if book.problems or registry is None:
         raise BookError(book.problems)
-    data = {"programme": {k: v for k, v in programme.items() if not k.startswith("_")},
+    catalogue_data = {"programme": {k: v for k, v in programme.items() if not k.startswith("_")},
             "tasks": list(tasks_data.values())}
     try:
-        return build_catalogue(data, registry, name)
+        return build_catalogue(catalogue_data, registry, name)
     except CatalogueError as exc:  # what only the whole catalogue shows (e.g. «lead» with a group first)
         raise BookError([Problem("", "", p) for p in exc.problems]) from None

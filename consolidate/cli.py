@@ -13,8 +13,8 @@ import click
 from . import __version__
 from .clickua import VERSION_HELP, VERSION_MESSAGE, UaGroup
 from .errors import CatalogueError, ConsolidateError
-from .numbers import format_amount
 from .model import ERROR
+from .numbers import format_amount
 from .vocabulary import FileStatus, ReportingState, Severity, SlotState
 from .wording import code_label, grouped_findings, plural, rule_label, ua_date
 from .workflows.common import executor_code as _executor_code
@@ -34,7 +34,7 @@ class UserError(click.ClickException):
     def __init__(self, error: ConsolidateError):
         super().__init__(str(error))
         self.error = error
-        self.exit_code = int(error.exit_code)
+        self.exit_code = int(error.exit_code)  # type: ignore[misc]  # click declares it a ClassVar; per error here
 
     def show(self, file=None) -> None:
         if isinstance(self.error, CatalogueError):
@@ -238,7 +238,7 @@ def catalogue_new_year(ws: Workspace, year: int):
     from .workflows.catalogue import new_year
     r = new_year(ws, year)
     click.echo(f"Розпочато {r.year} звітний рік з каталогу {r.from_year} року: {r.folder} (версія {r.version}).")
-    click.echo(f"  Завдання, заходи, показники, ID і виконавці ті самі; строки перенесено; плани порожні.")
+    click.echo("  Завдання, заходи, показники, ID і виконавці ті самі; строки перенесено; плани порожні.")
     click.echo(f"  Заповніть плани: consolidate catalogue export план-{r.year}.xlsx -p {r.year}, "
                f"потім consolidate catalogue import план-{r.year}.xlsx")
     click.echo(f"  Звіти {r.from_year} року й надалі: --period {r.from_year}.")

@@ -149,7 +149,7 @@ class UaClickException(click.ClickException):
 
     def __init__(self, original: click.ClickException):
         super().__init__(ua_message(original))
-        self.exit_code = original.exit_code
+        self.exit_code = original.exit_code  # type: ignore[misc]  # click declares it a ClassVar; per error here
 
     def show(self, file=None) -> None:
         click.echo(f"Помилка: {self.message}", file=file or sys.stderr)
@@ -160,7 +160,7 @@ class UaUsageError(click.UsageError):
 
     def __init__(self, original: click.UsageError, message: str | None = None):
         super().__init__(message or ua_message(original), ctx=original.ctx)
-        self.exit_code = original.exit_code
+        self.exit_code = original.exit_code  # type: ignore[misc]  # click declares it a ClassVar; per error here
 
     def show(self, file=None) -> None:
         file = file or sys.stderr

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
@@ -94,7 +95,8 @@ def plan_returns(ws: Workspace, catalogue: Catalogue, sim: Simulated, templates:
     for code in catalogue.expected_executors():
         if code == NEVER:
             continue
-        values = {kind: {k: dict(v) for k, v in rows.items()} for kind, rows in sim.values.get(code, {}).items()}
+        values: dict[str, dict[str, dict[str, Any]]] = {
+            kind: {k: dict(v) for k, v in rows.items()} for kind, rows in sim.values.get(code, {}).items()}
         src = templates[code]
         name = src.name
         if code == RENAMED_FILE[0]:

@@ -58,10 +58,10 @@ def process_alive(pid: int) -> bool:
     import ctypes  # pragma: no cover - Windows
     from ctypes import wintypes
 
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]  # Windows only
     handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
     if not handle:
-        return ctypes.get_last_error() == 5  # access denied: it exists; 87 (invalid parameter): no such process
+        return ctypes.get_last_error() == 5  # type: ignore[attr-defined]  # access denied: it exists; 87 (invalid parameter): no such process
     try:
         code = wintypes.DWORD()
         return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259  # STILL_ACTIVE
@@ -205,4 +205,4 @@ def _try_lock(fh) -> None:
         import msvcrt
 
         fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows only

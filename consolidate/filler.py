@@ -59,7 +59,7 @@ def plausible_values(catalogue, executor: str, n: int = 0) -> dict[str, dict[str
     For tests and benchmarks that need many distinct, valid returns.
     """
     values: dict = {"funding": {}, "execution": {}, "proposals": {"P1": {"text": f"Пропозиція {n}"}}}
-    for i, line in enumerate(catalogue.funding_for(executor)):
+    for line in catalogue.funding_for(executor):
         if line.planned:
             financed = round(line.planned * (0.5 + (n % 5) / 10), 1)
             values["funding"][line.id] = {"financed": financed, "cash": round(financed * 0.9, 1)}

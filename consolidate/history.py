@@ -167,7 +167,7 @@ def attach_version_notes(ws: Workspace, cat: Catalogue) -> None:
         return
     notes: dict[str, str] = {}
     with Ledger(ws.ledger_path) as ledger:
-        for version, year, _ in ledger.catalogue_versions(cat.programme.report_year):
+        for version, _year, _ in ledger.catalogue_versions(cat.programme.report_year):
             if version == cat.template_version:
                 continue
             old = recorded_catalogue(ledger, version)

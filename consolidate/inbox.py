@@ -45,14 +45,17 @@ import re
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from . import intake
 from .errors import ConsolidateError
-from .fileutil import Lock, make_durable as _make_durable, write_atomic as _write_atomic
+from .fileutil import Lock
+from .fileutil import make_durable as _make_durable
+from .fileutil import write_atomic as _write_atomic
 from .ledger import FileRecord, Ledger
 from .model import ACCEPTED_ERRORS, QUARANTINED, Finding, Return
 from .vocabulary import FileStatus
@@ -60,7 +63,7 @@ from .workspace import Workspace
 
 ALREADY = FileStatus.ALREADY      # the same bytes were received before
 NOT_READ = FileStatus.NOT_READ    # the file could not be read from disk (permissions, vanished)
-OUTCOME_LABELS = {state: state.label for state in FileStatus}   # labels from consolidate.vocabulary, in that order
+OUTCOME_LABELS: dict[str, str] = {state: state.label for state in FileStatus}   # labels from consolidate.vocabulary, in that order
 FAILED_STATES = (ACCEPTED_ERRORS, QUARANTINED, NOT_READ)
 
 LOCK_FILE = ".intake.lock"
@@ -521,7 +524,7 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
         ret = read_guarded(data, name, sha, catalogue)
         # The values travel as plain tuples (a named tuple pickles through a Python call per value); only the
         # ledger reads them, and it takes any sequence of CellValue's fields.
-        ret.values = [tuple(v) for v in ret.values]
+        ret.values = [tuple(v) for v in ret.values]  # type: ignore[misc]  # plain tuples of CellValue's fields
         conn.send((index, ret, copied))
         del ret, data, job
         if _should_retire():
@@ -541,7 +544,7 @@ class _Worker:
 
 class _ReaderPool:
     def __init__(self, catalogue, size: int):
-        self.ctx = multiprocessing.get_context(START_METHOD)
+        self.ctx: Any = multiprocessing.get_context(START_METHOD)  # a context of START_METHOD (has Process)
         self.catalogue = catalogue
         self.attempts: dict[int, int] = {}
         self.workers = [self._start() for _ in range(size)]
@@ -570,7 +573,7 @@ class _ReaderPool:
         replaced and its jobs sent again."""
         while True:
             busy = [w for w in self.workers if w.jobs]
-            ready = [w.conn for w in busy if w.conn.poll()]  # an answer already waiting: no need to block
+            ready: list = [w.conn for w in busy if w.conn.poll()]  # an answer already waiting: no need to block
             if not ready:
                 ready = multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
             for worker in busy:

@@ -28,8 +28,8 @@ from pathlib import Path
 from . import layout as L
 from .catalogue import Catalogue, period_label
 from .errors import ConsolidateError
-from .model import ERROR, QUARANTINED, Finding
 from .fileutil import atomic_write
+from .model import ERROR, QUARANTINED, Finding
 from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, day_of, format_time
 from .wording import period_phrase, plural, ua_date, ua_datetime
 

@@ -154,7 +154,8 @@ def mailbox_settings(ws, *, password: str | None = None, environ: Mapping[str, s
 
 def smtp_from_workspace(ws, environ: Mapping[str, str] | None = None):
     """The SMTP settings of consolidate.toml ([smtp] server, starttls, user, password_env, cafile), or None."""
-    from .mail import PASSWORD_ENV as SMTP_PASSWORD_ENV, smtp_settings
+    from .mail import PASSWORD_ENV as SMTP_PASSWORD_ENV
+    from .mail import smtp_settings
 
     cfg = ws.config.get("smtp") or {}
     if not cfg.get("server"):
@@ -175,7 +176,8 @@ def imap_utf7(name: str) -> str:
     """A folder name in IMAP's modified UTF-7 (RFC 3501 5.1.3): «Оброблено» → «&BB4EMQRABD4EMQQ7BDUEPQQ+-»."""
     import base64
 
-    out, run = [], []
+    out: list = []
+    run: list = []
 
     def flush():
         if run:
@@ -254,7 +256,7 @@ class Imap:
                     pass
             self.conn = None
 
-    def _do(self, command: str, *args):
+    def _do(self, command: str, *args) -> tuple[str, list]:
         """One IMAP command; a broken connection or a protocol error is an :class:`ImapError` (what is done stays done)."""
         try:
             return getattr(self.conn, command)(*args)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 SPREADSHEET_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -237,7 +238,7 @@ class _Walker:
         stack = [msg]
         while stack:
             part = stack.pop()
-            payload = part.get_payload()
+            payload: Any = part.get_payload()  # a list of parts or messages, or a str
             if part.get_content_type() == "message/rfc822" or (isinstance(payload, list) and not part.is_multipart()):
                 for inner in payload if isinstance(payload, list) else []:
                     self.message(inner, _inside(container, f"пересланий лист «{_subject_of(inner) or 'без теми'}»"),
@@ -326,7 +327,7 @@ class _Walker:
             from tnefparse import TNEF
 
             parsed = TNEF(data, do_checksum=False)
-            found = []
+            found: list = []
             for att in parsed.attachments:
                 try:  # PR_ATTACH_LONG_FILENAME, else the short title
                     att_name = att.long_filename() or ""
@@ -363,7 +364,7 @@ def _unnamed(ctype: str) -> str:
 
 def _payload(part: Message) -> bytes | None:
     try:
-        data = part.get_payload(decode=True)
+        data: Any = part.get_payload(decode=True)  # bytes for a leaf part
     except Exception:
         return None
     if data is None:

@@ -17,7 +17,7 @@ ACCEPTED = FileStatus.CLEAN                # без зауважень
 ACCEPTED_WARNINGS = FileStatus.WARNINGS    # з попередженнями
 ACCEPTED_ERRORS = FileStatus.ERRORS        # з помилками (values that passed validation are kept)
 QUARANTINED = FileStatus.QUARANTINED       # відхилено (карантин): not read / not identified
-STATE_LABELS = {s: s.label for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)}
+STATE_LABELS: dict[str, str] = {s: s.label for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED)}
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
     positions = np.flatnonzero(lengths >= shortest)
     if positions.size < 2:
         return {}
-    long_texts = [texts[p] for p in positions]
+    long_texts = [texts[p] for p in positions.tolist()]
     thresholds, rest, columns = _count_thresholds(long_texts)
     columns_first = np.ascontiguousarray(thresholds.T)  # the right operand, laid out for the product
     size = lengths[positions].astype(np.float64)

@@ -59,7 +59,7 @@ def _run(cmd: list[str], what: str, timeout: int) -> subprocess.CompletedProcess
     timeout_bin = shutil.which("timeout")
     full = [timeout_bin, "-k", str(KILL_AFTER), str(int(timeout)), *cmd] if timeout_bin else cmd
     try:
-        proc = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.run(full, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=timeout + KILL_AFTER + 10, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ConsolidateError(f"{what}: перевищено час очікування ({timeout} с)") from exc

@@ -19,8 +19,8 @@ Each is an error that blocks the acceptance of the return until the clerk confir
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from . import layout as L
 from .catalogue import Catalogue, FundingLine, Indicator

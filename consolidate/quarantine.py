@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import ConsolidateError
 from .model import QUARANTINED, Finding
@@ -81,7 +82,7 @@ def find_quarantined(ledger, text: str):
 
 @dataclass(frozen=True)
 class Assigned:
-    file: object                 # the ledger's FileRecord after the decision
+    file: Any                    # the ledger's FileRecord after the decision
     executor: str
     period: str
     status: str                  # the file's state now (QUARANTINED if it still cannot be read)

@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import layout as L
 from .catalogue import GROUPS, RULE_LABELS, Catalogue, FundingLine, Indicator, Measure
@@ -21,7 +21,8 @@ from .model import ERROR, WARNING, CellValue, Submission
 from .narrative import check_measure
 from .neardup import first_similar
 from .numbers import show_value
-from .vocabulary import Severity, label as code_label
+from .vocabulary import Severity
+from .vocabulary import label as code_label
 from .wording import field_label
 
 SUBTOTAL_KINDS = ("total", "state", "state_general", "state_special", "local", "other")
@@ -115,7 +116,7 @@ class IndicatorResult:
     nil: list[str]             # executors that stated no activity on the measure
     note: str = ""
     computed: float | None = None   # the value by the rule, before any adjustment
-    adjustment: object = None       # the active ledger.Adjustment that set the value by hand
+    adjustment: Any = None          # the active ledger.Adjustment that set the value by hand
     suspect: list[str] = field(default_factory=list)  # executors whose claim is an unconfirmed outlier
 
     @property
@@ -315,8 +316,8 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             text = v.text(key, "text")
             if text:
                 offered.append((code, text))
-    repeats = _near_duplicates([_norm_text(text) for _, text in offered])
-    proposals = _proposals(catalogue, offered, repeats, conflicts)
+    proposal_repeats = _near_duplicates([_norm_text(text) for _, text in offered])
+    proposals = _proposals(catalogue, offered, proposal_repeats, conflicts)
 
     for code in expected:
         if code not in reported:

@@ -214,7 +214,7 @@ def registry_from_records(records, where, problems: list[str] | None = None, ori
     seen: dict[str, object] = {}
     parents_to_check: list = []
     for pos, row in records:
-        def get(name: str) -> str:
+        def get(name: str, row=row) -> str:
             value = row.get(name)
             return "" if value is None else str(value).strip()
         code = get("code")

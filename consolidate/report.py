@@ -9,16 +9,14 @@ as text: a narrative starting with "=" stays inert.
 from __future__ import annotations
 
 import datetime as dt
-
 import io
 
 from xlsxwriter.utility import xl_col_to_name
 
 from .catalogue import GROUPS, UNIT_LABELS, Catalogue
 from .errors import ConsolidateError
-from .wording import field_label, period_phrase, plural, plural_word, ua_datetime  # noqa: F401  (period_phrase re-exported)
+from .fileutil import _remove_stale_temps, atomic_write, process_alive  # noqa: F401  (re-exported: tests, older callers)
 from .model import CODE_LABELS, ERROR
-from .vocabulary import ReportingState, Severity
 from .reconcile import (
     SUBTOTAL_KINDS,
     SUBTOTAL_LABELS,
@@ -29,8 +27,9 @@ from .reconcile import (
     Subtotal,
 )
 from .status import STATE_COLOURS, ExecutorStatus, status_from_reconciliation
+from .vocabulary import ReportingState, Severity
+from .wording import field_label, period_phrase, plural, plural_word, ua_datetime  # noqa: F401  (period_phrase re-exported)
 from .xlsx_fast import Formula, add_streamed_sheet, report_workbook
-from .fileutil import _remove_stale_temps, atomic_write, process_alive  # noqa: F401  (re-exported: tests, older callers)
 
 SECTION1 = "I. Фінансування"
 SECTION2 = "II. Виконання"
@@ -356,7 +355,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
             rr = start + i
             st = rec.subtotal(task_id, kind)
             ws.merge_rows(rr, 2, rr, 3)
-            cells = [label if i == 0 else None, None, SUBTOTAL_LABELS[kind], None]
+            cells: list[object] = [label if i == 0 else None, None, SUBTOTAL_LABELS[kind], None]
             for letter, attr in sums:
                 if kind == "total":
                     formula = f"={letter}{rr + 2}+{letter}{rr + 5}+{letter}{rr + 6}"

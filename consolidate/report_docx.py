@@ -56,10 +56,26 @@ from .docx_fast import Cell
 from .errors import ConsolidateError
 from .numbers import format_amount, format_value
 from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
-from .report import unconfirmed_banner
-from .report import (NIL_TEXT, NOT_REPORTED, S1_HEADERS, S2_HEADERS, StatusRow, atomic_write, completeness_note,
-                     default_status_rows, funding_display, holder_label, indicator_display, measure_narrative,
-                     partial_footnote, period_phrase, proposal_authors, status_line, subtotal_note, PARTIAL_MARK)
+from .report import (
+    NIL_TEXT,
+    NOT_REPORTED,
+    PARTIAL_MARK,
+    S1_HEADERS,
+    S2_HEADERS,
+    StatusRow,
+    atomic_write,
+    default_status_rows,
+    funding_display,
+    holder_label,
+    indicator_display,
+    measure_narrative,
+    partial_footnote,
+    period_phrase,
+    proposal_authors,
+    status_line,
+    subtotal_note,
+    unconfirmed_banner,
+)
 from .vocabulary import ReportingState
 from .wording import ua_date
 
@@ -237,7 +253,7 @@ def _new_document(catalogue: Catalogue, rec: Reconciliation, parts: docx_fast.Pa
     props.keywords = f"{catalogue.programme.code}; {rec.period}"
     props.comments = ""
     props.revision = 1
-    now = created or dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = created or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     props.created = now
     props.modified = now
     return doc

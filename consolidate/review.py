@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from .catalogue import Catalogue, period_label
 from .errors import ConsolidateError
 from .mail import Letter, Sender, finding_lines, recipients_of, signature
 from .model import ACCEPTED_ERRORS, Submission
 from .numbers import show_value
-from .wording import plural_word
 from .outliers import Outlier, Thresholds, previous_period, resolve
 from .outliers import find as find_outliers
 from .reconcile import IndicatorResult, Reconciliation
 from .vocabulary import Decision, SlotState
+from .wording import plural_word
 
 EXPECTED = SlotState.EXPECTED
 RECEIVED = SlotState.RECEIVED
@@ -49,8 +50,8 @@ class Slot:
     decided_at: str = ""
 
 
-def _last_decisions(reviews) -> dict[int, object]:
-    last: dict[int, object] = {}
+def _last_decisions(reviews) -> dict[int, Any]:
+    last: dict[int, Any] = {}  # submission id → its last ledger review row
     for r in reviews:  # oldest first: the last decision on a submission wins
         last[r.submission_id] = r
     return last

@@ -144,13 +144,13 @@ def parse_seed(text: str | None = None) -> SeedReport:
     if text is None:
         text = seed_path().read_text(encoding="utf-8")
     lines = text.split("\n")
-    s1 = next(i for i, l in enumerate(lines) if l.startswith("І. Фінансування"))
-    s2 = next(i for i, l in enumerate(lines) if l.startswith("ІІ. Виконання"))
-    s3 = next(i for i, l in enumerate(lines) if l.startswith("ІІІ."))
-    report = SeedReport(title_lines=[l.strip() for l in lines[:s1] if l.strip()])
+    s1 = next(i for i, line in enumerate(lines) if line.startswith("І. Фінансування"))
+    s2 = next(i for i, line in enumerate(lines) if line.startswith("ІІ. Виконання"))
+    s3 = next(i for i, line in enumerate(lines) if line.startswith("ІІІ."))
+    report = SeedReport(title_lines=[line.strip() for line in lines[:s1] if line.strip()])
     _parse_funding(report, _rows(_raw_rows(lines, s1 + 1, s2), 9, 7))
     _parse_execution(report, _rows(_raw_rows(lines, s2 + 1, s3), 7, None))
-    report.proposals = "\n".join(l for l in lines[s3 + 1:]).strip()
+    report.proposals = "\n".join(line for line in lines[s3 + 1:]).strip()
     return report
 
 

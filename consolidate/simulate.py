@@ -198,8 +198,8 @@ def simulate(catalogue: Catalogue, seed: SeedReport | None = None, silent: froze
 
     # --- section II ------------------------------------------------------------
     rows_by_measure: dict[str, list] = defaultdict(list)
-    for row in seed.execution:
-        rows_by_measure[f"T{row.task}.{row.measure}"].append(row)
+    for erow in seed.execution:
+        rows_by_measure[f"T{erow.task}.{erow.measure}"].append(erow)
     for mid, rows in rows_by_measure.items():
         m = catalogue.measure(mid)
         narrative = next((r.narrative for r in rows if r.narrative), "")

@@ -246,7 +246,7 @@ def compute_status(catalogue: Catalogue, period: str, submissions: Sequence[Subm
 
     order = {code: i for i, code in enumerate(codes)}
     rows.sort(key=lambda r: (STATES.index(r.state), not (r.rejected and r.outstanding), not r.late, order[r.executor]))
-    tally = {s: sum(1 for r in rows if r.state == s) for s in STATES}
+    tally: dict[str, int] = {s: sum(1 for r in rows if r.state == s) for s in STATES}
     summary = Summary(period, deadline, as_of, len(rows), tally, late=sum(1 for r in rows if r.late),
                       rejected=sum(1 for r in rows if r.rejected and r.outstanding))
     return rows, summary

@@ -123,8 +123,8 @@ def decision_labels(catalogue, ledger, period: str) -> dict[str, str]:
 
 def refresh_status(ws, ledger=None, period: str | None = None, *, now: dt.datetime | None = None) -> StatusFiles:
     """Rewrite out/status.html, .xlsx and .csv from the ledger as of today (``now``); return their paths."""
-    from .ledger import Ledger
     from .fileutil import atomic_write
+    from .ledger import Ledger
 
     if ledger is None:
         with _WRITING, Ledger(ws.ledger_path) as own:   # threads of one process (the web console) take turns

@@ -18,9 +18,10 @@ import hashlib
 import io
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
@@ -70,7 +71,7 @@ def catalogue_identity(catalogue: Catalogue) -> Identity:
 
 def template_id(catalogue: Catalogue, executor: str, period: str, identity: Identity | None = None) -> str:
     version = (identity or catalogue_identity(catalogue)).version
-    blob = f"{catalogue.programme.code}|{version}|{executor}|{period}".encode("utf-8")
+    blob = f"{catalogue.programme.code}|{version}|{executor}|{period}".encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -92,7 +93,7 @@ def parse_timestamp(text: str) -> dt.datetime:
         raise ConsolidateError(f"Неправильна позначка часу «{text}»: очікується ISO: РРРР-ММ-ДД або "
                                f"РРРР-ММ-ДДТГГ:ХХ:СС") from exc
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value.replace(microsecond=0)
 
 
@@ -207,7 +208,7 @@ class _Formats:
 # self-check: the same rules as spreadsheet formulas and in Python
 # ---------------------------------------------------------------------------------
 
-Row = Mapping[str, object]
+Row = Mapping[str, Any]
 
 
 def _blank(v) -> bool:
@@ -223,7 +224,7 @@ class SelfCheck:
     code: str
     label: str
     formula: str
-    count: Callable[[list[Row], list[Row]], int]  # (funding rows, execution rows) -> count
+    count: Callable[[Sequence[Row], Sequence[Row]], int]  # (funding rows, execution rows) -> count
 
 
 def _req(row: Row, flag: int) -> bool:
@@ -307,7 +308,7 @@ SELF_CHECKS = _self_checks()
 SELF_CHECK_CODES = tuple(c.code for c in SELF_CHECKS) + (CHECK_TOTAL,)
 
 
-def self_check_counts(funding_rows: list[Row], execution_rows: list[Row]) -> dict[str, int]:
+def self_check_counts(funding_rows: Sequence[Row], execution_rows: Sequence[Row]) -> dict[str, int]:
     """The self-check of the title sheet evaluated in Python.
 
     Rows are the data rows of «I. Фінансування» and «II. Виконання» as ``{column code: value}``
@@ -661,8 +662,10 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
         req = xl_col_to_name(ci["required"])
         r1 = first + 1
         for codes, flag in ((("actual",), 1), (("status", "narrative"), 2)):
-            _format_columns(ws, first, last, [ci[c] for c in codes],
-                            lambda col: f"=AND(${req}{r1}={flag},ISBLANK({col}{r1}))", fmts.missing)
+            def missing(col: str, flag: int = flag) -> str:
+                return f"=AND(${req}{r1}={flag},ISBLANK({col}{r1}))"
+
+            _format_columns(ws, first, last, [ci[c] for c in codes], missing, fmts.missing)
         act, unit = xl_col_to_name(ci["actual"]), xl_col_to_name(ci["unit"])
         ws.conditional_format(first, ci["actual"], last, ci["actual"], {
             "type": "formula", "criteria": f'=AND(${unit}{r1}="{unit_label("percent")}",ISNUMBER({act}{r1}),{act}{r1}>100)',

@@ -123,21 +123,21 @@ def verify_workspace(ws: Workspace) -> Verification:
     referenced: set[str] = set()
     for row in rows:
         who = f"запис журналу №{row.id}, файл «{row.original_name}»"
-        rel = PurePosixPath(row.archive_path)
-        if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] != ("archive",):
+        archived = PurePosixPath(row.archive_path)
+        if archived.is_absolute() or ".." in archived.parts or archived.parts[:1] != ("archive",):
             problems.append(Problem("archive-path", row.archive_path,
                                     f"Шлях архівної копії вказує за межі теки archive/ ({who})."))
             continue
-        referenced.add(rel.as_posix())
-        path = ws.root / rel
+        referenced.add(archived.as_posix())
+        path = ws.root / archived
         if not path.is_file():
-            problems.append(Problem("archive-missing", rel.as_posix(),
+            problems.append(Problem("archive-missing", archived.as_posix(),
                                     f"Архівної копії немає ({who}); якщо файл є у відправника чи в пошті, "
                                     f"покладіть його в inbox/ — прийом відновить копію."))
             continue
         actual = _sha256(path)
         if actual != row.sha256:
-            problems.append(Problem("archive-mismatch", rel.as_posix(),
+            problems.append(Problem("archive-mismatch", archived.as_posix(),
                                     f"Архівну копію змінено: її SHA-256 {actual[:12]}… не збігається із записаним "
                                     f"{row.sha256[:12]}… ({who})."))
 

@@ -191,6 +191,7 @@ def _define_fast() -> dict[str, Any]:
         """
 
         _text: Callable[[Any], str] = str
+        previous_row: int  # xlsxwriter's, set by Worksheet.__init__
 
         def _initialize(self, init_data):
             super()._initialize({**init_data, "constant_memory": True})

@@ -102,7 +102,7 @@ class Ole:
         root = self.entries[0] if self.entries else None
         if root is None or root.kind != 5:
             raise Damaged("damaged", "no root entry")
-        self._mini_stream = None
+        self._mini_stream: bytes | None = None
         self._minifat = self._chain_bytes(first_minifat, None) if n_minifat and first_minifat < FAT_SECTOR else b""
         self.root = root
 
@@ -121,7 +121,7 @@ class Ole:
 
     def chain(self, start: int) -> list[int]:
         """Sector numbers of a chain (at most as many as the file has)."""
-        out = []
+        out: list[int] = []
         s = start
         while s != END_OF_CHAIN:
             if s >= FAT_SECTOR or len(out) > self.sectors:
@@ -163,7 +163,7 @@ class Ole:
         if entry.size < self.cutoff:
             if self._mini_stream is None:
                 self._mini_stream = self._chain_bytes(self.root.start, self.root.size)
-            out = bytearray()
+            out: bytes | bytearray = bytearray()
             s, seen = entry.start, 0
             while s != END_OF_CHAIN and len(out) < entry.size:
                 seen += 1
@@ -249,7 +249,8 @@ def scan(ole: Ole, entry: Entry, stream_limit: int) -> Workbook:
     book = Workbook(entry)
     by_offset: dict[int, Sheet] = {}
     sheet: Sheet | None = None
-    sst_body, sst_continues, in_sst = None, [], False
+    sst_body, in_sst = None, False
+    sst_continues: list[bytes] = []
     label_counts: dict[int, int] = {}      # SST index → cells showing it, of the current sheet
     max_row = max_col = -1
     depth, sheet_depth = 0, 0

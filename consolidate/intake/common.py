@@ -20,6 +20,7 @@ from xlsxwriter.utility import xl_col_to_name
 from .. import layout as L
 from ..model import ERROR, CellValue, Finding, Return
 from ..numbers import format_value
+from ..vocabulary import Severity
 
 if TYPE_CHECKING:
     from .identify import Index
@@ -97,7 +98,7 @@ class Reading:
         self.source = data               # the bytes calamine opens: the file, or a normalised copy of it
         self.sheets: list[Sheet] = []
 
-    def add(self, severity: str, code: str, message: str, sheet: str = "", cell: str = "", row_key: str = "",
+    def add(self, severity: Severity, code: str, message: str, sheet: str = "", cell: str = "", row_key: str = "",
             found: str = "", expected: str = "") -> None:
         self.findings.append(Finding(self.name, severity, code, message, sheet, cell, row_key, found, expected))
 

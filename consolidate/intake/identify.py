@@ -92,7 +92,7 @@ def ods_custom_properties(zf: zipfile.ZipFile) -> dict[str, str]:
 
 
 def meta_rows(sheet: Sheet) -> dict[str, str] | None:
-    found = {}
+    found: dict[str, str] = {}
     for row in sheet.rows[:META_SCAN_ROWS]:
         if len(row) >= 2 and isinstance(row[0], str) and row[0].strip() in L.META_KEYS:
             found.setdefault(row[0].strip(), text_of(row[1]))
@@ -103,7 +103,7 @@ def meta_rows(sheet: Sheet) -> dict[str, str] | None:
 
 def title_values(sheet: Sheet) -> dict[str, str] | None:
     wanted = {L.TITLE_EXECUTOR_LABEL: "executor", L.TITLE_PERIOD_LABEL: "period"}
-    found = {}
+    found: dict[str, str] = {}
     for row in sheet.rows[:TITLE_SCAN_ROWS]:
         for c, v in enumerate(row[:4]):
             if isinstance(v, str) and v.strip() in wanted:

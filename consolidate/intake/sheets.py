@@ -62,7 +62,7 @@ def code_row(sheet: Sheet) -> tuple[str, dict[str, int]] | None:
     for r in range(min(SCAN_ROWS, len(sheet.rows))):
         if "key" not in sheet.rows[r]:  # every code row has the key column (cheap test first)
             continue
-        cells = {}
+        cells: dict[str, int] = {}
         for c, v in enumerate(sheet.rows[r]):
             if isinstance(v, str) and v.strip():
                 cells.setdefault(v.strip(), c)
@@ -75,7 +75,7 @@ def code_row(sheet: Sheet) -> tuple[str, dict[str, int]] | None:
 
 def label_row(sheet: Sheet) -> tuple[str, dict[str, int]] | None:
     for r in range(min(SCAN_ROWS, len(sheet.rows))):
-        cells = {}
+        cells: dict[str, int] = {}
         for c, v in enumerate(sheet.rows[r]):
             if isinstance(v, str) and v.strip():
                 cells.setdefault(norm(v), c)

@@ -29,9 +29,9 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -829,7 +829,7 @@ async def not_allowed(request: Request, exc):
 
 def create_app(config: Config) -> Starlette:
     ws = open_workspace(config.root)
-    ws.catalogue  # a broken catalogue stops the start with its problems, not the first page
+    _ = ws.catalogue  # a broken catalogue stops the start with its problems, not the first page
     config.upload_cap = upload_cap(ws)
     store = Store(ws.root)
     env = Environment(loader=PackageLoader("consolidate.web", "templates"), autoescape=select_autoescape(["html"]),

@@ -136,7 +136,8 @@ def return_for_rework(ws: Workspace, code: str, period: str, comment: str, opera
     written as .eml into out/mail/<period>/ for the clerk's mail program."""
     from ..mail import deliver, workspace_sender
     from ..mailbox import smtp_from_workspace
-    from ..review import return_for_rework as record_return, return_letter
+    from ..review import return_for_rework as record_return
+    from ..review import return_letter
 
     smtp = smtp_from_workspace(ws)   # a broken [smtp] stops here, before anything is recorded
     with Ledger(ws.ledger_path) as ledger:

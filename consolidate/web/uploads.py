@@ -17,10 +17,10 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 

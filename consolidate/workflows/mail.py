@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..mailbox import (MailboxSettings, MessageOutcome, fetch_mail, mailbox_settings, reply_label,
-                       smtp_from_workspace, watch_mail)
+from ..mailbox import (
+    MailboxSettings,
+    MessageOutcome,
+    fetch_mail,
+    mailbox_settings,
+    reply_label,
+    smtp_from_workspace,
+    watch_mail,
+)
 from ..model import ACCEPTED, ACCEPTED_WARNINGS
 from .base import ExitCode, Result
 
