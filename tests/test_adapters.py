@@ -181,3 +181,21 @@ def test_zip_archives_read_through_zipfiles_documented_api():
                  for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
                  if isinstance(node, ast.Attribute) and node.attr in ("NameToInfo", "_extract_member", "_RealGetContents")]
     assert offenders == []
+
+
+@pytest.mark.slow  # a benchmark run (small)
+def test_fast_paths_benchmark_runs(tmp_path):
+    """benchmarks/fast_paths.py (docs/performance.md's figures) at 12 executors, so that it cannot rot."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "fp.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fast_paths.py"), "-n", "12", "-r", "1",
+                    "--json", str(out)], check=True, capture_output=True, timeout=600)
+    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert set(results) == {"templates", "report", "docx"}
+    for runs in results.values():
+        assert set(runs) == {"public", "fast"}
+        assert all(r["cpu"] > 0 and r["ratio_public_to_this"] > 0 for r in runs.values())
+    assert results["templates"]["public"]["digest"] == results["templates"]["fast"]["digest"]  # same bytes
