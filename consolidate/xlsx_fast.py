@@ -14,7 +14,7 @@ The rest of the package uses xlsxwriter's public API only (``xlsxwriter.Workbook
   read back (tests/test_reconcile_scale.py).
 
 Measured at 1,500 executors (docs/performance.md, «Private fast paths»): the formula cache saves ~2–3.5 s
-of ~15 s of templates, the streamed sheets ~2.5–2.9 s of ~3.5 s of the report.  Other private shortcuts
+of ~15 s of templates, the streamed sheets ~2.5–2.7 s of ~3.5 s of the report.  Other private shortcuts
 measured there saved under 2 s each and were removed (the <sheetData> loop, the undecorated writers, the
 shared strings without regular expressions, copied formats and reused styles.xml, the zip at level 1).
 
