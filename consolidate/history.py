@@ -67,7 +67,7 @@ def check_change(ws: Workspace, old: Catalogue, new: Catalogue) -> list[Problem]
                                                        f"одиниці і за колишнім правилом. Додайте новий показник з новим ID."))
         if isinstance(before, FundingLine) and before.holder != after.holder:
             problems.append(Problem(sheet, "", f"рядок фінансування «{key}»: змінено розпорядника з «{before.holder}» "
-                                               f"на «{after.holder}», але дані за рядок уже подав «{before.holder}»; "
+                                               f"на «{after.holder}», але дані за рядок уже надійшли від «{before.holder}»; "
                                                f"додайте новий рядок з новим ID."))
     for code, n in sorted(senders.items()):
         if code in old.registry and code not in new.registry:

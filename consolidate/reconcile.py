@@ -398,11 +398,11 @@ def _proposals(catalogue: Catalogue, offered: list[tuple[str, str]], repeats: li
         first = out[k]
         authors = first.authors if code in first.authors else (*first.authors, code)
         out[k] = Proposal(first.text, authors, (*first.variants, (code, text)))
-        same = "ідентичну" if _norm_text(text) == _norm_text(first.text) else "майже ідентичну"
+        same = "ідентична" if _norm_text(text) == _norm_text(first.text) else "майже ідентична"
         conflicts.append(Conflict(
             "merged-proposal", WARNING, f"P:{k + 1}",
-            f"{catalogue.executor_label(code)} подав {same} пропозицію, що й {catalogue.executor_label(first.authors[0])}; "
-            f"у розділі III — одна пропозиція з переліком усіх, хто її подав", tuple(dict.fromkeys((first.authors[0], code))),
+            f"{catalogue.executor_label(code)}: {same} пропозиція, як у звіті {catalogue.executor_label(first.authors[0])}; "
+            f"у розділі III — одна пропозиція з переліком усіх її авторів", tuple(dict.fromkeys((first.authors[0], code))),
             text[:120]))
     return out
 

@@ -114,7 +114,7 @@ def test_every_proposal_keeps_its_authors_and_near_duplicates_are_merged(cat):
     assert set(merged.authors) == {"MSP", "UA-07", "UA-35", "UA-05"} and len(merged.variants) == 4
     assert by_text["Збільшити кількість притулків для постраждалих осіб"].authors == ("UA-30",)
     noted = [c for c in rec.conflicts if c.kind == "merged-proposal"]
-    assert len(noted) == 3 and all("пропозицію" in c.message for c in noted)
+    assert len(noted) == 3 and all("пропозиція, як у звіті" in c.message for c in noted)
     # the authors reach both reports
     from consolidate.report import SECTION3, build_report
     from consolidate.report_docx import build_docx, docx_to_text

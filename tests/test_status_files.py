@@ -80,6 +80,7 @@ def test_the_web_consoles_operations_refresh_the_page_too(workspace):
     ws = workspace
     path = into_inbox(ws, "Мін'юст звіт.xlsx", complete())
     ops.intake(ws, [path], {path: path.name})
+    assert ops.refresh_status(ws, None) is None      # what the console's intake queue runs once it is quiet
     row = _row(_page(ws), "MINJUST")
     assert "подано без зауважень" in row and 'class="decision">на розгляді' in row
     ops.accept(ws, "MINJUST", "2024", "Петренко")

@@ -213,7 +213,7 @@ def test_accounts_in_the_browser(tmp_path):
         driver.find_element(By.ID, "name").send_keys("Перегляд")
         driver.find_element(By.ID, "password").send_keys("не той пароль")
         driver.find_element(By.ID, "login").click()
-        assert "Невірне ім’я або пароль" in wait_for(lambda: driver.find_element(By.ID, "error").text)
+        assert "Неправильне ім’я або пароль" in wait_for(lambda: driver.find_element(By.ID, "error").text)
         driver.find_element(By.ID, "name").clear()
         driver.find_element(By.ID, "name").send_keys("Перегляд")
         driver.find_element(By.ID, "password").send_keys("пароль-для-тесту-1")

@@ -298,7 +298,7 @@ async def login(request: Request):
         for key in keys:
             console.failures[key].append(time.monotonic())
         console.store.log(name or "?", "login-failed", f"адреса {client}")
-        return page(request, "login.html", {"error": "Невірне ім’я або пароль.", "csrf": _login_csrf(request)},
+        return page(request, "login.html", {"error": "Неправильне ім’я або пароль.", "csrf": _login_csrf(request)},
                     status=401)
     for key in keys:
         console.failures.pop(key, None)
