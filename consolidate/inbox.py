@@ -455,8 +455,8 @@ def intake_lock(ws) -> _Lock:
 # reader processes
 # ---------------------------------------------------------------------------------
 
-RETIRE_ABOVE_BYTES = 96 * 1024 * 1024  # a reader process still this large after a file is replaced by a fresh one
-RETIRE = "retire"                       # what a reader says after its last answer
+RETIRE_GROWTH_BYTES = 64 * 1024 * 1024  # a reader this much larger than it started, after a file, is replaced
+RETIRE = "retire"                         # what a reader says after its last answer
 
 
 def _resident_bytes() -> int:
@@ -467,13 +467,14 @@ def _resident_bytes() -> int:
         return 0
 
 
-def _should_retire() -> bool:
-    """After a large file: the freed heap handed back to the system; a reader still large retires.
+def _should_retire(start: int) -> bool:
+    """After a large file: the freed heap handed back to the system; a reader still much larger than it started
+    (``start``: its size after the fork, the parent's pages included) retires.
 
     Memory freed by Python's and the C allocator often stays with the process, so a reader that read a large
     file would otherwise carry it into the next one (two large files in a row took one reader to ~280 MB).
     """
-    if _resident_bytes() <= RETIRE_ABOVE_BYTES:
+    if not start or _resident_bytes() <= start + RETIRE_GROWTH_BYTES:
         return False
     gc.collect()
     try:
@@ -482,7 +483,7 @@ def _should_retire() -> bool:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-    return _resident_bytes() > RETIRE_ABOVE_BYTES
+    return _resident_bytes() > start + RETIRE_GROWTH_BYTES
 
 
 def read_guarded(data: bytes, name: str, sha: str, catalogue) -> Return:
@@ -500,6 +501,7 @@ def read_guarded(data: bytes, name: str, sha: str, catalogue) -> Return:
 def _worker_main(conn, catalogue, parent_pid: int) -> None:
     """Read files sent by the intake process until told to stop or orphaned."""
     gc.freeze()  # objects inherited from the parent: never scanned by this process's collector
+    start = _resident_bytes()
     # Not niced: readers do most of the work, and a niced reader loses its core to every other program of the
     # machine (the intake process itself mostly waits for them).
     while True:
@@ -527,7 +529,7 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
         ret.values = [tuple(v) for v in ret.values]  # type: ignore[misc]  # plain tuples of CellValue's fields
         conn.send((index, ret, copied))
         del ret, data, job
-        if _should_retire():
+        if _should_retire(start):
             try:
                 conn.send(RETIRE)
             except OSError:

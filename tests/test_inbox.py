@@ -271,3 +271,16 @@ def test_history_command(workspace, tmp_path):
     assert "ще нічого не отримано" in res.output
     res = runner.invoke(main, ["history", "Нікому", "-w", str(workspace.root)])
     assert res.exit_code == 2 and "Невідомий виконавець «Нікому»" in res.output
+
+
+def test_readers_that_retire_after_a_large_file_lose_no_job(workspace, tmp_path, monkeypatch):
+    """A reader still much larger than it started after a file is replaced; the jobs sent to it go to the next."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the threshold is set in the parent and inherited through fork (Linux)")
+    monkeypatch.setattr(inbox, "RETIRE_GROWTH_BYTES", -1 << 40)  # every reader retires after every file
+    for n in range(4):
+        drop(workspace, filled(workspace.catalogue, tmp_path, f"{n}.xlsx", merged(complete(), {
+            "execution": {"T2.2.1": {"actual": n + 1}}})), f"{n}.xlsx", mtime=1_700_000_000 + n)
+    outcomes = inbox.run_intake(workspace, workers=2)
+    assert [(o.name, o.state) for o in outcomes] == [(f"{n}.xlsx", ACCEPTED) for n in range(4)]
+    assert not [f for o in outcomes for f in o.findings if f.code == "reader-crashed"]
