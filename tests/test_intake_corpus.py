@@ -375,3 +375,19 @@ def test_the_raw_error_is_kept_in_the_ledger_and_the_json_not_in_the_note(cat, g
     note = next(ws.quarantine.glob("*.txt")).read_text(encoding="utf-8")
     assert entry["findings"][0]["detail"] not in note and "Файл обрізано" in note
 
+
+
+def test_entity_bombs_in_shared_strings_and_styles_are_unsafe_xml_not_damaged(cat, good):
+    from .hostile_util import billion_laughs, with_doctype
+
+    base = xlsx_shared_string_copies(good["xlsx"], sheet_part(good["xlsx"], EXECUTION), 3, 10)
+    parts = zip_parts(base)
+    bodies = {"xl/sharedStrings.xml": ("sst", parts["xl/sharedStrings.xml"].replace(b"<t>xxxxxxxxxx</t>",
+                                                                                    b"<t>&lol9;</t>")),
+              "xl/styles.xml": ("styleSheet", parts["xl/styles.xml"].replace(b"</styleSheet>",
+                                                                            b"<extLst>&lol9;</extLst></styleSheet>"))}
+    for part, (root, body) in bodies.items():
+        ret = read_return(zipped({**parts, part: with_doctype(body, root, billion_laughs())}, stored=()), "r.xlsx",
+                          cat)
+        assert_quarantined_with_reason(ret, "unsafe-xml")  # calamine would say "unknown entity": «пошкоджено»
+        assert ret.findings[0].found == part

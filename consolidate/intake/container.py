@@ -19,7 +19,7 @@ from ..wording import plural
 from ..ziputil import entries as zip_entries
 from . import biff, ods, reasons
 from .common import ENCRYPTED_MESSAGE, FORMAT_NAMES, UNSAFE_XML_MESSAGE, Reading, Reject, size_text
-from .xlsx import Xlsx, declares_entities, inflate, workbook_part
+from .xlsx import Xlsx, declares_entities, inflate, unsafe_part, workbook_part
 
 SNIFF_PART_BYTES = 64 * 1024  # mimetype and [Content_Types].xml are a few hundred bytes
 OLE_MAGIC = biff.OLE_MAGIC
@@ -193,6 +193,9 @@ def _check_zip(rd: Reading) -> None:
                                         f"{lim.max_ratio}): ознака «zip-бомби», файл не відкривався.",
                             found=f"{ratio}:1", expected=f"≤ {lim.max_ratio}:1")
     try:
+        for info in infos:  # every XML part calamine or this tool may parse: entity declarations refused first
+            if info.filename.endswith((".xml", ".rels")) and unsafe_part(rd.data, rd.zip, info.filename, rd.name):
+                raise rd.reject("unsafe-xml", UNSAFE_XML_MESSAGE, found=info.filename)
         if rd.fmt == "ods":
             _check_ods(rd)
         else:

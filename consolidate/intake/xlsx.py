@@ -172,6 +172,31 @@ def inflate(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bytes:
     return xml
 
 
+PROLOG_BYTES = 4096
+
+
+def unsafe_part(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bool:
+    """Whether an XML part declares entities it uses: its first bytes inflated, the whole part only if they
+    hold a DOCTYPE (no writer of spreadsheets puts one there)."""
+    info = zip_entries(zf)[part]
+    start = info.header_offset
+    header = data[start:start + 30]
+    if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 1 and header[:4] == b"PK\x03\x04":
+        begin = start + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+        try:
+            head = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[begin:begin + info.compress_size],
+                                                                   PROLOG_BYTES)
+        except zlib.error:
+            return False  # damaged: said so when the part is read
+    elif info.compress_type == zipfile.ZIP_STORED:
+        head = data[start:start + 30 + PROLOG_BYTES + 1024]
+    else:
+        return False
+    if b"<!DOCTYPE" not in head:
+        return False
+    return declares_entities(inflate(data, zf, part, name))
+
+
 def workbook_part(zf: zipfile.ZipFile) -> str | None:
     """The workbook part: where the package relationships (_rels/.rels) say, else xl/workbook.xml."""
     info = zip_entries(zf).get("_rels/.rels")
