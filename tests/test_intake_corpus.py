@@ -17,7 +17,6 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from click.testing import CliRunner
 
 from consolidate import inbox
 from consolidate.cli import main
-from consolidate.intake import LIMITS, QUARANTINE_CODES, read_return, reasons, sniff_format, status_of
+from consolidate.intake import QUARANTINE_CODES, read_return, reasons, sniff_format, status_of
 from consolidate.model import ACCEPTED, QUARANTINED
 from consolidate.workspace import init_workspace
 
