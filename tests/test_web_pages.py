@@ -121,3 +121,35 @@ def test_a_hostile_file_name_is_shown_as_text(workspace, tmp_path):
         assert not any(p.name.startswith("<") for p in workspace.root.rglob("*"))
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_blocking_outlier_is_confirmed_with_a_reason_on_the_review_page(tmp_path):
+    """«Розгляд»: a return whose outlier blocks acceptance is accepted only with the outlier confirmed and a reason;
+    the confirmation carries the user's name."""
+    from consolidate.demo import SLIP, prepare
+
+    ws, plan = prepare(tmp_path / "ws")
+    first = min((d for d in plan.deliveries if d.executor == SLIP[0]), key=lambda d: d.arrives).path
+    server = Server(ws.root)
+    try:
+        cookie = token_session(server)
+        assert upload(server, cookie, csrf_of(server, cookie, "/intake"), [(first.name, first.read_bytes())])[0] == 303
+        _, _, page = request(server, "GET", "/review", cookie=cookie)
+        refs = re.findall(r'name="confirm_([^"]+)"', html.unescape(page.decode()))
+        assert refs, "the return's outlier is offered for confirmation"
+        form = {"csrf": csrf_of(server, cookie), "executor": SLIP[0], "period": "2024", "force": "1"}
+        status, _, body = post_form(server, "/review/accept", form, cookie)
+        assert status == 409 and "підтвердження" in html.unescape(body.decode())
+        status, _, body = post_form(server, "/review/accept", {**form, **{f"confirm_{r}": "1" for r in refs}}, cookie)
+        assert status == 409 and "причину" in html.unescape(body.decode())        # a confirmation needs its reason
+        status, _, _ = post_form(server, "/review/accept", {**form, **{f"confirm_{r}": "1" for r in refs},
+                                                           "reason": "Перевірено з виконавцем телефоном."}, cookie)
+        assert status == 303
+    finally:
+        server.stop()
+    with Ledger(ws.ledger_path) as ledger:
+        confirmed = ledger.confirmations(period="2024")
+        assert sorted(c.ref for c in confirmed) == sorted(refs)
+        assert {(c.operator, c.reason) for c in confirmed} == {("Оператор", "Перевірено з виконавцем телефоном.")}
+        assert [r.decision for r in ledger.reviews()] == ["accept"]
