@@ -390,3 +390,29 @@ def test_entity_bombs_in_shared_strings_and_styles_are_unsafe_xml_not_damaged(ca
                           cat)
         assert_quarantined_with_reason(ret, "unsafe-xml")  # calamine would say "unknown entity": «пошкоджено»
         assert ret.findings[0].found == part
+
+
+@pytest.mark.slow
+def test_the_xls_scanner_counts_the_shared_strings_calamine_shows(tmp_path):
+    """Rich text and strings continued across CONTINUE records: the scan's lengths are what calamine reads."""
+    need_binary("soffice")
+    import openpyxl
+    import python_calamine
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    from consolidate.intake import biff
+    from consolidate.office import convert
+
+    wb = openpyxl.Workbook()
+    for r in range(1, 3000):
+        wb.active.cell(r, 1, CellRichText([TextBlock(InlineFont(b=True), "Жирний " * (r % 7 + 1)),
+                                           f" звичайний текст рядка {r} " * 3, TextBlock(InlineFont(i=True), "курсив")]))
+        wb.active.cell(r, 2, f"простий текст {r} " * (r % 50))
+    wb.save(tmp_path / "rich.xlsx")
+    data = convert(tmp_path / "rich.xlsx", "xls", tmp_path / "xls").read_bytes()
+    ole = biff.Ole(data)
+    book = biff.scan(ole, ole.find(biff.WORKBOOK_NAMES), 1 << 26)
+    rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()
+    assert book.sheets[0].string_chars == sum(len(c) for row in rows for c in row if isinstance(c, str)) > 1_000_000
+    assert book.sheets[0].used == (len(rows), 2)
