@@ -21,7 +21,7 @@ from .model import ERROR, WARNING, CellValue, Submission
 from .narrative import check_measure
 from .neardup import first_similar
 from .numbers import show_value
-from .vocabulary import Severity
+from .vocabulary import ConflictKind, Severity
 from .vocabulary import label as code_label
 from .wording import field_label
 
@@ -72,6 +72,12 @@ class Conflict:
     message: str
     executors: tuple[str, ...] = ()
     values: str = ""
+
+    def __post_init__(self) -> None:
+        try:  # a code of vocabulary.ConflictKind (str() of it is its label); an unknown kind stays as given
+            object.__setattr__(self, "kind", ConflictKind(self.kind))
+        except ValueError:
+            pass
 
 
 @dataclass

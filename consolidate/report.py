@@ -499,7 +499,7 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
         src = "\n".join(f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}" for s in sources
                         if not c.executors or s.executor in c.executors)
         values = (Severity.of(c.severity).label, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
-                  ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, c.kind)
+                  ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, getattr(c.kind, "value", c.kind))  # the code, for scripts
         row = ws.put_rows(row, [(values, flagged if c.severity == ERROR else plain,
                                  max(_height(c.message, 80), _height(src, 60)))])
     # what section II's form has no column for: each indicator's completeness and how its value was obtained

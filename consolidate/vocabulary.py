@@ -117,6 +117,14 @@ class ConflictKind(Term):
     REPEATED_PARAGRAPH = "repeated-paragraph"
     ADJUSTED = "adjusted"
     CASH_OVER_FINANCED = "cash-over-financed"
+    MERGED_PROPOSAL = "merged-proposal"
+    NARRATIVE_VS_OWN = "narrative-vs-own"              # consolidate.narrative
+    NARRATIVE_VS_NATIONAL = "narrative-vs-national"
+    AMOUNT_THOUSANDS = "amount-thousands"              # consolidate.outliers
+    AMOUNT_OVER_PLAN = "amount-over-plan"
+    AMOUNT_OVER_LAST_YEAR = "amount-over-last-year"
+    COUNT_OVER_PLAN = "count-over-plan"
+    PERCENT_IS_COUNT = "percent-is-count"
 
 
 # ---------------------------------------------------------------------------------

@@ -91,3 +91,15 @@ def test_an_old_ledger_s_severity_words_become_codes(tmp_path):
         got = ledger.file_findings(receipt.file.id)
         stored = {r[0] for r in ledger.db.execute("SELECT severity FROM findings")}
     assert [f.severity for f in got] == [Severity.ERROR, Severity.WARNING] and stored == {"error", "warning"}
+
+
+def test_every_conflict_kind_reconciliation_makes_is_a_term():
+    from consolidate.outliers import OUTLIER_CODES
+    from consolidate.reconcile import Conflict
+
+    tree = ast.parse((PACKAGE / "reconcile.py").read_text(encoding="utf-8"))
+    kinds = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Conflict"
+             and n.args and isinstance(n.args[0], ast.Constant)}
+    assert kinds and kinds | set(OUTLIER_CODES) <= {k.value for k in ConflictKind}
+    c = Conflict("double-count", Severity.ERROR, "T2.6.1", "…")
+    assert c.kind is ConflictKind.DOUBLE_COUNT and c.kind == "double-count" and str(c.kind) == c.kind.label
