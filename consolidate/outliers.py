@@ -27,6 +27,7 @@ from .catalogue import Catalogue, FundingLine, Indicator
 from .errors import ConsolidateError
 from .model import CellValue, Submission
 from .numbers import show_value
+from .vocabulary import CODE_LABELS
 
 THOUSANDS = "amount-thousands"
 AMOUNT_OVER_PLAN = "amount-over-plan"
@@ -34,13 +35,7 @@ AMOUNT_OVER_LAST_YEAR = "amount-over-last-year"
 COUNT_OVER_PLAN = "count-over-plan"
 PERCENT_IS_COUNT = "percent-is-count"
 OUTLIER_CODES = (THOUSANDS, AMOUNT_OVER_PLAN, AMOUNT_OVER_LAST_YEAR, COUNT_OVER_PLAN, PERCENT_IS_COUNT)
-OUTLIER_LABELS = {
-    THOUSANDS: "ймовірно, гривні замість тисяч гривень",
-    AMOUNT_OVER_PLAN: "сума в рази більша за передбачену",
-    AMOUNT_OVER_LAST_YEAR: "сума в рази більша, ніж торік",
-    COUNT_OVER_PLAN: "кількість у рази більша за планову",
-    PERCENT_IS_COUNT: "відсоток, що є кількістю",
-}
+OUTLIER_LABELS = {code: CODE_LABELS[code] for code in OUTLIER_CODES}   # the one table: consolidate.vocabulary
 SECTION = "outliers"  # the section of consolidate.toml
 DEFAULT_CONFIG = """
 [outliers]

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ConsolidateError
 from .model import QUARANTINED
+from .vocabulary import CODE_LABELS
 from .workspace import Workspace
 
 NOTE_SUFFIX = ".txt"
@@ -206,19 +207,11 @@ def _inbox_shas(ws: Workspace) -> set[str]:
     return found
 
 
-PROBLEM_LABELS = {
-    "ledger-damaged": "журнал пошкоджено",
-    "archive-missing": "немає архівної копії",
-    "archive-mismatch": "архівну копію змінено",
-    "archive-path": "хибний шлях в журналі",
-    "archive-unknown": "невідомий файл в архіві",
-    "temp-leftover": "залишок перерваного запису",
-    "quarantine-missing": "немає файлу в карантині",
-    "quarantine-mismatch": "файл у карантині змінено",
-    "note-missing": "немає опису причин",
-    "note-orphan": "опис причин без файлу",
-    "quarantine-unknown": "невідомий файл у карантині",
-}
+PROBLEM_CODES = (
+    "ledger-damaged", "archive-missing", "archive-mismatch", "archive-path", "archive-unknown", "temp-leftover",
+    "quarantine-missing", "quarantine-mismatch", "note-missing", "note-orphan", "quarantine-unknown"
+)
+PROBLEM_LABELS = {code: CODE_LABELS[code] for code in PROBLEM_CODES}   # the one table: consolidate.vocabulary
 
 
 def report_lines(v: Verification) -> list[str]:

@@ -216,6 +216,18 @@ CODE_LABELS: dict[str, str] = {
     "amount-over-last-year": "сума в рази більша, ніж торік", "count-over-plan": "кількість у рази більша за планову",
     "percent-is-count": "відсоток, що є кількістю",
     "merged-proposal": "однакові пропозиції об’єднано",
+    # consolidate verify: the workspace's files against the ledger
+    "ledger-damaged": "журнал пошкоджено",
+    "archive-missing": "немає архівної копії",
+    "archive-mismatch": "архівну копію змінено",
+    "archive-path": "хибний шлях в журналі",
+    "archive-unknown": "невідомий файл в архіві",
+    "temp-leftover": "залишок перерваного запису",
+    "quarantine-missing": "немає файлу в карантині",
+    "quarantine-mismatch": "файл у карантині змінено",
+    "note-missing": "немає опису причин",
+    "note-orphan": "опис причин без файлу",
+    "quarantine-unknown": "невідомий файл у карантині",
     # narrative against figures (consolidate.narrative)
     "narrative-vs-own": "текст суперечить власному показнику", "narrative-vs-national": "текст суперечить національному показнику",
 }
