@@ -9,7 +9,8 @@ port), over HTTP from this process; nothing is timed inside the server.
    API, as intake records them.  Then ``GET /`` (the whole page: status of every executor from the
    ledger, rendered) ``--requests`` times, one after another; latencies p50/p95.  Baseline measured in
    the same run: the status computation alone (``status_from_ledger`` in this process, what the page
-   cannot avoid), and the server's floor (``GET /static/style.css`` through the same stack).
+   cannot avoid), and the server's floor (``GET /static/style.css`` through the same stack).  Also ten
+   views at once right after a change (every open «Огляд» reloads itself when the ledger changes).
 2. **Concurrent uploads**: ``--uploads`` (default 20) filled templates of the bundled catalogue, each
    uploaded by its own session at the same moment (a barrier); the time from sending the body to
    receiving the result page (findings included) per upload; p50/p95.  Baseline: the same files through
@@ -135,9 +136,30 @@ def bench_overview(work: Path, n: int, requests: int) -> dict:
             status, _, _ = request(server, "GET", "/", headers=gzip, cookie=cookie)
             changed.append(time.perf_counter() - start)
             assert status == 200
+        # ten clerks' «Огляд» reloading together after a change (as the open pages do): one computes, nine wait
+        together: list[float] = []
+        for k in range(max(3, requests // 10)):
+            with Ledger(ws.ledger_path) as ledger:
+                sub = subs[(requests + k) % len(subs)]
+                ledger.record_review(executor=sub.executor, period=sub.period, submission_id=sub.id,
+                                     decision="accept", comment="", operator="Інший", decided_at=sub.received_at)
+            barrier = threading.Barrier(10)
+
+            def view() -> None:
+                barrier.wait()
+                start = time.perf_counter()
+                assert request(server, "GET", "/", headers=gzip, cookie=cookie)[0] == 200
+                together.append(time.perf_counter() - start)
+
+            threads = [threading.Thread(target=view) for _ in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
     finally:
         server.stop()
-    return {"executors": len(rows), "page": page, "changed": changed, "status_only": base, "floor": floor,
+    return {"executors": len(rows), "page": page, "changed": changed, "together": together,
+            "status_only": base, "floor": floor,
             "bytes": len(body), "gzip_bytes": len(zipped), "encoding": headers.get("content-encoding", "")}
 
 
@@ -203,6 +225,8 @@ def overview_figures(o: dict, ms) -> None:
     print(f"  сторінка                  p50 {ms(statistics.median(o['page']))}, p95 {ms(percentile(o['page'], 95))}")
     print(f"  сторінка після зміни      p50 {ms(statistics.median(o['changed']))}, "
           f"p95 {ms(percentile(o['changed'], 95))}  (стан обчислено заново; ціль p95 < 300 ms)")
+    print(f"  10 разом після зміни      p50 {ms(statistics.median(o['together']))}, "
+          f"p95 {ms(percentile(o['together'], 95))}  (десять відкритих сторінок оновлюються одночасно)")
     print(f"  лише стан                 p50 {ms(statistics.median(o['status_only']))} (status_from_ledger + рішення розгляду в цьому процесі)")
     print(f"  дно сервера               p50 {ms(statistics.median(o['floor']))} (GET /static/style.css)")
     print(f"  після зміни / лише стан (медіани): "

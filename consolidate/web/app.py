@@ -20,6 +20,7 @@ import functools
 import hmac
 import re
 import secrets
+import threading
 import time
 import urllib.parse
 from collections import defaultdict, deque
@@ -74,6 +75,8 @@ class Console:
     flashes: dict = field(default_factory=dict)
     status_cache: dict = field(default_factory=dict)
     row_cache: dict = field(default_factory=dict)
+    status_locks: dict = field(default_factory=dict)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def short_time(iso: str | None) -> str:
@@ -353,17 +356,24 @@ def cached_status(console: Console, ws: Workspace, period: str):
     """The status of every executor, computed again only when the ledger's stamp (or the day) changed.
 
     Twenty clerks opening «Огляд» between two changes cost one computation; the stamp itself is five
-    indexed MAX() queries.  The first request after a change computes it (and the next see the result)."""
+    indexed MAX() queries.  After a change every open «Огляд» reloads at once: one of them computes, the
+    others wait for it (one lock per period and day) and take its result."""
     today = dt.date.today()
     key = (period, today)
-    stamp_now = ops.ledger_stamp(console.ws)
-    hit = console.status_cache.get(key)
-    if hit is not None and hit[0] == stamp_now:
-        return hit[1]
-    result = ops.status(ws, period, today)
-    console.status_cache.clear() if len(console.status_cache) > 8 else None
-    console.status_cache[key] = (stamp_now, result)
-    return result
+    with console.cache_lock:
+        lock = console.status_locks.setdefault(key, threading.Lock())
+    with lock:
+        stamp_now = ops.ledger_stamp(console.ws)
+        hit = console.status_cache.get(key)
+        if hit is not None and hit[0] == stamp_now:
+            return hit[1]
+        result = ops.status(ws, period, today)
+        with console.cache_lock:
+            if len(console.status_cache) > 8:
+                console.status_cache.clear()
+                console.status_locks = {key: lock}
+            console.status_cache[key] = (stamp_now, result)
+        return result
 
 
 def _status_row(console: Console, row, decision: str, period: str) -> str:
