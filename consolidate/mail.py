@@ -272,8 +272,9 @@ def template_contact(ws) -> str | None:
     return str(contact) if contact else None
 
 
-def unfit_to_send(sender: Sender, letters: Sequence[Letter]) -> list[str]:
-    """Why these letters must not leave as they are (placeholders of a fresh workspace), in Ukrainian; [] if fit."""
+def unfit_to_send(sender: Sender, recipients: Sequence[str]) -> list[str]:
+    """Why letters from ``sender`` to ``recipients`` must not leave as they are (placeholders of a fresh
+    workspace), in Ukrainian; [] if fit."""
     problems = []
     if sender.operator.strip() in PLACEHOLDER_OPERATORS:
         problems.append(f"підписант — заглушка «{sender.operator}»: укажіть своє ім’я в [operator] name "
@@ -282,7 +283,7 @@ def unfit_to_send(sender: Sender, letters: Sequence[Letter]) -> list[str]:
     if not sender.address or domain in PLACEHOLDER_DOMAINS or domain.endswith(".example"):
         problems.append(f"адреса відправника — заглушка «{sender.address}»: укажіть скриньку міністерства "
                         f"в [mail] sender у consolidate.toml")
-    placeholders = placeholder_addresses(letters)
+    placeholders = placeholder_addresses(recipients)
     if placeholders:
         problems.append(f"адреси виконавців — заглушки ({len(placeholders)}, напр. {placeholders[0]}): замініть їх "
                         f"справжніми на аркуші «Виконавці» книги каталогу (consolidate catalogue export ФАЙЛ.xlsx, "
@@ -410,14 +411,13 @@ def _eml_path(folder: Path, letter: Letter, when: dt.datetime) -> Path:
     return path
 
 
-def placeholder_addresses(letters: Sequence[Letter]) -> list[str]:
-    """Recipient addresses on reserved example domains (the registry's placeholders)."""
+def placeholder_addresses(recipients: Sequence[str]) -> list[str]:
+    """Recipient addresses on reserved example domains (the registry's placeholders), each once."""
     out = []
-    for letter in letters:
-        for a in letter.recipients:
-            domain = a.rpartition("@")[2].lower()
-            if (domain in PLACEHOLDER_DOMAINS or domain.endswith(".example")) and a not in out:
-                out.append(a)
+    for a in recipients:
+        domain = a.rpartition("@")[2].lower()
+        if (domain in PLACEHOLDER_DOMAINS or domain.endswith(".example")) and a not in out:
+            out.append(a)
     return out
 
 

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from consolidate.ledger import Ledger
+from consolidate.workspace import open_workspace
 
 from .intake_util import filled
 from .web_util import Server, csrf_of, post_form, request, token_session, upload
@@ -68,8 +69,13 @@ def test_a_return_letter_goes_through_smtp_when_it_is_set(workspace, tmp_path):
     controller, inbox = start()
     try:
         cfg = workspace.root / "consolidate.toml"
-        cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[smtp]\nserver = "127.0.0.1:{controller.port}"\n',
-                       encoding="utf-8")
+        text = cfg.read_text(encoding="utf-8").replace('name = "Оператор"', 'name = "Олена Коваль"')
+        cfg.write_text(text.replace("@example.org", "@ministry.test")
+                       + f'\n[smtp]\nserver = "127.0.0.1:{controller.port}"\n', encoding="utf-8")
+        for registry in workspace.root.glob("templates/**/executors.csv"):   # real addresses, not placeholders
+            registry.write_text(registry.read_text(encoding="utf-8").replace("example.org", "ministry.test"),
+                                encoding="utf-8")
+        workspace = open_workspace(workspace.root)
         folder = tmp_path / "returns"
         folder.mkdir()
         good = filled(workspace.catalogue, folder, "Мін'юст звіт.xlsx")
@@ -153,3 +159,35 @@ def test_a_blocking_outlier_is_confirmed_with_a_reason_on_the_review_page(tmp_pa
         assert sorted(c.ref for c in confirmed) == sorted(refs)
         assert {(c.operator, c.reason) for c in confirmed} == {("Оператор", "Перевірено з виконавцем телефоном.")}
         assert [r.decision for r in ledger.reviews()] == ["accept"]
+
+
+def test_a_return_letter_is_not_sent_from_placeholders(workspace, tmp_path):
+    """[smtp] set but the workspace still has its placeholders («Оператор», example.org): the console refuses to
+    send, says why, and records neither the decision nor a letter (the same rule as the CLI's)."""
+    from .test_mail import start
+
+    controller, inbox = start()
+    try:
+        cfg = workspace.root / "consolidate.toml"
+        cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[smtp]\nserver = "127.0.0.1:{controller.port}"\n',
+                       encoding="utf-8")
+        folder = tmp_path / "returns"
+        folder.mkdir()
+        good = filled(workspace.catalogue, folder, "Мін'юст звіт.xlsx")
+        server = Server(workspace.root)
+        try:
+            cookie = token_session(server)
+            upload(server, cookie, csrf_of(server, cookie, "/intake"), [(good.name, good.read_bytes())])
+            status, _, page = post_form(server, "/review/return", {
+                "csrf": csrf_of(server, cookie), "executor": "MINJUST", "period": "2024",
+                "comment": "Додайте пояснення до заходу 2.2."}, cookie)
+            assert status == 409
+            assert "заглушки" in html.unescape(page.decode())
+        finally:
+            server.stop()
+        assert inbox.messages == []
+        with Ledger(workspace.ledger_path) as ledger:
+            assert [m for m in ledger.mails() if m.kind == "return"] == []
+            assert [r for r in ledger.reviews() if r.executor == "MINJUST"] == []
+    finally:
+        controller.stop()

@@ -46,11 +46,11 @@ def intake(ws: Workspace, paths: list[Path], names: dict[Path, str], *, refresh:
     """Receive uploaded files (saved under other names; ``names`` gives the senders' names), then refresh the
     status files — unless ``refresh`` is false: the console's intake queue refreshes them itself once it is
     quiet (:func:`refresh_status`), so that twenty clerks' uploads do not wait for twenty rewrites."""
-    from ..inbox import run_intake
     from ..statusfiles import after_change
+    from ..workflows.intake import intake as intake_workflow
 
     try:
-        return run_intake(ws, paths, names=names)
+        return intake_workflow(ws, paths, names=names).outcomes
     finally:
         if refresh:
             after_change(ws)
@@ -133,19 +133,13 @@ def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = F
 @refreshes_status
 def return_for_rework(ws: Workspace, code: str, period: str, comment: str, operator: str):
     """Record the decision and the letter: sent through [smtp] of consolidate.toml when it is set, else
-    written as .eml into out/mail/<period>/ for the clerk's mail program."""
-    from ..mail import deliver, workspace_sender
+    written as .eml into out/mail/<period>/ for the clerk's mail program (workflow ``review.return_for_rework``)."""
     from ..mailbox import smtp_from_workspace
-    from ..review import return_for_rework as record_return
-    from ..review import return_letter
+    from ..workflows.review import return_for_rework as return_workflow
 
     smtp = smtp_from_workspace(ws)   # a broken [smtp] stops here, before anything is recorded
-    with Ledger(ws.ledger_path) as ledger:
-        review = record_return(ws.catalogue, ledger, code, period, comment, operator)
-        sender = workspace_sender(ws)
-        records = deliver([return_letter(ws.catalogue, ledger, ws.root, review, sender)], sender, ledger,
-                          root=ws.root, mail_dir=ws.out / "mail" / period, smtp=smtp)
-    return review, records
+    done = return_workflow(ws, code, comment, period, operator=operator, smtp=smtp)
+    return done.decisions[0], done.letters.records
 
 
 def reconciliation(ws: Workspace, period: str, include_unapproved: bool = False):
@@ -230,24 +224,12 @@ def templates_zip(ws: Workspace, period: str, generate: bool) -> tuple[str, byte
 
 @refreshes_status
 def send_templates(ws: Workspace, period: str, resend: bool = False):
-    """Template letters to every expected executor not yet sent one (.eml files, or SMTP when configured)."""
-    from ..errors import ConsolidateError
-    from ..mail import deliver, earlier_letters, template_files, template_letter, workspace_sender
+    """Template letters to every expected executor not yet sent one (.eml files, or SMTP when configured;
+    workflow ``letters.send_templates``)."""
     from ..mailbox import smtp_from_workspace
-    from ..status import TEMPLATE
+    from ..workflows.letters import send_templates as send_workflow
 
-    cat = ws.catalogue
-    codes = cat.expected_executors()
-    with Ledger(ws.ledger_path) as ledger:
-        earlier = earlier_letters(ledger, TEMPLATE, period, codes) if not resend else {}
-        codes = [c for c in codes if c not in earlier]
-        if not codes:
-            raise ConsolidateError("Шаблони вже надіслано всім виконавцям; повторно не надіслано нічого.")
-        sender = workspace_sender(ws)
-        files = template_files(ws, period, codes)
-        letters = [template_letter(cat, period, c, files[c][0], files[c][1], sender) for c in codes]
-        return deliver(letters, sender, ledger, root=ws.root, mail_dir=ws.out / "mail" / period,
-                       smtp=smtp_from_workspace(ws))
+    return send_workflow(ws, period, smtp=smtp_from_workspace(ws), resend=resend, only_unsent=True).records
 
 
 def template_letters(ws: Workspace, period: str) -> dict:

@@ -47,13 +47,17 @@ class IntakeResult(Result):
 
 def intake(ws: Workspace, paths: list[Path] | None = None, *, period: str | None = None,
            on_start: Callable[[int], None] | None = None, on_outcome: Callable[[Any], None] | None = None,
-           received_at: dt.datetime | None = None) -> IntakeResult:
-    """Receive the files of inbox/ (or those given): check, archive, ledger, quarantine."""
+           received_at: dt.datetime | None = None, names: dict[Path, str] | None = None) -> IntakeResult:
+    """Receive the files of inbox/ (or those given): check, archive, ledger, quarantine.
+
+    ``names`` gives the sender's file name of files saved under other names (uploads, mail attachments)."""
     from ..inbox import run_intake
 
     if period:
         ws.use_period(period)
     kwargs: dict[str, Any] = {"on_start": on_start, "on_outcome": on_outcome}
+    if names:
+        kwargs["names"] = names
     if received_at is not None:
         kwargs["received_at"] = received_at
     return IntakeResult(run_intake(ws, list(paths) if paths else None, **kwargs))

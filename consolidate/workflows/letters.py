@@ -39,6 +39,19 @@ def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
         raise ConsolidateError("\n".join(lines))
 
 
+def refuse_unfit(sender, recipients, smtp, force: bool = False) -> list[str]:
+    """The reasons letters from ``sender`` to ``recipients`` are not yet fit to send (placeholders of a fresh
+    workspace); sending them through SMTP is refused (a ``ConsolidateError``) unless ``force``."""
+    from ..mail import unfit_to_send
+
+    problems = unfit_to_send(sender, recipients)
+    if problems and smtp is not None and not force:
+        raise ConsolidateError("Листи не надіслано: налаштування ще містять заглушки —\n"
+                               + "\n".join(f"  • {p};" for p in problems)
+                               + "\nВиправте їх (або, щоб надіслати все одно, додайте --force).")
+    return problems
+
+
 def deliver(ws: Workspace, ledger, letters, sender, smtp, period: str, what: str, *, force: bool = False,
             now: dt.datetime | None = None) -> LettersDelivered:
     """Write the letters as .eml drafts, or send them through SMTP — never from a fresh workspace's placeholders.
@@ -47,21 +60,20 @@ def deliver(ws: Workspace, ledger, letters, sender, smtp, period: str, what: str
     unless ``force``; drafts are written, with the same reasons returned in ``unfit``.
     """
     from ..mail import deliver as deliver_mail
-    from ..mail import unfit_to_send
 
-    problems = unfit_to_send(sender, letters)
-    if problems and smtp is not None and not force:
-        raise ConsolidateError("Листи не надіслано: налаштування ще містять заглушки —\n"
-                               + "\n".join(f"  • {p};" for p in problems)
-                               + "\nВиправте їх (або, щоб надіслати все одно, додайте --force).")
+    problems = refuse_unfit(sender, [a for letter in letters for a in letter.recipients], smtp, force)
     mail_dir = ws.out / "mail" / period
     records = deliver_mail(letters, sender, ledger, root=ws.root, mail_dir=mail_dir, smtp=smtp, now=now)
     return LettersDelivered(period, what, records, mail_dir, smtp.address if smtp is not None else None, problems)
 
 
 def send_templates(ws: Workspace, period: str | None = None, executors=(), *, smtp=None, resend: bool = False,
-                   force: bool = False) -> LettersDelivered:
-    """One letter per executor with its template attached (refused for those already sent one, unless ``resend``)."""
+                   force: bool = False, only_unsent: bool = False) -> LettersDelivered:
+    """One letter per executor with its template attached.
+
+    Executors already sent one are refused (nothing sent) unless ``resend``; with ``only_unsent`` they are
+    left out instead and the others get theirs (refused only when every one of them has had a letter).
+    """
     from ..mail import earlier_letters, template_files, template_letter, workspace_sender
     from ..status import TEMPLATE
 
@@ -70,8 +82,12 @@ def send_templates(ws: Workspace, period: str | None = None, executors=(), *, sm
     sender = workspace_sender(ws)
     with Ledger(ws.ledger_path) as ledger:
         if not resend:
-            _refuse_repeat(earlier_letters(ledger, TEMPLATE, period, codes), "Шаблон",
-                           "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).")
+            earlier = earlier_letters(ledger, TEMPLATE, period, codes)
+            if only_unsent and len(earlier) < len(codes):
+                codes = [c for c in codes if c not in earlier]
+            else:
+                _refuse_repeat(earlier, "Шаблон",
+                               "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).")
         files = template_files(ws, period, codes)
         letters = [template_letter(ws.catalogue, period, code, *files[code], sender) for code in codes]
         return deliver(ws, ledger, letters, sender, smtp, period, "шаблони", force=force)

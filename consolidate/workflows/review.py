@@ -94,14 +94,16 @@ def confirm(ws: Workspace, executor: str, confirm_refs, reason: str = "", period
 def return_for_rework(ws: Workspace, executor: str, comment: str, period: str | None = None, *,
                       operator: str | None = None, smtp=None, now: dt.datetime | None = None) -> Decided:
     """Return the latest return with a comment, and prepare (or send) the letter with the executor's own file."""
-    from ..mail import workspace_sender
+    from ..mail import recipients_of, workspace_sender
     from ..review import return_for_rework as record_return
     from ..review import return_letter
-    from .letters import deliver
+    from .letters import deliver, refuse_unfit
 
     period = resolve_period(ws, period)
     who = operator_name(ws, operator)
     code = executor_code(ws, executor)
+    # refused before the decision is recorded: a decision without its letter would tell the executor nothing
+    refuse_unfit(workspace_sender(ws), recipients_of(ws.catalogue, code), smtp)
     with Ledger(ws.ledger_path) as ledger:
         decision = record_return(ws.catalogue, ledger, code, period, comment, who, now=now)
         sender = workspace_sender(ws)
