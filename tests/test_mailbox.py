@@ -25,6 +25,8 @@ from .mail_util import (PASSWORD, Dovecot, forwarded, oem_name, outlook, outlook
                         zip_windows)
 from .test_mail import start
 
+pytestmark = pytest.mark.slow   # every test here talks to a real Dovecot started for it
+
 ENV = "CONSOLIDATE_IMAP_PASSWORD"
 
 

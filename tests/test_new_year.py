@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 
 import openpyxl
@@ -39,6 +41,7 @@ def cycle(ws, period: str, n: int) -> None:
     run("review", "accept", *EXECUTORS, "-w", ws.root, "--period", period, "--force")
 
 
+@pytest.mark.slow   # a whole cycle: in CI's run, not in the fast one
 def test_new_year_then_a_2025_cycle_leaves_2024_reproducible(workspace, tmp_path):
     ws = workspace
     cycle(ws, "2024", 1)

@@ -3,6 +3,8 @@ intake → reconcile → report (xlsx and docx); quarterly periods and the year 
 
 from __future__ import annotations
 
+import pytest
+
 import io
 import json
 
@@ -54,6 +56,7 @@ def cycle(ws, period: str) -> None:
     run("review", "accept", *cat.expected_executors(), "-w", ws.root, "-p", period, "--force")
 
 
+@pytest.mark.slow   # a whole cycle: in CI's run, not in the fast one
 def test_regional_programme_full_cycle(tmp_path):
     cat = catalogue()
     book = tmp_path / "програма.xlsx"

@@ -470,6 +470,7 @@ def test_fast_sheet_writer_gives_xlsxwriter_own_bytes(monkeypatch, generated):
     assert ours[3:] == [generated[code].path.read_bytes() for code in EXECUTORS]
 
 
+@pytest.mark.slow   # a whole cycle: in CI's run, not in the fast one
 def test_generation_rate(tmp_path):
     rounds = 3
     start = time.perf_counter()
