@@ -188,7 +188,8 @@ class Catalogue:
         members_of = self._memo.get("group_members")
         if members_of is None:
             members_of = self._memo["group_members"] = {
-                group: [e.code for e in self.registry if e.kind in kinds] for group, (_, kinds) in GROUPS.items()}
+                group: [e.code for e in self.registry if e.kind in kinds] for group, (_, kinds) in GROUPS.items()
+            }
         out: list[str] = []
         seen: set[str] = set()
         for code in codes:
@@ -264,9 +265,13 @@ class Catalogue:
     def check_period(self, period: str) -> str:
         m = PERIOD_RE.match(period or "")
         if not m:
-            raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (рік або квартал року)")
+            raise ConsolidateError(
+                f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (рік або квартал року)"
+            )
         if int(m.group(1)) != self.programme.report_year:
-            raise ConsolidateError(f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})")
+            raise ConsolidateError(
+                f"Період «{period}» не належить до звітного року каталогу ({self.programme.report_year})"
+            )
         return period
 
     def deadline(self, period: str) -> dt.date:
@@ -297,6 +302,7 @@ def period_label(period: str) -> str:
 # loading and validation
 # ---------------------------------------------------------------------------------
 
+
 def _num(value, where: str, problems: list[str], name: str) -> float | None:
     if value is None or value == "":
         return None
@@ -320,7 +326,9 @@ def load_catalogue(templates_dir: Path) -> Catalogue:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", рядок {mark.line + 1}" if mark else ""
-        raise CatalogueError([f"{path}{line}: файл каталогу не є коректним YAML ({getattr(exc, 'problem', exc)})"]) from exc
+        raise CatalogueError(
+            [f"{path}{line}: файл каталогу не є коректним YAML ({getattr(exc, 'problem', exc)})"]
+        ) from exc
     return build_catalogue(data, registry, path)
 
 
@@ -344,10 +352,16 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
     if customer_exec and customer_exec not in registry:
         problems.append(f"{where}: невідомий виконавець «{customer_exec}» у полі customer_executor")
     programme = Programme(
-        code=str(p.get("code", "")), title=str(p.get("title", "")), act=str(p.get("act", "")),
-        customer=str(p.get("customer", "")), customer_executor=customer_exec, term=str(p.get("term", "")),
-        report_year=int(p.get("report_year") or 0), deadline=deadline or dt.date.today(),
-        quarter_deadline_day=int(p.get("quarter_deadline_day") or 15), version=str(p.get("version", "")),
+        code=str(p.get("code", "")),
+        title=str(p.get("title", "")),
+        act=str(p.get("act", "")),
+        customer=str(p.get("customer", "")),
+        customer_executor=customer_exec,
+        term=str(p.get("term", "")),
+        report_year=int(p.get("report_year") or 0),
+        deadline=deadline or dt.date.today(),
+        quarter_deadline_day=int(p.get("quarter_deadline_day") or 15),
+        version=str(p.get("version", "")),
         title_genitive=str(p.get("title_genitive") or p.get("title", "")),
     )
     tasks: list[Task] = []
@@ -399,8 +413,10 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
                 planned = _num(i.get("planned"), iwhere, problems, "planned")
                 quarterly = str(i.get("quarterly") or "")
                 if quarterly and quarterly not in QUARTERLY:
-                    problems.append(f"{iwhere}: невідомий спосіб квартальних даних «{quarterly}» "
-                                    f"(очікується: {', '.join(QUARTERLY)})")
+                    problems.append(
+                        f"{iwhere}: невідомий спосіб квартальних даних «{quarterly}» "
+                        f"(очікується: {', '.join(QUARTERLY)})"
+                    )
                 plans_in = i.get("plans") or {}
                 plans: list[tuple[str, float]] = []
                 if not isinstance(plans_in, dict):
@@ -412,17 +428,29 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
                     if amount_ is not None:
                         plans.append((str(code), amount_))
                 if claim(iid, iwhere):
-                    indicators.append(Indicator(
-                        iid, mid, str(i.get("name") or ""), unit, planned, str(rule or ""),
-                        str(i.get("rule_why") or ""), str(i.get("numerator") or ""), str(i.get("denominator") or ""),
-                        quarterly, tuple(plans),
-                    ))
+                    indicators.append(
+                        Indicator(
+                            iid,
+                            mid,
+                            str(i.get("name") or ""),
+                            unit,
+                            planned,
+                            str(rule or ""),
+                            str(i.get("rule_why") or ""),
+                            str(i.get("numerator") or ""),
+                            str(i.get("denominator") or ""),
+                            quarterly,
+                            tuple(plans),
+                        )
+                    )
             for f in m.get("funding") or []:
                 fid = str(f.get("id") or "")
                 fwhere = f"{mwhere} › рядок фінансування {fid or '?'}"
                 source = f.get("source")
                 if source not in SOURCES:
-                    problems.append(f"{fwhere}: невідоме джерело фінансування «{source}» (очікується: {', '.join(SOURCES)})")
+                    problems.append(
+                        f"{fwhere}: невідоме джерело фінансування «{source}» (очікується: {', '.join(SOURCES)})"
+                    )
                 holder = str(f.get("holder") or "")
                 if not holder:
                     problems.append(f"{fwhere}: не вказано розпорядника коштів (holder)")
@@ -431,16 +459,26 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
                 prog = _num(f.get("programme_amount"), fwhere, problems, "programme_amount")
                 planned = _num(f.get("planned"), fwhere, problems, "planned")
                 if claim(fid, fwhere):
-                    funding.append(FundingLine(
-                        fid, mid, holder, str(source or ""), str(f.get("source_label") or SOURCE_LABELS.get(source, "")),
-                        prog, planned, str(f.get("budget_code") or ""),
-                    ))
+                    funding.append(
+                        FundingLine(
+                            fid,
+                            mid,
+                            holder,
+                            str(source or ""),
+                            str(f.get("source_label") or SOURCE_LABELS.get(source, "")),
+                            prog,
+                            planned,
+                            str(f.get("budget_code") or ""),
+                        )
+                    )
     measure_by_id = {m.id: m for m in measures}
     for ind in indicators:
         m = measure_by_id.get(ind.measure_id)
         if ind.rule == "lead" and m is not None and m.executors and m.executors[0] in GROUPS:
-            problems.append(f"{path}: показник {ind.id}: правило «lead» потребує одного відповідального виконавця, "
-                            f"а першим у заході {m.id} названо групу «{m.executors[0]}»")
+            problems.append(
+                f"{path}: показник {ind.id}: правило «lead» потребує одного відповідального виконавця, "
+                f"а першим у заході {m.id} названо групу «{m.executors[0]}»"
+            )
     if not tasks:
         problems.append(f"{path}: каталог не містить жодного завдання")
     if problems:
@@ -450,8 +488,10 @@ def build_catalogue(data: dict, registry: Registry, path: Path | str = CATALOGUE
         named = set(cat.executors_of(ind.measure_id))
         for code, _ in ind.plans:
             if code not in named:
-                problems.append(f"{path}: показник {ind.id}: план для виконавця «{code}», якого не названо "
-                                f"серед виконавців заходу {ind.measure_id}")
+                problems.append(
+                    f"{path}: показник {ind.id}: план для виконавця «{code}», якого не названо "
+                    f"серед виконавців заходу {ind.measure_id}"
+                )
     if problems:
         raise CatalogueError(problems)
     return cat
@@ -466,10 +506,19 @@ def _plain_number(value: float | None):
 def catalogue_data(cat: Catalogue) -> dict:
     """The catalogue as the nested structure of catalogue.yaml (``build_catalogue`` reads it back unchanged)."""
     p = cat.programme
-    programme = {"code": p.code, "title": p.title, "title_genitive": p.title_genitive, "act": p.act,
-                 "customer": p.customer, "customer_executor": p.customer_executor, "term": p.term,
-                 "report_year": p.report_year, "deadline": p.deadline.isoformat(),
-                 "quarter_deadline_day": p.quarter_deadline_day, "version": p.version}
+    programme = {
+        "code": p.code,
+        "title": p.title,
+        "title_genitive": p.title_genitive,
+        "act": p.act,
+        "customer": p.customer,
+        "customer_executor": p.customer_executor,
+        "term": p.term,
+        "report_year": p.report_year,
+        "deadline": p.deadline.isoformat(),
+        "quarter_deadline_day": p.quarter_deadline_day,
+        "version": p.version,
+    }
     tasks = []
     for t in cat.tasks:
         measures = []
@@ -485,8 +534,14 @@ def catalogue_data(cat: Catalogue) -> dict:
                 indicators.append(ind)
             funding = []
             for f in cat.funding_of(m.id):
-                line = {"id": f.id, "holder": f.holder, "source": f.source, "source_label": f.source_label,
-                        "programme_amount": _plain_number(f.programme_amount), "planned": _plain_number(f.planned)}
+                line = {
+                    "id": f.id,
+                    "holder": f.holder,
+                    "source": f.source,
+                    "source_label": f.source_label,
+                    "programme_amount": _plain_number(f.programme_amount),
+                    "planned": _plain_number(f.planned),
+                }
                 if f.budget_code:
                     line["budget_code"] = f.budget_code
                 funding.append(line)

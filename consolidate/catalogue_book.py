@@ -45,16 +45,16 @@ MAX_FILE_BYTES = 20 * MiB
 MAX_ENTRIES = 500
 MAX_TOTAL_BYTES = 200 * MiB
 MAX_RATIO = 200
-MAX_ROWS = 200_000        # rows of one sheet (a catalogue with every hromada has a few thousand)
+MAX_ROWS = 200_000  # rows of one sheet (a catalogue with every hromada has a few thousand)
 MAX_COLS = 64
-EXECUTOR_ROWS = 5000      # rows of «Виконавці» offered in the executor dropdowns
+EXECUTOR_ROWS = 5000  # rows of «Виконавці» offered in the executor dropdowns
 
 
 @dataclass(frozen=True)
 class Col:
     code: str
     label: str
-    kind: str = "text"          # text | int | number | choice | executor | executors
+    kind: str = "text"  # text | int | number | choice | executor | executors
     required: bool = False
     help: str = ""
     choices: tuple[str, ...] = ()
@@ -68,61 +68,127 @@ class SheetSpec:
     about: str
 
 
-ID = Col("id", "ID", required=True, help="Стабільний ідентифікатор; ніколи не перенумеровуйте (на нього посилаються "
-                                        "шаблони, звіти і журнал).")
+ID = Col(
+    "id",
+    "ID",
+    required=True,
+    help="Стабільний ідентифікатор; ніколи не перенумеровуйте (на нього посилаються шаблони, звіти і журнал).",
+)
 SHEETS = (
-    SheetSpec("tasks", "Завдання", (
-        ID,
-        Col("number", "Номер", "int", True, "Номер завдання в акті програми."),
-        Col("name", "Назва завдання", required=True, help="Назва дослівно, як в акті."),
-    ), "Завдання програми, по одному в рядку."),
-    SheetSpec("measures", "Заходи", (
-        ID,
-        Col("task", "Завдання", "ref", True, "ID завдання з аркуша «Завдання»."),
-        Col("number", "Номер", "int", True, "Номер заходу в межах завдання."),
-        Col("text", "Зміст заходу", required=True, help="Текст заходу дослівно, як в акті."),
-        Col("lead", "Відповідальний виконавець", "executor", True,
-            "Код виконавця з аркуша «Виконавці» або група (" + ", ".join(GROUPS) + "); названий першим."),
-        Col("others", "Інші виконавці", "executors", False,
-            "Коди інших виконавців і груп через «;», у порядку акта."),
-    ), "Заходи завдань; виконавці — коди з аркуша «Виконавці» або групи."),
-    SheetSpec("indicators", "Показники", (
-        ID,
-        Col("measure", "Захід", "ref", True, "ID заходу з аркуша «Заходи»."),
-        Col("name", "Назва показника", required=True),
-        Col("unit", "Одиниця", "choice", True, "Одиниця виміру (код).", UNITS),
-        Col("planned", "План", "number", False, "Планове значення на програму загалом; порожньо — план не встановлено."),
-        Col("rule", "Правило зведення", "choice", True, "Як показники виконавців зводяться в національний.", RULES),
-        Col("rule_why", "Чому це правило", help="Пояснення вибору правила (необов’язково)."),
-        Col("numerator", "Чисельник", help="Для відсоткових показників: що рахують у чисельнику."),
-        Col("denominator", "Знаменник", help="Для відсоткових показників: що рахують у знаменнику."),
-        Col("quarterly", "Квартальні дані", "choice", False,
-            "Як подаються квартальні значення: cumulative — наростаючим підсумком з початку року (IV квартал "
-            "дорівнює року), per_quarter — окремо за кожен квартал (рік — сума кварталів).", QUARTERLY),
-        Col("plans", "Плани виконавців", help="Власні плани виконавців: «КОД=число» через «;», напр. «КОД1=12; "
-                                               "КОД2=8». Порожньо — лише план на програму загалом."),
-    ), "Показники заходів з правилом зведення."),
-    SheetSpec("funding", "Фінансування", (
-        ID,
-        Col("measure", "Захід", "ref", True, "ID заходу з аркуша «Заходи»."),
-        Col("holder", "Розпорядник коштів", "executor", True,
-            "Код виконавця, який звітує про цей рядок, або група (рядок на програму загалом, ніхто не звітує)."),
-        Col("source", "Джерело", "choice", True, "Джерело фінансування (код).", SOURCES),
-        Col("source_label", "Назва джерела", help="Як джерело названо у звіті; порожньо — типова назва."),
-        Col("programme_amount", "Обсяг за програмою, тис. грн", "number"),
-        Col("planned", "Передбачено на рік, тис. грн", "number"),
-        Col("budget_code", "КПКВК", help="Код програмної класифікації видатків (текстом)."),
-    ), "Рядки фінансування заходів: захід × джерело × розпорядник."),
-    SheetSpec("executors", "Виконавці", (
-        Col("code", "ID", required=True, help="Код виконавця (латиницею, без пробілів); ніколи не змінюйте."),
-        Col("short_name", "Коротка назва", required=True),
-        Col("full_name", "Повна назва"),
-        Col("kind", "Тип", "choice", True, "Тип виконавця (код).", KINDS),
-        Col("parent", "Входить до", "executor", False, "Код виконавця, до якого належить (напр. громада — до області)."),
-        Col("emails", "E-mail", help="Адреси через «;»."),
-        Col("contact_person", "Контактна особа"),
-        Col("aliases", "Інші назви", help="Інші назви, під якими виконавець трапляється в текстах, через «;»."),
-    ), "Реєстр виконавців: хто звітує."),
+    SheetSpec(
+        "tasks",
+        "Завдання",
+        (
+            ID,
+            Col("number", "Номер", "int", True, "Номер завдання в акті програми."),
+            Col("name", "Назва завдання", required=True, help="Назва дослівно, як в акті."),
+        ),
+        "Завдання програми, по одному в рядку.",
+    ),
+    SheetSpec(
+        "measures",
+        "Заходи",
+        (
+            ID,
+            Col("task", "Завдання", "ref", True, "ID завдання з аркуша «Завдання»."),
+            Col("number", "Номер", "int", True, "Номер заходу в межах завдання."),
+            Col("text", "Зміст заходу", required=True, help="Текст заходу дослівно, як в акті."),
+            Col(
+                "lead",
+                "Відповідальний виконавець",
+                "executor",
+                True,
+                "Код виконавця з аркуша «Виконавці» або група (" + ", ".join(GROUPS) + "); названий першим.",
+            ),
+            Col(
+                "others",
+                "Інші виконавці",
+                "executors",
+                False,
+                "Коди інших виконавців і груп через «;», у порядку акта.",
+            ),
+        ),
+        "Заходи завдань; виконавці — коди з аркуша «Виконавці» або групи.",
+    ),
+    SheetSpec(
+        "indicators",
+        "Показники",
+        (
+            ID,
+            Col("measure", "Захід", "ref", True, "ID заходу з аркуша «Заходи»."),
+            Col("name", "Назва показника", required=True),
+            Col("unit", "Одиниця", "choice", True, "Одиниця виміру (код).", UNITS),
+            Col(
+                "planned",
+                "План",
+                "number",
+                False,
+                "Планове значення на програму загалом; порожньо — план не встановлено.",
+            ),
+            Col("rule", "Правило зведення", "choice", True, "Як показники виконавців зводяться в національний.", RULES),
+            Col("rule_why", "Чому це правило", help="Пояснення вибору правила (необов’язково)."),
+            Col("numerator", "Чисельник", help="Для відсоткових показників: що рахують у чисельнику."),
+            Col("denominator", "Знаменник", help="Для відсоткових показників: що рахують у знаменнику."),
+            Col(
+                "quarterly",
+                "Квартальні дані",
+                "choice",
+                False,
+                "Як подаються квартальні значення: cumulative — наростаючим підсумком з початку року (IV квартал "
+                "дорівнює року), per_quarter — окремо за кожен квартал (рік — сума кварталів).",
+                QUARTERLY,
+            ),
+            Col(
+                "plans",
+                "Плани виконавців",
+                help="Власні плани виконавців: «КОД=число» через «;», напр. «КОД1=12; "
+                "КОД2=8». Порожньо — лише план на програму загалом.",
+            ),
+        ),
+        "Показники заходів з правилом зведення.",
+    ),
+    SheetSpec(
+        "funding",
+        "Фінансування",
+        (
+            ID,
+            Col("measure", "Захід", "ref", True, "ID заходу з аркуша «Заходи»."),
+            Col(
+                "holder",
+                "Розпорядник коштів",
+                "executor",
+                True,
+                "Код виконавця, який звітує про цей рядок, або група (рядок на програму загалом, ніхто не звітує).",
+            ),
+            Col("source", "Джерело", "choice", True, "Джерело фінансування (код).", SOURCES),
+            Col("source_label", "Назва джерела", help="Як джерело названо у звіті; порожньо — типова назва."),
+            Col("programme_amount", "Обсяг за програмою, тис. грн", "number"),
+            Col("planned", "Передбачено на рік, тис. грн", "number"),
+            Col("budget_code", "КПКВК", help="Код програмної класифікації видатків (текстом)."),
+        ),
+        "Рядки фінансування заходів: захід × джерело × розпорядник.",
+    ),
+    SheetSpec(
+        "executors",
+        "Виконавці",
+        (
+            Col("code", "ID", required=True, help="Код виконавця (латиницею, без пробілів); ніколи не змінюйте."),
+            Col("short_name", "Коротка назва", required=True),
+            Col("full_name", "Повна назва"),
+            Col("kind", "Тип", "choice", True, "Тип виконавця (код).", KINDS),
+            Col(
+                "parent",
+                "Входить до",
+                "executor",
+                False,
+                "Код виконавця, до якого належить (напр. громада — до області).",
+            ),
+            Col("emails", "E-mail", help="Адреси через «;»."),
+            Col("contact_person", "Контактна особа"),
+            Col("aliases", "Інші назви", help="Інші назви, під якими виконавець трапляється в текстах, через «;»."),
+        ),
+        "Реєстр виконавців: хто звітує.",
+    ),
 )
 SPEC = {s.key: s for s in SHEETS}
 PROGRAMME_SHEET = "Програма"
@@ -140,8 +206,13 @@ PROGRAMME_FIELDS = (
     ("quarter_deadline_day", "День місяця, до якого подають квартальні звіти", False),
     ("version", "Версія каталогу", True),
 )
-CHOICE_LABELS = {"unit": UNIT_LABELS, "rule": RULE_LABELS, "source": SOURCE_LABELS, "kind": KIND_LABELS,
-                 "quarterly": QUARTERLY_LABELS}
+CHOICE_LABELS = {
+    "unit": UNIT_LABELS,
+    "rule": RULE_LABELS,
+    "source": SOURCE_LABELS,
+    "kind": KIND_LABELS,
+    "quarterly": QUARTERLY_LABELS,
+}
 
 
 @dataclass(frozen=True)
@@ -182,6 +253,7 @@ def _a1(row: int, col: int) -> str:
 # export
 # ---------------------------------------------------------------------------------
 
+
 def _num_out(value):
     if value is None:
         return None
@@ -195,25 +267,59 @@ def _rows(cat: Catalogue) -> dict[str, list[dict]]:
         out["tasks"].append({"id": t["id"], "number": t["number"], "name": t["name"]})
         for m in t.get("measures", []):
             execs = list(m.get("executors") or [])
-            out["measures"].append({"id": m["id"], "task": t["id"], "number": m["number"], "text": m["text"],
-                                    "lead": execs[0] if execs else "", "others": "; ".join(execs[1:])})
+            out["measures"].append(
+                {
+                    "id": m["id"],
+                    "task": t["id"],
+                    "number": m["number"],
+                    "text": m["text"],
+                    "lead": execs[0] if execs else "",
+                    "others": "; ".join(execs[1:]),
+                }
+            )
             for i in m.get("indicators", []):
                 plans = i.get("plans") or {}
-                out["indicators"].append({
-                    "id": i["id"], "measure": m["id"], "name": i["name"], "unit": i["unit"],
-                    "planned": i.get("planned"), "rule": i["rule"], "rule_why": i.get("rule_why", ""),
-                    "numerator": i.get("numerator", ""), "denominator": i.get("denominator", ""),
-                    "quarterly": i.get("quarterly", ""),
-                    "plans": "; ".join(f"{k}={_fmt_plan(v)}" for k, v in plans.items())})
+                out["indicators"].append(
+                    {
+                        "id": i["id"],
+                        "measure": m["id"],
+                        "name": i["name"],
+                        "unit": i["unit"],
+                        "planned": i.get("planned"),
+                        "rule": i["rule"],
+                        "rule_why": i.get("rule_why", ""),
+                        "numerator": i.get("numerator", ""),
+                        "denominator": i.get("denominator", ""),
+                        "quarterly": i.get("quarterly", ""),
+                        "plans": "; ".join(f"{k}={_fmt_plan(v)}" for k, v in plans.items()),
+                    }
+                )
             for f in m.get("funding", []):
-                out["funding"].append({
-                    "id": f["id"], "measure": m["id"], "holder": f["holder"], "source": f["source"],
-                    "source_label": f.get("source_label", ""), "programme_amount": f.get("programme_amount"),
-                    "planned": f.get("planned"), "budget_code": f.get("budget_code", "")})
+                out["funding"].append(
+                    {
+                        "id": f["id"],
+                        "measure": m["id"],
+                        "holder": f["holder"],
+                        "source": f["source"],
+                        "source_label": f.get("source_label", ""),
+                        "programme_amount": f.get("programme_amount"),
+                        "planned": f.get("planned"),
+                        "budget_code": f.get("budget_code", ""),
+                    }
+                )
     for e in cat.registry:
-        out["executors"].append({"code": e.code, "short_name": e.short_name, "full_name": e.full_name,
-                                 "kind": e.kind, "parent": e.parent, "emails": "; ".join(e.emails),
-                                 "contact_person": e.contact_person, "aliases": "; ".join(e.aliases)})
+        out["executors"].append(
+            {
+                "code": e.code,
+                "short_name": e.short_name,
+                "full_name": e.full_name,
+                "kind": e.kind,
+                "parent": e.parent,
+                "emails": "; ".join(e.emails),
+                "contact_person": e.contact_person,
+                "aliases": "; ".join(e.aliases),
+            }
+        )
     return out
 
 
@@ -225,8 +331,9 @@ def _fmt_plan(value) -> str:
 def export_book(cat: Catalogue, path: Path | str | None = None) -> bytes:
     """The catalogue as an .xlsx workbook (bytes; written to ``path`` too when given)."""
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-                                   "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     wb.set_properties({"title": f"Каталог програми {cat.programme.code}", "created": dt.datetime(2000, 1, 1)})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -279,18 +386,47 @@ def export_book(cat: Catalogue, path: Path | str | None = None) -> bytes:
                 width = 60
             ws.set_column(c, c, width, wrap if width >= 40 else None)
             if col.kind == "choice":
-                ws.data_validation(1, c, last, c, {
-                    "validate": "list", "source": list(col.choices), "error_title": col.label,
-                    "error_message": "Оберіть значення зі списку: " + ", ".join(col.choices)})
+                ws.data_validation(
+                    1,
+                    c,
+                    last,
+                    c,
+                    {
+                        "validate": "list",
+                        "source": list(col.choices),
+                        "error_title": col.label,
+                        "error_message": "Оберіть значення зі списку: " + ", ".join(col.choices),
+                    },
+                )
             elif col.kind == "executor":
-                ws.data_validation(1, c, last, c, {
-                    "validate": "list", "source": f"='Виконавці'!$A$2:$A${last_exec}", "error_type": "information",
-                    "input_title": col.label[:32], "input_message": ("Код з аркуша «Виконавці» або група: "
-                                                                    + ", ".join(GROUPS))[:255]})
+                ws.data_validation(
+                    1,
+                    c,
+                    last,
+                    c,
+                    {
+                        "validate": "list",
+                        "source": f"='Виконавці'!$A$2:$A${last_exec}",
+                        "error_type": "information",
+                        "input_title": col.label[:32],
+                        "input_message": ("Код з аркуша «Виконавці» або група: " + ", ".join(GROUPS))[:255],
+                    },
+                )
             elif col.kind in ("int", "number"):
-                ws.data_validation(1, c, last, c, {
-                    "validate": "decimal", "criteria": ">=", "value": 0, "ignore_blank": True,
-                    "error_title": col.label[:32], "error_message": "Очікується невід’ємне число."})
+                ws.data_validation(
+                    1,
+                    c,
+                    last,
+                    c,
+                    {
+                        "validate": "decimal",
+                        "criteria": ">=",
+                        "value": 0,
+                        "ignore_blank": True,
+                        "error_title": col.label[:32],
+                        "error_message": "Очікується невід’ємне число.",
+                    },
+                )
         for r, item in enumerate(items, 1):
             for c, col in enumerate(spec.cols):
                 value = item.get(col.code)
@@ -321,8 +457,15 @@ def export_book(cat: Catalogue, path: Path | str | None = None) -> bytes:
             elif col.kind in ("executor", "executors"):
                 allowed = "коди з аркуша «Виконавці»; групи: " + "; ".join(f"{g} — {GROUPS[g][0]}" for g in GROUPS)
             notes.append((spec.name, col.label, (col.help or "") + (" Обов’язкова." if col.required else ""), allowed))
-    notes.append(("", "", "Імпорт («consolidate catalogue import ФАЙЛ») перевіряє всю книгу і замінює каталог лише "
-                          "тоді, коли помилок немає; інакше перелічує кожну помилку з аркушем і клітинкою.", ""))
+    notes.append(
+        (
+            "",
+            "",
+            "Імпорт («consolidate catalogue import ФАЙЛ») перевіряє всю книгу і замінює каталог лише "
+            "тоді, коли помилок немає; інакше перелічує кожну помилку з аркушем і клітинкою.",
+            "",
+        )
+    )
     notes.append(("", "", "Формули не обчислюються: у клітинках мають бути значення.", ""))
     for r, row in enumerate(notes, 1):
         for c, value in enumerate(row):
@@ -348,8 +491,11 @@ def _sniff(data: bytes) -> tuple[str, zipfile.ZipFile | None]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         names = set(zf.namelist())
-        if ("mimetype" in names and zf.getinfo("mimetype").file_size < 200
-                and b"opendocument.spreadsheet" in zf.read("mimetype")):
+        if (
+            "mimetype" in names
+            and zf.getinfo("mimetype").file_size < 200
+            and b"opendocument.spreadsheet" in zf.read("mimetype")
+        ):
             return "ods", zf
         if "xl/workbook.xml" in names:
             return "xlsx", zf
@@ -430,8 +576,9 @@ def _load(data: bytes, name: str) -> tuple[dict[str, list[list]], dict[str, set[
         raise _Refuse(f"файл завеликий ({len(data) // MiB} МіБ; допустимо до {MAX_FILE_BYTES // MiB} МіБ)")
     fmt, zf = _sniff(data)
     if not fmt:
-        raise _Refuse("файл не є книгою .xlsx чи .ods (збережіть каталог у Excel як .xlsx або в LibreOffice як "
-                      ".ods чи .xlsx)")
+        raise _Refuse(
+            "файл не є книгою .xlsx чи .ods (збережіть каталог у Excel як .xlsx або в LibreOffice як .ods чи .xlsx)"
+        )
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
         raise _Refuse(f"файл містить {len(infos)} частин: ознака «zip-бомби»")
@@ -459,8 +606,10 @@ def _load(data: bytes, name: str) -> tuple[dict[str, list[list]], dict[str, set[
                     c = c * 26 + ch - 64
                 max_row, max_col = max(max_row, digits), max(max_col, c)
             if max_row > MAX_ROWS or max_col > MAX_COLS * 4:
-                raise _Refuse(f"аркуш «{sheet}» займає {plural(max_row, 'рядок')} × {plural(max_col, 'колонка', 'колонки', 'колонок')}: далекі клітинки; "
-                              f"видаліть їх і збережіть знову")
+                raise _Refuse(
+                    f"аркуш «{sheet}» займає {plural(max_row, 'рядок')} × {plural(max_col, 'колонка', 'колонки', 'колонок')}: далекі клітинки; "
+                    f"видаліть їх і збережіть знову"
+                )
             if b"<f" in xml:
                 formulas[sheet] = {m.group(1).decode() for m in _FORMULA_CELL.finditer(xml)}
     else:
@@ -494,6 +643,7 @@ def _load(data: bytes, name: str) -> tuple[dict[str, list[list]], dict[str, set[
 # ---------------------------------------------------------------------------------
 # import: the cells → a catalogue
 # ---------------------------------------------------------------------------------
+
 
 def _cell_text(value) -> str:
     if value is None:
@@ -563,7 +713,9 @@ def _header(book: _Book, spec: SheetSpec, rows: list[list]) -> dict[str, int] | 
         return None
     labels = [_cell_text(v) for v in rows[0]]
     if not labels or labels[0] != "ID":
-        book.problem(spec.name, "A1", f"перша колонка заголовка має бути «ID», знайдено «{labels[0] if labels else ''}»")
+        book.problem(
+            spec.name, "A1", f"перша колонка заголовка має бути «ID», знайдено «{labels[0] if labels else ''}»"
+        )
     found: dict[str, int] = {}
     norm = {" ".join(lbl.split()).casefold(): i for i, lbl in enumerate(labels) if lbl}
     for col in spec.cols:
@@ -571,8 +723,11 @@ def _header(book: _Book, spec: SheetSpec, rows: list[list]) -> dict[str, int] | 
         if idx is not None:
             found[col.code] = idx
         elif col.required:
-            book.problem(spec.name, f"{col_letter(len(labels))}1",
-                         f"у заголовку бракує колонки «{col.label}» (колонки аркуша описано на аркуші «{HELP_SHEET}»)")
+            book.problem(
+                spec.name,
+                f"{col_letter(len(labels))}1",
+                f"у заголовку бракує колонки «{col.label}» (колонки аркуша описано на аркуші «{HELP_SHEET}»)",
+            )
     return found
 
 
@@ -602,8 +757,11 @@ def _entity_rows(book: _Book, spec: SheetSpec) -> list[tuple[int, dict]]:
             if col.required and not text and c is not None:
                 book.problem(spec.name, _a1(r, c), f"«{col.label}»: порожньо, очікується значення")
             elif col.kind == "choice" and text and text not in col.choices:
-                book.problem(spec.name, _a1(r, c), f"«{col.label}»: невідоме значення «{text}», очікується одне з: "
-                                                   f"{', '.join(col.choices)}")
+                book.problem(
+                    spec.name,
+                    _a1(r, c),
+                    f"«{col.label}»: невідоме значення «{text}», очікується одне з: {', '.join(col.choices)}",
+                )
         item["_ref"] = lambda code, r=r, cols=cols: _a1(r, cols[code]) if code in cols else _a1(r, 0)
         out.append((r, item))
     return out
@@ -638,11 +796,15 @@ def _programme(book: _Book) -> dict:
                 text = _cell_text(raw)
                 m = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
                 try:
-                    found[key] = (dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1))) if m
-                                  else dt.date.fromisoformat(text))
+                    found[key] = (
+                        dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1))) if m else dt.date.fromisoformat(text)
+                    )
                 except ValueError:
-                    book.problem(PROGRAMME_SHEET, _a1(r, 1), f"«{known[key][0]}»: очікується дата (ДД.ММ.РРРР), "
-                                                             f"знайдено «{text}»")
+                    book.problem(
+                        PROGRAMME_SHEET,
+                        _a1(r, 1),
+                        f"«{known[key][0]}»: очікується дата (ДД.ММ.РРРР), знайдено «{text}»",
+                    )
         else:
             found[key] = _cell_text(book.value(PROGRAMME_SHEET, rows, r, 1))
     for code, (label, required) in known.items():
@@ -696,48 +858,71 @@ def read_book(data: bytes, name: str = "каталог") -> Catalogue:
 
     def check_exec(sheet, item, field, code):
         if code and code not in codes and code not in GROUPS:
-            book.problem(sheet, item["_ref"](field), f"невідомий виконавець «{code}»: немає на аркуші «{exec_sheet}» "
-                                                     f"і це не група ({', '.join(GROUPS)})")
+            book.problem(
+                sheet,
+                item["_ref"](field),
+                f"невідомий виконавець «{code}»: немає на аркуші «{exec_sheet}» і це не група ({', '.join(GROUPS)})",
+            )
 
     task_ids = {item["id"] for _, item in items["tasks"] if item["id"]}
     measure_ids = {item["id"] for _, item in items["measures"] if item["id"]}
     tasks_data: dict[str, dict] = {}
     for _, item in items["tasks"]:
         if item["id"] and not item.get("_dup"):
-            tasks_data[item["id"]] = {"id": item["id"], "number": item["number"] or 0, "name": item["name"],
-                                      "measures": []}
+            tasks_data[item["id"]] = {
+                "id": item["id"],
+                "number": item["number"] or 0,
+                "name": item["name"],
+                "measures": [],
+            }
     measures_data: dict[str, dict] = {}
     for _, item in items["measures"]:
         sheet = SPEC["measures"].name
         if item["task"] and item["task"] not in task_ids:
-            book.problem(sheet, item["_ref"]("task"), f"невідоме завдання «{item['task']}» (немає на аркуші «Завдання»)")
+            book.problem(
+                sheet, item["_ref"]("task"), f"невідоме завдання «{item['task']}» (немає на аркуші «Завдання»)"
+            )
         execs = ([item["lead"]] if item["lead"] else []) + _split_codes(item.get("others") or "")
         check_exec(sheet, item, "lead", item["lead"])
         for code in _split_codes(item.get("others") or ""):
             check_exec(sheet, item, "others", code)
         if item["id"] and not item.get("_dup") and item["task"] in tasks_data:
-            m = {"id": item["id"], "number": item["number"] or 0, "text": item["text"], "executors": execs,
-                 "indicators": [], "funding": []}
+            m = {
+                "id": item["id"],
+                "number": item["number"] or 0,
+                "text": item["text"],
+                "executors": execs,
+                "indicators": [],
+                "funding": [],
+            }
             measures_data[item["id"]] = m
             tasks_data[item["task"]]["measures"].append(m)
     for _, item in items["indicators"]:
         sheet = SPEC["indicators"].name
         if item["measure"] and item["measure"] not in measure_ids:
-            book.problem(sheet, item["_ref"]("measure"), f"невідомий захід «{item['measure']}» (немає на аркуші «Заходи»)")
+            book.problem(
+                sheet, item["_ref"]("measure"), f"невідомий захід «{item['measure']}» (немає на аркуші «Заходи»)"
+            )
         plans = {}
         for part in _split_codes(item.get("plans") or ""):
             code, eq, amount = part.partition("=")
             code, amount = code.strip(), amount.strip()
             parsed = parse_number(amount) if eq else None
             if not eq or parsed is None or parsed.kind != "number" or parsed.value < 0:
-                book.problem(sheet, item["_ref"]("plans"), f"«Плани виконавців»: очікується «КОД=число», знайдено "
-                                                           f"«{part}»")
+                book.problem(
+                    sheet, item["_ref"]("plans"), f"«Плани виконавців»: очікується «КОД=число», знайдено «{part}»"
+                )
                 continue
             check_exec(sheet, item, "plans", code)
             plans[code] = parsed.value
         if item["id"] and not item.get("_dup") and item["measure"] in measures_data:
-            ind = {"id": item["id"], "name": item["name"], "unit": item["unit"], "planned": item["planned"],
-                   "rule": item["rule"]}
+            ind = {
+                "id": item["id"],
+                "name": item["name"],
+                "unit": item["unit"],
+                "planned": item["planned"],
+                "rule": item["rule"],
+            }
             for opt in ("rule_why", "numerator", "denominator", "quarterly"):
                 if item.get(opt):
                     ind[opt] = item[opt]
@@ -747,23 +932,35 @@ def read_book(data: bytes, name: str = "каталог") -> Catalogue:
     for _, item in items["funding"]:
         sheet = SPEC["funding"].name
         if item["measure"] and item["measure"] not in measure_ids:
-            book.problem(sheet, item["_ref"]("measure"), f"невідомий захід «{item['measure']}» (немає на аркуші «Заходи»)")
+            book.problem(
+                sheet, item["_ref"]("measure"), f"невідомий захід «{item['measure']}» (немає на аркуші «Заходи»)"
+            )
         check_exec(sheet, item, "holder", item["holder"])
         if item["id"] and not item.get("_dup") and item["measure"] in measures_data:
-            f = {"id": item["id"], "holder": item["holder"], "source": item["source"],
-                 "source_label": item["source_label"] or SOURCE_LABELS.get(item["source"], ""),
-                 "programme_amount": item["programme_amount"], "planned": item["planned"]}
+            f = {
+                "id": item["id"],
+                "holder": item["holder"],
+                "source": item["source"],
+                "source_label": item["source_label"] or SOURCE_LABELS.get(item["source"], ""),
+                "programme_amount": item["programme_amount"],
+                "planned": item["planned"],
+            }
             if item.get("budget_code"):
                 f["budget_code"] = item["budget_code"]
             measures_data[item["measure"]]["funding"].append(f)
     ce = programme.get("customer_executor")
     if ce and ce not in codes:
-        book.problem(PROGRAMME_SHEET, programme["_where"].get("customer_executor", ""),
-                     f"невідомий виконавець «{ce}»: немає на аркуші «{exec_sheet}»")
+        book.problem(
+            PROGRAMME_SHEET,
+            programme["_where"].get("customer_executor", ""),
+            f"невідомий виконавець «{ce}»: немає на аркуші «{exec_sheet}»",
+        )
     if book.problems or registry is None:
         raise BookError(book.problems)
-    catalogue_data = {"programme": {k: v for k, v in programme.items() if not k.startswith("_")},
-            "tasks": list(tasks_data.values())}
+    catalogue_data = {
+        "programme": {k: v for k, v in programme.items() if not k.startswith("_")},
+        "tasks": list(tasks_data.values()),
+    }
     try:
         return build_catalogue(catalogue_data, registry, name)
     except CatalogueError as exc:  # what only the whole catalogue shows (e.g. «lead» with a group first)

@@ -23,8 +23,13 @@ from .workflows.common import resolve_period
 from .workspace import Workspace, open_workspace
 
 workspace_option = click.option(
-    "--workspace", "-w", "workspace_dir", default=".", show_default=True,
-    type=click.Path(file_okay=False, path_type=Path), help="Робоча тека (templates/, inbox/, out/ …).",
+    "--workspace",
+    "-w",
+    "workspace_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Робоча тека (templates/, inbox/, out/ …).",
 )
 
 
@@ -66,10 +71,12 @@ def finish(code: int) -> None:
 
 def with_workspace(fn):
     """Add --workspace and open it (a missing or broken workspace is a ``ConsolidateError``, exit code 2)."""
+
     @workspace_option
     @functools.wraps(fn)
     def wrapper(workspace_dir, *args, **kwargs):
         return fn(open_workspace(workspace_dir), *args, **kwargs)
+
     return wrapper
 
 
@@ -79,6 +86,7 @@ def refreshes_status(fn):
     Under ``with_workspace`` (the command's first argument is the workspace).  The page is a view: a failure
     to write it is reported, never hides the command's own result.
     """
+
     @functools.wraps(fn)
     def wrapper(ws, *args, **kwargs):
         try:
@@ -90,6 +98,7 @@ def refreshes_status(fn):
                 problem = after_change(ws, kwargs.get("period"))
                 if problem:
                     click.secho(f"Увага: {problem}", fg="yellow", err=True)
+
     return wrapper
 
 
@@ -105,16 +114,26 @@ def main():
 @main.command("init", short_help="Створити робочу теку з каталогом програми.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Перезаписати каталог у наявній робочій теці.")
-@click.option("--from", "book", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Книга каталогу (.xlsx, .ods) іншої програми; без неї — вбудований каталог (демонстраційна програма).")
+@click.option(
+    "--from",
+    "book",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Книга каталогу (.xlsx, .ods) іншої програми; без неї — вбудований каталог (демонстраційна програма).",
+)
 def init_cmd(directory: Path, force: bool, book: Path | None):
     """Створити нову робочу теку: з книги каталогу будь-якої програми (--from) або з вбудованого каталогу."""
     if book is not None:
         from .workflows.catalogue import init_from_book
+
         r = init_from_book(directory, book, force=force)
         if r.problems:
-            click.secho(f"Робочу теку не створено ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')} "
-                        f"у книзі каталогу):", fg="red", err=True)
+            click.secho(
+                f"Робочу теку не створено ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')} "
+                f"у книзі каталогу):",
+                fg="red",
+                err=True,
+            )
             for p in r.problems:
                 click.echo(f"  • {p}", err=True)
             finish(r.exit_code)
@@ -125,9 +144,11 @@ def init_cmd(directory: Path, force: bool, book: Path | None):
         ws = init(directory, force=force).workspace
     cat = ws.catalogue
     click.echo(f"Створено робочу теку {ws.root}")
-    click.echo(f"  каталог: {plural(len(cat.tasks), 'завдання')}, {plural(len(cat.measures), 'захід')}, "
-               f"{plural(len(cat.indicators), 'показник')}, {plural(len(cat.funding), 'рядок фінансування')}, "
-               f"{plural(len(cat.registry), 'виконавець')}")
+    click.echo(
+        f"  каталог: {plural(len(cat.tasks), 'завдання')}, {plural(len(cat.measures), 'захід')}, "
+        f"{plural(len(cat.indicators), 'показник')}, {plural(len(cat.funding), 'рядок фінансування')}, "
+        f"{plural(len(cat.registry), 'виконавець')}"
+    )
     click.echo(f"  кладіть повернені звіти в {ws.inbox}")
 
 
@@ -181,9 +202,11 @@ def catalogue_show(ws: Workspace, as_json: bool, period: str | None = None):
                 planned = "" if i.planned is None else f"план {i.planned:g}"
                 click.echo(f"        [{i.id}] {i.name[:80]} — {planned}, правило: {rule_label(i.rule)}")
             for f in cat.funding_of(m.id):
-                click.echo(f"        [{f.id}] {cat.executor_label(f.holder)}, {f.source_label}: "
-                           f"програма {f.programme_amount if f.programme_amount is not None else '-'}, "
-                           f"план {f.planned if f.planned is not None else '-'} тис. грн")
+                click.echo(
+                    f"        [{f.id}] {cat.executor_label(f.holder)}, {f.source_label}: "
+                    f"програма {f.programme_amount if f.programme_amount is not None else '-'}, "
+                    f"план {f.planned if f.planned is not None else '-'} тис. грн"
+                )
 
 
 @catalogue_group.command("export", short_help="Записати каталог у робочу книгу Excel.")
@@ -193,6 +216,7 @@ def catalogue_show(ws: Workspace, as_json: bool, period: str | None = None):
 def catalogue_export(ws: Workspace, file: Path, period: str | None):
     """Записати каталог у книгу Excel (.xlsx) для редагування."""
     from .workflows.catalogue import export_catalogue
+
     r = export_catalogue(ws, file, period)
     click.echo(f"Каталог {r.year} року записано в {r.path} (версія {r.version}).")
     click.echo("  Відредагуйте книгу в Excel чи LibreOffice і завантажте: consolidate catalogue import ФАЙЛ")
@@ -207,21 +231,27 @@ def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
     """Перевірити книгу каталогу і, якщо помилок немає, зробити її каталогом її звітного року."""
     from .wording import plural
     from .workflows.catalogue import import_catalogue
+
     r = import_catalogue(ws, file, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         finish(r.exit_code)
     if r.problems:
-        click.secho(f"Каталог не імпортовано ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')}); "
-                    f"нічого не змінено:", fg="red", err=True)
+        click.secho(
+            f"Каталог не імпортовано ({plural(len(r.problems), 'помилка', 'помилки', 'помилок')}); нічого не змінено:",
+            fg="red",
+            err=True,
+        )
         for p in r.problems:
             click.echo(f"  • {p}", err=True)
         finish(r.exit_code)
     c = r.counts
-    what = (f"{plural(c['tasks'], 'завдання', 'завдання', 'завдань')}, {plural(c['measures'], 'захід', 'заходи', 'заходів')}, "
-            f"{plural(c['indicators'], 'показник', 'показники', 'показників')}, "
-            f"{plural(c['funding'], 'рядок', 'рядки', 'рядків')} фінансування, "
-            f"{plural(c['executors'], 'виконавець', 'виконавці', 'виконавців')}")
+    what = (
+        f"{plural(c['tasks'], 'завдання', 'завдання', 'завдань')}, {plural(c['measures'], 'захід', 'заходи', 'заходів')}, "
+        f"{plural(c['indicators'], 'показник', 'показники', 'показників')}, "
+        f"{plural(c['funding'], 'рядок', 'рядки', 'рядків')} фінансування, "
+        f"{plural(c['executors'], 'виконавець', 'виконавці', 'виконавців')}"
+    )
     if dry_run:
         click.echo(f"Книга коректна ({what}); нічого не змінено (--dry-run).")
     elif r.changed:
@@ -236,11 +266,14 @@ def catalogue_import(ws: Workspace, file: Path, dry_run: bool, as_json: bool):
 def catalogue_new_year(ws: Workspace, year: int):
     """Почати новий звітний рік з каталогу останнього року (ті самі ID і виконавці, плани порожні)."""
     from .workflows.catalogue import new_year
+
     r = new_year(ws, year)
     click.echo(f"Розпочато {r.year} звітний рік з каталогу {r.from_year} року: {r.folder} (версія {r.version}).")
     click.echo("  Завдання, заходи, показники, ID і виконавці ті самі; строки перенесено; плани порожні.")
-    click.echo(f"  Заповніть плани: consolidate catalogue export план-{r.year}.xlsx -p {r.year}, "
-               f"потім consolidate catalogue import план-{r.year}.xlsx")
+    click.echo(
+        f"  Заповніть плани: consolidate catalogue export план-{r.year}.xlsx -p {r.year}, "
+        f"потім consolidate catalogue import план-{r.year}.xlsx"
+    )
     click.echo(f"  Звіти {r.from_year} року й надалі: --period {r.from_year}.")
 
 
@@ -252,12 +285,15 @@ def quarters_cmd(ws: Workspace, period: str | None, as_json: bool):
     """Річне значення кожного показника кожного виконавця проти квартальних: наростаючим підсумком — IV квартал
     дорівнює року; окремо за квартали — рік дорівнює сумі кварталів."""
     from .workflows.catalogue import quarters_check
+
     r = quarters_check(ws, period)
     if as_json:
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
         finish(r.exit_code)
-    click.echo(f"Звірка кварталів {r.year} року: перевірено {plural(r.checked, 'пару', 'пари', 'пар')} "
-               f"«виконавець — показник».")
+    click.echo(
+        f"Звірка кварталів {r.year} року: перевірено {plural(r.checked, 'пару', 'пари', 'пар')} "
+        f"«виконавець — показник»."
+    )
     for m in r.mismatches:
         click.echo(f"  • {m.message}")
     if r.incomplete:
@@ -268,16 +304,25 @@ def quarters_cmd(ws: Workspace, period: str | None, as_json: bool):
 
 
 def _period_option(fn):
-    return click.option("--period", "-p", default=None, metavar="ПЕРІОД",
-                        help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).")(fn)
+    return click.option(
+        "--period",
+        "-p",
+        default=None,
+        metavar="ПЕРІОД",
+        help="Звітний період: РРРР або РРРР-Q1…Q4 (типово — звітний рік каталогу).",
+    )(fn)
 
 
 @main.command("templates", short_help="Згенерувати шаблони звітів для виконавців.")
 @click.option("--executor", "-e", "executors", multiple=True, help="Код виконавця (можна кілька разів); типово — усі.")
 @_period_option
-@click.option("--timestamp", default=None, metavar="ISO",
-              help="Позначка часу створення у файлах (ISO: РРРР-ММ-ДДТГГ:ХХ:СС); типово — стала, "
-                   "тож ті самі дані дають побайтово однакові файли.")
+@click.option(
+    "--timestamp",
+    default=None,
+    metavar="ISO",
+    help="Позначка часу створення у файлах (ISO: РРРР-ММ-ДДТГГ:ХХ:СС); типово — стала, "
+    "тож ті самі дані дають побайтово однакові файли.",
+)
 @with_workspace
 def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None, timestamp: str | None):
     """Згенерувати шаблони звітів для виконавців у out/templates/<період>/."""
@@ -307,16 +352,19 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
     total = rec.subtotal(None, "total")
     click.echo(f"Зведення за {r.period}: звіти від {len(rec.reported)} з {len(rec.expected)} виконавців.")
     if total is not None:
-        click.echo(f"  Разом по програмі, тис. грн: програмою {format_amount(total.programme_amount)}, "
-                   f"передбачено {format_amount(total.planned)}, профінансовано {format_amount(total.financed)}, "
-                   f"касові {format_amount(total.cash)}"
-                   + (" (дані неповні)" if total.incomplete else ""))
+        click.echo(
+            f"  Разом по програмі, тис. грн: програмою {format_amount(total.programme_amount)}, "
+            f"передбачено {format_amount(total.planned)}, профінансовано {format_amount(total.financed)}, "
+            f"касові {format_amount(total.cash)}" + (" (дані неповні)" if total.incomplete else "")
+        )
     click.echo(f"  Показників із повними даними: {r.complete_indicators()} з {len(rec.indicators)}")
     if rec.missing_executors:
         click.echo("  Не подали: " + ", ".join(cat.executor_label(c) for c in rec.missing_executors))
     by_kind = r.by_kind()
-    click.echo(f"  Зауважень звірки: {len(rec.conflicts)}"
-               + (" (" + "; ".join(f"{code_label(k)}: {v}" for k, v in by_kind.items()) + ")" if by_kind else ""))
+    click.echo(
+        f"  Зауважень звірки: {len(rec.conflicts)}"
+        + (" (" + "; ".join(f"{code_label(k)}: {v}" for k, v in by_kind.items()) + ")" if by_kind else "")
+    )
     for c in rec.conflicts:
         if c.severity == ERROR:
             click.echo(f"    [{Severity.of(c.severity)}] {c.item}: {c.message}")
@@ -343,34 +391,76 @@ def explain_cmd(ws: Workspace, item_id: str, period: str | None, include_unappro
 
 @main.command("report", short_help="Сформувати національний звіт (xlsx, docx, pdf).")
 @_period_option
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Файл звіту (типово out/report-<період>.<формат>).")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "docx", "pdf", "all"]), default="xlsx", show_default=True,
-              help="Формат звіту.")
-@click.option("--include-unapproved", is_flag=True, help="Чернетка: узяти й незатверджені (не розглянуті) звіти; "
-                                                         "кожен аркуш позначено як чернетку.")
-@click.option("--as-of", "as_of", default=None, metavar="ДАТА",
-              help="Дата, станом на яку складено звіт (стан звітування, позначка часу у файлах; ДД.ММ.РРРР або "
-                   "РРРР-ММ-ДД; типово — сьогодні). Ті самі журнал і дата дають побайтово той самий звіт.")
-@click.option("--appendix/--no-appendix", "appendix", default=None,
-              help="Додаток «Стан звітування» у docx/pdf (типово — лише поки звіт неповний або це чернетка).")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Файл звіту (типово out/report-<період>.<формат>).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "docx", "pdf", "all"]),
+    default="xlsx",
+    show_default=True,
+    help="Формат звіту.",
+)
+@click.option(
+    "--include-unapproved",
+    is_flag=True,
+    help="Чернетка: узяти й незатверджені (не розглянуті) звіти; кожен аркуш позначено як чернетку.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="ДАТА",
+    help="Дата, станом на яку складено звіт (стан звітування, позначка часу у файлах; ДД.ММ.РРРР або "
+    "РРРР-ММ-ДД; типово — сьогодні). Ті самі журнал і дата дають побайтово той самий звіт.",
+)
+@click.option(
+    "--appendix/--no-appendix",
+    "appendix",
+    default=None,
+    help="Додаток «Стан звітування» у docx/pdf (типово — лише поки звіт неповний або це чернетка).",
+)
 @with_workspace
 @refreshes_status
-def report_cmd(ws: Workspace, period: str | None, out_file: Path | None, fmt: str, include_unapproved: bool,
-               as_of: str | None = None, appendix: bool | None = None):
+def report_cmd(
+    ws: Workspace,
+    period: str | None,
+    out_file: Path | None,
+    fmt: str,
+    include_unapproved: bool,
+    as_of: str | None = None,
+    appendix: bool | None = None,
+):
     """Сформувати національний звіт (розділи I–III, звірка, стан звітування, джерела)."""
     from .workflows.report import formats_of, report
 
-    r = report(ws, period, formats_of(fmt), include_unapproved=include_unapproved, out_file=out_file, as_of=as_of,
-               appendix=appendix)
+    r = report(
+        ws,
+        period,
+        formats_of(fmt),
+        include_unapproved=include_unapproved,
+        out_file=out_file,
+        as_of=as_of,
+        appendix=appendix,
+    )
     for target in r.files:
         click.echo(f"Звіт записано: {target}")
     if r.missing_executors:
-        click.echo("Увага: до звіту не увійшли — " + ", ".join(ws.catalogue.executor_label(c) for c in r.missing_executors)
-                   + "; відповідні показники позначено як неповні.")
+        click.echo(
+            "Увага: до звіту не увійшли — "
+            + ", ".join(ws.catalogue.executor_label(c) for c in r.missing_executors)
+            + "; відповідні показники позначено як неповні."
+        )
     if r.unapproved > 0 and not include_unapproved:
-        click.echo(f"Звітів, отриманих, але ще не затверджених: {r.unapproved} — див. «consolidate review list»; "
-                   f"чернетка з ними: --include-unapproved.")
+        click.echo(
+            f"Звітів, отриманих, але ще не затверджених: {r.unapproved} — див. «consolidate review list»; "
+            f"чернетка з ними: --include-unapproved."
+        )
 
 
 # ---------------------------------------------------------------------------------
@@ -382,16 +472,26 @@ STATUS_EXIT_HELP = """\b
   0 — усі звіти подано без помилок (зокрема з попередженнями);
   1 — хтось не подав звіт, прострочив його або подав з помилками;
   2 — помилка (робоча тека, каталог, період, дата, журнал)."""
-STATE_STYLES = {ReportingState.OVERDUE: "red", ReportingState.NOT_SUBMITTED: "yellow", ReportingState.ERRORS: "magenta",
-                ReportingState.WARNINGS: "cyan", ReportingState.CLEAN: "green"}
+STATE_STYLES = {
+    ReportingState.OVERDUE: "red",
+    ReportingState.NOT_SUBMITTED: "yellow",
+    ReportingState.ERRORS: "magenta",
+    ReportingState.WARNINGS: "cyan",
+    ReportingState.CLEAN: "green",
+}
 
 
 @main.command("status", epilog=STATUS_EXIT_HELP, short_help="Хто звітував; сторінка out/status.html.")
 @_period_option
-@click.option("--as-of", "as_of", default=None, metavar="ДАТА",
-              help="Дата, станом на яку оцінювати стан (РРРР-ММ-ДД або ДД.ММ.РРРР; типово — сьогодні): "
-                   "враховується лише те, що надійшло до неї включно; після строку подання «не подано» стає "
-                   "«прострочено».")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="ДАТА",
+    help="Дата, станом на яку оцінювати стан (РРРР-ММ-ДД або ДД.ММ.РРРР; типово — сьогодні): "
+    "враховується лише те, що надійшло до неї включно; після строку подання «не подано» стає "
+    "«прострочено».",
+)
 @click.option("--json", "fmt", flag_value="json", help="Вивести стан як JSON.")
 @click.option("--csv", "fmt", flag_value="csv", help="Вивести стан як CSV для Excel (UTF-8 з BOM, роздільник «;»).")
 @with_workspace
@@ -413,18 +513,26 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
         from .catalogue import period_label
         from .status import format_time
 
-        click.echo(f"Стан звітування за {period_label(r.period)} станом на {r.as_of:%d.%m.%Y} "
-                   f"(строк подання {summary.deadline:%d.%m.%Y})")
+        click.echo(
+            f"Стан звітування за {period_label(r.period)} станом на {r.as_of:%d.%m.%Y} "
+            f"(строк подання {summary.deadline:%d.%m.%Y})"
+        )
         click.secho(_capital(summary.text()), bold=True)
         click.echo("")
         width = max(len(s.label) for s in STATE_STYLES)
-        click.echo(f"{'Стан':<{width}}  {'Код':<12} {'Виконавець':<34} {'Отримано':<16} Звітів Пом. Поп. Відх. "
-                   f"{'Нагадування':<16} Примітка")
+        click.echo(
+            f"{'Стан':<{width}}  {'Код':<12} {'Виконавець':<34} {'Отримано':<16} Звітів Пом. Поп. Відх. "
+            f"{'Нагадування':<16} Примітка"
+        )
         for row in rows:
-            line = (f"  {row.executor:<12} {row.name[:34]:<34} {format_time(row.received):<16} {row.returns:>6} "
-                    f"{row.errors:>4} {row.warnings:>4} {row.rejected:>5} {format_time(row.last_reminder):<16} {row.note}")
+            line = (
+                f"  {row.executor:<12} {row.name[:34]:<34} {format_time(row.received):<16} {row.returns:>6} "
+                f"{row.errors:>4} {row.warnings:>4} {row.rejected:>5} {format_time(row.last_reminder):<16} {row.note}"
+            )
             click.echo(click.style(f"{row.state:<{width}}", fg=STATE_STYLES.get(row.state)) + line.rstrip())
-    click.echo(f"Сторінку стану записано: {files.html} (таблиці: {files.xlsx.name}, {files.csv.name})", err=fmt is not None)
+    click.echo(
+        f"Сторінку стану записано: {files.html} (таблиці: {files.xlsx.name}, {files.csv.name})", err=fmt is not None
+    )
     finish(r.exit_code)
 
 
@@ -432,16 +540,34 @@ def _smtp_options(fn):
     from .mail import PASSWORD_ENV
 
     options = [
-        click.option("--smtp", "smtp_server", default=None, metavar="ХОСТ:ПОРТ",
-                     help="Надіслати через поштовий сервер SMTP (типово листи лише записуються як .eml у "
-                          "out/mail/<період>/, щоб надіслати їх зі своєї поштової програми)."),
+        click.option(
+            "--smtp",
+            "smtp_server",
+            default=None,
+            metavar="ХОСТ:ПОРТ",
+            help="Надіслати через поштовий сервер SMTP (типово листи лише записуються як .eml у "
+            "out/mail/<період>/, щоб надіслати їх зі своєї поштової програми).",
+        ),
         click.option("--starttls", is_flag=True, help="Шифрувати з’єднання (STARTTLS)."),
-        click.option("--smtp-user", default="", metavar="ІМ’Я",
-                     help="Ім’я для входу на поштовий сервер; пароль — у змінній середовища (див. --password-env)."),
-        click.option("--password-env", default=PASSWORD_ENV, show_default=True, metavar="ЗМІННА",
-                     help="Змінна середовища з паролем до поштового сервера (пароль параметром не передається)."),
-        click.option("--cafile", default="", metavar="ФАЙЛ",
-                     help="Сертифікати (PEM) для перевірки сервера, напр. відомчого центру сертифікації."),
+        click.option(
+            "--smtp-user",
+            default="",
+            metavar="ІМ’Я",
+            help="Ім’я для входу на поштовий сервер; пароль — у змінній середовища (див. --password-env).",
+        ),
+        click.option(
+            "--password-env",
+            default=PASSWORD_ENV,
+            show_default=True,
+            metavar="ЗМІННА",
+            help="Змінна середовища з паролем до поштового сервера (пароль параметром не передається).",
+        ),
+        click.option(
+            "--cafile",
+            default="",
+            metavar="ФАЙЛ",
+            help="Сертифікати (PEM) для перевірки сервера, напр. відомчого центру сертифікації.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -453,28 +579,39 @@ def _smtp(smtp_server, starttls, smtp_user, password_env, cafile):
 
     if not smtp_server:
         if starttls or smtp_user or cafile or password_env != PASSWORD_ENV:
-            raise ConsolidateError("Параметри --starttls, --smtp-user, --password-env і --cafile діють лише разом "
-                                   "із --smtp ХОСТ:ПОРТ")
+            raise ConsolidateError(
+                "Параметри --starttls, --smtp-user, --password-env і --cafile діють лише разом із --smtp ХОСТ:ПОРТ"
+            )
         return None
     settings = smtp_settings(smtp_server, starttls=starttls, user=smtp_user, password_env=password_env, cafile=cafile)
     if settings.user and not settings.starttls:
-        click.secho("Увага: пароль буде передано без шифрування; для сервера в мережі додайте --starttls.",
-                    fg="yellow", err=True)
+        click.secho(
+            "Увага: пароль буде передано без шифрування; для сервера в мережі додайте --starttls.",
+            fg="yellow",
+            err=True,
+        )
     return settings
 
 
 def _show_letters(r) -> None:
     """Render a ``workflows.letters.LettersDelivered``."""
     if r.unfit:
-        click.secho("Увага: листи ще не придатні до надсилання —\n" + "\n".join(f"  • {p};" for p in r.unfit),
-                    fg="yellow", err=True)
+        click.secho(
+            "Увага: листи ще не придатні до надсилання —\n" + "\n".join(f"  • {p};" for p in r.unfit),
+            fg="yellow",
+            err=True,
+        )
     for rec in r.records:
         click.echo(f"  {rec.executor} → {rec.recipients}" + (f": {rec.location}" if rec.via == "eml" else ""))
     if r.smtp_address is None:
-        click.echo(f"Підготовлено листів ({r.what}): {len(r.records)} у {r.mail_dir}. Відкрийте .eml у поштовій "
-                   f"програмі і надішліть; кожен лист записано в журнал.")
+        click.echo(
+            f"Підготовлено листів ({r.what}): {len(r.records)} у {r.mail_dir}. Відкрийте .eml у поштовій "
+            f"програмі і надішліть; кожен лист записано в журнал."
+        )
     else:
-        click.echo(f"Надіслано листів ({r.what}): {len(r.records)} через {r.smtp_address}; кожен лист записано в журнал.")
+        click.echo(
+            f"Надіслано листів ({r.what}): {len(r.records)} через {r.smtp_address}; кожен лист записано в журнал."
+        )
 
 
 @main.command("send-templates", short_help="Надіслати шаблони виконавцям.")
@@ -485,9 +622,18 @@ def _show_letters(r) -> None:
 @click.option("--force", is_flag=True, help="Надіслати, навіть якщо підписант, відправник чи адреси — ще заглушки.")
 @with_workspace
 @refreshes_status
-def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
-                       starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool,
-                       force: bool = False):
+def send_templates_cmd(
+    ws: Workspace,
+    period: str | None,
+    executors: tuple[str, ...],
+    smtp_server: str | None,
+    starttls: bool,
+    smtp_user: str,
+    password_env: str,
+    cafile: str,
+    resend: bool,
+    force: bool = False,
+):
     """Надіслати виконавцям шаблони звітів із супровідним листом (.eml у out/mail/<період>/ або через SMTP)."""
     from .workflows.letters import send_templates
 
@@ -497,16 +643,31 @@ def send_templates_cmd(ws: Workspace, period: str | None, executors: tuple[str, 
 
 @main.command("remind", short_help="Нагадати тим, хто не подав або подав з помилками.")
 @_period_option
-@click.option("--executor", "-e", "executors", multiple=True,
-              help="Нагадати лише цим виконавцям (код; можна кілька разів); типово — усім, хто не подав звіт "
-                   "або подав з помилками.")
+@click.option(
+    "--executor",
+    "-e",
+    "executors",
+    multiple=True,
+    help="Нагадати лише цим виконавцям (код; можна кілька разів); типово — усім, хто не подав звіт "
+    "або подав з помилками.",
+)
 @_smtp_options
 @click.option("--resend", is_flag=True, help="Надіслати, навіть якщо сьогодні нагадування вже надсилали.")
 @click.option("--force", is_flag=True, help="Надіслати, навіть якщо підписант, відправник чи адреси — ще заглушки.")
 @with_workspace
 @refreshes_status
-def remind_cmd(ws: Workspace, period: str | None, executors: tuple[str, ...], smtp_server: str | None,
-               starttls: bool, smtp_user: str, password_env: str, cafile: str, resend: bool, force: bool = False):
+def remind_cmd(
+    ws: Workspace,
+    period: str | None,
+    executors: tuple[str, ...],
+    smtp_server: str | None,
+    starttls: bool,
+    smtp_user: str,
+    password_env: str,
+    cafile: str,
+    resend: bool,
+    force: bool = False,
+):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
     from .workflows.letters import remind
 
@@ -525,8 +686,8 @@ INTAKE_EXIT_HELP = """\b
   0 — усі файли отримано без помилок (зокрема з попередженнями) або їх уже було отримано;
   1 — хоч один файл отримано з помилками, відхилено (карантин) або не прочитано з диска;
   2 — помилка (робоча тека, каталог, журнал, шлях, уже триває інший прийом)."""
-INTAKE_PROGRESS_FROM = 10     # files: a progress bar from this many on (in a terminal)
-INTAKE_SHOWN_PER_KIND = 3     # findings of each kind listed under a file; the rest are counted
+INTAKE_PROGRESS_FROM = 10  # files: a progress bar from this many on (in a terminal)
+INTAKE_SHOWN_PER_KIND = 3  # findings of each kind listed under a file; the rest are counted
 
 
 def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
@@ -534,15 +695,26 @@ def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
     from .model import ERROR, WARNING
 
     ALREADY, NOT_READ, QUARANTINED = FileStatus.ALREADY, FileStatus.NOT_READ, FileStatus.QUARANTINED
-    colours = {FileStatus.CLEAN: "green", FileStatus.WARNINGS: "cyan", FileStatus.ERRORS: "magenta", QUARANTINED: "red",
-               ALREADY: None, NOT_READ: "red"}
+    colours = {
+        FileStatus.CLEAN: "green",
+        FileStatus.WARNINGS: "cyan",
+        FileStatus.ERRORS: "magenta",
+        QUARANTINED: "red",
+        ALREADY: None,
+        NOT_READ: "red",
+    }
     who = ", ".join(x for x in (o.executor, o.period) if x)
     text = f"  {o.label}: {o.name}" + (f" → {who}" if who else "")
     errors = [f for f in o.findings if f.severity == ERROR]
     warnings = [f for f in o.findings if f.severity == WARNING]
-    counts = [c for c in (plural(len(errors), "помилка") if errors else "",
-                          plural(len(warnings), "попередження") if warnings else "")
-              if c]
+    counts = [
+        c
+        for c in (
+            plural(len(errors), "помилка") if errors else "",
+            plural(len(warnings), "попередження") if warnings else "",
+        )
+        if c
+    ]
     if counts:
         text += f" ({', '.join(counts)})"
     if o.state == ALREADY and o.record is not None:
@@ -556,8 +728,11 @@ def _intake_lines(ws: Workspace, o) -> list[tuple[str, str | None]]:
         lines += [(line, None) for line in grouped_findings(o.findings, INTAKE_SHOWN_PER_KIND)]
         kinds = Counter((f.severity, f.code) for f in o.findings)
         if max(kinds.values()) > INTAKE_SHOWN_PER_KIND:
-            hint = f"consolidate findings {o.executor}" if o.executor and o.state != QUARANTINED else \
-                "consolidate quarantine list"
+            hint = (
+                f"consolidate findings {o.executor}"
+                if o.executor and o.state != QUARANTINED
+                else "consolidate quarantine list"
+            )
             lines.append((f"      (усі зауваження: {hint})", None))
     if o.state == QUARANTINED and o.record is not None:
         note = ws.quarantine / f"{o.sha256}.{o.record.format}.txt"
@@ -578,19 +753,32 @@ def _intake_preview(ws: Workspace, paths, as_json: bool, period: str | None) -> 
             who = ws.catalogue.executor_label(p.executor) if p.executor else "—"
             extra = f"; замінить чинний звіт №{p.supersedes}" if p.supersedes else ""
             errors = sum(1 for f in p.findings if f.severity == ERROR)
-            click.echo(f"  {p.name}: {FileStatus.of(p.state)} ({who}{extra})"
-                       + (f", помилок {errors}, зауважень усього {len(p.findings)}" if p.findings else ""))
+            click.echo(
+                f"  {p.name}: {FileStatus.of(p.state)} ({who}{extra})"
+                + (f", помилок {errors}, зауважень усього {len(p.findings)}" if p.findings else "")
+            )
     return r.exit_code
 
 
 @main.command("intake", epilog=INTAKE_EXIT_HELP, short_help="Прийняти повернені звіти з inbox/.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Вивести результат і всі зауваження (аркуш, клітинка, "
-                                                      "ключ рядка, знайдено, очікується) як JSON.")
-@click.option("--dry-run", is_flag=True, help="Лише показати, що буде прийнято, замінено чи відхилено; "
-                                              "нічого не змінювати (журнал, архів, inbox).")
-@click.option("--period", "-p", default=None,
-              help="Рік, до каталогу якого належать звіти (РРРР або РРРР-Q1…Q4; типово — останній).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Вивести результат і всі зауваження (аркуш, клітинка, ключ рядка, знайдено, очікується) як JSON.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Лише показати, що буде прийнято, замінено чи відхилено; нічого не змінювати (журнал, архів, inbox).",
+)
+@click.option(
+    "--period",
+    "-p",
+    default=None,
+    help="Рік, до каталогу якого належать звіти (РРРР або РРРР-Q1…Q4; типово — останній).",
+)
 @with_workspace
 @refreshes_status
 def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: bool, period: str | None = None):
@@ -617,8 +805,14 @@ def intake_cmd(ws: Workspace, paths: tuple[Path, ...], as_json: bool, dry_run: b
                 click.echo(f"Нових файлів немає ({ws.inbox}).")
             return
         if total >= INTAKE_PROGRESS_FROM and console.is_terminal:
-            progress = Progress(TextColumn("Прийом"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                console=console, transient=True)
+            progress = Progress(
+                TextColumn("Прийом"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
             progress.start()
             progress.add_task("intake", total=total)
 
@@ -673,11 +867,15 @@ def history_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool)
         number = f"№{f.submission_id}" if f.submission_id else "—"
         errors = sum(1 for x in findings[f.id] if x.severity == ERROR)
         warnings = sum(1 for x in findings[f.id] if x.severity == WARNING)
-        notes = ", ".join(c for c in (plural(errors, "помилка") if errors else "",
-                                      plural(warnings, "попередження")
-                                      if warnings else "") if c)
-        click.echo(f"  {number:>5}  {format_time(f.received_at)}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
-                   + (f" ({notes})" if notes else ""))
+        notes = ", ".join(
+            c
+            for c in (plural(errors, "помилка") if errors else "", plural(warnings, "попередження") if warnings else "")
+            if c
+        )
+        click.echo(
+            f"  {number:>5}  {format_time(f.received_at)}  {f.period or '?':8}  {STATE_LABELS[f.status]}{mark}"
+            + (f" ({notes})" if notes else "")
+        )
         click.echo(f"         {f.original_name} → {f.archive_path}")
         if f.sha256 in by_mail:
             click.echo(f"         поштою від {by_mail[f.sha256]}")
@@ -709,9 +907,11 @@ def findings_cmd(ws: Workspace, executor: str, period: str | None, as_json: bool
         if current is None:
             click.echo("  Чинного звіту немає.")
         else:
-            click.echo(f"  Звіт №{current.id} «{current.original_name}», отримано {format_time(current.received_at)}: "
-                       f"{STATE_LABELS[current.status]}" + (f", {plural(len(items), 'зауваження')}" if items else
-                                                             ", зауважень немає"))
+            click.echo(
+                f"  Звіт №{current.id} «{current.original_name}», отримано {format_time(current.received_at)}: "
+                f"{STATE_LABELS[current.status]}"
+                + (f", {plural(len(items), 'зауваження')}" if items else ", зауважень немає")
+            )
             for line in grouped_findings(items, None, indent="    "):
                 click.echo(line)
         for f, reasons in rejected:
@@ -750,21 +950,30 @@ def verify_cmd(ws: Workspace, as_json: bool):
 
 
 @main.command("demo", short_help="Показати весь цикл на вбудованих даних.")
-@click.option("--workspace", "-w", "workspace_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).")
+@click.option(
+    "--workspace",
+    "-w",
+    "workspace_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).",
+)
 def demo_cmd(workspace_dir: Path | None):
     """Увесь цикл звітування 2024 року на вбудованих даних: шаблони, звіти виконавців, прийом, зведення, звіт."""
     from .workflows.setup import demo
 
     demo(workspace_dir, echo=click.echo)
 
+
 # ---------------------------------------------------------------------------------
 # review: the clerk's decisions (accept / return), adjustments of national figures
 # ---------------------------------------------------------------------------------
 
+
 def _operator_option(fn):
-    return click.option("--operator", default=None,
-                        help="Хто приймає рішення (типово [operator] name з consolidate.toml).")(fn)
+    return click.option(
+        "--operator", default=None, help="Хто приймає рішення (типово [operator] name з consolidate.toml)."
+    )(fn)
 
 
 @main.group("review", short_help="Розгляд звітів: затвердити або повернути.")
@@ -795,9 +1004,14 @@ def review_list(ws: Workspace, period: str | None, as_json: bool):
 
 
 _confirm_options = (
-    click.option("--confirm", "confirm_refs", multiple=True, metavar="ПОСИЛАННЯ",
-                 help="Підтвердити значення, що блокує затвердження (ймовірну помилку введення): посилання з "
-                      "повідомлення (F.…/financed, T2.14.2/actual) або клітинка; можна кілька разів."),
+    click.option(
+        "--confirm",
+        "confirm_refs",
+        multiple=True,
+        metavar="ПОСИЛАННЯ",
+        help="Підтвердити значення, що блокує затвердження (ймовірну помилку введення): посилання з "
+        "повідомлення (F.…/financed, T2.14.2/actual) або клітинка; можна кілька разів.",
+    ),
     click.option("--reason", "-r", default="", help="Чому підтверджені значення правильні (обов’язково з --confirm)."),
 )
 
@@ -816,8 +1030,15 @@ def _with_confirm(fn):
 @_with_confirm
 @with_workspace
 @refreshes_status
-def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None, operator: str | None, force: bool,
-                  confirm_refs: tuple[str, ...], reason: str):
+def review_accept(
+    ws: Workspace,
+    executors: tuple[str, ...],
+    period: str | None,
+    operator: str | None,
+    force: bool,
+    confirm_refs: tuple[str, ...],
+    reason: str,
+):
     """Затвердити останній звіт виконавця (кількох) для зведеного звіту.
 
     Значення в рази більші за план (сума в гривнях замість тисяч, кількість замість відсотка) блокують затвердження,
@@ -827,8 +1048,10 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
 
     r = accept(ws, executors, period, operator=operator, force=force, confirm_refs=confirm_refs, reason=reason)
     for d in r.decisions:
-        click.echo(f"{_capital(SlotState.APPROVED.label)}: {ws.catalogue.executor_label(d.executor)}, "
-                   f"звіт №{d.submission_id} ({r.operator}, {d.decided_at})")
+        click.echo(
+            f"{_capital(SlotState.APPROVED.label)}: {ws.catalogue.executor_label(d.executor)}, "
+            f"звіт №{d.submission_id} ({r.operator}, {d.decided_at})"
+        )
 
 
 @review_group.command("confirm", short_help="Підтвердити значення, що блокують затвердження.")
@@ -838,15 +1061,18 @@ def review_accept(ws: Workspace, executors: tuple[str, ...], period: str | None,
 @_with_confirm
 @with_workspace
 @refreshes_status
-def review_confirm(ws: Workspace, executor: str, period: str | None, operator: str | None,
-                   confirm_refs: tuple[str, ...], reason: str):
+def review_confirm(
+    ws: Workspace, executor: str, period: str | None, operator: str | None, confirm_refs: tuple[str, ...], reason: str
+):
     """Підтвердити значення звіту, що блокують затвердження, з причиною (кожне своєю командою, якщо причини різні)."""
     from .workflows.review import confirm
 
     r = confirm(ws, executor, confirm_refs, reason, period, operator=operator)
     for c in r.confirmations:
-        click.echo(f"Підтверджено: {ws.catalogue.executor_label(c.executor)}, {c.ref} = {c.value:g} "
-                   f"({r.operator}, {c.confirmed_at}); причина: {c.reason}")
+        click.echo(
+            f"Підтверджено: {ws.catalogue.executor_label(c.executor)}, {c.ref} = {c.value:g} "
+            f"({r.operator}, {c.confirmed_at}); причина: {c.reason}"
+        )
     if not r.confirmations:
         click.echo("Ці значення вже підтверджено; нічого не змінено.")
 
@@ -878,8 +1104,16 @@ def review_return(ws: Workspace, executor: str, comment: str, period: str | None
 @_operator_option
 @with_workspace
 @refreshes_status
-def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, force: bool, undo: bool,
-               period: str | None, operator: str | None):
+def adjust_cmd(
+    ws: Workspace,
+    item_id: str,
+    value: float | None,
+    reason: str,
+    force: bool,
+    undo: bool,
+    period: str | None,
+    operator: str | None,
+):
     """Установити національне значення показника вручну (у межах від найбільшого повідомленого до їх суми).
 
     Кожне коригування записується з оператором, часом і причиною; --undo скасовує його (запис лишається).
@@ -897,6 +1131,7 @@ def adjust_cmd(ws: Workspace, item_id: str, value: float | None, reason: str, fo
 # ---------------------------------------------------------------------------------
 # quarantine: files not accepted, and the clerk's decision whose they are
 # ---------------------------------------------------------------------------------
+
 
 @main.group("quarantine", short_help="Неприйняті файли: перелік, призначення виконавця.")
 def quarantine_group():
@@ -922,16 +1157,23 @@ def quarantine_list(ws: Workspace, as_json: bool):
         click.echo("Карантин порожній.")
     for f in result.files:
         click.secho(f"  {format_time(f.received_at)}  «{f.original_name}»  {f.sha256[:12]}", bold=True)
-        click.echo(f"      виконавець: {f.executor_label}" + (f"; період: {f.period}" if f.period else "")
-                   + (f"; збережено як {f.kept_as}" if f.kept_as else ""))
+        click.echo(
+            f"      виконавець: {f.executor_label}"
+            + (f"; період: {f.period}" if f.period else "")
+            + (f"; збережено як {f.kept_as}" if f.kept_as else "")
+        )
         for line in grouped_findings(f.reasons, None, indent="      "):
             click.echo(line)
         for _, code, period, who, reason, when, _ in f.assignments:
-            click.echo(f"      призначено {code} за {period} ({who}, {format_time(when)}) — файл однаково не "
-                       f"прочитано" + (f"; причина: {reason}" if reason else ""))
+            click.echo(
+                f"      призначено {code} за {period} ({who}, {format_time(when)}) — файл однаково не "
+                f"прочитано" + (f"; причина: {reason}" if reason else "")
+            )
     if result.files:
-        click.echo(f"Усього в карантині: {plural(len(result.files), 'файл')}. Якщо файл від відомого виконавця "
-                   f"(напр. старий шаблон без службових відомостей): consolidate quarantine assign SHA256 КОД.")
+        click.echo(
+            f"Усього в карантині: {plural(len(result.files), 'файл')}. Якщо файл від відомого виконавця "
+            f"(напр. старий шаблон без службових відомостей): consolidate quarantine assign SHA256 КОД."
+        )
     finish(result.exit_code)
 
 
@@ -944,8 +1186,9 @@ def quarantine_list(ws: Workspace, as_json: bool):
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
 @with_workspace
 @refreshes_status
-def quarantine_assign(ws: Workspace, file: str, executor: str, period: str | None, operator: str | None,
-                      reason: str, as_json: bool):
+def quarantine_assign(
+    ws: Workspace, file: str, executor: str, period: str | None, operator: str | None, reason: str, as_json: bool
+):
     """Рішення працівника: неприйнятий файл (ФАЙЛ — SHA-256 або назва з «quarantine list») є звітом ВИКОНАВЦЯ.
 
     Рішення записується в журнал (хто, коли, чому), а файл читається знову як звіт цього виконавця за
@@ -960,13 +1203,18 @@ def quarantine_assign(ws: Workspace, file: str, executor: str, period: str | Non
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         finish(result.exit_code)
-    click.echo(f"Файл «{a.file.original_name}» призначено: {ws.catalogue.executor_label(code)}, {a.period} "
-               f"({a.operator}, {a.assigned_at}).")
+    click.echo(
+        f"Файл «{a.file.original_name}» призначено: {ws.catalogue.executor_label(code)}, {a.period} "
+        f"({a.operator}, {a.assigned_at})."
+    )
     if a.status == QUARANTINED:
         click.echo("Файл однаково не вдалося прочитати — лишається в карантині:")
     else:
-        click.echo(f"Прочитано як звіт №{a.file.submission_id}: {result.state_label}"
-                   + (f"; замінює звіт №{a.superseded}" if a.superseded else "") + ".")
+        click.echo(
+            f"Прочитано як звіт №{a.file.submission_id}: {result.state_label}"
+            + (f"; замінює звіт №{a.superseded}" if a.superseded else "")
+            + "."
+        )
     for line in grouped_findings(a.findings, INTAKE_SHOWN_PER_KIND):
         click.echo(line)
     finish(result.exit_code)
@@ -976,10 +1224,15 @@ def quarantine_assign(ws: Workspace, file: str, executor: str, period: str | Non
 # the web console and its accounts
 # ---------------------------------------------------------------------------------
 
+
 @main.command("serve", short_help="Вебконсоль: увесь цикл у браузері.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Адреса: типово лише цей комп’ютер (вхід за ключем із рядка запуску); будь-яка інша потребує "
-                   "облікових записів (consolidate users add).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Адреса: типово лише цей комп’ютер (вхід за ключем із рядка запуску); будь-яка інша потребує "
+    "облікових записів (consolidate users add).",
+)
 @click.option("--port", default=8765, show_default=True, type=int, help="Порт.")
 @click.option("--no-browser", is_flag=True, help="Не відкривати браузер.")
 @click.option("--accounts", is_flag=True, help="Вхід за обліковими записами навіть на 127.0.0.1.")
@@ -998,11 +1251,19 @@ def users_group():
 
 @users_group.command("add", short_help="Додати користувача вебконсолі.")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["clerk", "reviewer", "viewer"]), required=True,
-              help="clerk — усе; reviewer — розгляд, коригування, звіт; viewer — лише перегляд.")
+@click.option(
+    "--role",
+    type=click.Choice(["clerk", "reviewer", "viewer"]),
+    required=True,
+    help="clerk — усе; reviewer — розгляд, коригування, звіт; viewer — лише перегляд.",
+)
 @click.option("--replace", is_flag=True, help="Змінити пароль чи роль наявного користувача.")
-@click.password_option("--password", prompt="Пароль", confirmation_prompt="Повторіть пароль",
-                       help="Пароль (типово запитується; не менше 10 символів).")
+@click.password_option(
+    "--password",
+    prompt="Пароль",
+    confirmation_prompt="Повторіть пароль",
+    help="Пароль (типово запитується; не менше 10 символів).",
+)
 @with_workspace
 def users_add(ws: Workspace, name: str, role: str, replace: bool, password: str):
     """Додати користувача вебконсолі (пароль зберігається як хеш scrypt)."""
@@ -1054,8 +1315,12 @@ def mail_group():
 
 
 @mail_group.command("fetch", epilog=MAIL_EXIT_HELP, short_help="Прийняти звіти з листів і надіслати квитанції.")
-@click.option("--watch", is_flag=True, help="Перевіряти скриньку постійно, кожні [mailbox] poll_minutes хвилин "
-                                            "(зупинити — Ctrl+C); збій з’єднання не зупиняє перевірку.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Перевіряти скриньку постійно, кожні [mailbox] poll_minutes хвилин "
+    "(зупинити — Ctrl+C); збій з’єднання не зупиняє перевірку.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
 @_smtp_options
 @with_workspace
@@ -1077,10 +1342,10 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
     env_name = str(ws.setting("mailbox", "password_env") or IMAP_PASSWORD_ENV)
     password = None
     if not os.environ.get(env_name) and ws.setting("mailbox", "host") and sys.stdin.isatty():
-        password = click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True,
-                                err=True)
-    settings, smtp = wf.settings_for(ws, password=password,
-                                     smtp=_smtp(smtp_server, starttls, smtp_user, password_env, cafile))
+        password = click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True, err=True)
+    settings, smtp = wf.settings_for(
+        ws, password=password, smtp=_smtp(smtp_server, starttls, smtp_user, password_env, cafile)
+    )
 
     def show(m) -> None:
         if as_json:
@@ -1108,11 +1373,17 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
         if as_json:
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         elif not result.new:
-            click.echo(f"Нових листів немає ({result.mailbox}, тека «{result.folder}»)"
-                       + (f"; повторних: {result.duplicates}" if result.duplicates else "") + ".")
+            click.echo(
+                f"Нових листів немає ({result.mailbox}, тека «{result.folder}»)"
+                + (f"; повторних: {result.duplicates}" if result.duplicates else "")
+                + "."
+            )
         else:
-            click.echo(f"Оброблено {plural(len(result.new), 'лист', 'листи', 'листів')}"
-                       + (f", повторних: {result.duplicates}" if result.duplicates else "") + ".")
+            click.echo(
+                f"Оброблено {plural(len(result.new), 'лист', 'листи', 'листів')}"
+                + (f", повторних: {result.duplicates}" if result.duplicates else "")
+                + "."
+            )
 
     if not watch:
         result = wf.fetch(ws, settings=settings, smtp=smtp, on_message=show)
@@ -1128,8 +1399,11 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
             click.echo(f"{stamp} ", nl=False)
             summary(result)
 
-    click.echo(f"Стежимо за скринькою {settings.address} (тека «{settings.folder}») кожні "
-               f"{settings.poll_minutes:g} хв; зупинити — Ctrl+C.", err=True)
+    click.echo(
+        f"Стежимо за скринькою {settings.address} (тека «{settings.folder}») кожні "
+        f"{settings.poll_minutes:g} хв; зупинити — Ctrl+C.",
+        err=True,
+    )
     try:
         wf.watch(ws, settings=settings, smtp=smtp, on_round=round_done, on_message=show)
     except KeyboardInterrupt:
@@ -1138,8 +1412,10 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
 
 for _param in mail_fetch_cmd.params:  # the shared SMTP options, said for receipts
     if _param.name == "smtp_server":
-        _param.help = ("Поштовий сервер SMTP для квитанцій (типово — з розділу [smtp] у consolidate.toml); "
-                       "без сервера команда не працює, якщо квитанції не вимкнено в розділі [mailbox].")
+        _param.help = (
+            "Поштовий сервер SMTP для квитанцій (типово — з розділу [smtp] у consolidate.toml); "
+            "без сервера команда не працює, якщо квитанції не вимкнено в розділі [mailbox]."
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

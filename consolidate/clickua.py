@@ -20,8 +20,12 @@ import sys
 import click
 from click.exceptions import NoArgsIsHelpError
 
-HEADINGS = {"Options": "Параметри", "Commands": "Команди", "Positional arguments": "Аргументи",
-            "Arguments": "Аргументи"}
+HEADINGS = {
+    "Options": "Параметри",
+    "Commands": "Команди",
+    "Positional arguments": "Аргументи",
+    "Arguments": "Аргументи",
+}
 USAGE_PREFIX = "Використання: "
 HELP_TEXT = "Показати цю довідку і вийти."
 VERSION_HELP = "Показати версію і вийти."
@@ -31,44 +35,70 @@ SUBCOMMAND_METAVAR = "КОМАНДА [АРГУМЕНТИ]..."
 
 # Metavars: click's type names and argument names as shown in usage lines and option lists.
 METAVARS = {
-    "TEXT": "ТЕКСТ", "PATH": "ШЛЯХ", "FILE": "ФАЙЛ", "DIRECTORY": "ТЕКА", "FLOAT": "ЧИСЛО", "INTEGER": "ЦІЛЕ",
-    "BOOLEAN": "ТАК|НІ", "FILENAME": "ФАЙЛ", "ITEM_ID": "ІДЕНТИФІКАТОР", "EXECUTOR": "ВИКОНАВЕЦЬ",
-    "EXECUTORS": "ВИКОНАВЕЦЬ", "PATHS": "ШЛЯХ", "VALUE": "ЗНАЧЕННЯ", "PERIOD": "ПЕРІОД", "DATE": "ДАТА",
-    "OPTIONS": "ПАРАМЕТРИ", "COMMAND": "КОМАНДА", "ARGS": "АРГУМЕНТИ", "NAME": "НАЗВА", "CODE": "КОД",
-    "YEAR": "РІК", "SOURCE": "ДЖЕРЕЛО", "TARGET": "ЦІЛЬ", "USER": "КОРИСТУВАЧ", "ROLE": "РОЛЬ",
-    "HOST": "ХОСТ", "PORT": "ПОРТ", "URL": "АДРЕСА", "ID": "ІДЕНТИФІКАТОР", "SHA256": "SHA256",
+    "TEXT": "ТЕКСТ",
+    "PATH": "ШЛЯХ",
+    "FILE": "ФАЙЛ",
+    "DIRECTORY": "ТЕКА",
+    "FLOAT": "ЧИСЛО",
+    "INTEGER": "ЦІЛЕ",
+    "BOOLEAN": "ТАК|НІ",
+    "FILENAME": "ФАЙЛ",
+    "ITEM_ID": "ІДЕНТИФІКАТОР",
+    "EXECUTOR": "ВИКОНАВЕЦЬ",
+    "EXECUTORS": "ВИКОНАВЕЦЬ",
+    "PATHS": "ШЛЯХ",
+    "VALUE": "ЗНАЧЕННЯ",
+    "PERIOD": "ПЕРІОД",
+    "DATE": "ДАТА",
+    "OPTIONS": "ПАРАМЕТРИ",
+    "COMMAND": "КОМАНДА",
+    "ARGS": "АРГУМЕНТИ",
+    "NAME": "НАЗВА",
+    "CODE": "КОД",
+    "YEAR": "РІК",
+    "SOURCE": "ДЖЕРЕЛО",
+    "TARGET": "ЦІЛЬ",
+    "USER": "КОРИСТУВАЧ",
+    "ROLE": "РОЛЬ",
+    "HOST": "ХОСТ",
+    "PORT": "ПОРТ",
+    "URL": "АДРЕСА",
+    "ID": "ІДЕНТИФІКАТОР",
+    "SHA256": "SHA256",
 }
 _METAVAR_RE = re.compile(r"(?<![\w-])[A-Z][A-Z0-9_]*(?![\w-])")
 _EXTRA_RE = re.compile(r"\s*\[([^\[\]]*)\]\s*$")
 
 # click's messages (as it formats them in English) → Ukrainian.  Groups are re-inserted as «…».
-PATH_KINDS = {"file": "Файл", "directory": "Тека", "path": "Шлях", "File": "Файл", "Directory": "Тека",
-              "Path": "Шлях"}
-MESSAGES: list[tuple[re.Pattern, str]] = [(re.compile(p, re.S), r) for p, r in [
-    (r"^'(.*)' is not one of (.*)\.$", "«{0}» — не з переліку: {1}."),
-    (r"^'(.*)' is not '(.*)'\.$", "«{0}» — очікується «{1}»."),
-    (r"^'(.*)' is not a valid float(?: range)?\.$", "«{0}» — не число."),
-    (r"^'(.*)' is not a valid integer(?: range)?\.$", "«{0}» — не ціле число."),
-    (r"^'(.*)' is not a valid boolean\.$", "«{0}» — очікується так або ні."),
-    (r"^'(.*)' is not a valid UUID\.$", "«{0}» — не UUID."),
-    (r"^'(.*)' does not match the formats? (.*)\.$", "«{0}» — не відповідає формату {1}."),
-    (r"^(.*) is not in the range (.*)\.$", "{0} — поза межами {1}."),
-    (r"^(File|Directory|Path|file|directory|path) '(.*)' does not exist\.$", "{kind} «{1}» не існує."),
-    (r"^(File|Directory|Path|file|directory|path) '(.*)' is a file\.$", "«{1}» — файл, а очікується тека."),
-    (r"^(File|Directory|Path|file|directory|path) '(.*)' is a directory\.$", "«{1}» — тека, а очікується файл."),
-    (r"^(File|Directory|Path|file|directory|path) '(.*)' is not readable\.$", "{kind} «{1}» не можна прочитати."),
-    (r"^(File|Directory|Path|file|directory|path) '(.*)' is not writable\.$", "{kind} «{1}» не можна записати."),
-    (r"^(File|Directory|Path|file|directory|path) '(.*)' is not executable\.$", "{kind} «{1}» не можна виконати."),
-    (r"^Option '(.*)' requires an argument\.$", "Параметр «{0}» потребує значення."),
-    (r"^Option '(.*)' requires (\d+) arguments\.$", "Параметр «{0}» потребує {1} значень."),
-    (r"^Option '(.*)' does not take a value\.$", "Параметр «{0}» не приймає значення."),
-    (r"^Argument '(.*)' takes (\d+) values\.$", "Аргумент «{0}» потребує {1} значень."),
-    (r"^Got unexpected extra arguments? \((.*)\)$", "Зайві аргументи: {0}"),
-    (r"^Missing command\.$", "Не вказано команду."),
-    (r"^Value must be an iterable\.$", "Значення має бути переліком."),
-    (r"^Takes (\d+) values but (\d+) (?:was|were) given\.$", "Потрібно значень: {0}, отримано: {1}."),
-    (r"^unknown error$", "невідома помилка"),
-]]
+PATH_KINDS = {"file": "Файл", "directory": "Тека", "path": "Шлях", "File": "Файл", "Directory": "Тека", "Path": "Шлях"}
+MESSAGES: list[tuple[re.Pattern, str]] = [
+    (re.compile(p, re.S), r)
+    for p, r in [
+        (r"^'(.*)' is not one of (.*)\.$", "«{0}» — не з переліку: {1}."),
+        (r"^'(.*)' is not '(.*)'\.$", "«{0}» — очікується «{1}»."),
+        (r"^'(.*)' is not a valid float(?: range)?\.$", "«{0}» — не число."),
+        (r"^'(.*)' is not a valid integer(?: range)?\.$", "«{0}» — не ціле число."),
+        (r"^'(.*)' is not a valid boolean\.$", "«{0}» — очікується так або ні."),
+        (r"^'(.*)' is not a valid UUID\.$", "«{0}» — не UUID."),
+        (r"^'(.*)' does not match the formats? (.*)\.$", "«{0}» — не відповідає формату {1}."),
+        (r"^(.*) is not in the range (.*)\.$", "{0} — поза межами {1}."),
+        (r"^(File|Directory|Path|file|directory|path) '(.*)' does not exist\.$", "{kind} «{1}» не існує."),
+        (r"^(File|Directory|Path|file|directory|path) '(.*)' is a file\.$", "«{1}» — файл, а очікується тека."),
+        (r"^(File|Directory|Path|file|directory|path) '(.*)' is a directory\.$", "«{1}» — тека, а очікується файл."),
+        (r"^(File|Directory|Path|file|directory|path) '(.*)' is not readable\.$", "{kind} «{1}» не можна прочитати."),
+        (r"^(File|Directory|Path|file|directory|path) '(.*)' is not writable\.$", "{kind} «{1}» не можна записати."),
+        (r"^(File|Directory|Path|file|directory|path) '(.*)' is not executable\.$", "{kind} «{1}» не можна виконати."),
+        (r"^Option '(.*)' requires an argument\.$", "Параметр «{0}» потребує значення."),
+        (r"^Option '(.*)' requires (\d+) arguments\.$", "Параметр «{0}» потребує {1} значень."),
+        (r"^Option '(.*)' does not take a value\.$", "Параметр «{0}» не приймає значення."),
+        (r"^Argument '(.*)' takes (\d+) values\.$", "Аргумент «{0}» потребує {1} значень."),
+        (r"^Got unexpected extra arguments? \((.*)\)$", "Зайві аргументи: {0}"),
+        (r"^Missing command\.$", "Не вказано команду."),
+        (r"^Value must be an iterable\.$", "Значення має бути переліком."),
+        (r"^Takes (\d+) values but (\d+) (?:was|were) given\.$", "Потрібно значень: {0}, отримано: {1}."),
+        (r"^unknown error$", "невідома помилка"),
+    ]
+]
 
 
 def translate(message: str) -> str:
@@ -94,16 +124,16 @@ def ua_extra(help_text: str) -> str:
     items = []
     for item in m.group(1).split("; "):
         if item.startswith("default: "):
-            value = item[len("default: "):]
+            value = item[len("default: ") :]
             value = {"True": "так", "False": "ні"}.get(value, value)
             items.append(f"типово: {value}")
         elif item == "required":
             items.append("обов’язково")
         elif item.startswith("env var: "):
-            items.append("змінна середовища: " + item[len("env var: "):])
+            items.append("змінна середовища: " + item[len("env var: ") :])
         else:
             items.append(item)
-    return help_text[:m.start()] + "  [" + "; ".join(items) + "]"
+    return help_text[: m.start()] + "  [" + "; ".join(items) + "]"
 
 
 def _quoted(names) -> str:
@@ -133,8 +163,11 @@ def ua_message(exc: click.ClickException) -> str:
     if isinstance(exc, click.BadParameter):
         where = ""
         if exc.param is not None:
-            where = (f" аргументу «{ua_metavars(exc.param.human_readable_name)}»"
-                     if isinstance(exc.param, click.Argument) else f" параметра {_quoted(exc.param.opts)}")
+            where = (
+                f" аргументу «{ua_metavars(exc.param.human_readable_name)}»"
+                if isinstance(exc.param, click.Argument)
+                else f" параметра {_quoted(exc.param.opts)}"
+            )
         elif exc.param_hint:
             hints = [exc.param_hint] if isinstance(exc.param_hint, str) else list(exc.param_hint)
             where = " " + " / ".join(f"«{h.strip(chr(39))}»" for h in hints)
@@ -176,8 +209,9 @@ class UaUsageError(click.UsageError):
 
 def _ukrainian(exc: click.ClickException) -> click.ClickException:
     """click's own exceptions in Ukrainian; the application's (already Ukrainian) pass as they are."""
-    if isinstance(exc, (UaUsageError, UaClickException, NoArgsIsHelpError)) \
-            or not type(exc).__module__.startswith("click"):
+    if isinstance(exc, (UaUsageError, UaClickException, NoArgsIsHelpError)) or not type(exc).__module__.startswith(
+        "click"
+    ):
         return exc
     if isinstance(exc, click.UsageError):
         return UaUsageError(exc)
@@ -227,7 +261,7 @@ class UaCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             if exc.ctx is None:
-                exc.ctx = ctx       # the usage line and the help hint of this command
+                exc.ctx = ctx  # the usage line and the help hint of this command
             raise
 
     def invoke(self, ctx: click.Context):
@@ -243,7 +277,7 @@ class UaGroup(UaCommand, click.Group):
     """A group of Ukrainian commands; its subcommands and subgroups are made Ukrainian too."""
 
     command_class = UaCommand
-    group_class = type       # subgroups: this same class
+    group_class = type  # subgroups: this same class
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("subcommand_metavar", SUBCOMMAND_METAVAR)
@@ -253,6 +287,9 @@ class UaGroup(UaCommand, click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.exceptions.NoSuchCommand as exc:
-            close = exc.possibilities or [c for c in self.commands if c.startswith(exc.command_name)] or \
-                difflib.get_close_matches(exc.command_name, list(self.commands), cutoff=0.5)
+            close = (
+                exc.possibilities
+                or [c for c in self.commands if c.startswith(exc.command_name)]
+                or difflib.get_close_matches(exc.command_name, list(self.commands), cutoff=0.5)
+            )
             raise UaUsageError(exc, f"Немає команди «{exc.command_name}».{_suggest(close)}") from None

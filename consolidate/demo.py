@@ -31,18 +31,18 @@ from .wording import plural
 from .workspace import Workspace, init_workspace
 
 # The story of the 2024 cycle (who, not how much).
-NEVER = "MKIP"                      # never reports
-SILENT = frozenset({"NAN"})         # reports, but leaves its measure blank instead of stating «не здійснювалось»
-LATE = "MINTSYFRY"                  # reports a week after the deadline
-TEXT_NUMBER = ("MON", "T4.9.1")     # types "8 814,5" as text (a count with a decimal, too)
-INSERTED_ROW = "UA-21"              # inserts an extra row into «II. Виконання»
-RENAMED_SHEET = "NPU"               # renames the sheet «II. Виконання»
+NEVER = "MKIP"  # never reports
+SILENT = frozenset({"NAN"})  # reports, but leaves its measure blank instead of stating «не здійснювалось»
+LATE = "MINTSYFRY"  # reports a week after the deadline
+TEXT_NUMBER = ("MON", "T4.9.1")  # types "8 814,5" as text (a count with a decimal, too)
+INSERTED_ROW = "UA-21"  # inserts an extra row into «II. Виконання»
+RENAMED_SHEET = "NPU"  # renames the sheet «II. Виконання»
 RENAMED_FILE = ("UA-07", "Волинь звіт остаточний (2).xlsx")  # renames the file before sending
-SENT_TWICE = "UA-30"                # sends the same file twice
+SENT_TWICE = "UA-30"  # sends the same file twice
 RESUBMITTED = ("UA-32", "F.T4.1.LOC.UA-32")  # first return has a negative amount; corrected a week later
 SLIP = ("UA-35", "F.T4.1.LOC.UA-35")  # first return has the amount in hryvnias (×1000); returned, corrected
-ON_TIME_DAYS = 5                    # regular returns arrive this many days before the deadline
-LATE_DAYS = 6                       # late returns and corrections arrive this many days after it
+ON_TIME_DAYS = 5  # regular returns arrive this many days before the deadline
+LATE_DAYS = 6  # late returns and corrections arrive this many days after it
 
 
 @dataclass
@@ -84,8 +84,9 @@ def _insert_row(path: Path, sheet: str, before_key_index: int, note: str) -> Non
     wb.save(path)
 
 
-def plan_returns(ws: Workspace, catalogue: Catalogue, sim: Simulated, templates: dict[str, Path],
-                 staging: Path, period: str) -> DemoPlan:
+def plan_returns(
+    ws: Workspace, catalogue: Catalogue, sim: Simulated, templates: dict[str, Path], staging: Path, period: str
+) -> DemoPlan:
     """Fill every executor's template as the scenario says; nothing is in the inbox yet."""
     deadline = dt.datetime.combine(catalogue.deadline(period), dt.time(10, 0))
     on_time = deadline - dt.timedelta(days=ON_TIME_DAYS)
@@ -96,7 +97,8 @@ def plan_returns(ws: Workspace, catalogue: Catalogue, sim: Simulated, templates:
         if code == NEVER:
             continue
         values: dict[str, dict[str, dict[str, Any]]] = {
-            kind: {k: dict(v) for k, v in rows.items()} for kind, rows in sim.values.get(code, {}).items()}
+            kind: {k: dict(v) for k, v in rows.items()} for kind, rows in sim.values.get(code, {}).items()
+        }
         src = templates[code]
         name = src.name
         if code == RENAMED_FILE[0]:
@@ -153,6 +155,7 @@ def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Worksp
     password = ws.sheet_password
     files = write_templates(catalogue, ws.out / "templates", period, password, generated_at=DEFAULT_TIMESTAMP)
     from .history import record_templates
+
     record_templates(ws, catalogue, files)
     templates = {f.executor: f.path for f in files}
     sim = simulate(catalogue, silent=SILENT)
@@ -164,7 +167,7 @@ def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Worksp
 class DemoResult:
     workspace: Workspace
     period: str
-    outcomes: list                      # inbox.Outcome of every delivered file, in order
+    outcomes: list  # inbox.Outcome of every delivered file, in order
     report_xlsx: Path
     report_docx: Path | None
     status_page: Path
@@ -224,10 +227,13 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     return DemoResult(ws, period, outcomes, report_xlsx, report_docx, status_page, mail_paths, lines)
 
 
-RETURN_COMMENT = ("У рядку фінансування вказано від’ємні касові видатки. Виправте суму касових видатків "
-                  "(тис. грн, не менше 0) і надішліть звіт повторно.")
-SLIP_COMMENT = ("Суму, схоже, введено в гривнях, а не в тисячах гривень: {}. Виправте її (тис. грн) і надішліть "
-                "звіт повторно.")
+RETURN_COMMENT = (
+    "У рядку фінансування вказано від’ємні касові видатки. Виправте суму касових видатків "
+    "(тис. грн, не менше 0) і надішліть звіт повторно."
+)
+SLIP_COMMENT = (
+    "Суму, схоже, введено в гривнях, а не в тисячах гривень: {}. Виправте її (тис. грн) і надішліть звіт повторно."
+)
 # The seed's own figures far above their plans (e.g. 107 in a percent's cell): the simulated clerk checks them
 # against the published 2024 report and confirms them, so that the demo reproduces it.
 SEED_REASON = "Так у звіті Мінсоцполітики за 2024 рік (перевірено за опублікованим звітом)"
@@ -261,17 +267,34 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
             decide.return_for_rework(ws, slot.executor, comment, period, operator=operator, now=when.astimezone())
             returned.append(catalogue.executor_label(slot.executor))
         else:
-            decide.accept(ws, [slot.executor], period, operator=operator, confirm_refs=[o.ref for o in open_outliers],
-                          reason=SEED_REASON, now=when.astimezone())
+            decide.accept(
+                ws,
+                [slot.executor],
+                period,
+                operator=operator,
+                confirm_refs=[o.ref for o in open_outliers],
+                reason=SEED_REASON,
+                now=when.astimezone(),
+            )
             accepted += 1
             confirmed += len(open_outliers)
-    return [f"{when:%d.%m.%Y}: {APPROVED.label} {accepted}" + (f", повернуто на доопрацювання: {', '.join(returned)}"
-                                                       if returned else "")
-            + (f", підтверджено ймовірних помилок введення (так у звіті 2024 року): {confirmed}" if confirmed else "")]
+    return [
+        f"{when:%d.%m.%Y}: {APPROVED.label} {accepted}"
+        + (f", повернуто на доопрацювання: {', '.join(returned)}" if returned else "")
+        + (f", підтверджено ймовірних помилок введення (так у звіті 2024 року): {confirmed}" if confirmed else "")
+    ]
 
 
-def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, report_docx: Path | None,
-              status_page: Path, mail_paths: list[Path]) -> list[str]:
+def summarise(
+    catalogue: Catalogue,
+    outcomes,
+    rec,
+    summary,
+    report_xlsx: Path,
+    report_docx: Path | None,
+    status_page: Path,
+    mail_paths: list[Path],
+) -> list[str]:
     from collections import Counter
 
     from .model import CODE_LABELS
@@ -285,8 +308,11 @@ def summarise(catalogue: Catalogue, outcomes, rec, summary, report_xlsx: Path, r
     conflicts = Counter(c.kind for c in rec.conflicts)
     lines = [
         f"Отримано файлів: {len(outcomes)} — " + ", ".join(f"{label}: {n}" for label, n in states.most_common()),
-        "Зауваження прийому: " + ("; ".join(f"{name(code)} ({Severity.of(sev).label}) — {n}"
-                                            for (sev, code), n in sorted(findings.items())) or "немає"),
+        "Зауваження прийому: "
+        + (
+            "; ".join(f"{name(code)} ({Severity.of(sev).label}) — {n}" for (sev, code), n in sorted(findings.items()))
+            or "немає"
+        ),
         "Зауваження зведення: " + "; ".join(f"{name(kind)} — {n}" for kind, n in sorted(conflicts.items())),
         f"Стан звітування: {summary.text()}",
         "Не подали звіт: " + (", ".join(catalogue.executor_label(c) for c in rec.missing_executors) or "усі подали"),

@@ -92,8 +92,9 @@ def set_style(paragraph, style_id: str, style_name: str):
     return paragraph
 
 
-def add_row(table, widths: list, spans: tuple[tuple[int, int], ...] = (), *, header: bool = False,
-            cant_split: bool = False) -> list[Cell]:
+def add_row(
+    table, widths: list, spans: tuple[tuple[int, int], ...] = (), *, header: bool = False, cant_split: bool = False
+) -> list[Cell]:
     """Append a row; ``spans``: (first grid column, columns) merged horizontally.  One cell per ``w:tc``."""
     if fast_path():
         from docx.table import _Cell
@@ -102,8 +103,8 @@ def add_row(table, widths: list, spans: tuple[tuple[int, int], ...] = (), *, hea
         tcs = list(tr.tc_lst)
         for start, n in sorted(spans, reverse=True):
             tcs[start].grid_span = n
-            tcs[start].width = sum(widths[start:start + n])
-            for tc in tcs[start + 1:start + n]:
+            tcs[start].width = sum(widths[start : start + n])
+            for tc in tcs[start + 1 : start + n]:
                 tr.remove(tc)
         cells = [_Cell(tc, table) for tc in tr.tc_lst]
     else:
@@ -111,7 +112,7 @@ def add_row(table, widths: list, spans: tuple[tuple[int, int], ...] = (), *, hea
         grid = list(row.cells)
         for start, n in sorted(spans, reverse=True):
             merged = grid[start].merge(grid[start + n - 1])
-            merged.width = sum(widths[start:start + n])  # python-docx sums the columns' rounded widths
+            merged.width = sum(widths[start : start + n])  # python-docx sums the columns' rounded widths
         cells, seen = [], set()
         for cell in row.cells:  # a spanned cell appears once per grid column
             tc = element(cell)

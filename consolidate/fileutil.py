@@ -73,7 +73,7 @@ def _remove_stale_temps(path: Path) -> None:
     """Remove temporary files of ``path`` left by writers that were killed (their process is gone)."""
     prefix, suffix = f".{path.name}.", ".tmp"
     for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(prefix):-len(suffix)]
+        pid = tmp.name[len(prefix) : -len(suffix)]
         if not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
             continue
         try:
@@ -156,8 +156,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     Not flushed here: the caller makes it durable with :func:`make_durable` (the intake's barrier)
     before anything depends on it surviving a power cut.
     """
-    tmp = path.with_name(f".{path.name}.tmp")   # one writer per name (the lock, one job per sha256): a crash
-    try:                                         # leaves it to be overwritten
+    tmp = path.with_name(f".{path.name}.tmp")  # one writer per name (the lock, one job per sha256): a crash
+    try:  # leaves it to be overwritten
         fh = open(tmp, "wb")
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)

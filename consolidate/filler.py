@@ -78,4 +78,3 @@ def plausible_values(catalogue, executor: str, n: int = 0) -> dict[str, dict[str
             else:
                 values["execution"][ind.id] = {"actual": n % 23 + 1}
     return values
-

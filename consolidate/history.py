@@ -23,18 +23,22 @@ def received_keys(ledger: Ledger, year: int) -> Counter:
     rows = ledger.db.execute(
         "SELECT v.key, COUNT(DISTINCT v.submission_id) FROM cell_values v JOIN submissions s ON s.id = v.submission_id "
         "WHERE (s.period = ? OR s.period LIKE ?) AND (v.number IS NOT NULL OR v.text != '') GROUP BY v.key",
-        (str(year), f"{year}-Q%")).fetchall()
+        (str(year), f"{year}-Q%"),
+    ).fetchall()
     return Counter({key: n for key, n in rows})
 
 
 def reporting_executors(ledger: Ledger, year: int) -> Counter:
-    rows = ledger.db.execute("SELECT executor, COUNT(*) FROM submissions WHERE period = ? OR period LIKE ? "
-                             "GROUP BY executor", (str(year), f"{year}-Q%")).fetchall()
+    rows = ledger.db.execute(
+        "SELECT executor, COUNT(*) FROM submissions WHERE period = ? OR period LIKE ? GROUP BY executor",
+        (str(year), f"{year}-Q%"),
+    ).fetchall()
     return Counter(dict(rows))
 
 
 def _returns(n: int) -> str:
     from .wording import plural
+
     return plural(n, "звіт", "звіти", "звітів")
 
 
@@ -54,30 +58,54 @@ def check_change(ws: Workspace, old: Catalogue, new: Catalogue) -> list[Problem]
         sheet = SHEET_OF.get(type(before), "")
         after = new.get(key)
         if after is None or type(after) is not type(before):
-            problems.append(Problem(sheet, "", f"ID «{key}» вилучено з каталогу, але за нього вже отримано дані "
-                                               f"({_returns(n)} за {year} рік): вилучення знецінило б отримані "
-                                               f"дані. Залиште рядок (текст можна уточнити)."))
+            problems.append(
+                Problem(
+                    sheet,
+                    "",
+                    f"ID «{key}» вилучено з каталогу, але за нього вже отримано дані "
+                    f"({_returns(n)} за {year} рік): вилучення знецінило б отримані "
+                    f"дані. Залиште рядок (текст можна уточнити).",
+                )
+            )
             continue
         if isinstance(before, Indicator):
             for attr, label in (("unit", "одиницю"), ("rule", "правило зведення")):
                 if getattr(before, attr) != getattr(after, attr):
-                    problems.append(Problem(sheet, "", f"показник «{key}»: змінено {label} з «{getattr(before, attr)}» "
-                                                       f"на «{getattr(after, attr)}», але за нього вже отримано дані "
-                                                       f"({_returns(n)}); отримані значення подано в колишній "
-                                                       f"одиниці і за колишнім правилом. Додайте новий показник з новим ID."))
+                    problems.append(
+                        Problem(
+                            sheet,
+                            "",
+                            f"показник «{key}»: змінено {label} з «{getattr(before, attr)}» "
+                            f"на «{getattr(after, attr)}», але за нього вже отримано дані "
+                            f"({_returns(n)}); отримані значення подано в колишній "
+                            f"одиниці і за колишнім правилом. Додайте новий показник з новим ID.",
+                        )
+                    )
         if isinstance(before, FundingLine) and before.holder != after.holder:
-            problems.append(Problem(sheet, "", f"рядок фінансування «{key}»: змінено розпорядника з «{before.holder}» "
-                                               f"на «{after.holder}», але дані за рядок уже надійшли від «{before.holder}»; "
-                                               f"додайте новий рядок з новим ID."))
+            problems.append(
+                Problem(
+                    sheet,
+                    "",
+                    f"рядок фінансування «{key}»: змінено розпорядника з «{before.holder}» "
+                    f"на «{after.holder}», але дані за рядок уже надійшли від «{before.holder}»; "
+                    f"додайте новий рядок з новим ID.",
+                )
+            )
     for code, n in sorted(senders.items()):
         if code in old.registry and code not in new.registry:
-            problems.append(Problem("Виконавці", "", f"виконавця «{code}» вилучено, але від нього вже отримано "
-                                                     f"{_returns(n)} за {year} рік"))
+            problems.append(
+                Problem(
+                    "Виконавці",
+                    "",
+                    f"виконавця «{code}» вилучено, але від нього вже отримано {_returns(n)} за {year} рік",
+                )
+            )
     return problems
 
 
 def _now() -> str:
     import datetime as dt
+
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
@@ -87,9 +115,15 @@ def record_catalogue(ws: Workspace, cat: Catalogue, ledger: Ledger | None = None
     from .registry import registry_text
 
     def put(led: Ledger) -> bool:
-        return led.record_catalogue_version(version=cat.template_version, year=cat.programme.report_year,
-                                            digest=cat.digest, catalogue_yaml=catalogue_yaml(cat),
-                                            registry_csv=registry_text(cat.registry), recorded_at=_now())
+        return led.record_catalogue_version(
+            version=cat.template_version,
+            year=cat.programme.report_year,
+            digest=cat.digest,
+            catalogue_yaml=catalogue_yaml(cat),
+            registry_csv=registry_text(cat.registry),
+            recorded_at=_now(),
+        )
+
     if ledger is not None:
         return put(ledger)
     with Ledger(ws.ledger_path) as led:
@@ -100,8 +134,9 @@ def record_templates(ws: Workspace, cat: Catalogue, files) -> None:
     """The ledger's account of templates written: which catalogue version each used."""
     with Ledger(ws.ledger_path) as ledger:
         record_catalogue(ws, cat, ledger)
-        ledger.record_templates([(t.executor, t.period, t.template_version, t.sha256, t.path.name) for t in files],
-                                _now())
+        ledger.record_templates(
+            [(t.executor, t.period, t.template_version, t.sha256, t.path.name) for t in files], _now()
+        )
 
 
 def recorded_catalogue(ledger: Ledger, version: str) -> Catalogue | None:
@@ -144,16 +179,34 @@ def differences(old: Catalogue, new: Catalogue, limit: int = 12) -> list[str]:
         if after is None or after == before:
             continue
         if isinstance(before, Indicator):
-            what = [label for attr, label in (("planned", "план"), ("unit", "одиниця"), ("rule", "правило"),
-                                              ("name", "назва"), ("plans", "плани виконавців"))
-                    if getattr(before, attr) != getattr(after, attr)]
+            what = [
+                label
+                for attr, label in (
+                    ("planned", "план"),
+                    ("unit", "одиниця"),
+                    ("rule", "правило"),
+                    ("name", "назва"),
+                    ("plans", "плани виконавців"),
+                )
+                if getattr(before, attr) != getattr(after, attr)
+            ]
         elif isinstance(before, FundingLine):
-            what = [label for attr, label in (("planned", "передбачено"), ("programme_amount", "обсяг"),
-                                              ("holder", "розпорядник"), ("source", "джерело"))
-                    if getattr(before, attr) != getattr(after, attr)]
+            what = [
+                label
+                for attr, label in (
+                    ("planned", "передбачено"),
+                    ("programme_amount", "обсяг"),
+                    ("holder", "розпорядник"),
+                    ("source", "джерело"),
+                )
+                if getattr(before, attr) != getattr(after, attr)
+            ]
         else:
-            what = [label for attr, label in (("text", "текст"), ("executors", "виконавці"))
-                    if getattr(before, attr) != getattr(after, attr)]
+            what = [
+                label
+                for attr, label in (("text", "текст"), ("executors", "виконавці"))
+                if getattr(before, attr) != getattr(after, attr)
+            ]
         if what:
             changed.append(f"{iid} ({', '.join(what)})")
     if changed:

@@ -61,26 +61,28 @@ from .model import ACCEPTED_ERRORS, QUARANTINED, Finding, Return
 from .vocabulary import FileStatus
 from .workspace import Workspace
 
-ALREADY = FileStatus.ALREADY      # the same bytes were received before
-NOT_READ = FileStatus.NOT_READ    # the file could not be read from disk (permissions, vanished)
-OUTCOME_LABELS: dict[str, str] = {state: state.label for state in FileStatus}   # labels from consolidate.vocabulary, in that order
+ALREADY = FileStatus.ALREADY  # the same bytes were received before
+NOT_READ = FileStatus.NOT_READ  # the file could not be read from disk (permissions, vanished)
+OUTCOME_LABELS: dict[str, str] = {
+    state: state.label for state in FileStatus
+}  # labels from consolidate.vocabulary, in that order
 FAILED_STATES = (ACCEPTED_ERRORS, QUARANTINED, NOT_READ)
 
 LOCK_FILE = ".intake.lock"
-LOCK_WAIT = 15.0               # seconds to wait for another intake (or its exiting workers) to finish
+LOCK_WAIT = 15.0  # seconds to wait for another intake (or its exiting workers) to finish
 IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
-IN_FLIGHT_PER_WORKER = 4      # files handed to a reader and not yet recorded (readers never wait for the ledger)
+IN_FLIGHT_PER_WORKER = 4  # files handed to a reader and not yet recorded (readers never wait for the ledger)
 BYTES_IN_FLIGHT = 64 * 1024 * 1024  # … and at most this many bytes of them (one bigger file is still taken)
 MAX_WORKERS = 4
-READ_ATTEMPTS = 2              # a file that crashes the reader twice is quarantined
-POLL_SECONDS = 0.5             # how often an idle worker checks that intake is still alive
+READ_ATTEMPTS = 2  # a file that crashes the reader twice is quarantined
+POLL_SECONDS = 0.5  # how often an idle worker checks that intake is still alive
 # fork on Linux: a reader starts in milliseconds with the catalogue already prepared; elsewhere the
 # platform's default (spawn: the catalogue is sent to each reader) is the safe choice.
 # Reader processes: forked on Linux (cheap, the catalogue inherited); spawned elsewhere (Windows has no fork; the
 # catalogue is pickled to each reader).  CONSOLIDATE_START_METHOD=spawn runs Linux the Windows way (the tests do).
 START_METHOD = os.environ.get("CONSOLIDATE_START_METHOD") or ("fork" if sys.platform.startswith("linux") else None)
-BARRIER_EVERY = 100            # recorded files between two durability barriers (inbox removal waits for one)
-GROUP_SECONDS = 1.0            # the ledger's write transaction is committed at least this often (other writers wait)
+BARRIER_EVERY = 100  # recorded files between two durability barriers (inbox removal waits for one)
+GROUP_SECONDS = 1.0  # the ledger's write transaction is committed at least this often (other writers wait)
 
 
 @dataclass
@@ -90,14 +92,14 @@ class Outcome:
     path: Path
     name: str
     sha256: str = ""
-    state: FileStatus | str = ""      # a FileStatus once the file is dealt with
+    state: FileStatus | str = ""  # a FileStatus once the file is dealt with
     executor: str | None = None
     period: str | None = None
     findings: list[Finding] = field(default_factory=list)
     record: FileRecord | None = None
     superseded: int | None = None
-    moved: bool = False        # removed from the inbox after recording
-    note: str = ""             # why a file was not read from disk
+    moved: bool = False  # removed from the inbox after recording
+    note: str = ""  # why a file was not read from disk
 
     @property
     def label(self) -> str:
@@ -148,7 +150,7 @@ def archive_suffix(data: bytes) -> str:
     """Extension of the archive copy, from the content (cheap checks; the reader decides what it reads)."""
     if data.startswith(b"PK\x03\x04"):
         # ODF puts an uncompressed "mimetype" entry first; zip entry names are stored in the clear.
-        if data[30:38] == b"mimetype" and data[38:38 + len(intake.ODS_MIME)] == intake.ODS_MIME:
+        if data[30:38] == b"mimetype" and data[38 : 38 + len(intake.ODS_MIME)] == intake.ODS_MIME:
             return "ods"
         if b"xl/workbook.xml" in data:
             return "xlsm" if b"xl/vbaProject.bin" in data else "xlsx"
@@ -160,11 +162,16 @@ def archive_suffix(data: bytes) -> str:
     return "pdf" if data.startswith(b"%PDF") else "bin"
 
 
-def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int | None = None,
-               on_start: Callable[[int], None] | None = None,
-               on_outcome: Callable[[Outcome], None] | None = None,
-               received_at: dt.datetime | None = None,
-               names: dict[Path, str] | None = None) -> list[Outcome]:
+def run_intake(
+    ws: Workspace,
+    paths: list[Path] | None = None,
+    *,
+    workers: int | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    received_at: dt.datetime | None = None,
+    names: dict[Path, str] | None = None,
+) -> list[Outcome]:
     """Receive every file of ``paths`` (default: the workspace inbox, recursively).
 
     ``received_at`` pins the time recorded as "received" (the demo replays 2025 dates); default: now.
@@ -179,6 +186,7 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
     ws.ensure_dirs()
     catalogue = ws.catalogue
     from .history import attach_years
+
     attach_years(ws, catalogue)  # the workspace's other years; what older template versions differ in
     intake.prepare(catalogue)  # computed once here, inherited by the workers
     count = _worker_count(workers, len(files))
@@ -187,8 +195,12 @@ def run_intake(ws: Workspace, paths: list[Path] | None = None, *, workers: int |
     try:
         if on_start:
             on_start(len(files))
-        with _Lock(ws.root / LOCK_FILE), Ledger(ws.ledger_path) as ledger, ledger.group(), \
-                ThreadPoolExecutor(1, thread_name_prefix="consolidate-flush") as flusher:
+        with (
+            _Lock(ws.root / LOCK_FILE),
+            Ledger(ws.ledger_path) as ledger,
+            ledger.group(),
+            ThreadPoolExecutor(1, thread_name_prefix="consolidate-flush") as flusher,
+        ):
             return _Intake(ws, ledger, catalogue, pool, flusher, on_outcome, received_at, names).run(files)
     finally:
         if pool is not None:
@@ -205,6 +217,7 @@ def _worker_count(workers: int | None, files: int) -> int:
 # the run
 # ---------------------------------------------------------------------------------
 
+
 @dataclass
 class _Job:
     index: int
@@ -215,23 +228,32 @@ class _Job:
     archive_rel: str
     suffix: str
     received_at: str
-    data: bytes | None        # kept only until its archive copy is known to exist; None for a repeat
+    data: bytes | None  # kept only until its archive copy is known to exist; None for a repeat
 
 
 class _Intake:
-    def __init__(self, ws: Workspace, ledger: Ledger, catalogue, pool, flusher: ThreadPoolExecutor, on_outcome,
-                 received_at: dt.datetime | None = None, names: dict[Path, str] | None = None):
+    def __init__(
+        self,
+        ws: Workspace,
+        ledger: Ledger,
+        catalogue,
+        pool,
+        flusher: ThreadPoolExecutor,
+        on_outcome,
+        received_at: dt.datetime | None = None,
+        names: dict[Path, str] | None = None,
+    ):
         self.received_at = received_at
         self.names = {Path(p).resolve(): name for p, name in (names or {}).items()}
         self.ws, self.ledger, self.catalogue, self.pool = ws, ledger, catalogue, pool
         self.on_outcome = on_outcome
         self.outcomes: list[Outcome] = []
-        self.results: dict[int, tuple[Return, bool]] = {}   # index → (what was read, archive copy written)
-        self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []   # waiting for the durability barrier
-        self.unsynced: set[Path] = set()                                 # archive, quarantine files to flush
-        self.flusher = flusher                                           # the thread that flushes them
-        self.flushing: tuple[Future, list] | None = None                 # a barrier's flush, and its files
-        self.inflight: set[str] = set()                                  # sha256 read or archived, not yet recorded
+        self.results: dict[int, tuple[Return, bool]] = {}  # index → (what was read, archive copy written)
+        self.recorded: list[tuple[Outcome, bool, os.stat_result]] = []  # waiting for the durability barrier
+        self.unsynced: set[Path] = set()  # archive, quarantine files to flush
+        self.flusher = flusher  # the thread that flushes them
+        self.flushing: tuple[Future, list] | None = None  # a barrier's flush, and its files
+        self.inflight: set[str] = set()  # sha256 read or archived, not yet recorded
 
     def run(self, files: list[tuple[Path, bool]]) -> list[Outcome]:
         waiting: deque[_Job] = deque()
@@ -355,8 +377,15 @@ class _Intake:
         if status == QUARANTINED:
             self._quarantine(job, ret)
         job.data = None
-        receipt = self.ledger.record(ret, status=status, original_name=outcome.name, size=job.size,
-                                     received_at=job.received_at, archive_path=job.archive_rel, fmt=job.suffix)
+        receipt = self.ledger.record(
+            ret,
+            status=status,
+            original_name=outcome.name,
+            size=job.size,
+            received_at=job.received_at,
+            archive_path=job.archive_rel,
+            fmt=job.suffix,
+        )
         self.inflight.discard(outcome.sha256)
         if receipt.duplicate:  # recorded meanwhile by another intake
             self._already(outcome, receipt.file, job.from_inbox, job.stat)
@@ -389,8 +418,9 @@ def quarantine_note(name: str, received_at: str, ret: Return, size: int, kept_as
         lines.append(f"Звітний період (за файлом): {ret.period}")
     lines += ["", "Причини:"]
     for f in ret.findings:
-        where = ", ".join(x for x in (f"аркуш «{f.sheet}»" if f.sheet else "", f"клітинка {f.cell}" if f.cell else "")
-                          if x)
+        where = ", ".join(
+            x for x in (f"аркуш «{f.sheet}»" if f.sheet else "", f"клітинка {f.cell}" if f.cell else "") if x
+        )
         lines.append(f"  • [{f.severity}] {f.message}" + (f" ({where})" if where else ""))
         if f.found or f.expected:
             lines.append(f"      знайдено: {f.found or '—'}; очікується: {f.expected or '—'}")
@@ -400,6 +430,7 @@ def quarantine_note(name: str, received_at: str, ret: Return, size: int, kept_as
 # ---------------------------------------------------------------------------------
 # files
 # ---------------------------------------------------------------------------------
+
 
 def _ensure_copy(path: Path, data: bytes, sha: str) -> bool:
     """Make ``path`` hold exactly ``data`` (named by its sha256); True if it had to be written."""
@@ -438,11 +469,12 @@ class _Lock(Lock):
     """One intake per workspace at a time (fileutil.Lock: an OS lock, released when the process dies)."""
 
     def __init__(self, path: Path):
-        super().__init__(path, f"У робочій теці вже триває прийом звітів (заблоковано {path}); "
-                               f"дочекайтеся його завершення.")
+        super().__init__(
+            path, f"У робочій теці вже триває прийом звітів (заблоковано {path}); дочекайтеся його завершення."
+        )
 
     def __enter__(self):
-        self.wait = LOCK_WAIT   # read when taken: other intakes' exiting workers may hold it a moment
+        self.wait = LOCK_WAIT  # read when taken: other intakes' exiting workers may hold it a moment
         return super().__enter__()
 
 
@@ -456,7 +488,7 @@ def intake_lock(ws) -> _Lock:
 # ---------------------------------------------------------------------------------
 
 RETIRE_GROWTH_BYTES = 64 * 1024 * 1024  # a reader this much larger than it started, after a file, is replaced
-RETIRE = "retire"                         # what a reader says after its last answer
+RETIRE = "retire"  # what a reader says after its last answer
 
 
 def _resident_bytes() -> int:
@@ -541,7 +573,7 @@ def _worker_main(conn, catalogue, parent_pid: int) -> None:
 class _Worker:
     process: multiprocessing.Process
     conn: multiprocessing.connection.Connection
-    jobs: deque = field(default_factory=deque)   # (index, bytes, name, sha, archive path) sent, not yet answered
+    jobs: deque = field(default_factory=deque)  # (index, bytes, name, sha, archive path) sent, not yet answered
 
 
 class _ReaderPool:
@@ -553,8 +585,9 @@ class _ReaderPool:
 
     def _start(self) -> _Worker:
         parent, child = self.ctx.Pipe()
-        process = self.ctx.Process(target=_worker_main, args=(child, self.catalogue, os.getpid()), daemon=True,
-                                   name="consolidate-reader")
+        process = self.ctx.Process(
+            target=_worker_main, args=(child, self.catalogue, os.getpid()), daemon=True, name="consolidate-reader"
+        )
         process.start()
         child.close()
         return _Worker(process, parent)

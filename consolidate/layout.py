@@ -18,9 +18,9 @@ SHEET_PROPOSALS = "III. Пропозиції"
 SHEET_META = "_meta"
 
 # Row 1 of each data sheet holds the column codes (hidden); the header is in rows 2..HEADER_ROWS.
-CODE_ROW = 1            # 1-based
-HEADER_ROWS = 4         # rows 1..4 are code row, sheet title, hint, column header
-FIRST_DATA_ROW = 5      # 1-based
+CODE_ROW = 1  # 1-based
+HEADER_ROWS = 4  # rows 1..4 are code row, sheet title, hint, column header
+FIRST_DATA_ROW = 5  # 1-based
 
 FUNDING_COLUMNS = (
     ("key", "Ключ"),
@@ -60,8 +60,17 @@ NIL_STATUS = "не здійснювалось"
 NIL_FUNDING = "так"
 
 # Keys of the meta sheet (column A key, column B value) and of the custom document properties.
-META_KEYS = ("programme", "programme_code", "template_id", "template_version", "catalogue_hash",
-             "executor_code", "executor_name", "period", "generated_at")
+META_KEYS = (
+    "programme",
+    "programme_code",
+    "template_id",
+    "template_version",
+    "catalogue_hash",
+    "executor_code",
+    "executor_name",
+    "period",
+    "generated_at",
+)
 CUSTOM_PREFIX = "consolidate."
 # Below the META_KEYS rows, after one empty row, the meta sheet lists every row key of the template:
 # a marker row (column A META_ROW_KEYS, column B the number of keys), then one row per key:
@@ -74,4 +83,3 @@ TITLE_EXECUTOR_LABEL = "Виконавець:"
 TITLE_PERIOD_LABEL = "Звітний період:"
 
 SHEET_KINDS = {"funding": FUNDING_COLUMNS, "execution": EXECUTION_COLUMNS, "proposals": PROPOSAL_COLUMNS}
-

@@ -246,19 +246,29 @@ _SEVERITY_CODES = """
 UPDATE findings SET severity = 'error' WHERE severity = 'помилка';
 UPDATE findings SET severity = 'warning' WHERE severity = 'попередження'
 """
-_MIGRATIONS = ((1, _SCHEMA), (2, _MAIL_SCHEMA), (3, _REVIEW_SCHEMA), (4, _CONFIRMATION_SCHEMA),
-               (5, _CATALOGUE_SCHEMA), (6, _FINDING_DETAIL_SCHEMA), (7, _ASSIGNMENT_SCHEMA),
-               (8, _INBOUND_SCHEMA), (9, _SEVERITY_CODES))  # (version reached, script); idempotent
+_MIGRATIONS = (
+    (1, _SCHEMA),
+    (2, _MAIL_SCHEMA),
+    (3, _REVIEW_SCHEMA),
+    (4, _CONFIRMATION_SCHEMA),
+    (5, _CATALOGUE_SCHEMA),
+    (6, _FINDING_DETAIL_SCHEMA),
+    (7, _ASSIGNMENT_SCHEMA),
+    (8, _INBOUND_SCHEMA),
+    (9, _SEVERITY_CODES),
+)  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
        message_id, sent_at
 FROM mail
 """
 _REVIEW_SQL = "SELECT id, executor, period, submission_id, decision, comment, operator, decided_at FROM reviews"
-_CONFIRMATION_SQL = ("SELECT id, submission_id, executor, period, ref, code, value, reason, operator, confirmed_at "
-                     "FROM confirmations")
-_ADJUSTMENT_SQL = ("SELECT id, period, item, value, reason, forced, operator, made_at, undone_at, undone_by "
-                   "FROM adjustments")
+_CONFIRMATION_SQL = (
+    "SELECT id, submission_id, executor, period, ref, code, value, reason, operator, confirmed_at FROM confirmations"
+)
+_ADJUSTMENT_SQL = (
+    "SELECT id, period, item, value, reason, forced, operator, made_at, undone_at, undone_by FROM adjustments"
+)
 
 _SUBMISSION_SQL = """
 SELECT s.id, s.executor, s.period, f.sha256, f.original_name, f.received_at, s.status, s.template_version,
@@ -280,7 +290,7 @@ class Review:
     executor: str
     period: str
     submission_id: int
-    decision: str               # "accept" or "return"
+    decision: str  # "accept" or "return"
     comment: str
     operator: str
     decided_at: str
@@ -294,9 +304,9 @@ class Confirmation:
     submission_id: int
     executor: str
     period: str
-    ref: str                    # «F.T1.1.SG.MSP/financed»: the row key and the field
-    code: str                   # the outlier's code (amount-thousands, …)
-    value: float                # the figure confirmed
+    ref: str  # «F.T1.1.SG.MSP/financed»: the row key and the field
+    code: str  # the outlier's code (amount-thousands, …)
+    value: float  # the figure confirmed
     reason: str
     operator: str
     confirmed_at: str
@@ -327,14 +337,14 @@ class FileRecord:
     original_name: str
     size: int
     received_at: str
-    archive_path: str           # relative to the workspace
-    format: str                 # xlsx, xlsm, xls, ods, or "" when not a workbook
-    status: str                 # ACCEPTED / ACCEPTED_WARNINGS / ACCEPTED_ERRORS / QUARANTINED
+    archive_path: str  # relative to the workspace
+    format: str  # xlsx, xlsm, xls, ods, or "" when not a workbook
+    status: str  # ACCEPTED / ACCEPTED_WARNINGS / ACCEPTED_ERRORS / QUARANTINED
     executor: str | None
     period: str | None
     template_version: str | None
     identified_by: str
-    submission_id: int | None   # None for a quarantined file
+    submission_id: int | None  # None for a quarantined file
     superseded_by: int | None
 
     def __post_init__(self) -> None:
@@ -347,8 +357,8 @@ class Receipt:
     """What :meth:`Ledger.record` did."""
 
     file: FileRecord
-    duplicate: bool             # the same bytes were already recorded: nothing was written
-    superseded: int | None      # the submission this one replaced as the executor's latest return
+    duplicate: bool  # the same bytes were already recorded: nothing was written
+    superseded: int | None  # the submission this one replaced as the executor's latest return
 
 
 @dataclass(frozen=True)
@@ -358,15 +368,15 @@ class MailRecord:
     id: int
     executor: str
     period: str
-    kind: str                   # "template", "reminder"
-    recipients: str             # addresses, comma-separated
+    kind: str  # "template", "reminder"
+    recipients: str  # addresses, comma-separated
     subject: str
     attachment_name: str
-    attachment_sha256: str      # sha256 of the attached workbook ("" without attachment)
-    via: str                    # "eml" (a file was written) or "smtp" (the server accepted it)
-    location: str               # the .eml path relative to the workspace, or the server "host:port"
+    attachment_sha256: str  # sha256 of the attached workbook ("" without attachment)
+    via: str  # "eml" (a file was written) or "smtp" (the server accepted it)
+    location: str  # the .eml path relative to the workspace, or the server "host:port"
     message_id: str
-    sent_at: str                # ISO time
+    sent_at: str  # ISO time
 
 
 class Ledger:
@@ -376,7 +386,7 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._grouped = False
-        self._group_began: float | None = None   # see group()
+        self._group_began: float | None = None  # see group()
         try:
             self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -389,8 +399,10 @@ class Ledger:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise ConsolidateError(f"Журнал «{self.path}» створено новішою версією consolidate "
-                                   f"(схема {version}, підтримується {SCHEMA_VERSION}); оновіть програму.")
+            raise ConsolidateError(
+                f"Журнал «{self.path}» створено новішою версією consolidate "
+                f"(схема {version}, підтримується {SCHEMA_VERSION}); оновіть програму."
+            )
         if version < SCHEMA_VERSION:
             with self.transaction():  # statement by statement: executescript would commit early
                 for reached, script in _MIGRATIONS:
@@ -401,20 +413,23 @@ class Ledger:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # --- catalogue versions ------------------------------------------------------------
-    def record_catalogue_version(self, *, version: str, year: int, digest: str, catalogue_yaml: str,
-                                 registry_csv: str, recorded_at: str) -> bool:
+    def record_catalogue_version(
+        self, *, version: str, year: int, digest: str, catalogue_yaml: str, registry_csv: str, recorded_at: str
+    ) -> bool:
         """Keep a catalogue version (once); True when it was new."""
         with self._atomic():
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO catalogue_versions (version, year, digest, catalogue_yaml, registry_csv, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?)", (version, year, digest, catalogue_yaml, registry_csv,
-                                                           recorded_at))
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (version, year, digest, catalogue_yaml, registry_csv, recorded_at),
+            )
         return cur.rowcount == 1
 
     def catalogue_version(self, version: str) -> tuple[str, str] | None:
         """(catalogue YAML, registry CSV) of a recorded version."""
-        row = self.db.execute("SELECT catalogue_yaml, registry_csv FROM catalogue_versions WHERE version = ?",
-                              (version,)).fetchone()
+        row = self.db.execute(
+            "SELECT catalogue_yaml, registry_csv FROM catalogue_versions WHERE version = ?", (version,)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
     def catalogue_versions(self, year: int | None = None) -> list[tuple[str, int, str]]:
@@ -430,13 +445,21 @@ class Ledger:
         with self._atomic():
             self.db.executemany(
                 "INSERT INTO templates_issued (executor, period, template_version, sha256, file_name, written_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [(*r, written_at) for r in rows])
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(*r, written_at) for r in rows],
+            )
 
     def templates_issued(self, executor: str | None = None, period: str | None = None) -> list[tuple]:
         where, args = _filters({"executor": executor, "period": period})
-        return [tuple(r) for r in self.db.execute(
-            "SELECT executor, period, template_version, sha256, file_name, written_at FROM templates_issued WHERE "
-            + where + " ORDER BY id", args)]
+        return [
+            tuple(r)
+            for r in self.db.execute(
+                "SELECT executor, period, template_version, sha256, file_name, written_at FROM templates_issued WHERE "
+                + where
+                + " ORDER BY id",
+                args,
+            )
+        ]
 
     def _column_exists(self, statement: str) -> bool:
         """Whether an ``ALTER TABLE t ADD COLUMN c`` statement was applied already (migrations are idempotent)."""
@@ -503,8 +526,9 @@ class Ledger:
             self.db.execute("PRAGMA synchronous=NORMAL")
 
     # --- writing -----------------------------------------------------------------------
-    def record(self, ret: Return, *, status: str, original_name: str, size: int, received_at: str,
-               archive_path: str, fmt: str) -> Receipt:
+    def record(
+        self, ret: Return, *, status: str, original_name: str, size: int, received_at: str, archive_path: str, fmt: str
+    ) -> Receipt:
         """Record one received file atomically (see :meth:`group`); the same bytes twice are recorded once.
 
         ``ret.values`` are CellValues or plain tuples of their fields (the intake's reader processes send those).
@@ -520,16 +544,41 @@ class Ledger:
             cur = self.db.execute(
                 "INSERT INTO files (sha256, original_name, size, received_at, archive_path, format, status, executor, "
                 "period, template_version, identified_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (ret.sha256, original_name, size, received_at, archive_path, fmt, status, ret.executor, ret.period,
-                 ret.template_version, ret.identified_by))
+                (
+                    ret.sha256,
+                    original_name,
+                    size,
+                    received_at,
+                    archive_path,
+                    fmt,
+                    status,
+                    ret.executor,
+                    ret.period,
+                    ret.template_version,
+                    ret.identified_by,
+                ),
+            )
             file_id = cur.lastrowid
             self._insert_findings(file_id, ret.findings)
             superseded = new_id = None
             if identified:
                 new_id, superseded = self._insert_submission(file_id, ret, status)
-            record = FileRecord(file_id, ret.sha256, original_name, size, received_at, archive_path, fmt, status,
-                                ret.executor, ret.period, ret.template_version, ret.identified_by,
-                                new_id, None)
+            record = FileRecord(
+                file_id,
+                ret.sha256,
+                original_name,
+                size,
+                received_at,
+                archive_path,
+                fmt,
+                status,
+                ret.executor,
+                ret.period,
+                ret.template_version,
+                ret.identified_by,
+                new_id,
+                None,
+            )
         return Receipt(record, duplicate=False, superseded=superseded)
 
     def _insert_findings(self, file_id: int, findings) -> None:
@@ -537,14 +586,30 @@ class Ledger:
             self.db.executemany(
                 "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, "
                 "expected, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(file_id, i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected,
-                  f.detail) for i, f in enumerate(findings)])
+                [
+                    (
+                        file_id,
+                        i,
+                        f.severity,
+                        f.code,
+                        f.message,
+                        f.sheet,
+                        f.cell,
+                        f.row_key,
+                        f.found,
+                        f.expected,
+                        f.detail,
+                    )
+                    for i, f in enumerate(findings)
+                ],
+            )
 
     def _insert_submission(self, file_id: int, ret: Return, status: str) -> tuple[int, int | None]:
         """A new current submission of the file (the executor's earlier one superseded): (its id, superseded)."""
         row = self.db.execute(
             "SELECT id FROM submissions WHERE executor = ? AND period = ? AND superseded_by IS NULL",
-            (ret.executor, ret.period)).fetchone()
+            (ret.executor, ret.period),
+        ).fetchone()
         new_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM submissions").fetchone()[0]
         superseded = None
         if row is not None:
@@ -552,14 +617,27 @@ class Ledger:
             self.db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (new_id, superseded))
         self.db.execute(
             "INSERT INTO submissions (id, file_id, executor, period, status, template_version) VALUES (?,?,?,?,?,?)",
-            (new_id, file_id, ret.executor, ret.period, status, ret.template_version or ""))
+            (new_id, file_id, ret.executor, ret.period, status, ret.template_version or ""),
+        )
         self.db.executemany(
             "INSERT INTO cell_values (submission_id, seq, key, field, number, text, sheet, cell) "
-            "VALUES (?,?,?,?,?,?,?,?)", [(new_id, i, *v) for i, v in enumerate(ret.values)])
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(new_id, i, *v) for i, v in enumerate(ret.values)],
+        )
         return new_id, superseded
 
-    def assign(self, file_id: int, ret: Return, *, executor: str, period: str, status: str, operator: str,
-               reason: str, assigned_at: str) -> Receipt:
+    def assign(
+        self,
+        file_id: int,
+        ret: Return,
+        *,
+        executor: str,
+        period: str,
+        status: str,
+        operator: str,
+        reason: str,
+        assigned_at: str,
+    ) -> Receipt:
         """The clerk's decision that a quarantined file is ``ret.executor``'s return, read again as such (``ret``).
 
         The decision is recorded (``assignments``) whatever the reading gives; the file's row takes the new
@@ -578,10 +656,14 @@ class Ledger:
                 new_id, superseded = self._insert_submission(file_id, ret, status)
             self.db.execute(
                 "INSERT INTO assignments (file_id, executor, period, operator, reason, assigned_at, submission_id) "
-                "VALUES (?,?,?,?,?,?,?)", (file_id, executor, period, operator, reason, assigned_at, new_id))
-            self.db.execute("UPDATE files SET status = ?, executor = ?, period = ?, template_version = ?, "
-                            "identified_by = ? WHERE id = ?",
-                            (status, executor, period, ret.template_version, "clerk", file_id))
+                "VALUES (?,?,?,?,?,?,?)",
+                (file_id, executor, period, operator, reason, assigned_at, new_id),
+            )
+            self.db.execute(
+                "UPDATE files SET status = ?, executor = ?, period = ?, template_version = ?, "
+                "identified_by = ? WHERE id = ?",
+                (status, executor, period, ret.template_version, "clerk", file_id),
+            )
             self.db.execute("DELETE FROM findings WHERE file_id = ?", (file_id,))
             self._insert_findings(file_id, ret.findings)
         record = next(f for f in self._file_where("f.id = ?", (file_id,)))
@@ -590,8 +672,11 @@ class Ledger:
     def assignments(self, file_id: int | None = None) -> list[tuple]:
         """(file_id, executor, period, operator, reason, assigned_at, submission_id), oldest first."""
         where, args = ("file_id = ?", (file_id,)) if file_id is not None else ("1", ())
-        return self.db.execute("SELECT file_id, executor, period, operator, reason, assigned_at, submission_id "
-                               f"FROM assignments WHERE {where} ORDER BY id", args).fetchall()
+        return self.db.execute(
+            "SELECT file_id, executor, period, operator, reason, assigned_at, submission_id "
+            f"FROM assignments WHERE {where} ORDER BY id",
+            args,
+        ).fetchall()
 
     def _atomic(self):
         """A transaction of its own, or a savepoint of the group's transaction (begun here if needed)."""
@@ -602,9 +687,21 @@ class Ledger:
             self._group_began = time.monotonic()
         return _Savepoint(self.db)
 
-    def record_mail(self, *, executor: str, period: str, kind: str, recipients: str, subject: str,
-                    attachment_name: str, attachment_sha256: str, via: str, location: str, message_id: str,
-                    sent_at: str) -> MailRecord:
+    def record_mail(
+        self,
+        *,
+        executor: str,
+        period: str,
+        kind: str,
+        recipients: str,
+        subject: str,
+        attachment_name: str,
+        attachment_sha256: str,
+        via: str,
+        location: str,
+        message_id: str,
+        sent_at: str,
+    ) -> MailRecord:
         """Record one letter prepared or sent (in its own transaction)."""
         if via not in ("eml", "smtp"):
             raise ValueError(f"unknown mail channel {via!r}")
@@ -612,23 +709,48 @@ class Ledger:
             cur = self.db.execute(
                 "INSERT INTO mail (executor, period, kind, recipients, subject, attachment_name, attachment_sha256, "
                 "via, location, message_id, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,
-                 message_id, sent_at))
+                (
+                    executor,
+                    period,
+                    kind,
+                    recipients,
+                    subject,
+                    attachment_name,
+                    attachment_sha256,
+                    via,
+                    location,
+                    message_id,
+                    sent_at,
+                ),
+            )
             row = self.db.execute(_MAIL_SQL + " WHERE id = ?", (cur.lastrowid,)).fetchone()
         return MailRecord(*row)
 
-    def mails(self, executor: str | None = None, period: str | None = None, kind: str | None = None) -> list[MailRecord]:
+    def mails(
+        self, executor: str | None = None, period: str | None = None, kind: str | None = None
+    ) -> list[MailRecord]:
         """The mail log, oldest first."""
         where, args = _filters({"executor": executor, "period": period, "kind": kind})
         return [MailRecord(*r) for r in self.db.execute(_MAIL_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
 
-    def record_review(self, *, executor: str, period: str, submission_id: int, decision: str, comment: str,
-                      operator: str, decided_at: str) -> Review:
+    def record_review(
+        self,
+        *,
+        executor: str,
+        period: str,
+        submission_id: int,
+        decision: str,
+        comment: str,
+        operator: str,
+        decided_at: str,
+    ) -> Review:
         """Record a clerk's decision on a return (accept, or return for rework with a comment)."""
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO reviews (executor, period, submission_id, decision, comment, operator, decided_at) "
-                "VALUES (?,?,?,?,?,?,?)", (executor, period, submission_id, decision, comment, operator, decided_at))
+                "VALUES (?,?,?,?,?,?,?)",
+                (executor, period, submission_id, decision, comment, operator, decided_at),
+            )
             row = self.db.execute(_REVIEW_SQL + " WHERE id = ?", (cur.lastrowid,)).fetchone()
         return Review(*row)
 
@@ -647,48 +769,71 @@ class Ledger:
                 cur = self.db.execute(
                     "INSERT INTO confirmations (submission_id, executor, period, ref, code, value, reason, operator, "
                     "confirmed_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (o.submission_id, o.executor, period[0] if period else "", o.ref, o.code, float(o.value), reason,
-                     operator, confirmed_at))
+                    (
+                        o.submission_id,
+                        o.executor,
+                        period[0] if period else "",
+                        o.ref,
+                        o.code,
+                        float(o.value),
+                        reason,
+                        operator,
+                        confirmed_at,
+                    ),
+                )
                 ids.append(cur.lastrowid)
         return [Confirmation(*self.db.execute(_CONFIRMATION_SQL + " WHERE id = ?", (i,)).fetchone()) for i in ids]
 
-    def confirmations(self, executor: str | None = None, period: str | None = None,
-                      submission_id: int | None = None) -> list[Confirmation]:
+    def confirmations(
+        self, executor: str | None = None, period: str | None = None, submission_id: int | None = None
+    ) -> list[Confirmation]:
         """Confirmations of outliers, oldest first."""
         where, args = _filters({"executor": executor, "period": period})
         if submission_id is not None:
             where += " AND submission_id = ?"
             args = (*args, submission_id)
-        return [Confirmation(*r) for r in
-                self.db.execute(_CONFIRMATION_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
+        return [
+            Confirmation(*r)
+            for r in self.db.execute(_CONFIRMATION_SQL + f" WHERE {where} ORDER BY id", args).fetchall()
+        ]
 
-    def record_adjustment(self, *, period: str, item: str, value: float, reason: str, forced: bool, operator: str,
-                          made_at: str) -> Adjustment:
+    def record_adjustment(
+        self, *, period: str, item: str, value: float, reason: str, forced: bool, operator: str, made_at: str
+    ) -> Adjustment:
         """Set a national figure by hand; the previous active adjustment of the item is undone by it."""
         with self.transaction():
-            self.db.execute("UPDATE adjustments SET undone_at = ?, undone_by = ? WHERE period = ? AND item = ? "
-                            "AND undone_at IS NULL", (made_at, operator, period, item))
+            self.db.execute(
+                "UPDATE adjustments SET undone_at = ?, undone_by = ? WHERE period = ? AND item = ? "
+                "AND undone_at IS NULL",
+                (made_at, operator, period, item),
+            )
             cur = self.db.execute(
                 "INSERT INTO adjustments (period, item, value, reason, forced, operator, made_at) VALUES (?,?,?,?,?,?,?)",
-                (period, item, value, reason, int(forced), operator, made_at))
+                (period, item, value, reason, int(forced), operator, made_at),
+            )
             row = self.db.execute(_ADJUSTMENT_SQL + " WHERE id = ?", (cur.lastrowid,)).fetchone()
         return Adjustment(*row)
 
     def undo_adjustment(self, *, period: str, item: str, operator: str, undone_at: str) -> int:
         """Undo the active adjustment of an item; returns how many were undone (0 or 1)."""
         with self.transaction():
-            cur = self.db.execute("UPDATE adjustments SET undone_at = ?, undone_by = ? WHERE period = ? AND item = ? "
-                                  "AND undone_at IS NULL", (undone_at, operator, period, item))
+            cur = self.db.execute(
+                "UPDATE adjustments SET undone_at = ?, undone_by = ? WHERE period = ? AND item = ? "
+                "AND undone_at IS NULL",
+                (undone_at, operator, period, item),
+            )
         return cur.rowcount
 
-    def adjustments(self, period: str | None = None, item: str | None = None,
-                    active_only: bool = False) -> list[Adjustment]:
+    def adjustments(
+        self, period: str | None = None, item: str | None = None, active_only: bool = False
+    ) -> list[Adjustment]:
         """Adjustments, oldest first (the audit trail keeps undone ones)."""
         where, args = _filters({"period": period, "item": item})
         if active_only:
             where += " AND undone_at IS NULL"
-        return [Adjustment(*r) for r in
-                self.db.execute(_ADJUSTMENT_SQL + f" WHERE {where} ORDER BY id", args).fetchall()]
+        return [
+            Adjustment(*r) for r in self.db.execute(_ADJUSTMENT_SQL + f" WHERE {where} ORDER BY id", args).fetchall()
+        ]
 
     # --- reading -----------------------------------------------------------------------
     def has_file(self, sha256: str) -> bool:
@@ -698,8 +843,9 @@ class Ledger:
         rows = self._file_where("f.sha256 = ?", (sha256,))
         return rows[0] if rows else None
 
-    def files(self, executor: str | None = None, period: str | None = None,
-              status: str | None = None) -> list[FileRecord]:
+    def files(
+        self, executor: str | None = None, period: str | None = None, status: str | None = None
+    ) -> list[FileRecord]:
         """Received files, oldest first."""
         where, args = _filters({"f.executor": executor, "f.period": period, "f.status": status})
         return self._file_where(where, args)
@@ -709,8 +855,9 @@ class Ledger:
 
     def latest_submissions(self, period: str) -> list[Submission]:
         """Per executor, the newest return for the period that no later return superseded; by executor code."""
-        rows = self.db.execute(_SUBMISSION_SQL + " WHERE s.period = ? AND s.superseded_by IS NULL ORDER BY s.executor",
-                               (period,)).fetchall()
+        rows = self.db.execute(
+            _SUBMISSION_SQL + " WHERE s.period = ? AND s.superseded_by IS NULL ORDER BY s.executor", (period,)
+        ).fetchall()
         return [Submission(*r) for r in rows]
 
     def submissions(self, executor: str | None = None, period: str | None = None) -> list[Submission]:
@@ -737,14 +884,24 @@ class Ledger:
         same: dict[str, str] = {}
         share = same.setdefault
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows = self.db.execute("SELECT submission_id, key, field, number, text, sheet, cell FROM cell_values "
-                                   f"WHERE submission_id IN ({','.join('?' * len(chunk))}) "
-                                   "ORDER BY submission_id, seq", chunk)
+            chunk = ids[start : start + 500]
+            rows = self.db.execute(
+                "SELECT submission_id, key, field, number, text, sheet, cell FROM cell_values "
+                f"WHERE submission_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY submission_id, seq",
+                chunk,
+            )
             for sid, key, fld, number, text, sheet, cell in rows:
-                out[sid].append(CellValue(share(key, key), share(fld, fld), number,
-                                          share(text, text) if len(text) <= 16 else text,
-                                          share(sheet, sheet), share(cell, cell)))
+                out[sid].append(
+                    CellValue(
+                        share(key, key),
+                        share(fld, fld),
+                        number,
+                        share(text, text) if len(text) <= 16 else text,
+                        share(sheet, sheet),
+                        share(cell, cell),
+                    )
+                )
         return out
 
     def findings(self, submission_id: int) -> list[Finding]:
@@ -757,12 +914,13 @@ class Ledger:
         ids = list(dict.fromkeys(submission_ids))
         out: dict[int, list[Finding]] = {i: [] for i in ids}
         for start in range(0, len(ids), 900):
-            part = ids[start:start + 900]
+            part = ids[start : start + 900]
             rows = self.db.execute(
                 "SELECT s.id, f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, "
                 "x.expected, x.detail FROM submissions s JOIN findings x ON x.file_id = s.file_id "
                 f"JOIN files f ON f.id = s.file_id WHERE s.id IN ({','.join('?' * len(part))}) ORDER BY s.id, x.seq",
-                part).fetchall()
+                part,
+            ).fetchall()
             for sid, *fields in rows:
                 out[sid].append(Finding(*fields))
         return out
@@ -770,7 +928,9 @@ class Ledger:
     def file_findings(self, file_id: int) -> list[Finding]:
         rows = self.db.execute(
             "SELECT f.original_name, x.severity, x.code, x.message, x.sheet, x.cell, x.row_key, x.found, x.expected, "
-            "x.detail FROM findings x JOIN files f ON f.id = x.file_id WHERE x.file_id = ? ORDER BY x.seq", (file_id,)).fetchall()
+            "x.detail FROM findings x JOIN files f ON f.id = x.file_id WHERE x.file_id = ? ORDER BY x.seq",
+            (file_id,),
+        ).fetchall()
         return [Finding(*r) for r in rows]
 
     def _file_where(self, where: str, args: tuple) -> list[FileRecord]:

@@ -34,13 +34,17 @@ from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, da
 from .wording import period_phrase, plural, ua_date, ua_datetime
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-ATTACHMENT_TYPES = {".xlsx": XLSX_TYPE, ".xlsm": ("application", "vnd.ms-excel.sheet.macroEnabled.12"),
-                    ".xls": ("application", "vnd.ms-excel"), ".ods": ("application", "vnd.oasis.opendocument.spreadsheet")}
+ATTACHMENT_TYPES = {
+    ".xlsx": XLSX_TYPE,
+    ".xlsm": ("application", "vnd.ms-excel.sheet.macroEnabled.12"),
+    ".xls": ("application", "vnd.ms-excel"),
+    ".ods": ("application", "vnd.oasis.opendocument.spreadsheet"),
+}
 PASSWORD_ENV = "CONSOLIDATE_SMTP_PASSWORD"
-MAX_FINDINGS = 100          # findings listed in one reminder; the rest are counted
+MAX_FINDINGS = 100  # findings listed in one reminder; the rest are counted
 PLACEHOLDER_DOMAINS = ("example.org", "example.com", "example.net")
-MAX_LINE = 78               # header lines (RFC 5322 recommends 78)
-MAX_WORD = 75               # an RFC 2047 encoded word
+MAX_LINE = 78  # header lines (RFC 5322 recommends 78)
+MAX_WORD = 75  # an RFC 2047 encoded word
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Letter:
 
     executor: str
     period: str
-    kind: str                       # TEMPLATE or REMINDER
+    kind: str  # TEMPLATE or REMINDER
     recipients: tuple[str, ...]
     subject: str
     body: str
@@ -68,7 +72,7 @@ class Sender:
     address: str
     name: str = ""
     operator: str = ""
-    contact: str = ""               # whom executors ask about filling in (as on the template)
+    contact: str = ""  # whom executors ask about filling in (as on the template)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class SmtpSettings:
 # letters
 # ---------------------------------------------------------------------------------
 
+
 def signature(sender: Sender) -> str:
     lines = ["З повагою,"]
     lines += [x for x in (sender.operator, sender.name) if x]
@@ -106,40 +111,51 @@ def recipients_of(catalogue: Catalogue, executor: str) -> tuple[str, ...]:
     return tuple(ex.emails)
 
 
-def template_letter(catalogue: Catalogue, period: str, executor: str, attachment_name: str, attachment: bytes,
-                    sender: Sender) -> Letter:
+def template_letter(
+    catalogue: Catalogue, period: str, executor: str, attachment_name: str, attachment: bytes, sender: Sender
+) -> Letter:
     """The template with a cover letter: programme, period, deadline, how to fill it in and return it."""
     ex = catalogue.registry[executor]
     prog = catalogue.programme
     deadline = catalogue.deadline(period)
     reply = f" (на адресу {sender.address})" if sender.address else ""
-    body = "\n".join([
-        "Шановні колеги!",
-        "",
-        f"{prog.customer} надсилає шаблон звіту про виконання {prog.title_genitive} {period_phrase(period)} "
-        f"({prog.act}).",
-        "",
-        f"Виконавець: {ex.full_name} (код {ex.code})",
-        f"Звітний період: {period_label(period)}",
-        f"Строк подання: до {ua_date(deadline)} включно",
-        f"Файл шаблону: {attachment_name}",
-        "",
-        "Як заповнити і повернути звіт:",
-        f"1. Відкрийте вкладений файл у Microsoft Excel або LibreOffice Calc і заповніть білі клітинки на аркушах "
-        f"«{L.SHEET_FUNDING}», «{L.SHEET_EXECUTION}» і «{L.SHEET_PROPOSALS}»; порядок заповнення описано на "
-        f"аркуші «{L.SHEET_TITLE}».",
-        "2. Не перейменовуйте аркуші, не переносьте дані в інший файл і не змінюйте його формат: файл містить "
-        "службові відомості, за якими звіт буде прийнято автоматично.",
-        "3. Перед надсиланням перевірте самоперевірку на титульному аркуші: усі лічильники мають дорівнювати 0.",
-        f"4. Надішліть заповнений файл у відповідь на цей лист{reply} не пізніше {ua_date(deadline)}.",
-        "",
-        f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
-        "",
-        signature(sender),
-    ])
+    body = "\n".join(
+        [
+            "Шановні колеги!",
+            "",
+            f"{prog.customer} надсилає шаблон звіту про виконання {prog.title_genitive} {period_phrase(period)} "
+            f"({prog.act}).",
+            "",
+            f"Виконавець: {ex.full_name} (код {ex.code})",
+            f"Звітний період: {period_label(period)}",
+            f"Строк подання: до {ua_date(deadline)} включно",
+            f"Файл шаблону: {attachment_name}",
+            "",
+            "Як заповнити і повернути звіт:",
+            f"1. Відкрийте вкладений файл у Microsoft Excel або LibreOffice Calc і заповніть білі клітинки на аркушах "
+            f"«{L.SHEET_FUNDING}», «{L.SHEET_EXECUTION}» і «{L.SHEET_PROPOSALS}»; порядок заповнення описано на "
+            f"аркуші «{L.SHEET_TITLE}».",
+            "2. Не перейменовуйте аркуші, не переносьте дані в інший файл і не змінюйте його формат: файл містить "
+            "службові відомості, за якими звіт буде прийнято автоматично.",
+            "3. Перед надсиланням перевірте самоперевірку на титульному аркуші: усі лічильники мають дорівнювати 0.",
+            f"4. Надішліть заповнений файл у відповідь на цей лист{reply} не пізніше {ua_date(deadline)}.",
+            "",
+            f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
+            "",
+            signature(sender),
+        ]
+    )
     subject = f"Шаблон звіту за {period_label(period)} — {ex.short_name} (строк до {ua_date(deadline)})"
-    return Letter(executor, period, TEMPLATE, recipients_of(catalogue, executor), subject, body + "\n",
-                  attachment_name, attachment)
+    return Letter(
+        executor,
+        period,
+        TEMPLATE,
+        recipients_of(catalogue, executor),
+        subject,
+        body + "\n",
+        attachment_name,
+        attachment,
+    )
 
 
 def finding_line(n: int, f: Finding) -> str:
@@ -149,8 +165,11 @@ def finding_line(n: int, f: Finding) -> str:
         where.append(f"аркуш «{f.sheet}»")
     if f.cell:
         where.append(f"клітинка {f.cell}")
-    detail = "; ".join(x for x in ((f"знайдено: «{f.found}»" if f.found else ""),
-                                   (f"очікується: {f.expected}" if f.expected else "")) if x)
+    detail = "; ".join(
+        x
+        for x in ((f"знайдено: «{f.found}»" if f.found else ""), (f"очікується: {f.expected}" if f.expected else ""))
+        if x
+    )
     return f"{n}. [{f.severity}] {', '.join(where)}: {f.message}" + (f" ({detail})" if detail else "")
 
 
@@ -162,9 +181,19 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, findings: Sequence[Finding],
-                    rejected: Sequence[tuple[str, str, Sequence[Finding]]], attachment_name: str, attachment: bytes,
-                    sender: Sender, as_of: dt.date, *, own_file: bool = False) -> Letter:
+def reminder_letter(
+    catalogue: Catalogue,
+    period: str,
+    row: ExecutorStatus,
+    findings: Sequence[Finding],
+    rejected: Sequence[tuple[str, str, Sequence[Finding]]],
+    attachment_name: str,
+    attachment: bytes,
+    sender: Sender,
+    as_of: dt.date,
+    *,
+    own_file: bool = False,
+) -> Letter:
     """A reminder to an executor that has not reported or whose return has errors.
 
     ``findings``: those of the latest return; ``rejected``: (file name, received ISO time, findings)
@@ -190,33 +219,49 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
         lines += [
             f"Ваш звіт (файл «{row.file}», отримано {ua_datetime(row.received)}) {row.state.label}: значення з "
             f"помилками не можуть увійти до зведеного звіту.",
-            (f"Виправте їх у тому самому файлі — його додано до цього листа («{attachment_name}», це ваш файл) — "
-             f"і надішліть його повторно у відповідь на цей лист." if own_file else
-             f"До листа додано новий чистий шаблон («{attachment_name}»): перенесіть у нього дані з вашого файлу "
-             f"«{row.file}», виправте зазначені нижче значення і надішліть його у відповідь на цей лист."),
+            (
+                f"Виправте їх у тому самому файлі — його додано до цього листа («{attachment_name}», це ваш файл) — "
+                f"і надішліть його повторно у відповідь на цей лист."
+                if own_file
+                else f"До листа додано новий чистий шаблон («{attachment_name}»): перенесіть у нього дані з вашого файлу "
+                f"«{row.file}», виправте зазначені нижче значення і надішліть його у відповідь на цей лист."
+            ),
             "",
             "Перелік зауважень:",
             *finding_lines(findings),
         ]
     else:
-        subject = (f"Нагадування: звіт за {period_label(period)} — {ex.short_name} "
-                   + ("(строк минув " if passed else "(строк до ") + f"{ua_date(deadline)})")
+        subject = (
+            f"Нагадування: звіт за {period_label(period)} — {ex.short_name} "
+            + ("(строк минув " if passed else "(строк до ")
+            + f"{ua_date(deadline)})"
+        )
         if rejected:
             # the executor did send something: say why it was not accepted, not that nothing came
-            subject = (f"Нагадування: ваш файл не прийнято — звіт за {period_label(period)} — {ex.short_name}")
-            lines.append(f"Станом на {ua_date(as_of)} ваш звіт не прийнято: "
-                         + ("файл, що надійшов від вас, не вдалося прийняти" if len(rejected) == 1
-                            else "файли, що надійшли від вас, не вдалося прийняти")
-                         + (f"; строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else "."))
+            subject = f"Нагадування: ваш файл не прийнято — звіт за {period_label(period)} — {ex.short_name}"
+            lines.append(
+                f"Станом на {ua_date(as_of)} ваш звіт не прийнято: "
+                + (
+                    "файл, що надійшов від вас, не вдалося прийняти"
+                    if len(rejected) == 1
+                    else "файли, що надійшли від вас, не вдалося прийняти"
+                )
+                + (f"; строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else ".")
+            )
             lines += ["", "Чому файл не прийнято:" if len(rejected) == 1 else "Чому файли не прийнято:"]
             for name, received, found in rejected:
                 lines.append(f"— «{name}», отримано {ua_datetime(received)}:")
                 lines += ["   " + x for x in finding_lines(found)]
-            lines += ["", "Заповніть, будь ласка, саме вкладений шаблон (це новий чистий шаблон; дані з "
-                          "неприйнятого файлу перенесіть у нього) і надішліть його у форматі .xlsx."]
+            lines += [
+                "",
+                "Заповніть, будь ласка, саме вкладений шаблон (це новий чистий шаблон; дані з "
+                "неприйнятого файлу перенесіть у нього) і надішліть його у форматі .xlsx.",
+            ]
         else:
-            lines.append(f"Станом на {ua_date(as_of)} ваш звіт не надійшов"
-                         + (f", хоча строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else "."))
+            lines.append(
+                f"Станом на {ua_date(as_of)} ваш звіт не надійшов"
+                + (f", хоча строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else ".")
+            )
     lines += [
         "",
         f"Шаблон звіту ще раз додано до листа: {attachment_name}" if attachment_name and not own_file else "",
@@ -224,19 +269,29 @@ def reminder_letter(catalogue: Catalogue, period: str, row: ExecutorStatus, find
         "",
         signature(sender),
     ]
-    return Letter(row.executor, period, REMINDER, recipients_of(catalogue, row.executor), subject,
-                  "\n".join(lines) + "\n", attachment_name, attachment)
+    return Letter(
+        row.executor,
+        period,
+        REMINDER,
+        recipients_of(catalogue, row.executor),
+        subject,
+        "\n".join(lines) + "\n",
+        attachment_name,
+        attachment,
+    )
 
 
 # ---------------------------------------------------------------------------------
 # the workspace: sender, templates to attach
 # ---------------------------------------------------------------------------------
 
-def reminder_letters(ws, ledger, period: str, targets: Sequence[ExecutorStatus], sender: Sender,
-                     today: dt.date) -> list[Letter]:
+
+def reminder_letters(
+    ws, ledger, period: str, targets: Sequence[ExecutorStatus], sender: Sender, today: dt.date
+) -> list[Letter]:
     """Reminders for the given status rows: their findings (errors) or rejected files, with the template."""
     own = {}
-    for r in targets:   # a return with errors is corrected in the executor's own file: attach it
+    for r in targets:  # a return with errors is corrected in the executor's own file: attach it
         sub = ledger.submission(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else None
         if sub is not None and sub.archive_path and (ws.root / sub.archive_path).is_file():
             own[r.executor] = (sub.original_name, (ws.root / sub.archive_path).read_bytes())
@@ -244,16 +299,25 @@ def reminder_letters(ws, ledger, period: str, targets: Sequence[ExecutorStatus],
     letters = []
     for r in targets:
         findings = ledger.findings(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else []
-        rejected = [] if r.state == WITH_ERRORS else [
-            (f.original_name, f.received_at, ledger.file_findings(f.id))
-            for f in ledger.files(executor=r.executor, status=QUARANTINED) if f.period in (period, None)]
+        rejected = (
+            []
+            if r.state == WITH_ERRORS
+            else [
+                (f.original_name, f.received_at, ledger.file_findings(f.id))
+                for f in ledger.files(executor=r.executor, status=QUARANTINED)
+                if f.period in (period, None)
+            ]
+        )
         name, data = own.get(r.executor) or files[r.executor]
-        letters.append(reminder_letter(ws.catalogue, period, r, findings, rejected, name, data, sender, today,
-                                       own_file=r.executor in own))
+        letters.append(
+            reminder_letter(
+                ws.catalogue, period, r, findings, rejected, name, data, sender, today, own_file=r.executor in own
+            )
+        )
     return letters
 
 
-PLACEHOLDER_OPERATORS = ("", "Оператор")     # [operator] name of a fresh workspace
+PLACEHOLDER_OPERATORS = ("", "Оператор")  # [operator] name of a fresh workspace
 
 
 def template_contact(ws) -> str | None:
@@ -266,9 +330,16 @@ def template_contact(ws) -> str | None:
     if not contact and ws.setting("mail", "sender"):
         operator = str(ws.setting("operator", "name", "") or "").strip()
         phone = str(ws.setting("operator", "phone", "") or "").strip()
-        contact = ", ".join(str(x) for x in (
-            ws.setting("mail", "sender_name"), operator if operator not in PLACEHOLDER_OPERATORS else "",
-            f"тел. {phone}" if phone else "", ws.setting("mail", "sender")) if x)
+        contact = ", ".join(
+            str(x)
+            for x in (
+                ws.setting("mail", "sender_name"),
+                operator if operator not in PLACEHOLDER_OPERATORS else "",
+                f"тел. {phone}" if phone else "",
+                ws.setting("mail", "sender"),
+            )
+            if x
+        )
     return str(contact) if contact else None
 
 
@@ -277,17 +348,22 @@ def unfit_to_send(sender: Sender, recipients: Sequence[str]) -> list[str]:
     workspace), in Ukrainian; [] if fit."""
     problems = []
     if sender.operator.strip() in PLACEHOLDER_OPERATORS:
-        problems.append(f"підписант — заглушка «{sender.operator}»: укажіть своє ім’я в [operator] name "
-                        f"у consolidate.toml")
+        problems.append(
+            f"підписант — заглушка «{sender.operator}»: укажіть своє ім’я в [operator] name у consolidate.toml"
+        )
     domain = sender.address.rpartition("@")[2].lower()
     if not sender.address or domain in PLACEHOLDER_DOMAINS or domain.endswith(".example"):
-        problems.append(f"адреса відправника — заглушка «{sender.address}»: укажіть скриньку міністерства "
-                        f"в [mail] sender у consolidate.toml")
+        problems.append(
+            f"адреса відправника — заглушка «{sender.address}»: укажіть скриньку міністерства "
+            f"в [mail] sender у consolidate.toml"
+        )
     placeholders = placeholder_addresses(recipients)
     if placeholders:
-        problems.append(f"адреси виконавців — заглушки ({len(placeholders)}, напр. {placeholders[0]}): замініть їх "
-                        f"справжніми на аркуші «Виконавці» книги каталогу (consolidate catalogue export ФАЙЛ.xlsx, "
-                        f"потім catalogue import ФАЙЛ.xlsx) або в templates/executors.csv")
+        problems.append(
+            f"адреси виконавців — заглушки ({len(placeholders)}, напр. {placeholders[0]}): замініть їх "
+            f"справжніми на аркуші «Виконавці» книги каталогу (consolidate catalogue export ФАЙЛ.xlsx, "
+            f"потім catalogue import ФАЙЛ.xlsx) або в templates/executors.csv"
+        )
     return problems
 
 
@@ -295,10 +371,12 @@ def workspace_sender(ws) -> Sender:
     """The sender from consolidate.toml: [mail] sender, sender_name; [operator] name."""
     from .template import default_contact
 
-    return Sender(address=str(ws.setting("mail", "sender", "") or ""),
-                  name=str(ws.setting("mail", "sender_name", "") or ""),
-                  operator=str(ws.setting("operator", "name", "") or ""),
-                  contact=template_contact(ws) or default_contact(ws.catalogue))
+    return Sender(
+        address=str(ws.setting("mail", "sender", "") or ""),
+        name=str(ws.setting("mail", "sender_name", "") or ""),
+        operator=str(ws.setting("operator", "name", "") or ""),
+        contact=template_contact(ws) or default_contact(ws.catalogue),
+    )
 
 
 def template_files(ws, period: str, executors: Sequence[str], *, generate: bool = True) -> dict[str, tuple[str, bytes]]:
@@ -326,6 +404,7 @@ def template_files(ws, period: str, executors: Sequence[str], *, generate: bool 
         password = ws.sheet_password
         written = write_templates(cat, ws.out / "templates", period, password, missing, contact=template_contact(ws))
         from .history import record_templates
+
         record_templates(ws, cat, written)
         for t in written:
             found[t.executor] = (t.path.name, t.path.read_bytes())
@@ -335,6 +414,7 @@ def template_files(ws, period: str, executors: Sequence[str], *, generate: bool 
 # ---------------------------------------------------------------------------------
 # messages and files
 # ---------------------------------------------------------------------------------
+
 
 def build_message(letter: Letter, sender: Sender, when: dt.datetime, *, draft: bool = False) -> EmailMessage:
     """The letter as a MIME message (UTF-8).  ``draft``: mark it unsent, so a mail client opens it ready to send."""
@@ -363,8 +443,7 @@ def build_message(letter: Letter, sender: Sender, when: dt.datetime, *, draft: b
         # The file name goes into Content-Disposition, encoded per RFC 2231.  (A non-ASCII ``name``
         # parameter of Content-Type would make the email package fold the media type itself.)
         kind = ATTACHMENT_TYPES.get(Path(letter.attachment_name).suffix.lower(), ("application", "octet-stream"))
-        msg.add_attachment(letter.attachment, maintype=kind[0], subtype=kind[1],
-                           filename=letter.attachment_name)
+        msg.add_attachment(letter.attachment, maintype=kind[0], subtype=kind[1], filename=letter.attachment_name)
     return msg
 
 
@@ -425,25 +504,37 @@ def placeholder_addresses(recipients: Sequence[str]) -> list[str]:
 # SMTP
 # ---------------------------------------------------------------------------------
 
+
 def parse_server(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` for an IPv6 address)."""
     m = re.fullmatch(r"\[([^\]]+)\]:(\d{1,5})|([^:\s\[\]]+):(\d{1,5})", (text or "").strip())
     port = int(m.group(2) or m.group(4)) if m else 0
     if not m or not 0 < port < 65536:
-        raise ConsolidateError(f"Неправильна адреса поштового сервера «{text}»: очікується ХОСТ:ПОРТ, напр. smtp.gov.ua:587")
+        raise ConsolidateError(
+            f"Неправильна адреса поштового сервера «{text}»: очікується ХОСТ:ПОРТ, напр. smtp.gov.ua:587"
+        )
     return (m.group(1) or m.group(3)), port
 
 
-def smtp_settings(server: str, *, starttls: bool = False, user: str = "", password_env: str = PASSWORD_ENV,
-                  cafile: str = "", environ: Mapping[str, str] | None = None) -> SmtpSettings:
+def smtp_settings(
+    server: str,
+    *,
+    starttls: bool = False,
+    user: str = "",
+    password_env: str = PASSWORD_ENV,
+    cafile: str = "",
+    environ: Mapping[str, str] | None = None,
+) -> SmtpSettings:
     """Settings for :class:`SmtpSession`; the password comes from an environment variable, never a flag."""
     host, port = parse_server(server)
     password = ""
     if user:
         password = (os.environ if environ is None else environ).get(password_env, "")
         if not password:
-            raise ConsolidateError(f"Для входу на поштовий сервер як «{user}» задайте пароль у змінній середовища "
-                                   f"{password_env} (пароль не передається параметром командного рядка).")
+            raise ConsolidateError(
+                f"Для входу на поштовий сервер як «{user}» задайте пароль у змінній середовища "
+                f"{password_env} (пароль не передається параметром командного рядка)."
+            )
     if cafile and not Path(cafile).is_file():
         raise ConsolidateError(f"Файл сертифікатів «{cafile}» не знайдено")
     return SmtpSettings(host, port, starttls, user, password, password_env, cafile)
@@ -480,18 +571,25 @@ class SmtpSession:
         try:
             refused = self.smtp.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise ConsolidateError("поштовий сервер відхилив адресатів: "
-                                   + ", ".join(f"{a} ({_reply(c, m)})" for a, (c, m) in exc.recipients.items())) from exc
+            raise ConsolidateError(
+                "поштовий сервер відхилив адресатів: "
+                + ", ".join(f"{a} ({_reply(c, m)})" for a, (c, m) in exc.recipients.items())
+            ) from exc
         except smtplib.SMTPSenderRefused as exc:
-            raise ConsolidateError(f"поштовий сервер відхилив адресу відправника {exc.sender} "
-                                   f"({_reply(exc.smtp_code, exc.smtp_error)})") from exc
+            raise ConsolidateError(
+                f"поштовий сервер відхилив адресу відправника {exc.sender} ({_reply(exc.smtp_code, exc.smtp_error)})"
+            ) from exc
         except smtplib.SMTPResponseException as exc:
-            raise ConsolidateError(f"поштовий сервер не прийняв лист ({_reply(exc.smtp_code, exc.smtp_error)})") from exc
+            raise ConsolidateError(
+                f"поштовий сервер не прийняв лист ({_reply(exc.smtp_code, exc.smtp_error)})"
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise ConsolidateError(f"зв’язок із поштовим сервером {self.settings.address} перервано ({exc})") from exc
         if refused:
-            raise ConsolidateError("поштовий сервер відхилив частину адресатів: "
-                                   + ", ".join(f"{a} ({_reply(c, m)})" for a, (c, m) in refused.items()))
+            raise ConsolidateError(
+                "поштовий сервер відхилив частину адресатів: "
+                + ", ".join(f"{a} ({_reply(c, m)})" for a, (c, m) in refused.items())
+            )
 
     def _close(self) -> None:
         if self.smtp is not None:
@@ -512,24 +610,32 @@ def _reply(code, message) -> str:
 
 def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
     if isinstance(exc, ConnectionRefusedError):
-        return f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте адресу і порт (--smtp)."
+        return (
+            f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте адресу і порт (--smtp)."
+        )
     if isinstance(exc, socket.gaierror):
         return f"Поштовий сервер «{s.host}» не знайдено (помилка DNS: {exc.strerror})."
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return f"Поштовий сервер {where} не відповідає (очікування {s.timeout:g} с)."
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return (f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({_reply(exc.smtp_code, exc.smtp_error)}). "
-                f"Перевірте ім’я користувача і пароль у змінній середовища {s.password_env}.")
+        return (
+            f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({_reply(exc.smtp_code, exc.smtp_error)}). "
+            f"Перевірте ім’я користувача і пароль у змінній середовища {s.password_env}."
+        )
     if isinstance(exc, UnicodeEncodeError):
-        return ("Ім’я користувача або пароль містить символи поза ASCII, яких протокол SMTP (smtplib) не передає; "
-                "використайте латиницю, цифри і звичайні знаки.")
+        return (
+            "Ім’я користувача або пароль містить символи поза ASCII, яких протокол SMTP (smtplib) не передає; "
+            "використайте латиницю, цифри і звичайні знаки."
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         what = "STARTTLS" if s.starttls and "STARTTLS" in str(exc).upper() else "вхід (AUTH)"
         hint = "" if s.starttls else " Можливо, потрібне шифрування: додайте --starttls."
         return f"Поштовий сервер {where} не підтримує {what}.{hint}"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). "
-                f"Якщо сервер використовує сертифікат відомчого центру, вкажіть його файлом --cafile.")
+        return (
+            f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). "
+            f"Якщо сервер використовує сертифікат відомчого центру, вкажіть його файлом --cafile."
+        )
     if isinstance(exc, ssl.SSLError):
         return f"Помилка шифрування (TLS) з поштовим сервером {where}: {exc}."
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -545,16 +651,21 @@ def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
 # delivery with the ledger
 # ---------------------------------------------------------------------------------
 
-def earlier_letters(ledger, kind: str, period: str, executors: Sequence[str],
-                    same_day: dt.date | None = None) -> dict[str, object]:
+
+def earlier_letters(
+    ledger, kind: str, period: str, executors: Sequence[str], same_day: dt.date | None = None
+) -> dict[str, object]:
     """The latest letter of ``kind`` already recorded per executor for the period.
 
     ``same_day``: count only letters recorded on that day (reminders are repeated on other days).
     """
     out = {}
     for code in executors:
-        earlier = [m for m in ledger.mails(executor=code, period=period, kind=kind)
-                   if same_day is None or day_of(m.sent_at) == same_day]
+        earlier = [
+            m
+            for m in ledger.mails(executor=code, period=period, kind=kind)
+            if same_day is None or day_of(m.sent_at) == same_day
+        ]
         if earlier:
             out[code] = earlier[-1]
     return out
@@ -566,8 +677,16 @@ def describe_mail(record) -> str:
     return f"{format_time(record.sent_at)}, {how}"
 
 
-def deliver(letters: Sequence[Letter], sender: Sender, ledger, *, root: Path, mail_dir: Path,
-            smtp: SmtpSettings | None = None, now: dt.datetime | None = None) -> list:
+def deliver(
+    letters: Sequence[Letter],
+    sender: Sender,
+    ledger,
+    *,
+    root: Path,
+    mail_dir: Path,
+    smtp: SmtpSettings | None = None,
+    now: dt.datetime | None = None,
+) -> list:
     """Write every letter as an .eml into ``mail_dir`` or send it through ``smtp``; record each in the ledger.
 
     Returns the ledger's mail records.  With SMTP, a letter is recorded only after the server
@@ -578,9 +697,12 @@ def deliver(letters: Sequence[Letter], sender: Sender, ledger, *, root: Path, ma
         raise ConsolidateError("Не задано адресу відправника: вкажіть [mail] sender у consolidate.toml")
     missing = [letter.executor for letter in letters if not letter.recipients]
     if missing:
-        raise ConsolidateError("У реєстрі виконавців немає адреси e-mail для: " + ", ".join(missing)
-                               + ". Жодного листа не надіслано. Адреси вносять на аркуші «Виконавці» книги каталогу "
-                                 "(consolidate catalogue export / import) або в templates/executors.csv.")
+        raise ConsolidateError(
+            "У реєстрі виконавців немає адреси e-mail для: "
+            + ", ".join(missing)
+            + ". Жодного листа не надіслано. Адреси вносять на аркуші «Виконавці» книги каталогу "
+            "(consolidate catalogue export / import) або в templates/executors.csv."
+        )
     now = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
     records = []
     if smtp is None:
@@ -596,8 +718,10 @@ def deliver(letters: Sequence[Letter], sender: Sender, ledger, *, root: Path, ma
             try:
                 session.send(msg)
             except ConsolidateError as exc:
-                raise ConsolidateError(f"Надіслано листів: {n} з {len(letters)}; лист для «{letter.executor}» і "
-                                       f"наступні не надіслано: {exc}") from exc
+                raise ConsolidateError(
+                    f"Надіслано листів: {n} з {len(letters)}; лист для «{letter.executor}» і "
+                    f"наступні не надіслано: {exc}"
+                ) from exc
             records.append(_record(ledger, letter, msg, "smtp", smtp.address, now))
     return records
 
@@ -610,7 +734,16 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _record(ledger, letter: Letter, msg: EmailMessage, via: str, location: str, now: dt.datetime):
-    return ledger.record_mail(executor=letter.executor, period=letter.period, kind=letter.kind,
-                              recipients=", ".join(letter.recipients), subject=letter.subject,
-                              attachment_name=letter.attachment_name, attachment_sha256=letter.attachment_sha256,
-                              via=via, location=location, message_id=str(msg["Message-ID"]), sent_at=now.isoformat())
+    return ledger.record_mail(
+        executor=letter.executor,
+        period=letter.period,
+        kind=letter.kind,
+        recipients=", ".join(letter.recipients),
+        subject=letter.subject,
+        attachment_name=letter.attachment_name,
+        attachment_sha256=letter.attachment_sha256,
+        via=via,
+        location=location,
+        message_id=str(msg["Message-ID"]),
+        sent_at=now.isoformat(),
+    )

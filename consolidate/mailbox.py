@@ -56,13 +56,13 @@ from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, ST
 PASSWORD_ENV = "CONSOLIDATE_IMAP_PASSWORD"
 PROCESSED_FOLDER = "Оброблено"
 REJECTED_FOLDER = "Не прийнято"
-DONE_KEYWORD = "$Consolidated"          # flag mode: processed (with \\Seen)
-REJECTED_KEYWORD = "$NotAccepted"      # flag mode: not accepted (with \\Flagged, so the clerk sees it)
+DONE_KEYWORD = "$Consolidated"  # flag mode: processed (with \\Seen)
+REJECTED_KEYWORD = "$NotAccepted"  # flag mode: not accepted (with \\Flagged, so the clerk sees it)
 MESSAGES_DIR = "archive/messages"
 STAGING_DIR = ".mail-staging"
 LOCK_FILE = ".mail.lock"
 SENDER_CODE = "sender-not-in-registry"
-RECEIPT = "receipt"                    # the mail log's kind of a receipt
+RECEIPT = "receipt"  # the mail log's kind of a receipt
 
 # messages.kind
 WITH_FILES, NO_FILES, MALFORMED, TOO_LARGE = "files", "no-files", "malformed", "too-large"
@@ -74,17 +74,18 @@ SENT, UNCERTAIN = "sent", "uncertain"
 # settings
 # ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MailboxSettings:
     host: str
     port: int
     user: str
     password: str = field(default="", repr=False)
-    security: str = "tls"                 # "tls" (IMAPS) or "starttls"; there is no plain-text mode
+    security: str = "tls"  # "tls" (IMAPS) or "starttls"; there is no plain-text mode
     folder: str = "INBOX"
     processed_folder: str = PROCESSED_FOLDER
     rejected_folder: str = REJECTED_FOLDER
-    action: str = "move"                  # "move" or "flag"
+    action: str = "move"  # "move" or "flag"
     cafile: str = ""
     receipts: bool = True
     no_files_receipt: bool = True
@@ -99,20 +100,27 @@ class MailboxSettings:
         return f"{self.host}:{self.port}"
 
 
-def mailbox_settings(ws, *, password: str | None = None, environ: Mapping[str, str] | None = None,
-                     require_password: bool = True) -> MailboxSettings:
+def mailbox_settings(
+    ws, *, password: str | None = None, environ: Mapping[str, str] | None = None, require_password: bool = True
+) -> MailboxSettings:
     """[mailbox] of consolidate.toml; the password from ``password`` (a prompt) or the environment, never the file."""
     cfg = ws.config.get("mailbox") or {}
     if not cfg.get("host"):
-        raise ConsolidateError("Не налаштовано поштову скриньку: додайте до consolidate.toml розділ [mailbox] "
-                               "з host, user (див. docs/mail.md).")
+        raise ConsolidateError(
+            "Не налаштовано поштову скриньку: додайте до consolidate.toml розділ [mailbox] "
+            "з host, user (див. docs/mail.md)."
+        )
     if "password" in cfg:
-        raise ConsolidateError("У consolidate.toml не зберігайте пароль ([mailbox] password): задайте його у змінній "
-                               f"середовища {cfg.get('password_env', PASSWORD_ENV)} або введіть на запит.")
+        raise ConsolidateError(
+            "У consolidate.toml не зберігайте пароль ([mailbox] password): задайте його у змінній "
+            f"середовища {cfg.get('password_env', PASSWORD_ENV)} або введіть на запит."
+        )
     security = str(cfg.get("security", "tls")).lower()
     if security not in ("tls", "starttls"):
-        raise ConsolidateError(f"[mailbox] security = «{security}»: дозволено лише «tls» (IMAPS, порт 993) або "
-                               "«starttls» (порт 143); без шифрування пошту не читаємо.")
+        raise ConsolidateError(
+            f"[mailbox] security = «{security}»: дозволено лише «tls» (IMAPS, порт 993) або "
+            "«starttls» (порт 143); без шифрування пошту не читаємо."
+        )
     action = str(cfg.get("action", "move")).lower()
     if action not in ("move", "flag"):
         raise ConsolidateError(f"[mailbox] action = «{action}»: дозволено «move» (перемістити) або «flag» (позначити).")
@@ -123,8 +131,10 @@ def mailbox_settings(ws, *, password: str | None = None, environ: Mapping[str, s
     if password is None:
         password = (os.environ if environ is None else environ).get(env_name, "")
     if not password and require_password:
-        raise ConsolidateError(f"Пароль до поштової скриньки «{user}» не задано: задайте змінну середовища "
-                               f"{env_name} або введіть пароль на запит.")
+        raise ConsolidateError(
+            f"Пароль до поштової скриньки «{user}» не задано: задайте змінну середовища "
+            f"{env_name} або введіть пароль на запит."
+        )
     cafile = str(cfg.get("cafile") or "")
     if cafile and not Path(cafile).is_file():
         raise ConsolidateError(f"Файл сертифікатів «{cafile}» ([mailbox] cafile) не знайдено")
@@ -141,15 +151,23 @@ def mailbox_settings(ws, *, password: str | None = None, environ: Mapping[str, s
     except (TypeError, ValueError):
         raise ConsolidateError(f"[mailbox] port = «{cfg.get('port')}»: очікується номер порту.") from None
     return MailboxSettings(
-        host=str(cfg["host"]), port=port, user=user, password=password or "", security=security,
+        host=str(cfg["host"]),
+        port=port,
+        user=user,
+        password=password or "",
+        security=security,
         folder=str(cfg.get("folder") or "INBOX"),
         processed_folder=str(cfg.get("processed_folder") or PROCESSED_FOLDER),
         rejected_folder=str(cfg.get("rejected_folder") or REJECTED_FOLDER),
-        action=action, cafile=cafile, receipts=bool(cfg.get("receipts", True)),
+        action=action,
+        cafile=cafile,
+        receipts=bool(cfg.get("receipts", True)),
         no_files_receipt=bool(cfg.get("no_attachment_receipt", True)),
         max_message_bytes=int(number("max_message_mb", 50) * mb),
         limits=mailparts.Limits(int(number("max_attachment_mb", 20) * mb), int(number("max_attachments", 20))),
-        poll_minutes=number("poll_minutes", 5), password_env=env_name)
+        poll_minutes=number("poll_minutes", 5),
+        password_env=env_name,
+    )
 
 
 def smtp_from_workspace(ws, environ: Mapping[str, str] | None = None):
@@ -161,16 +179,24 @@ def smtp_from_workspace(ws, environ: Mapping[str, str] | None = None):
     if not cfg.get("server"):
         return None
     if "password" in cfg:
-        raise ConsolidateError("У consolidate.toml не зберігайте пароль ([smtp] password): задайте його у змінній "
-                               f"середовища {cfg.get('password_env', SMTP_PASSWORD_ENV)}.")
-    return smtp_settings(str(cfg["server"]), starttls=bool(cfg.get("starttls", False)), user=str(cfg.get("user") or ""),
-                         password_env=str(cfg.get("password_env") or SMTP_PASSWORD_ENV),
-                         cafile=str(cfg.get("cafile") or ""), environ=environ)
+        raise ConsolidateError(
+            "У consolidate.toml не зберігайте пароль ([smtp] password): задайте його у змінній "
+            f"середовища {cfg.get('password_env', SMTP_PASSWORD_ENV)}."
+        )
+    return smtp_settings(
+        str(cfg["server"]),
+        starttls=bool(cfg.get("starttls", False)),
+        user=str(cfg.get("user") or ""),
+        password_env=str(cfg.get("password_env") or SMTP_PASSWORD_ENV),
+        cafile=str(cfg.get("cafile") or ""),
+        environ=environ,
+    )
 
 
 # ---------------------------------------------------------------------------------
 # IMAP
 # ---------------------------------------------------------------------------------
+
 
 def imap_utf7(name: str) -> str:
     """A folder name in IMAP's modified UTF-7 (RFC 3501 5.1.3): «Оброблено» → «&BB4EMQRABD4EMQQ7BDUEPQQ+-»."""
@@ -227,8 +253,10 @@ class Imap:
             else:
                 self.conn = imaplib.IMAP4(s.host, s.port, timeout=s.timeout)
                 if "STARTTLS" not in self.conn.capabilities:
-                    raise ImapError(f"Поштовий сервер {s.address} не підтримує STARTTLS; без шифрування пошту не "
-                                    f"читаємо (спробуйте security = \"tls\", порт 993).")
+                    raise ImapError(
+                        f"Поштовий сервер {s.address} не підтримує STARTTLS; без шифрування пошту не "
+                        f'читаємо (спробуйте security = "tls", порт 993).'
+                    )
                 self.conn.starttls(ssl_context=context)
             self.conn.login(s.user, s.password)
             typ, data = self.conn.capability()
@@ -270,7 +298,7 @@ class Imap:
         return data
 
     def select(self, folder: str) -> int:
-        typ, data = self._do('select', _quoted(imap_utf7(folder)))
+        typ, data = self._do("select", _quoted(imap_utf7(folder)))
         self._ok(typ, data, f"відкрити теку «{folder}»")
         value = self.conn.response("UIDVALIDITY")[1]
         self.uidvalidity = int(value[0]) if value and value[0] else 0
@@ -281,11 +309,11 @@ class Imap:
         criteria = ["UNDELETED"]
         if self.s.action == "flag":
             criteria += ["UNKEYWORD", DONE_KEYWORD]
-        data = self._ok(*self._do('uid', "SEARCH", None, *criteria), "пошук листів")
+        data = self._ok(*self._do("uid", "SEARCH", None, *criteria), "пошук листів")
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
     def size(self, uid: int) -> int | None:
-        data = self._ok(*self._do('uid', "FETCH", str(uid), "(RFC822.SIZE)"), "розмір листа")
+        data = self._ok(*self._do("uid", "FETCH", str(uid), "(RFC822.SIZE)"), "розмір листа")
         for item in data:
             line = item[0] if isinstance(item, tuple) else item
             if isinstance(line, bytes):
@@ -296,21 +324,22 @@ class Imap:
 
     def fetch(self, uid: int, what: str = "BODY.PEEK[]") -> bytes | None:
         """The message (or its header, ``BODY.PEEK[HEADER]``) without marking it read; None if it is gone."""
-        data = self._ok(*self._do('uid', "FETCH", str(uid), f"({what})"), "отримати лист")
+        data = self._ok(*self._do("uid", "FETCH", str(uid), f"({what})"), "отримати лист")
         for item in data:
             if isinstance(item, tuple) and len(item) >= 2 and b"BODY[" in item[0]:
                 return bytes(item[1])
         return None
 
     def exists(self, uid: int) -> bool:
-        data = self._ok(*self._do('uid', "SEARCH", None, "UID", str(uid), "UNDELETED"), "пошук листа")
+        data = self._ok(*self._do("uid", "SEARCH", None, "UID", str(uid), "UNDELETED"), "пошук листа")
         return str(uid).encode() in b" ".join(d for d in data if d).split()
 
     def find(self, message_id: str) -> list[int]:
         if not message_id:
             return []
-        data = self._ok(*self._do('uid', "SEARCH", None, "UNDELETED", "HEADER", "Message-ID", _quoted(message_id)),
-                        "пошук листа")
+        data = self._ok(
+            *self._do("uid", "SEARCH", None, "UNDELETED", "HEADER", "Message-ID", _quoted(message_id)), "пошук листа"
+        )
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
     def file_away(self, uid: int, accepted: bool) -> str:
@@ -318,34 +347,38 @@ class Imap:
         s = self.s
         if s.action == "flag":
             flags = f"(\\Seen {DONE_KEYWORD})" if accepted else f"(\\Seen \\Flagged {DONE_KEYWORD} {REJECTED_KEYWORD})"
-            self._ok(*self._do('uid', "STORE", str(uid), "+FLAGS", flags), "позначити лист")
+            self._ok(*self._do("uid", "STORE", str(uid), "+FLAGS", flags), "позначити лист")
             return "позначено: " + ("оброблено" if accepted else "не прийнято")
         folder = s.processed_folder if accepted else s.rejected_folder
         target = _quoted(imap_utf7(folder))
         if folder not in self._created:
-            typ, data = self._do('create', target)  # NO [ALREADYEXISTS] when it is there: fine
+            typ, data = self._do("create", target)  # NO [ALREADYEXISTS] when it is there: fine
             self._created.add(folder)
         if "MOVE" in self.caps:
-            self._ok(*self._do('uid', "MOVE", str(uid), target), f"перемістити лист до «{folder}»")
+            self._ok(*self._do("uid", "MOVE", str(uid), target), f"перемістити лист до «{folder}»")
         else:
-            self._ok(*self._do('uid', "COPY", str(uid), target), f"скопіювати лист до «{folder}»")
-            self._ok(*self._do('uid', "STORE", str(uid), "+FLAGS", "(\\Deleted)"), "позначити лист вилученим")
+            self._ok(*self._do("uid", "COPY", str(uid), target), f"скопіювати лист до «{folder}»")
+            self._ok(*self._do("uid", "STORE", str(uid), "+FLAGS", "(\\Deleted)"), "позначити лист вилученим")
             if "UIDPLUS" in self.caps:
-                self._ok(*self._do('uid', "EXPUNGE", str(uid)), "вилучити лист")
+                self._ok(*self._do("uid", "EXPUNGE", str(uid)), "вилучити лист")
         return folder
 
 
 def _imap_error(exc: Exception, s: MailboxSettings) -> str:
     where = s.address
     if isinstance(exc, ConnectionRefusedError):
-        return f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте [mailbox] host і port."
+        return (
+            f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте [mailbox] host і port."
+        )
     if isinstance(exc, socket.gaierror):
         return f"Поштовий сервер «{s.host}» не знайдено (помилка DNS: {exc.strerror})."
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return f"Поштовий сервер {where} не відповідає (очікування {s.timeout:g} с)."
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). Якщо сервер "
-                f"використовує сертифікат відомчого центру, вкажіть його файлом [mailbox] cafile.")
+        return (
+            f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). Якщо сервер "
+            f"використовує сертифікат відомчого центру, вкажіть його файлом [mailbox] cafile."
+        )
     if isinstance(exc, ssl.SSLError):
         return f"Помилка шифрування (TLS) з поштовим сервером {where}: {exc}."
     if isinstance(exc, UnicodeEncodeError):
@@ -353,8 +386,10 @@ def _imap_error(exc: Exception, s: MailboxSettings) -> str:
     if isinstance(exc, imaplib.IMAP4.error):
         text = str(exc)
         if "auth" in text.lower() or "login" in text.lower() or "credentials" in text.lower():
-            return (f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({text}). Перевірте ім’я і пароль "
-                    f"(змінна середовища {s.password_env}; для Microsoft 365 чи Gmail — пароль застосунку).")
+            return (
+                f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({text}). Перевірте ім’я і пароль "
+                f"(змінна середовища {s.password_env}; для Microsoft 365 чи Gmail — пароль застосунку)."
+            )
         return f"Помилка поштового сервера {where}: {text}."
     if isinstance(exc, OSError):
         return f"Не вдалося з’єднатися з поштовим сервером {where}: {exc.strerror or exc}."
@@ -365,9 +400,30 @@ def _imap_error(exc: Exception, s: MailboxSettings) -> str:
 # the ledger's messages
 # ---------------------------------------------------------------------------------
 
-_MESSAGE_COLUMNS = ("id", "message_key", "message_id", "sender", "sender_name", "sent_at", "subject", "raw_sha256",
-                    "raw_path", "size", "folder", "uidvalidity", "uid", "fetched_at", "kind", "state", "outcome",
-                    "reply", "reply_message_id", "replied_at", "moved_to", "done_at")
+_MESSAGE_COLUMNS = (
+    "id",
+    "message_key",
+    "message_id",
+    "sender",
+    "sender_name",
+    "sent_at",
+    "subject",
+    "raw_sha256",
+    "raw_path",
+    "size",
+    "folder",
+    "uidvalidity",
+    "uid",
+    "fetched_at",
+    "kind",
+    "state",
+    "outcome",
+    "reply",
+    "reply_message_id",
+    "replied_at",
+    "moved_to",
+    "done_at",
+)
 _PART_COLUMNS = ("message", "seq", "name", "container", "size", "sha256", "taken", "reason", "known_before")
 
 
@@ -411,8 +467,9 @@ class PartRecord:
 
 
 def _message_where(ledger: Ledger, where: str, args: tuple) -> list[MessageRecord]:
-    rows = ledger.db.execute(f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM messages WHERE {where} ORDER BY id",
-                             args).fetchall()
+    rows = ledger.db.execute(
+        f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM messages WHERE {where} ORDER BY id", args
+    ).fetchall()
     return [MessageRecord(*r) for r in rows]
 
 
@@ -422,8 +479,9 @@ def messages(ledger: Ledger, state: str | None = None) -> list[MessageRecord]:
 
 
 def message_parts(ledger: Ledger, message: int) -> list[PartRecord]:
-    rows = ledger.db.execute(f"SELECT {', '.join(_PART_COLUMNS)} FROM message_parts WHERE message = ? ORDER BY seq",
-                             (message,)).fetchall()
+    rows = ledger.db.execute(
+        f"SELECT {', '.join(_PART_COLUMNS)} FROM message_parts WHERE message = ? ORDER BY seq", (message,)
+    ).fetchall()
     return [PartRecord(*r) for r in rows]
 
 
@@ -431,7 +489,8 @@ def mail_origins(ledger: Ledger) -> dict[str, MessageRecord]:
     """For each file's sha256 first received from the mailbox: the message it came with."""
     rows = ledger.db.execute(
         f"SELECT p.sha256, {', '.join('m.' + c for c in _MESSAGE_COLUMNS)} FROM message_parts p "
-        "JOIN messages m ON m.id = p.message WHERE p.taken = 1 AND p.known_before = 0 ORDER BY m.id").fetchall()
+        "JOIN messages m ON m.id = p.message WHERE p.taken = 1 AND p.known_before = 0 ORDER BY m.id"
+    ).fetchall()
     out: dict[str, MessageRecord] = {}
     for sha, *rest in rows:
         out.setdefault(sha, MessageRecord(*rest))
@@ -458,21 +517,27 @@ def _set(ledger: Ledger, message: int, **changes) -> None:
 def _add_sender_findings(ledger: Ledger, file_id: int, findings: list[Finding]) -> None:
     """Append findings to a recorded file (inside the caller's transaction); an accepted file becomes accepted
     with warnings."""
-    start = ledger.db.execute("SELECT coalesce(max(seq), -1) + 1 FROM findings WHERE file_id = ?",
-                              (file_id,)).fetchone()[0]
+    start = ledger.db.execute(
+        "SELECT coalesce(max(seq), -1) + 1 FROM findings WHERE file_id = ?", (file_id,)
+    ).fetchone()[0]
     ledger.db.executemany(
         "INSERT INTO findings (file_id, seq, severity, code, message, sheet, cell, row_key, found, expected) "
         "VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(file_id, start + i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
-         for i, f in enumerate(findings)])
+        [
+            (file_id, start + i, f.severity, f.code, f.message, f.sheet, f.cell, f.row_key, f.found, f.expected)
+            for i, f in enumerate(findings)
+        ],
+    )
     ledger.db.execute("UPDATE files SET status = ? WHERE id = ? AND status = ?", (ACCEPTED_WARNINGS, file_id, ACCEPTED))
-    ledger.db.execute("UPDATE submissions SET status = ? WHERE file_id = ? AND status = ?",
-                      (ACCEPTED_WARNINGS, file_id, ACCEPTED))
+    ledger.db.execute(
+        "UPDATE submissions SET status = ? WHERE file_id = ? AND status = ?", (ACCEPTED_WARNINGS, file_id, ACCEPTED)
+    )
 
 
 # ---------------------------------------------------------------------------------
 # receipts
 # ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FileResult:
@@ -480,7 +545,7 @@ class FileResult:
 
     name: str
     container: str
-    status: str                      # a file state, "already" or "refused"
+    status: str  # a file state, "already" or "refused"
     label: str
     executor: str | None = None
     period: str | None = None
@@ -493,28 +558,51 @@ def file_results(ws, ledger: Ledger, rec: MessageRecord, limits: mailparts.Limit
     out = []
     for part in message_parts(ledger, rec.id):
         if not part.taken:
-            out.append(FileResult(part.name, part.container, "refused", "не прийнято",
-                                  reason=limits.reason_text(part.reason)))
+            out.append(
+                FileResult(part.name, part.container, "refused", "не прийнято", reason=limits.reason_text(part.reason))
+            )
             continue
         f = ledger.file(part.sha256)
         if f is None:  # not recorded (should not happen after the intake): say so rather than guess
-            out.append(FileResult(part.name, part.container, "refused", "не оброблено",
-                                  reason="файл не вдалося обробити; надішліть його повторно"))
+            out.append(
+                FileResult(
+                    part.name,
+                    part.container,
+                    "refused",
+                    "не оброблено",
+                    reason="файл не вдалося обробити; надішліть його повторно",
+                )
+            )
             continue
         findings = tuple(ledger.file_findings(f.id))
         if part.known_before:
-            out.append(FileResult(part.name, part.container, "already", "вже отримано раніше", f.executor, f.period,
-                                  findings=findings, received_before=f.received_at))
+            out.append(
+                FileResult(
+                    part.name,
+                    part.container,
+                    "already",
+                    "вже отримано раніше",
+                    f.executor,
+                    f.period,
+                    findings=findings,
+                    received_before=f.received_at,
+                )
+            )
         else:
-            out.append(FileResult(part.name, part.container, f.status, STATE_LABELS[f.status], f.executor, f.period,
-                                  findings=findings))
+            out.append(
+                FileResult(
+                    part.name, part.container, f.status, STATE_LABELS[f.status], f.executor, f.period, findings=findings
+                )
+            )
     return out
 
 
 def receipt_accepted(results: list[FileResult]) -> bool:
     """Whether the message goes to «Оброблено»: at least one attachment was received as a return."""
-    return any(r.status in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS) or
-               (r.status == "already" and r.executor) for r in results)
+    return any(
+        r.status in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS) or (r.status == "already" and r.executor)
+        for r in results
+    )
 
 
 def receipt_body(ws, rec: MessageRecord, results: list[FileResult], settings: MailboxSettings) -> str:
@@ -526,15 +614,21 @@ def receipt_body(ws, rec: MessageRecord, results: list[FileResult], settings: Ma
     about = "Ваш лист" + (f" від {when}" if when else "") + (f" («{rec.subject}»)" if rec.subject else "")
     lines = ["Шановні колеги!", "", f"{about} отримано {format_time(rec.fetched_at)} і оброблено автоматично.", ""]
     if rec.kind == MALFORMED:
-        lines += ["Лист не вдалося прочитати: його структуру пошкоджено (можливо, під час пересилання). "
-                  "Надішліть, будь ласка, файл звіту повторно звичайним вкладенням до нового листа."]
+        lines += [
+            "Лист не вдалося прочитати: його структуру пошкоджено (можливо, під час пересилання). "
+            "Надішліть, будь ласка, файл звіту повторно звичайним вкладенням до нового листа."
+        ]
     elif rec.kind == TOO_LARGE:
-        lines += [f"Лист завеликий ({rec.size / 1048576:.1f} МБ; приймаємо листи до "
-                  f"{settings.max_message_bytes // 1048576} МБ), його не оброблено. Надішліть файл звіту окремим "
-                  f"листом без інших вкладень; за потреби стисніть його в архів .zip."]
+        lines += [
+            f"Лист завеликий ({rec.size / 1048576:.1f} МБ; приймаємо листи до "
+            f"{settings.max_message_bytes // 1048576} МБ), його не оброблено. Надішліть файл звіту окремим "
+            f"листом без інших вкладень; за потреби стисніть його в архів .zip."
+        ]
     elif not results:
-        lines += ["У листі немає файлу звіту (електронної таблиці). Додайте заповнений шаблон звіту (.xlsx) "
-                  "вкладенням і надішліть лист повторно."]
+        lines += [
+            "У листі немає файлу звіту (електронної таблиці). Додайте заповнений шаблон звіту (.xlsx) "
+            "вкладенням і надішліть лист повторно."
+        ]
     else:
         lines.append("Вкладені файли:")
         for n, r in enumerate(results, 1):
@@ -542,13 +636,17 @@ def receipt_body(ws, rec: MessageRecord, results: list[FileResult], settings: Ma
             who = ""
             if r.executor:
                 ex = cat.registry.get(r.executor)
-                who = f"; виконавець: {ex.short_name if ex else r.executor}" + (f", період: {r.period}" if r.period else "")
+                who = f"; виконавець: {ex.short_name if ex else r.executor}" + (
+                    f", період: {r.period}" if r.period else ""
+                )
             if r.status == "refused":
                 lines.append(f"{n}. «{r.name}»{where} — не прийнято: {r.reason}.")
                 continue
             if r.status == "already":
-                lines.append(f"{n}. «{r.name}»{where} — цей самий файл уже отримано {format_time(r.received_before)}"
-                             f"{who}; повторно не оброблявся.")
+                lines.append(
+                    f"{n}. «{r.name}»{where} — цей самий файл уже отримано {format_time(r.received_before)}"
+                    f"{who}; повторно не оброблявся."
+                )
                 continue
             lines.append(f"{n}. «{r.name}»{where} — {r.label}{who}.")
             if r.findings:
@@ -556,25 +654,38 @@ def receipt_body(ws, rec: MessageRecord, results: list[FileResult], settings: Ma
         lines += ["", "Що робити далі:"]
         statuses = {r.status for r in results}
         if ACCEPTED_ERRORS in statuses:
-            lines.append("— Виправте помилки в тому самому файлі (аркуш і клітинку вказано) і надішліть його повторно "
-                         "у відповідь на цей лист: значення з помилками не можуть увійти до зведеного звіту.")
+            lines.append(
+                "— Виправте помилки в тому самому файлі (аркуш і клітинку вказано) і надішліть його повторно "
+                "у відповідь на цей лист: значення з помилками не можуть увійти до зведеного звіту."
+            )
         if QUARANTINED in statuses or "refused" in statuses:
-            lines.append("— Файли, які не прийнято, не враховано. Заповніть саме шаблон, надісланий міністерством, "
-                         "не змінюйте його службових відомостей і надішліть у форматі .xlsx у відповідь на цей лист.")
+            lines.append(
+                "— Файли, які не прийнято, не враховано. Заповніть саме шаблон, надісланий міністерством, "
+                "не змінюйте його службових відомостей і надішліть у форматі .xlsx у відповідь на цей лист."
+            )
         if ACCEPTED_WARNINGS in statuses and ACCEPTED_ERRORS not in statuses:
-            lines.append("— Попередження не перешкоджають прийняттю звіту; перевірте їх і, якщо треба, надішліть "
-                         "виправлений файл.")
+            lines.append(
+                "— Попередження не перешкоджають прийняттю звіту; перевірте їх і, якщо треба, надішліть "
+                "виправлений файл."
+            )
         if statuses <= {ACCEPTED, ACCEPTED_WARNINGS, "already"}:
-            lines.append("— Нічого робити не потрібно: звіт прийнято. Якщо надішлете виправлений файл, буде "
-                         "враховано новіший.")
+            lines.append(
+                "— Нічого робити не потрібно: звіт прийнято. Якщо надішлете виправлений файл, буде враховано новіший."
+            )
     sender = workspace_sender(ws)
-    lines += ["", "Це автоматична квитанція; відповідати на неї не потрібно.",
-              f"З питань заповнення звертайтеся: {sender.contact or sender.address}", "", signature(sender)]
+    lines += [
+        "",
+        "Це автоматична квитанція; відповідати на неї не потрібно.",
+        f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
+        "",
+        signature(sender),
+    ]
     return "\n".join(lines) + "\n"
 
 
-def receipt_message(ws, rec: MessageRecord, parsed_refs: list[str], to: str, body: str,
-                    now: dt.datetime, message_id: str) -> EmailMessage:
+def receipt_message(
+    ws, rec: MessageRecord, parsed_refs: list[str], to: str, body: str, now: dt.datetime, message_id: str
+) -> EmailMessage:
     from .mail import encode_words, workspace_sender
 
     sender = workspace_sender(ws)
@@ -594,8 +705,8 @@ def receipt_message(ws, rec: MessageRecord, parsed_refs: list[str], to: str, bod
     if rec.message_id:
         msg["In-Reply-To"] = rec.message_id
         msg["References"] = " ".join([*parsed_refs, rec.message_id][-10:])
-    msg["Auto-Submitted"] = "auto-replied"           # RFC 3834: responders must not answer it
-    msg["X-Auto-Response-Suppress"] = "All"          # the same for Exchange and Outlook
+    msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: responders must not answer it
+    msg["X-Auto-Response-Suppress"] = "All"  # the same for Exchange and Outlook
     msg["X-Consolidate-Kind"] = "receipt"
     msg.set_content(body, charset="utf-8", cte="base64")
     return msg
@@ -634,9 +745,13 @@ class SmtpOnce:
             smtp.send(data)
         except smtplib.SMTPRecipientsRefused as exc:
             _rset(smtp)
-            raise ConsolidateError("поштовий сервер відхилив адресата квитанції: " + ", ".join(
-                f"{a} ({c} {m.decode('utf-8', 'replace') if isinstance(m, bytes) else m})"
-                for a, (c, m) in exc.recipients.items())) from exc
+            raise ConsolidateError(
+                "поштовий сервер відхилив адресата квитанції: "
+                + ", ".join(
+                    f"{a} ({c} {m.decode('utf-8', 'replace') if isinstance(m, bytes) else m})"
+                    for a, (c, m) in exc.recipients.items()
+                )
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             _rset(smtp)
             raise ConsolidateError(f"поштовий сервер не прийняв квитанцію ({exc})") from exc
@@ -644,8 +759,10 @@ class SmtpOnce:
         smtp.send(b".\r\n")
         code, resp = smtp.getreply()
         if code != 250:
-            raise ConsolidateError(f"поштовий сервер не прийняв квитанцію ({code} "
-                                   f"{resp.decode('utf-8', 'replace') if isinstance(resp, bytes) else resp})")
+            raise ConsolidateError(
+                f"поштовий сервер не прийняв квитанцію ({code} "
+                f"{resp.decode('utf-8', 'replace') if isinstance(resp, bytes) else resp})"
+            )
 
 
 def _rset(smtp) -> None:
@@ -659,6 +776,7 @@ def _rset(smtp) -> None:
 # one run
 # ---------------------------------------------------------------------------------
 
+
 @dataclass
 class MessageOutcome:
     """What one run did with one message."""
@@ -669,10 +787,10 @@ class MessageOutcome:
     sent_at: str
     kind: str
     files: list[FileResult] = field(default_factory=list)
-    reply: str = ""                  # SENT, UNCERTAIN, or "not-sent:<reason>"
+    reply: str = ""  # SENT, UNCERTAIN, or "not-sent:<reason>"
     moved_to: str = ""
     duplicate: bool = False
-    error: str = ""                  # why processing stopped for now (it resumes on the next run)
+    error: str = ""  # why processing stopped for now (it resumes on the next run)
 
     @property
     def accepted(self) -> bool:
@@ -680,10 +798,15 @@ class MessageOutcome:
 
 
 NO_REPLY_LABELS = {
-    "auto-submitted": "автоматичний лист", "auto-reply": "автовідповідь", "bulk": "масова розсилка",
-    "mailing-list": "список розсилки", "mailer-daemon": "службовий лист поштового сервера",
-    "own-address": "лист із власної адреси скриньки", "disabled": "квитанції вимкнено",
-    "no-files": "квитанції про листи без вкладень вимкнено", "no-address": "немає адреси відправника",
+    "auto-submitted": "автоматичний лист",
+    "auto-reply": "автовідповідь",
+    "bulk": "масова розсилка",
+    "mailing-list": "список розсилки",
+    "mailer-daemon": "службовий лист поштового сервера",
+    "own-address": "лист із власної адреси скриньки",
+    "disabled": "квитанції вимкнено",
+    "no-files": "квитанції про листи без вкладень вимкнено",
+    "no-address": "немає адреси відправника",
 }
 
 
@@ -699,8 +822,9 @@ def reply_label(reply: str) -> str:
 
 def _Lock(path: Path) -> Lock:
     """One mailbox run per workspace at a time (an OS lock: released when the process dies)."""
-    return Lock(path, "Пошту цієї робочої теки вже обробляє інший процес (consolidate mail fetch); "
-                      "дочекайтеся його завершення.")
+    return Lock(
+        path, "Пошту цієї робочої теки вже обробляє інший процес (consolidate mail fetch); дочекайтеся його завершення."
+    )
 
 
 def _durable_write(path: Path, data: bytes) -> None:
@@ -715,8 +839,16 @@ def _now() -> dt.datetime:
 
 
 class _Run:
-    def __init__(self, ws, settings: MailboxSettings, smtp, ledger: Ledger, imap: Imap,
-                 on_step: Callable[[str, str], None] | None, now: Callable[[], dt.datetime]):
+    def __init__(
+        self,
+        ws,
+        settings: MailboxSettings,
+        smtp,
+        ledger: Ledger,
+        imap: Imap,
+        on_step: Callable[[str, str], None] | None,
+        now: Callable[[], dt.datetime],
+    ):
         self.ws, self.s, self.smtp_settings, self.ledger, self.imap = ws, settings, smtp, ledger, imap
         self.on_step = on_step or (lambda step, key: None)
         self.now = now
@@ -740,8 +872,11 @@ class _Run:
         if raw is None:
             return None
         raw_sha = hashlib.sha256(raw).hexdigest()
-        parsed = mailparts.parse(raw, self.s.limits, self.own) if not too_large else \
-            mailparts.parse(raw + b"\r\n", self.s.limits, self.own)
+        parsed = (
+            mailparts.parse(raw, self.s.limits, self.own)
+            if not too_large
+            else mailparts.parse(raw + b"\r\n", self.s.limits, self.own)
+        )
         key = parsed.message_id or f"sha256:{raw_sha}"
         known = _message_where(self.ledger, "message_key = ?", (key,))
         if known:
@@ -751,8 +886,16 @@ class _Run:
                 return None  # resumed separately
             if not new:  # the same message again (sent twice, or a copy left by a move the server half did)
                 where = self.imap.file_away(uid, True)
-                return MessageOutcome(key, parsed.sender, parsed.subject, parsed.sent_at, earlier.kind,
-                                      duplicate=True, moved_to=where, reply="not-sent:duplicate")
+                return MessageOutcome(
+                    key,
+                    parsed.sender,
+                    parsed.subject,
+                    parsed.sent_at,
+                    earlier.kind,
+                    duplicate=True,
+                    moved_to=where,
+                    reply="not-sent:duplicate",
+                )
             key = f"{key}#{raw_sha[:16]}"
             if _message_where(self.ledger, "message_key = ?", (key,)):
                 return None
@@ -764,15 +907,44 @@ class _Run:
                 "INSERT INTO messages (message_key, message_id, sender, sender_name, sent_at, subject, raw_sha256, "
                 "raw_path, size, folder, uidvalidity, uid, fetched_at, kind, state, reply) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (key, parsed.message_id, parsed.sender, parsed.sender_name, parsed.sent_at, parsed.subject, raw_sha,
-                 rel, size, self.s.folder, self.imap.uidvalidity, uid, self.now().isoformat(), kind, "fetched",
-                 ""))
+                (
+                    key,
+                    parsed.message_id,
+                    parsed.sender,
+                    parsed.sender_name,
+                    parsed.sent_at,
+                    parsed.subject,
+                    raw_sha,
+                    rel,
+                    size,
+                    self.s.folder,
+                    self.imap.uidvalidity,
+                    uid,
+                    self.now().isoformat(),
+                    kind,
+                    "fetched",
+                    "",
+                ),
+            )
             mid = cur.lastrowid
             self.ledger.db.executemany(
                 "INSERT INTO message_parts (message, seq, name, container, size, sha256, taken, reason, known_before) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
-                [(mid, n, p.name, p.container, p.size, p.sha256, int(p.taken), p.reason,
-                  int(p.taken and self.ledger.has_file(p.sha256))) for n, p in enumerate(parsed.parts)])
+                [
+                    (
+                        mid,
+                        n,
+                        p.name,
+                        p.container,
+                        p.size,
+                        p.sha256,
+                        int(p.taken),
+                        p.reason,
+                        int(p.taken and self.ledger.has_file(p.sha256)),
+                    )
+                    for n, p in enumerate(parsed.parts)
+                ],
+            )
         self.on_step("fetched", key)
         return self.resume(_message_where(self.ledger, "id = ?", (mid,))[0])
 
@@ -786,7 +958,7 @@ class _Run:
                 rec = self._receive(rec, parsed)
             if rec.state == "recorded":
                 rec = self._reply(rec, parsed)
-            if rec.state == "replying":   # killed while the receipt was being sent: never a second one
+            if rec.state == "replying":  # killed while the receipt was being sent: never a second one
                 _advance(self.ledger, rec.id, state="replied", reply=UNCERTAIN, replied_at=self.now().isoformat())
                 rec = self._reload(rec)
             if rec.state == "replied":
@@ -818,8 +990,10 @@ class _Run:
             for seq, part in taken.items():
                 got = found.get(seq)
                 if got is None or got.sha256 != part.sha256:
-                    raise ConsolidateError(f"Збережена копія листа «{rec.subject}» ({rec.raw_path}) не відповідає "
-                                           f"журналу; лист не оброблено.")
+                    raise ConsolidateError(
+                        f"Збережена копія листа «{rec.subject}» ({rec.raw_path}) не відповідає "
+                        f"журналу; лист не оброблено."
+                    )
                 path = folder / f"{seq:03d}.{mailparts.spreadsheet_kind(got.data) or 'bin'}"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(got.data)
@@ -830,8 +1004,10 @@ class _Run:
             for part in taken.values():
                 f = self.ledger.file(part.sha256)
                 if f is None:
-                    raise ConsolidateError(f"Файл «{part.name}» листа «{rec.subject}» не записано до журналу; "
-                                           "лист буде оброблено наступного разу.")
+                    raise ConsolidateError(
+                        f"Файл «{part.name}» листа «{rec.subject}» не записано до журналу; "
+                        "лист буде оброблено наступного разу."
+                    )
                 if not part.known_before and f.executor and f.status != QUARANTINED:
                     finding = self._sender_check(rec.sender, f.executor, part.name)
                     if finding is not None:
@@ -850,9 +1026,15 @@ class _Run:
         if sender and sender.lower() in known:
             return None
         listed = ", ".join(ex.emails) if ex.emails else "адрес у реєстрі немає"
-        return Finding(name, WARNING, SENDER_CODE,
-                       f"Файл надіслано з адреси {sender or '(невідомої)'}, якої немає в реєстрі для "
-                       f"«{ex.short_name}» ({listed}).", found=sender, expected=", ".join(ex.emails))
+        return Finding(
+            name,
+            WARNING,
+            SENDER_CODE,
+            f"Файл надіслано з адреси {sender or '(невідомої)'}, якої немає в реєстрі для "
+            f"«{ex.short_name}» ({listed}).",
+            found=sender,
+            expected=", ".join(ex.emails),
+        )
 
     def _no_reply_reason(self, rec: MessageRecord, parsed) -> str:
         if not self.s.receipts:
@@ -903,8 +1085,20 @@ class _Run:
             self.ledger.db.execute(
                 "INSERT INTO mail (executor, period, kind, recipients, subject, attachment_name, attachment_sha256, "
                 "via, location, message_id, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (who.executor if who else "", (who.period or "") if who else "", RECEIPT, parsed.reply_to,
-                 str(msg["Subject"]), "", "", "smtp", self.smtp_settings.address, reply_id, when))
+                (
+                    who.executor if who else "",
+                    (who.period or "") if who else "",
+                    RECEIPT,
+                    parsed.reply_to,
+                    str(msg["Subject"]),
+                    "",
+                    "",
+                    "smtp",
+                    self.smtp_settings.address,
+                    reply_id,
+                    when,
+                ),
+            )
         return self._reload(rec)
 
     def _smtp(self):
@@ -912,8 +1106,10 @@ class _Run:
             from .mail import SmtpSession
 
             if self.smtp_settings is None:
-                raise ConsolidateError("Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml "
-                                       "або вкажіть --smtp (або вимкніть квитанції: [mailbox] receipts = false).")
+                raise ConsolidateError(
+                    "Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml "
+                    "або вкажіть --smtp (або вимкніть квитанції: [mailbox] receipts = false)."
+                )
             self.smtp_session = SmtpSession(self.smtp_settings).__enter__()
         return self.smtp_session
 
@@ -934,9 +1130,15 @@ class _Run:
         return self._reload(rec)
 
 
-def fetch_mail(ws, settings: MailboxSettings, smtp=None, *, on_step: Callable[[str, str], None] | None = None,
-               on_message: Callable[[MessageOutcome], None] | None = None,
-               now: Callable[[], dt.datetime] = _now) -> list[MessageOutcome]:
+def fetch_mail(
+    ws,
+    settings: MailboxSettings,
+    smtp=None,
+    *,
+    on_step: Callable[[str, str], None] | None = None,
+    on_message: Callable[[MessageOutcome], None] | None = None,
+    now: Callable[[], dt.datetime] = _now,
+) -> list[MessageOutcome]:
     """Take every message of the mailbox folder once (see the module's docstring); messages a killed run left
     part-way are finished first."""
     ws.ensure_dirs()
@@ -946,9 +1148,11 @@ def fetch_mail(ws, settings: MailboxSettings, smtp=None, *, on_step: Callable[[s
         address = workspace_sender(ws).address
         domain = address.rpartition("@")[2].lower()
         if "@" not in address or domain in PLACEHOLDER_DOMAINS or domain.endswith(".example"):
-            raise ConsolidateError(f"Квитанції не можна надсилати з адреси-заглушки «{address}»: укажіть скриньку "
-                                   f"міністерства в [mail] sender у consolidate.toml (або вимкніть квитанції: "
-                                   f"[mailbox] receipts = false).")
+            raise ConsolidateError(
+                f"Квитанції не можна надсилати з адреси-заглушки «{address}»: укажіть скриньку "
+                f"міністерства в [mail] sender у consolidate.toml (або вимкніть квитанції: "
+                f"[mailbox] receipts = false)."
+            )
     outcomes: list[MessageOutcome] = []
 
     def emit(o: MessageOutcome | None) -> None:
@@ -971,9 +1175,16 @@ def fetch_mail(ws, settings: MailboxSettings, smtp=None, *, on_step: Callable[[s
     return outcomes
 
 
-def watch_mail(ws, settings: MailboxSettings, smtp=None, *, rounds: int | None = None,
-               on_round: Callable[[list[MessageOutcome] | None, str], None] | None = None,
-               sleep: Callable[[float], None] = time.sleep, **kwargs) -> int:
+def watch_mail(
+    ws,
+    settings: MailboxSettings,
+    smtp=None,
+    *,
+    rounds: int | None = None,
+    on_round: Callable[[list[MessageOutcome] | None, str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs,
+) -> int:
     """:func:`fetch_mail` every ``poll_minutes``; a round that fails (server down) is reported and retried next
     round.  Returns the number of rounds run (``rounds``: stop after that many; None: until interrupted)."""
     done = 0

@@ -32,12 +32,15 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-SPREADSHEET_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     "application/vnd.ms-excel", "application/vnd.ms-excel.sheet.macroenabled.12",
-                     "application/vnd.oasis.opendocument.spreadsheet")
+SPREADSHEET_TYPES = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-excel.sheet.macroenabled.12",
+    "application/vnd.oasis.opendocument.spreadsheet",
+)
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
 TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
-MAX_DEPTH = 4                   # forwarded messages and archives inside one another
+MAX_DEPTH = 4  # forwarded messages and archives inside one another
 MAX_ZIP_ENTRIES = 200
 
 # why an attachment was not handed to the intake (codes in the ledger; text for the receipt)
@@ -67,8 +70,9 @@ class Limits:
     max_attachments: int = 20
 
     def reason_text(self, code: str) -> str:
-        return REASONS.get(code, code).format(max_mb=self.max_attachment_bytes // (1024 * 1024),
-                                              max_count=self.max_attachments)
+        return REASONS.get(code, code).format(
+            max_mb=self.max_attachment_bytes // (1024 * 1024), max_count=self.max_attachments
+        )
 
 
 @dataclass
@@ -76,10 +80,10 @@ class Part:
     """One attachment (or an entry of an attached archive): taken for the intake, or refused with a reason."""
 
     name: str
-    container: str = ""         # «архів «звіти.zip»», «пересланий лист «…»», «winmail.dat», or ""
-    data: bytes | None = None   # the bytes when taken
+    container: str = ""  # «архів «звіти.zip»», «пересланий лист «…»», «winmail.dat», or ""
+    data: bytes | None = None  # the bytes when taken
     size: int = 0
-    reason: str = ""            # "" when taken
+    reason: str = ""  # "" when taken
 
     @property
     def taken(self) -> bool:
@@ -95,15 +99,15 @@ class Parsed:
     """The headers a receipt and the ledger need, and the spreadsheets found."""
 
     message_id: str = ""
-    sender: str = ""             # the From address (lower case)
+    sender: str = ""  # the From address (lower case)
     sender_name: str = ""
-    reply_to: str = ""           # where a receipt goes (Reply-To, else From)
-    sent_at: str = ""            # the Date header as ISO time, "" when absent or unreadable
+    reply_to: str = ""  # where a receipt goes (Reply-To, else From)
+    sent_at: str = ""  # the Date header as ISO time, "" when absent or unreadable
     subject: str = ""
     references: list[str] = field(default_factory=list)
-    auto: str = ""               # why no receipt may be sent (auto-reply, mailer daemon, list), or ""
+    auto: str = ""  # why no receipt may be sent (auto-reply, mailer daemon, list), or ""
     parts: list[Part] = field(default_factory=list)
-    malformed: str = ""          # why the message could not be parsed, or ""
+    malformed: str = ""  # why the message could not be parsed, or ""
 
     @property
     def taken(self) -> list[Part]:
@@ -116,7 +120,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 def clean_text(text: str, limit: int = 300) -> str:
     """Sender-supplied text as data: control characters (header injection, terminal codes) as U+FFFD, length capped."""
     text = _CONTROL.sub("\ufffd", str(text or "")).strip()
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _header(msg: Message, name: str) -> str:
@@ -214,7 +218,7 @@ def parse(raw: bytes, limits: Limits = Limits(), own_addresses: tuple[str, ...] 
 
 
 def spreadsheet_kind(data: bytes) -> str:
-    """"xlsx", "xlsm", "xls", "ods" from the bytes, "zip" for another zip, "" otherwise."""
+    """ "xlsx", "xlsm", "xls", "ods" from the bytes, "zip" for another zip, "" otherwise."""
     from .inbox import archive_suffix
 
     kind = archive_suffix(data)
@@ -241,8 +245,9 @@ class _Walker:
             payload: Any = part.get_payload()  # a list of parts or messages, or a str
             if part.get_content_type() == "message/rfc822" or (isinstance(payload, list) and not part.is_multipart()):
                 for inner in payload if isinstance(payload, list) else []:
-                    self.message(inner, _inside(container, f"пересланий лист «{_subject_of(inner) or 'без теми'}»"),
-                                 depth + 1)
+                    self.message(
+                        inner, _inside(container, f"пересланий лист «{_subject_of(inner) or 'без теми'}»"), depth + 1
+                    )
                 continue
             if part.is_multipart():
                 stack.extend(reversed(payload if isinstance(payload, list) else []))
@@ -254,20 +259,29 @@ class _Walker:
                 name = ""
             name = clean_text(name, 255)
             disposition = part.get_content_disposition()
-            if not name and ctype in ("text/plain", "text/html", "text/enriched", "text/rtf") \
-                    and disposition != "attachment":
+            if (
+                not name
+                and ctype in ("text/plain", "text/html", "text/enriched", "text/rtf")
+                and disposition != "attachment"
+            ):
                 continue  # the text of the letter
             data = _payload(part)
             if data is None:
                 continue
             self.attachment(name or _unnamed(ctype), data, ctype, disposition, container, depth)
 
-    def attachment(self, name: str, data: bytes, ctype: str, disposition: str | None, container: str,
-                   depth: int) -> None:
+    def attachment(
+        self, name: str, data: bytes, ctype: str, disposition: str | None, container: str, depth: int
+    ) -> None:
         limits = self.limits
         if len(data) > limits.max_attachment_bytes:
-            if _is_spreadsheet_name(name) or ctype in SPREADSHEET_TYPES or ctype in ZIP_TYPES \
-                    or name.lower().endswith(".zip") or disposition == "attachment":
+            if (
+                _is_spreadsheet_name(name)
+                or ctype in SPREADSHEET_TYPES
+                or ctype in ZIP_TYPES
+                or name.lower().endswith(".zip")
+                or disposition == "attachment"
+            ):
                 self.parts.append(Part(name, container, None, len(data), TOO_LARGE))
             return
         kind = spreadsheet_kind(data)
@@ -276,8 +290,11 @@ class _Walker:
         if kind in ("xlsx", "xlsm", "xls", "ods") or (named and not lower.endswith(".zip")):
             # a broken «звіт.xlsx» too: the intake says what is wrong with it, and keeps it in quarantine
             self.parts.append(Part(name, container, data, len(data)))
-        elif lower.endswith(".zip") or ctype in ZIP_TYPES or (kind == "zip" and not lower.endswith(
-                (".docx", ".docm", ".pptx", ".odt", ".odp", ".jar", ".apk"))):
+        elif (
+            lower.endswith(".zip")
+            or ctype in ZIP_TYPES
+            or (kind == "zip" and not lower.endswith((".docx", ".docm", ".pptx", ".odt", ".odp", ".jar", ".apk")))
+        ):
             self.archive(name, data, container, depth)
         elif lower == "winmail.dat" or ctype in TNEF_TYPES or data[:4] == b"\x78\x9f\x3e\x22":
             self.tnef(name, data, container, depth)
@@ -314,10 +331,16 @@ class _Walker:
                     if len(content) > self.limits.max_attachment_bytes:
                         self.parts.append(Part(entry, where, None, len(content), TOO_LARGE))
                         continue
-                    self.attachment(base or entry, content, "application/octet-stream", "attachment", where,
-                                    depth + 1)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
-                RuntimeError) as exc:
+                    self.attachment(base or entry, content, "application/octet-stream", "attachment", where, depth + 1)
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
             code = ZIP_ENCRYPTED if "encrypt" in str(exc).lower() or "password" in str(exc).lower() else ZIP_UNREADABLE
             self.parts.append(Part(name, container, None, len(data), code))
 
@@ -335,14 +358,19 @@ class _Walker:
                     att_name = ""  # a title in a code page the library does not decode: named by position
                 if isinstance(att_name, bytes):
                     att_name = att_name.decode(getattr(parsed, "codepage", None) or "cp1251", "replace")
-                found.append((clean_text(str(att_name).rstrip("\x00"), 255) or f"вкладення {len(found) + 1}",
-                              bytes(att.data or b"")))
+                found.append(
+                    (
+                        clean_text(str(att_name).rstrip("\x00"), 255) or f"вкладення {len(found) + 1}",
+                        bytes(att.data or b""),
+                    )
+                )
         except Exception:
             self.parts.append(Part(name, container, None, len(data), TNEF_UNREADABLE))
             return
         for att_name, content in found:
-            self.attachment(att_name or "вкладення", content, "application/octet-stream", "attachment", where,
-                            depth + 1)
+            self.attachment(
+                att_name or "вкладення", content, "application/octet-stream", "attachment", where, depth + 1
+            )
 
     def forwarded(self, name: str, data: bytes, container: str, depth: int) -> None:
         """An attached .eml (or a message/rfc822 part sent as a file)."""

@@ -32,7 +32,8 @@ NARRATIVE_VS_NATIONAL = "narrative-vs-national"
 _WORD = r"[A-Za-zА-Яа-яЇїІіЄєҐґ’'ʼ-]+"
 _COUNT = re.compile(
     rf"(?<![\d.,/№])(\d{{1,3}}(?:[ \u00a0\u2009]\d{{3}})+|\d+)(?:-?(?:х|ти|ми|ох|ьох))?(?![\d.,/%])"
-    rf"((?:\s+{_WORD}){{1,4}})")
+    rf"((?:\s+{_WORD}){{1,4}})"
+)
 _PERSON_STEMS = ("осіб", "особ", "представник", "працівник", "фахівц", "спеціаліст")
 _SKIP_AFTER = {"тис", "тисяч", "тисячі", "млн", "грн", "гривень", "відсотків", "року", "років", "рік", "р"}
 _ADJECTIVE_ENDINGS = ("их", "іх", "ого", "ої", "ий", "ій", "ні", "ні", "ені", "ані", "ці", "ових", "ами")
@@ -44,13 +45,13 @@ class Stated:
 
     executor: str
     value: float
-    phrase: str          # «1200 навчальних заходів»
+    phrase: str  # «1200 навчальних заходів»
 
 
 @dataclass(frozen=True)
 class NarrativeFinding:
     kind: str
-    item: str            # indicator id
+    item: str  # indicator id
     executors: tuple[str, ...]
     message: str
     values: str
@@ -73,7 +74,7 @@ def _head(indicator_name: str) -> tuple[str, str]:
 
 
 def _stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word[:max(3, len(word) - 1)]
+    return word[:5] if len(word) > 5 else word[: max(3, len(word) - 1)]
 
 
 def _is_person(word: str) -> bool:
@@ -110,7 +111,7 @@ def counts_in(text: str, noun: str, qualifier: str = "") -> list[tuple[float, st
                 if qualifier and not (i + 1 < len(words) and words[i + 1].casefold()[:5] == qualifier[:5]):
                     break
                 value = float(re.sub(r"\D", "", m.group(1)))
-                phrase = f"{m.group(1)} {' '.join(words[:i + 1 + bool(qualifier)])}"
+                phrase = f"{m.group(1)} {' '.join(words[: i + 1 + bool(qualifier)])}"
                 out.append((value, " ".join(phrase.split())))
                 break
             if not w.casefold().endswith(_ADJECTIVE_ENDINGS) and not w.casefold().endswith(("х",)):
@@ -151,8 +152,9 @@ def indicator_noun(ind, siblings) -> tuple[str, str]:
     return noun, qualifier
 
 
-def check_measure(indicators, paragraphs: list[tuple[str, str]], label=lambda code: code,
-                  lead: str = "") -> list[NarrativeFinding]:
+def check_measure(
+    indicators, paragraphs: list[tuple[str, str]], label=lambda code: code, lead: str = ""
+) -> list[NarrativeFinding]:
     """Findings of one measure.
 
     ``indicators``: (indicator, national value or None, {executor: own value}) of its numeric indicators;
@@ -174,10 +176,16 @@ def check_measure(indicators, paragraphs: list[tuple[str, str]], label=lambda co
             values = {s.value for s in items}
             if mine is not None and len(values) == 1 and mine not in values:
                 s = items[0]
-                findings.append(NarrativeFinding(
-                    NARRATIVE_VS_OWN, ind.id, (code,),
-                    f"перевірте: {label(code)} пише «{s.phrase}», а в звіті цього виконавця {what} — "
-                    f"{show_value(mine)}", f"{show_value(s.value)} / {show_value(mine)}"))
+                findings.append(
+                    NarrativeFinding(
+                        NARRATIVE_VS_OWN,
+                        ind.id,
+                        (code,),
+                        f"перевірте: {label(code)} пише «{s.phrase}», а в звіті цього виконавця {what} — "
+                        f"{show_value(mine)}",
+                        f"{show_value(s.value)} / {show_value(mine)}",
+                    )
+                )
         if national is None:
             continue
         if ind.rule == "lead":
@@ -186,10 +194,16 @@ def check_measure(indicators, paragraphs: list[tuple[str, str]], label=lambda co
         over = [s for s in top.values() if s.value > national + 1e-9]
         if over:
             for s in over:
-                findings.append(NarrativeFinding(
-                    NARRATIVE_VS_NATIONAL, ind.id, (s.executor,),
-                    f"перевірте: {label(s.executor)} пише «{s.phrase}», а {what} — {show_value(national)} "
-                    f"(національне значення)", f"{show_value(s.value)} / {show_value(national)}"))
+                findings.append(
+                    NarrativeFinding(
+                        NARRATIVE_VS_NATIONAL,
+                        ind.id,
+                        (s.executor,),
+                        f"перевірте: {label(s.executor)} пише «{s.phrase}», а {what} — {show_value(national)} "
+                        f"(національне значення)",
+                        f"{show_value(s.value)} / {show_value(national)}",
+                    )
+                )
             continue
         together = sum(s.value for s in top.values())
         if ind.rule == "sum" and len(top) > 1 and together > national + 1e-9:
@@ -197,11 +211,19 @@ def check_measure(indicators, paragraphs: list[tuple[str, str]], label=lambda co
             listing = "; ".join(f"{label(s.executor)}: {s.phrase}" for s in parts[:6])
             if len(parts) > 6:
                 listing += f"; … ще {len(parts) - 6}"
-            alone = (f"; лише {label(parts[0].executor)} — {show_value(parts[0].value)}, уже все національне значення"
-                     if parts[0].value >= national - 1e-9 else "")
-            findings.append(NarrativeFinding(
-                NARRATIVE_VS_NATIONAL, ind.id, tuple(s.executor for s in parts),
-                f"перевірте: у текстах {len(parts)} виконавців разом {show_value(together)} ({listing}), а {what} — "
-                f"{show_value(national)} (національне значення){alone}",
-                f"{show_value(together)} / {show_value(national)}"))
+            alone = (
+                f"; лише {label(parts[0].executor)} — {show_value(parts[0].value)}, уже все національне значення"
+                if parts[0].value >= national - 1e-9
+                else ""
+            )
+            findings.append(
+                NarrativeFinding(
+                    NARRATIVE_VS_NATIONAL,
+                    ind.id,
+                    tuple(s.executor for s in parts),
+                    f"перевірте: у текстах {len(parts)} виконавців разом {show_value(together)} ({listing}), а {what} — "
+                    f"{show_value(national)} (національне значення){alone}",
+                    f"{show_value(together)} / {show_value(national)}",
+                )
+            )
     return findings

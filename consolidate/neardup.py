@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 # numpy is imported by the functions that use it, not with this module: ``consolidate --help`` (which
 # imports the reconciliation) starts without numpy's ~0.1 s (tests/test_startup.py).
 
-_SLACK = 1e-9    # bounds are compared with a hair of slack: a bound never rules out a borderline pair
-_BLOCK = 512     # texts compared at once with all earlier ones (a block × earlier matrix of floats)
-_CAP = 64        # thresholds per character in the counts' matrix product (larger counts: a looser bound)
+_SLACK = 1e-9  # bounds are compared with a hair of slack: a bound never rules out a borderline pair
+_BLOCK = 512  # texts compared at once with all earlier ones (a block × earlier matrix of floats)
+_CAP = 64  # thresholds per character in the counts' matrix product (larger counts: a looser bound)
 _COLUMNS = 2048  # at most this many columns in it (the cap is halved until they fit)
 
 
@@ -51,8 +51,9 @@ def similar(a: str, b: str, threshold: float, shortest: int) -> bool:
     return 2.0 * LCSseq.similarity(a, b) / (len(a) + len(b)) >= threshold
 
 
-def first_similar(texts: Sequence[str], threshold: float, shortest: int, *,
-                  query_short: bool = True) -> list[int | None]:
+def first_similar(
+    texts: Sequence[str], threshold: float, shortest: int, *, query_short: bool = True
+) -> list[int | None]:
     """For each text, in order, the position of the first earlier *kept* text :func:`similar` to it, or None.
 
     A text is kept when it has no such earlier text (the reconciliation keeps the first of near-duplicate
@@ -83,8 +84,7 @@ def first_similar(texts: Sequence[str], threshold: float, shortest: int, *,
     return result
 
 
-def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
-                   shortest: int) -> dict[int, list[int]]:
+def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float, shortest: int) -> dict[int, list[int]]:
     """Every pair (i, j), j < i, of texts at least ``shortest`` long with ``2·LCS / (la + lb) ≥ threshold``,
     as i → [j, …] in order."""
     import numpy as np
@@ -116,9 +116,14 @@ def _similar_pairs(texts: Sequence[str], lengths: np.ndarray, threshold: float,
         if columns.max(initial=0) < 256:  # one byte a character: rapidfuzz's fastest path, and the same LCS
             mapped = columns.astype(np.uint8).tobytes().decode("latin-1")
             ends = np.cumsum([len(t) for t in long_texts]).tolist()
-            long_texts = [mapped[e - len(t):e] for t, e in zip(long_texts, ends)]
-        lcs = cpdist([long_texts[i] for i in rows.tolist()], [long_texts[j] for j in cols.tolist()],
-                     scorer=LCSseq.similarity, dtype=np.int64, workers=-1)
+            long_texts = [mapped[e - len(t) : e] for t, e in zip(long_texts, ends)]
+        lcs = cpdist(
+            [long_texts[i] for i in rows.tolist()],
+            [long_texts[j] for j in cols.tolist()],
+            scorer=LCSseq.similarity,
+            dtype=np.int64,
+            workers=-1,
+        )
         ok = 2.0 * lcs / (size[rows] + size[cols]) >= threshold  # the test itself, in similar()'s arithmetic
         rows, cols = rows[ok], cols[ok]
     out: dict[int, list[int]] = {}
@@ -144,7 +149,7 @@ def _count_thresholds(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None, 
         cap //= 2
     widths = np.minimum(most, cap)
     steps = np.concatenate([np.arange(w) for w in widths])  # t − 1 of each column
-    owner = np.repeat(np.arange(alphabet.size), widths)     # its character
+    owner = np.repeat(np.arange(alphabet.size), widths)  # its character
     thresholds = (counts[:, owner] > steps[None, :]).astype(np.float32)  # sums of 0/1: exact in float32
     above = np.maximum(counts - cap, 0)
     return thresholds, (np.sqrt(above) if above.any() else None), columns

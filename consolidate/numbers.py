@@ -36,8 +36,22 @@ class Parsed:
         return self.kind in ("number", "empty")
 
 
-ERROR_VALUES = ("#DIV/0!", "#REF!", "#VALUE!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
-                "Err:502", "Err:504", "Err:508", "Err:511", "Err:522")
+ERROR_VALUES = (
+    "#DIV/0!",
+    "#REF!",
+    "#VALUE!",
+    "#NAME?",
+    "#N/A",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+    "Err:502",
+    "Err:504",
+    "Err:508",
+    "Err:511",
+    "Err:522",
+)
 _ERRORS_UPPER = frozenset(e.upper() for e in ERROR_VALUES)
 _STRIP = _SPACES + "\r\n"
 _DROP = str.maketrans({ch: None for ch in _SPACES + "'"} | {"−": "-"})

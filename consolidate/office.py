@@ -31,8 +31,7 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 </oor:items>
 """
 
-INSTALL_HINT = ("встановіть LibreOffice (наприклад: apt-get install libreoffice-calc-nogui "
-                "libreoffice-writer-nogui)")
+INSTALL_HINT = "встановіть LibreOffice (наприклад: apt-get install libreoffice-calc-nogui libreoffice-writer-nogui)"
 POPPLER_HINT = "встановіть poppler-utils (наприклад: apt-get install poppler-utils)"
 
 
@@ -59,8 +58,9 @@ def _run(cmd: list[str], what: str, timeout: int) -> subprocess.CompletedProcess
     timeout_bin = shutil.which("timeout")
     full = [timeout_bin, "-k", str(KILL_AFTER), str(int(timeout)), *cmd] if timeout_bin else cmd
     try:
-        proc = subprocess.run(full, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout + KILL_AFTER + 10, check=False)
+        proc = subprocess.run(
+            full, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout + KILL_AFTER + 10, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise ConsolidateError(f"{what}: перевищено час очікування ({timeout} с)") from exc
     except OSError as exc:
@@ -98,18 +98,28 @@ def convert(src: Path, fmt: str, outdir: Path, timeout: int = 120, recalc: bool 
             (user / "registrymodifications.xcu").write_text(_RECALC_XCU, encoding="utf-8")
         if target.exists():
             target.unlink()
-        cmd = [soffice, f"-env:UserInstallation={profile_dir.as_uri()}", "--headless", "--norestore",
-               "--nolockcheck", "--convert-to", fmt, "--outdir", str(outdir), str(src)]
+        cmd = [
+            soffice,
+            f"-env:UserInstallation={profile_dir.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--nolockcheck",
+            "--convert-to",
+            fmt,
+            "--outdir",
+            str(outdir),
+            str(src),
+        ]
         proc = _run(cmd, what, timeout)
         if not target.is_file() or target.stat().st_size == 0:
             detail = _tail(proc.stderr) or _tail(proc.stdout)
-            raise ConsolidateError(
-                f"{what}: не вдалося (код {proc.returncode}){': ' + detail if detail else ''}")
+            raise ConsolidateError(f"{what}: не вдалося (код {proc.returncode}){': ' + detail if detail else ''}")
     return target
 
 
-def pdf_to_png(pdf: Path, png_prefix: Path, first_page: int = 1, last_page: int = 1, dpi: int = 80,
-               timeout: int = 60) -> list[Path]:
+def pdf_to_png(
+    pdf: Path, png_prefix: Path, first_page: int = 1, last_page: int = 1, dpi: int = 80, timeout: int = 60
+) -> list[Path]:
     """Render pages of a PDF to PNG with pdftoppm; return the PNG paths in page order.
 
     With a single page the file is ``<png_prefix>.png``; with several, pdftoppm's
@@ -135,8 +145,7 @@ def pdf_to_png(pdf: Path, png_prefix: Path, first_page: int = 1, last_page: int 
     if single:
         out = [png_prefix.with_name(png_prefix.name + ".png")]
     else:
-        out = sorted(png_prefix.parent.glob(png_prefix.name + "-*.png"),
-                     key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        out = sorted(png_prefix.parent.glob(png_prefix.name + "-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         out = [p for p in out if first_page <= int(p.stem.rsplit("-", 1)[1]) <= last_page]
     missing = [p for p in out if not p.is_file()]
     if not out or missing:

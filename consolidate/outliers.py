@@ -35,7 +35,7 @@ AMOUNT_OVER_LAST_YEAR = "amount-over-last-year"
 COUNT_OVER_PLAN = "count-over-plan"
 PERCENT_IS_COUNT = "percent-is-count"
 OUTLIER_CODES = (THOUSANDS, AMOUNT_OVER_PLAN, AMOUNT_OVER_LAST_YEAR, COUNT_OVER_PLAN, PERCENT_IS_COUNT)
-OUTLIER_LABELS = {code: CODE_LABELS[code] for code in OUTLIER_CODES}   # the one table: consolidate.vocabulary
+OUTLIER_LABELS = {code: CODE_LABELS[code] for code in OUTLIER_CODES}  # the one table: consolidate.vocabulary
 SECTION = "outliers"  # the section of consolidate.toml
 DEFAULT_CONFIG = """
 [outliers]
@@ -63,8 +63,9 @@ class Thresholds:
         for name, default in cls().__dict__.items():
             raw = (section or {}).get(name, default)
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-                raise ConsolidateError(f"consolidate.toml, [{SECTION}] {name}: очікується додатне число, "
-                                       f"а вказано «{raw}»")
+                raise ConsolidateError(
+                    f"consolidate.toml, [{SECTION}] {name}: очікується додатне число, а вказано «{raw}»"
+                )
             out[name] = float(raw)
         return cls(**out)
 
@@ -80,13 +81,13 @@ class Outlier:
     code: str
     executor: str
     submission_id: int
-    key: str                 # row key (funding line or indicator id)
-    field: str               # financed, cash, actual
+    key: str  # row key (funding line or indicator id)
+    field: str  # financed, cash, actual
     sheet: str
     cell: str
     value: float
     reference: float | None  # the plan or last year's figure it was compared with
-    message: str             # Ukrainian, precise: what, where, against what
+    message: str  # Ukrainian, precise: what, where, against what
 
     @property
     def ref(self) -> str:
@@ -95,8 +96,12 @@ class Outlier:
 
     def matches(self, text: str) -> bool:
         t = text.strip().casefold()
-        return t in (self.ref.casefold(), self.key.casefold(), self.cell.casefold(),
-                     f"{self.sheet}!{self.cell}".casefold())
+        return t in (
+            self.ref.casefold(),
+            self.key.casefold(),
+            self.cell.casefold(),
+            f"{self.sheet}!{self.cell}".casefold(),
+        )
 
 
 def previous_period(period: str) -> str | None:
@@ -110,8 +115,13 @@ def _ratio_text(value: float, ref: float) -> str:
     return f"у {show_value(round(ratio))} раз" if ratio >= 10 else f"у {show_value(round(ratio, 1))} раза"
 
 
-def find(catalogue: Catalogue, sub: Submission, values: Iterable[CellValue], thresholds: Thresholds,
-         previous: Iterable[CellValue] = ()) -> list[Outlier]:
+def find(
+    catalogue: Catalogue,
+    sub: Submission,
+    values: Iterable[CellValue],
+    thresholds: Thresholds,
+    previous: Iterable[CellValue] = (),
+) -> list[Outlier]:
     """The outliers of one return; ``previous``: the executor's approved return a year earlier."""
     last_year = {(v.key, v.field): v.number for v in previous if v.number is not None}
     by_key = {(v.key, v.field): v for v in values}
@@ -130,38 +140,100 @@ def find(catalogue: Catalogue, sub: Submission, values: Iterable[CellValue], thr
             plan = item.planned if item.planned else item.programme_amount
             plan_name = "передбачено" if item.planned else "передбачено програмою"
             if plan and plan > 0 and value >= thresholds.thousands_ratio * plan:
-                out.append(Outlier(
-                    THOUSANDS, sub.executor, sub.id, key, fld, v.sheet, v.cell, value, plan,
-                    f"{key}: {what} {show_value(value)} тис. грн при «{plan_name}» {show_value(plan)} тис. грн "
-                    f"({_ratio_text(value, plan)} більше; {where}) — схоже, суму введено в гривнях, а не в тисячах "
-                    f"гривень ({show_value(round(value / 1000, 3))} тис. грн?)"))
+                out.append(
+                    Outlier(
+                        THOUSANDS,
+                        sub.executor,
+                        sub.id,
+                        key,
+                        fld,
+                        v.sheet,
+                        v.cell,
+                        value,
+                        plan,
+                        f"{key}: {what} {show_value(value)} тис. грн при «{plan_name}» {show_value(plan)} тис. грн "
+                        f"({_ratio_text(value, plan)} більше; {where}) — схоже, суму введено в гривнях, а не в тисячах "
+                        f"гривень ({show_value(round(value / 1000, 3))} тис. грн?)",
+                    )
+                )
                 continue
             if plan and plan > 0 and value >= thresholds.amount_ratio * plan:
-                out.append(Outlier(
-                    AMOUNT_OVER_PLAN, sub.executor, sub.id, key, fld, v.sheet, v.cell, value, plan,
-                    f"{key}: {what} {show_value(value)} тис. грн — {_ratio_text(value, plan)} більше, ніж "
-                    f"«{plan_name}» ({show_value(plan)} тис. грн; {where})"))
+                out.append(
+                    Outlier(
+                        AMOUNT_OVER_PLAN,
+                        sub.executor,
+                        sub.id,
+                        key,
+                        fld,
+                        v.sheet,
+                        v.cell,
+                        value,
+                        plan,
+                        f"{key}: {what} {show_value(value)} тис. грн — {_ratio_text(value, plan)} більше, ніж "
+                        f"«{plan_name}» ({show_value(plan)} тис. грн; {where})",
+                    )
+                )
                 continue
             before = last_year.get((key, fld))
             if before and before > 0 and value >= thresholds.amount_ratio * before:
-                out.append(Outlier(
-                    AMOUNT_OVER_LAST_YEAR, sub.executor, sub.id, key, fld, v.sheet, v.cell, value, before,
-                    f"{key}: {what} {show_value(value)} тис. грн — {_ratio_text(value, before)} більше, ніж "
-                    f"за той самий рядок торік ({show_value(before)} тис. грн; {where})"))
+                out.append(
+                    Outlier(
+                        AMOUNT_OVER_LAST_YEAR,
+                        sub.executor,
+                        sub.id,
+                        key,
+                        fld,
+                        v.sheet,
+                        v.cell,
+                        value,
+                        before,
+                        f"{key}: {what} {show_value(value)} тис. грн — {_ratio_text(value, before)} більше, ніж "
+                        f"за той самий рядок торік ({show_value(before)} тис. грн; {where})",
+                    )
+                )
         elif fld == "actual" and isinstance(item, Indicator):
             if item.unit == "percent" and value > thresholds.percent_max:
                 stated = _persons_stated(texts.get(item.measure_id, ""), value)
-                hint = (f"; у тексті звіту «{stated}» — це кількість, а не відсоток" if stated
-                        else "; схоже, це кількість, а не відсоток")
-                out.append(Outlier(
-                    PERCENT_IS_COUNT, sub.executor, sub.id, key, fld, v.sheet, v.cell, value, thresholds.percent_max,
-                    f"{key} «{item.name}»: {show_value(value)} % ({where}){hint}"))
-            elif item.unit == "count" and item.planned and item.planned > 0 \
-                    and value >= thresholds.count_ratio * item.planned:
-                out.append(Outlier(
-                    COUNT_OVER_PLAN, sub.executor, sub.id, key, fld, v.sheet, v.cell, value, item.planned,
-                    f"{key} «{item.name}»: {show_value(value)} — {_ratio_text(value, item.planned)} більше за "
-                    f"планове значення {show_value(item.planned)} ({where})"))
+                hint = (
+                    f"; у тексті звіту «{stated}» — це кількість, а не відсоток"
+                    if stated
+                    else "; схоже, це кількість, а не відсоток"
+                )
+                out.append(
+                    Outlier(
+                        PERCENT_IS_COUNT,
+                        sub.executor,
+                        sub.id,
+                        key,
+                        fld,
+                        v.sheet,
+                        v.cell,
+                        value,
+                        thresholds.percent_max,
+                        f"{key} «{item.name}»: {show_value(value)} % ({where}){hint}",
+                    )
+                )
+            elif (
+                item.unit == "count"
+                and item.planned
+                and item.planned > 0
+                and value >= thresholds.count_ratio * item.planned
+            ):
+                out.append(
+                    Outlier(
+                        COUNT_OVER_PLAN,
+                        sub.executor,
+                        sub.id,
+                        key,
+                        fld,
+                        v.sheet,
+                        v.cell,
+                        value,
+                        item.planned,
+                        f"{key} «{item.name}»: {show_value(value)} — {_ratio_text(value, item.planned)} більше за "
+                        f"планове значення {show_value(item.planned)} ({where})",
+                    )
+                )
     out.sort(key=lambda o: (o.sheet != L.SHEET_FUNDING, o.key, o.field))
     return out
 

@@ -28,10 +28,10 @@ class Preview:
     path: Path
     name: str
     sha256: str
-    state: str                      # a model state, or inbox.ALREADY
+    state: str  # a model state, or inbox.ALREADY
     executor: str | None = None
     period: str | None = None
-    supersedes: int | None = None   # the current submission this return would replace
+    supersedes: int | None = None  # the current submission this return would replace
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -49,8 +49,9 @@ class _ReadOnlyLedger:
     def current(self, executor: str, period: str) -> int | None:
         if not self.db:
             return None
-        row = self.db.execute("SELECT id FROM submissions WHERE executor = ? AND period = ? AND superseded_by IS NULL",
-                              (executor, period)).fetchone()
+        row = self.db.execute(
+            "SELECT id FROM submissions WHERE executor = ? AND period = ? AND superseded_by IS NULL", (executor, period)
+        ).fetchone()
         return row[0] if row else None
 
     def close(self) -> None:
@@ -58,12 +59,13 @@ class _ReadOnlyLedger:
             self.db.close()
 
 
-IN_FLIGHT_PER_READER = 2   # files sent ahead to each reader process (their bytes are held until answered)
+IN_FLIGHT_PER_READER = 2  # files sent ahead to each reader process (their bytes are held until answered)
 
 
 def preview(ws: Workspace, paths: list[Path] | None = None, *, workers: int | None = None) -> list[Preview]:
     catalogue = ws.catalogue
     from .history import attach_years
+
     attach_years(ws, catalogue)  # a return of another year of the workspace is read with that year's catalogue
     files = collect(ws, paths)
     intake.prepare(catalogue)

@@ -20,9 +20,9 @@ QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 class QuarterMismatch:
     executor: str
     indicator: str
-    quarterly: str            # cumulative | per_quarter
+    quarterly: str  # cumulative | per_quarter
     annual: float
-    expected: float           # Q4 (cumulative) or the sum of the quarters (per quarter)
+    expected: float  # Q4 (cumulative) or the sum of the quarters (per quarter)
     quarters: dict[str, float | None]
     message: str
 
@@ -30,7 +30,7 @@ class QuarterMismatch:
 @dataclass
 class QuarterCheck:
     year: int
-    checked: int = 0                                  # (executor, indicator) pairs compared
+    checked: int = 0  # (executor, indicator) pairs compared
     mismatches: list[QuarterMismatch] = field(default_factory=list)
     incomplete: list[tuple[str, str, list[str]]] = field(default_factory=list)  # executor, indicator, quarters missing
 
@@ -41,7 +41,9 @@ def _actuals(ledger, period: str) -> dict[str, dict[str, float]]:
     values = ledger.values_of([s.id for s in subs])
     out: dict[str, dict[str, float]] = {}
     for s in subs:
-        out[s.executor] = {v.key: v.number for v in values.get(s.id, ()) if v.field == "actual" and v.number is not None}
+        out[s.executor] = {
+            v.key: v.number for v in values.get(s.id, ()) if v.field == "actual" and v.number is not None
+        }
     return out
 
 
@@ -78,8 +80,16 @@ def check_quarters(cat: Catalogue, ledger, year: int | None = None) -> QuarterCh
             result.checked += 1
             if abs(year_value - expected) > 1e-6 * max(1.0, abs(expected)):
                 shown = ", ".join(f"{q}: {format_value(v)}" for q, v in got.items() if v is not None)
-                result.mismatches.append(QuarterMismatch(
-                    executor, key, how, year_value, expected, got,
-                    f"{cat.executor_label(executor)}, показник {key} ({QUARTERLY_LABELS[how]}): річне значення "
-                    f"{format_value(year_value)} не дорівнює {basis} ({format_value(expected)}; {shown})"))
+                result.mismatches.append(
+                    QuarterMismatch(
+                        executor,
+                        key,
+                        how,
+                        year_value,
+                        expected,
+                        got,
+                        f"{cat.executor_label(executor)}, показник {key} ({QUARTERLY_LABELS[how]}): річне значення "
+                        f"{format_value(year_value)} не дорівнює {basis} ({format_value(expected)}; {shown})",
+                    )
+                )
     return result

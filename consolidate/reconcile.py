@@ -36,7 +36,7 @@ SUBTOTAL_LABELS = {
 }
 REGIONAL_HEADER = "Обласний рівень:"
 NEAR_DUPLICATE = 0.9  # 2·LCS/(la + lb) from which two paragraphs are "the same text" (consolidate.neardup)
-MIN_PARAGRAPH = 40    # shorter paragraphs (headings, list items) are not checked for duplication
+MIN_PARAGRAPH = 40  # shorter paragraphs (headings, list items) are not checked for duplication
 
 
 class Source(NamedTuple):
@@ -65,10 +65,10 @@ class Claim:
 class Conflict:
     """A reconciliation finding."""
 
-    kind: str          # lead-mismatch, double-count, overlap, percent-over-100, percent-not-recomputable,
+    kind: str  # lead-mismatch, double-count, overlap, percent-over-100, percent-not-recomputable,
     # actual-without-plan, silent-executor, missing-executor, duplicate-paragraph, repeated-paragraph
     severity: str
-    item: str          # indicator / measure / funding line id
+    item: str  # indicator / measure / funding line id
     message: str
     executors: tuple[str, ...] = ()
     values: str = ""
@@ -88,7 +88,7 @@ class FundingResult:
     budget_code: str = ""
     comment: str = ""
     nil: bool = False
-    reported: bool = False     # the holder's return is in
+    reported: bool = False  # the holder's return is in
     sources: list[Source] = field(default_factory=list)
     suspect: list[str] = field(default_factory=list)  # fields holding an unconfirmed outlier (financed, cash)
 
@@ -103,13 +103,13 @@ class FundingResult:
 
 @dataclass
 class Subtotal:
-    task_id: str | None       # None = the whole programme
+    task_id: str | None  # None = the whole programme
     kind: str
     programme_amount: float
     planned: float
     financed: float
     cash: float
-    lines: list[str]          # funding line ids summed
+    lines: list[str]  # funding line ids summed
     incomplete: bool
 
 
@@ -118,11 +118,11 @@ class IndicatorResult:
     indicator: Indicator
     value: float | None
     claims: list[Claim]
-    missing: list[str]         # named executors with no return at all
-    nil: list[str]             # executors that stated no activity on the measure
+    missing: list[str]  # named executors with no return at all
+    nil: list[str]  # executors that stated no activity on the measure
     note: str = ""
-    computed: float | None = None   # the value by the rule, before any adjustment
-    adjustment: Any = None          # the active ledger.Adjustment that set the value by hand
+    computed: float | None = None  # the value by the rule, before any adjustment
+    adjustment: Any = None  # the active ledger.Adjustment that set the value by hand
     suspect: list[str] = field(default_factory=list)  # executors whose claim is an unconfirmed outlier
 
     @property
@@ -136,7 +136,7 @@ class IndicatorResult:
 
 @dataclass
 class NarrativeBlock:
-    header: str                # agency short name, or REGIONAL_HEADER
+    header: str  # agency short name, or REGIONAL_HEADER
     paragraphs: list[tuple[str, str]]  # (executor, text)
 
 
@@ -230,6 +230,7 @@ class Reconciliation:
 # helpers
 # ---------------------------------------------------------------------------------
 
+
 class _Values:
     """Values of one submission indexed by (row key, field)."""
 
@@ -252,8 +253,16 @@ class _Values:
         v = self.get(key, fld)
         if v is None:
             return None
-        return Source(self.sub.executor, self.sub.id, self.sub.original_name, self.sub.sha256, v.sheet, v.cell, fld,
-                      v.text if v.number is None else show_value(v.number))
+        return Source(
+            self.sub.executor,
+            self.sub.id,
+            self.sub.original_name,
+            self.sub.sha256,
+            v.sheet,
+            v.cell,
+            fld,
+            v.text if v.number is None else show_value(v.number),
+        )
 
 
 def _norm_text(text: str) -> str:
@@ -275,8 +284,10 @@ def _paragraphs(text: str) -> list[str]:
 # the reconciliation
 # ---------------------------------------------------------------------------------
 
-def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]],
-              adjustments=(), outliers=()) -> Reconciliation:
+
+def reconcile(
+    catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]], adjustments=(), outliers=()
+) -> Reconciliation:
     """Reconcile the given returns; ``adjustments``: active ledger.Adjustment rows that set figures by hand;
     ``outliers``: review.CheckedOutlier of these returns (listed as findings, unconfirmed ones marked)."""
     vals = {sub.executor: _Values(sub, values) for sub, values in returns}
@@ -293,14 +304,23 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
         for r in funding:
             if r.reported and not r.nil:
                 if r.financed is not None and r.cash is not None and r.cash > r.financed + 1e-9:
-                    conflicts.append(Conflict("cash-over-financed", WARNING, r.line.id,
-                                              f"Касові видатки ({show_value(r.cash)}) більші за профінансовані ({show_value(r.financed)})",
-                                              (r.line.holder,), f"{show_value(r.financed)} / {show_value(r.cash)}"))
+                    conflicts.append(
+                        Conflict(
+                            "cash-over-financed",
+                            WARNING,
+                            r.line.id,
+                            f"Касові видатки ({show_value(r.cash)}) більші за профінансовані ({show_value(r.financed)})",
+                            (r.line.holder,),
+                            f"{show_value(r.financed)} / {show_value(r.cash)}",
+                        )
+                    )
         subtotals = _subtotals(catalogue, funding)
         measures = [_measure(catalogue, plan, found.result(), conflicts) for plan, found in zip(plans, repeats)]
     by_measure = {mr.measure.id: mr for mr in measures}
-    indicators = [_indicator(catalogue, ind, vals, by_measure[ind.measure_id].nil, by_measure[ind.measure_id].twins,
-                             conflicts) for ind in catalogue.indicators]
+    indicators = [
+        _indicator(catalogue, ind, vals, by_measure[ind.measure_id].nil, by_measure[ind.measure_id].twins, conflicts)
+        for ind in catalogue.indicators
+    ]
     _repeated_across_measures(measures, conflicts)
     _narrative_findings(catalogue, measures, indicators, conflicts)
     silent_by_exec: dict[str, list[str]] = defaultdict(list)
@@ -308,10 +328,17 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
         for code in mr.silent:
             silent_by_exec[code].append(mr.measure.id)
     for code, mids in silent_by_exec.items():
-        conflicts.append(Conflict(
-            "silent-executor", WARNING, code,
-            f"{catalogue.executor_label(code)} названо виконавцем заходів, про які у звіті нічого не сказано: "
-            f"{', '.join(mids)}", (code,), ", ".join(mids)))
+        conflicts.append(
+            Conflict(
+                "silent-executor",
+                WARNING,
+                code,
+                f"{catalogue.executor_label(code)} названо виконавцем заходів, про які у звіті нічого не сказано: "
+                f"{', '.join(mids)}",
+                (code,),
+                ", ".join(mids),
+            )
+        )
 
     offered: list[tuple[str, str]] = []
     for code in catalogue.expected_executors():
@@ -327,9 +354,15 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
 
     for code in expected:
         if code not in reported:
-            conflicts.append(Conflict("missing-executor", WARNING, code,
-                                      f"{catalogue.executor_label(code)}: звіт не подано — пов’язані показники неповні",
-                                      (code,)))
+            conflicts.append(
+                Conflict(
+                    "missing-executor",
+                    WARNING,
+                    code,
+                    f"{catalogue.executor_label(code)}: звіт не подано — пов’язані показники неповні",
+                    (code,),
+                )
+            )
     for ir in indicators:
         ir.computed = ir.value
     by_id = {ir.indicator.id: ir for ir in indicators}
@@ -339,18 +372,26 @@ def reconcile(catalogue: Catalogue, period: str, returns: list[tuple[Submission,
             continue
         ir.adjustment = adj
         ir.value = adj.value
-        conflicts.append(Conflict(
-            "adjusted", WARNING, ir.indicator.id,
-            f"Значення встановлено вручну: {show_value(adj.value)} (за правилом {ir.indicator.rule}: {show_value(ir.computed)})"
-            f"{' поза межами повідомлених даних' if adj.forced else ''}; {adj.operator}, {adj.made_at}: {adj.reason}",
-            (), f"{show_value(ir.computed)} → {show_value(adj.value)}"))
+        conflicts.append(
+            Conflict(
+                "adjusted",
+                WARNING,
+                ir.indicator.id,
+                f"Значення встановлено вручну: {show_value(adj.value)} (за правилом {ir.indicator.rule}: {show_value(ir.computed)})"
+                f"{' поза межами повідомлених даних' if adj.forced else ''}; {adj.operator}, {adj.made_at}: {adj.reason}",
+                (),
+                f"{show_value(ir.computed)} → {show_value(adj.value)}",
+            )
+        )
     _outlier_findings(catalogue, outliers, funding, indicators, conflicts)
-    return Reconciliation(period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported,
-                          list(outliers))
+    return Reconciliation(
+        period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported, list(outliers)
+    )
 
 
-def _narrative_findings(catalogue: Catalogue, measures: list[MeasureResult], indicators: list[IndicatorResult],
-                        conflicts: list[Conflict]) -> None:
+def _narrative_findings(
+    catalogue: Catalogue, measures: list[MeasureResult], indicators: list[IndicatorResult], conflicts: list[Conflict]
+) -> None:
     """Numbers in the narratives that contradict the executor's own figure or the national one
     (consolidate.narrative): warnings «перевірте: …»."""
     by_measure: dict[str, list[IndicatorResult]] = defaultdict(list)
@@ -361,14 +402,20 @@ def _narrative_findings(catalogue: Catalogue, measures: list[MeasureResult], ind
         if not irs or not mr.blocks:
             continue
         paragraphs = [pair for b in mr.blocks for pair in b.paragraphs]
-        checked = [(ir.indicator, ir.value, {c.executor: c.value for c in ir.claims if c.value is not None})
-                   for ir in irs]
+        checked = [
+            (ir.indicator, ir.value, {c.executor: c.value for c in ir.claims if c.value is not None}) for ir in irs
+        ]
         for f in check_measure(checked, paragraphs, catalogue.executor_label, mr.measure.lead):
             conflicts.append(Conflict(f.kind, WARNING, f.item, f.message, f.executors, f.values))
 
 
-def _outlier_findings(catalogue: Catalogue, outliers, funding: list[FundingResult],
-                      indicators: list[IndicatorResult], conflicts: list[Conflict]) -> None:
+def _outlier_findings(
+    catalogue: Catalogue,
+    outliers,
+    funding: list[FundingResult],
+    indicators: list[IndicatorResult],
+    conflicts: list[Conflict],
+) -> None:
     """Each outlier a finding: an error while unconfirmed (its figure marked), a warning with who and why once
     confirmed."""
     lines = {r.line.id: r for r in funding}
@@ -384,12 +431,14 @@ def _outlier_findings(catalogue: Catalogue, outliers, funding: list[FundingResul
                 inds[o.key].suspect.append(o.executor)
         else:
             message = f"{who}: {o.message}. Підтверджено: {conf.operator}, {conf.confirmed_at}; причина: {conf.reason}"
-        conflicts.append(Conflict(o.code, ERROR if conf is None else WARNING, o.key, message, (o.executor,),
-                                  show_value(o.value)))
+        conflicts.append(
+            Conflict(o.code, ERROR if conf is None else WARNING, o.key, message, (o.executor,), show_value(o.value))
+        )
 
 
-def _proposals(catalogue: Catalogue, offered: list[tuple[str, str]], repeats: list[int | None],
-               conflicts: list[Conflict]) -> list[Proposal]:
+def _proposals(
+    catalogue: Catalogue, offered: list[tuple[str, str]], repeats: list[int | None], conflicts: list[Conflict]
+) -> list[Proposal]:
     """Section III: every proposal with its author; a near-duplicate joins the first one's authors (and is listed
     on «Звірка»), nothing is dropped silently."""
     out: list[Proposal] = []
@@ -405,11 +454,17 @@ def _proposals(catalogue: Catalogue, offered: list[tuple[str, str]], repeats: li
         authors = first.authors if code in first.authors else (*first.authors, code)
         out[k] = Proposal(first.text, authors, (*first.variants, (code, text)))
         same = "ідентична" if _norm_text(text) == _norm_text(first.text) else "майже ідентична"
-        conflicts.append(Conflict(
-            "merged-proposal", WARNING, f"P:{k + 1}",
-            f"{catalogue.executor_label(code)}: {same} пропозиція, як у звіті {catalogue.executor_label(first.authors[0])}; "
-            f"у розділі III — одна пропозиція з переліком усіх її авторів", tuple(dict.fromkeys((first.authors[0], code))),
-            text[:120]))
+        conflicts.append(
+            Conflict(
+                "merged-proposal",
+                WARNING,
+                f"P:{k + 1}",
+                f"{catalogue.executor_label(code)}: {same} пропозиція, як у звіті {catalogue.executor_label(first.authors[0])}; "
+                f"у розділі III — одна пропозиція з переліком усіх її авторів",
+                tuple(dict.fromkeys((first.authors[0], code))),
+                text[:120],
+            )
+        )
     return out
 
 
@@ -473,6 +528,7 @@ def _subtotals(catalogue: Catalogue, funding: list[FundingResult]) -> list[Subto
 @dataclass
 class _MeasurePlan:
     """What the executors of a measure said, before the near-duplicate paragraphs are known."""
+
     measure: Measure
     statuses: dict[str, str]
     missing: list[str]
@@ -510,13 +566,18 @@ def _measure_plan(catalogue: Catalogue, m: Measure, vals: dict[str, _Values]) ->
     named_here = set(central_order)
     central_order += [e.code for e in catalogue.registry if not e.is_regional and e.code not in named_here]
     regional_order = [e.code for e in catalogue.registry if e.is_regional]
-    given = [(code, para, _norm_text(para)) for code in central_order + regional_order if code in texts
-             for para in _paragraphs(texts[code])]
+    given = [
+        (code, para, _norm_text(para))
+        for code in central_order + regional_order
+        if code in texts
+        for para in _paragraphs(texts[code])
+    ]
     return _MeasurePlan(m, statuses, missing, silent, nil, given, central_order, regional_order)
 
 
-def _measure(catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None],
-             conflicts: list[Conflict]) -> MeasureResult:
+def _measure(
+    catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None], conflicts: list[Conflict]
+) -> MeasureResult:
     """The measure's result; ``repeats``: for each paragraph of ``plan.given``, the earlier one it repeats."""
     m = plan.measure
     twins: list[tuple[str, str]] = []  # executors whose paragraphs duplicate each other
@@ -527,12 +588,19 @@ def _measure(catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None]
             same = "ідентичний" if twin[2] == norm else "майже ідентичний"
             if twin[0] != code and (twin[0], code) not in twins:
                 twins.append((twin[0], code))
-            whose = ("власний абзац, уже поданий" if twin[0] == code
-                     else f"текст, що й {catalogue.executor_label(twin[0])}")
-            conflicts.append(Conflict(
-                "duplicate-paragraph", WARNING, m.id,
-                f"{catalogue.executor_label(code)}: {same} {whose}; у звіт включено один раз",
-                tuple(dict.fromkeys((twin[0], code))), para[:120]))
+            whose = (
+                "власний абзац, уже поданий" if twin[0] == code else f"текст, що й {catalogue.executor_label(twin[0])}"
+            )
+            conflicts.append(
+                Conflict(
+                    "duplicate-paragraph",
+                    WARNING,
+                    m.id,
+                    f"{catalogue.executor_label(code)}: {same} {whose}; у звіт включено один раз",
+                    tuple(dict.fromkeys((twin[0], code))),
+                    para[:120],
+                )
+            )
             continue
         by_exec[code].append(para)
     blocks: list[NarrativeBlock] = []
@@ -540,8 +608,9 @@ def _measure(catalogue: Catalogue, plan: _MeasurePlan, repeats: list[int | None]
         if by_exec.get(code):
             blocks.append(NarrativeBlock(catalogue.executor_label(code), [(code, p) for p in by_exec[code]]))
     # «Обласний рівень:» — one paragraph per region, beginning with its name («Кіровоградська область: …»)
-    regional = [(code, _named_paragraph(catalogue, code, by_exec[code])) for code in plan.regional_order
-                if by_exec.get(code)]
+    regional = [
+        (code, _named_paragraph(catalogue, code, by_exec[code])) for code in plan.regional_order if by_exec.get(code)
+    ]
     if regional:
         blocks.append(NarrativeBlock(REGIONAL_HEADER, regional))
     return MeasureResult(m, plan.statuses, blocks, plan.missing, plan.silent, plan.nil, twins)
@@ -552,8 +621,11 @@ def region_name(catalogue: Catalogue, code: str) -> str:
     e = catalogue.registry.get(code)
     if e is None:
         return code
-    return next((a for a in e.aliases if a.endswith(" область")), None) or \
-        next((a for a in e.aliases if a.startswith("м. ")), None) or e.short_name
+    return (
+        next((a for a in e.aliases if a.endswith(" область")), None)
+        or next((a for a in e.aliases if a.startswith("м. ")), None)
+        or e.short_name
+    )
 
 
 def _named_paragraph(catalogue: Catalogue, code: str, paragraphs: list[str]) -> str:
@@ -577,16 +649,29 @@ def _repeated_across_measures(measures: list[MeasureResult], conflicts: list[Con
                     continue
                 key = (code, norm)
                 if key in seen and seen[key] != mr.measure.id:
-                    conflicts.append(Conflict(
-                        "repeated-paragraph", WARNING, mr.measure.id,
-                        f"Той самий текст виконавця {b.header if b.header != REGIONAL_HEADER else code} "
-                        f"уже подано до заходу {seen[key]}", (code,), para[:120]))
+                    conflicts.append(
+                        Conflict(
+                            "repeated-paragraph",
+                            WARNING,
+                            mr.measure.id,
+                            f"Той самий текст виконавця {b.header if b.header != REGIONAL_HEADER else code} "
+                            f"уже подано до заходу {seen[key]}",
+                            (code,),
+                            para[:120],
+                        )
+                    )
                 else:
                     seen.setdefault(key, mr.measure.id)
 
 
-def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], nil: list[str],
-               twins: list[tuple[str, str]], conflicts: list[Conflict]) -> IndicatorResult:
+def _indicator(
+    catalogue: Catalogue,
+    ind: Indicator,
+    vals: dict[str, _Values],
+    nil: list[str],
+    twins: list[tuple[str, str]],
+    conflicts: list[Conflict],
+) -> IndicatorResult:
     named = catalogue.executors_of(ind.measure_id)
     claims: list[Claim] = []
     missing: list[str] = []
@@ -621,11 +706,17 @@ def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], n
             res.value = lead_claim.value
             for c in numbers:
                 if c.executor != lead and abs(c.value - lead_claim.value) > 1e-9:
-                    conflicts.append(Conflict(
-                        "lead-mismatch", WARNING, ind.id,
-                        f"у звіті {label(c.executor)} — {show_value(c.value)}, у звіті відповідального виконавця ({label(lead)}) — "
-                        f"{show_value(lead_claim.value)}; у звіт узято значення відповідального виконавця",
-                        (lead, c.executor), f"{show_value(lead_claim.value)} / {show_value(c.value)}"))
+                    conflicts.append(
+                        Conflict(
+                            "lead-mismatch",
+                            WARNING,
+                            ind.id,
+                            f"у звіті {label(c.executor)} — {show_value(c.value)}, у звіті відповідального виконавця ({label(lead)}) — "
+                            f"{show_value(lead_claim.value)}; у звіт узято значення відповідального виконавця",
+                            (lead, c.executor),
+                            f"{show_value(lead_claim.value)} / {show_value(c.value)}",
+                        )
+                    )
         else:
             res.note = f"відповідальний виконавець {label(lead)} не повідомив значення"
     elif ind.rule == "max":
@@ -634,27 +725,50 @@ def _indicator(catalogue: Catalogue, ind: Indicator, vals: dict[str, _Values], n
             res.value = top.value
             if len(numbers) > 1:
                 listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}" for c in numbers)
-                conflicts.append(Conflict(
-                    "overlap", WARNING, ind.id,
-                    f"Кілька виконавців звітують про ті самі події ({listing}); значення не додано, узято найбільше "
-                    f"({show_value(top.value)}, {label(top.executor)})", tuple(c.executor for c in numbers), listing))
+                conflicts.append(
+                    Conflict(
+                        "overlap",
+                        WARNING,
+                        ind.id,
+                        f"Кілька виконавців звітують про ті самі події ({listing}); значення не додано, узято найбільше "
+                        f"({show_value(top.value)}, {label(top.executor)})",
+                        tuple(c.executor for c in numbers),
+                        listing,
+                    )
+                )
     elif ind.rule == "percent":
         _percent(catalogue, ind, res, claims, conflicts)
     if res.value is not None and ind.planned is None and ind.rule != "text":
-        conflicts.append(Conflict("actual-without-plan", WARNING, ind.id,
-                                  f"Фактичне значення {show_value(res.value)} без планового значення в каталозі", (),
-                                  show_value(res.value)))
+        conflicts.append(
+            Conflict(
+                "actual-without-plan",
+                WARNING,
+                ind.id,
+                f"Фактичне значення {show_value(res.value)} без планового значення в каталозі",
+                (),
+                show_value(res.value),
+            )
+        )
     return res
 
 
-def _percent(catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims: list[Claim],
-             conflicts: list[Conflict]) -> None:
+def _percent(
+    catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims: list[Claim], conflicts: list[Conflict]
+) -> None:
     label = catalogue.executor_label
     over = [c for c in claims if c.value is not None and c.value > 100]
     if over:
         listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}" for c in over)
-        conflicts.append(Conflict("percent-over-100", ERROR, ind.id, f"Відсоток понад 100: {listing}",
-                                  tuple(c.executor for c in over), listing))
+        conflicts.append(
+            Conflict(
+                "percent-over-100",
+                ERROR,
+                ind.id,
+                f"Відсоток понад 100: {listing}",
+                tuple(c.executor for c in over),
+                listing,
+            )
+        )
     full = [c for c in claims if c.numerator is not None and c.denominator]
     if full and len(full) == len(claims):
         num = sum(c.numerator for c in full)
@@ -672,39 +786,66 @@ def _percent(catalogue: Catalogue, ind: Indicator, res: IndicatorResult, claims:
         res.note = f"значення {label(chosen.executor)}"
     if len(values) > 1:
         listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}%" for c in values)
-        conflicts.append(Conflict(
-            "percent-not-recomputable", WARNING, ind.id,
-            f"Відсоток неможливо перерахувати: не всі виконавці подали чисельник і знаменник ({listing}); "
-            + (f"узято значення {label(chosen.executor)}" if chosen else "значення не визначено"),
-            tuple(c.executor for c in values), listing))
+        conflicts.append(
+            Conflict(
+                "percent-not-recomputable",
+                WARNING,
+                ind.id,
+                f"Відсоток неможливо перерахувати: не всі виконавці подали чисельник і знаменник ({listing}); "
+                + (f"узято значення {label(chosen.executor)}" if chosen else "значення не визначено"),
+                tuple(c.executor for c in values),
+                listing,
+            )
+        )
 
 
-def _double_counting(catalogue: Catalogue, ind: Indicator, numbers: list[Claim], twins: list[tuple[str, str]],
-                     conflicts: list[Conflict]) -> None:
+def _double_counting(
+    catalogue: Catalogue, ind: Indicator, numbers: list[Claim], twins: list[tuple[str, str]], conflicts: list[Conflict]
+) -> None:
     """Under `sum`, flag claims that look like the same events counted twice."""
     label = catalogue.executor_label
     regional = [c for c in numbers if catalogue.registry.get(c.executor) and catalogue.registry[c.executor].is_regional]
     regional_sum = sum(c.value for c in regional)
     for c in numbers:
         e = catalogue.registry.get(c.executor)
-        if e is not None and not e.is_regional and len(regional) > 1 and regional_sum > 0 \
-                and abs(c.value - regional_sum) < 1e-9:
-            conflicts.append(Conflict(
-                "double-count", ERROR, ind.id,
-                f"у звіті {label(c.executor)} — {show_value(c.value)}, стільки ж, скільки всі області разом: ймовірно, "
-                f"ті самі заходи враховано двічі", (c.executor,), show_value(c.value)))
+        if (
+            e is not None
+            and not e.is_regional
+            and len(regional) > 1
+            and regional_sum > 0
+            and abs(c.value - regional_sum) < 1e-9
+        ):
+            conflicts.append(
+                Conflict(
+                    "double-count",
+                    ERROR,
+                    ind.id,
+                    f"у звіті {label(c.executor)} — {show_value(c.value)}, стільки ж, скільки всі області разом: ймовірно, "
+                    f"ті самі заходи враховано двічі",
+                    (c.executor,),
+                    show_value(c.value),
+                )
+            )
     by_exec = {c.executor: c for c in numbers}
     for a, b in twins:
         ca, cb = by_exec.get(a), by_exec.get(b)
         if ca is not None and cb is not None and ca.value and abs(ca.value - cb.value) < 1e-9:
-            conflicts.append(Conflict(
-                "double-count", ERROR, ind.id,
-                f"{label(a)} і {label(b)} подали однаковий текст і однакове значення {show_value(ca.value)}: ймовірно, "
-                f"ті самі події враховано двічі", (a, b), show_value(ca.value)))
+            conflicts.append(
+                Conflict(
+                    "double-count",
+                    ERROR,
+                    ind.id,
+                    f"{label(a)} і {label(b)} подали однаковий текст і однакове значення {show_value(ca.value)}: ймовірно, "
+                    f"ті самі події враховано двічі",
+                    (a, b),
+                    show_value(ca.value),
+                )
+            )
 
 
-def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapproved: bool = False,
-                     thresholds=None) -> Reconciliation:
+def reconcile_ledger(
+    catalogue: Catalogue, ledger, period: str, include_unapproved: bool = False, thresholds=None
+) -> Reconciliation:
     """Reconcile the returns recorded in a ledger, with the clerk's active adjustments and confirmations.
 
     By default only approved returns count (see :mod:`consolidate.review`); ``include_unapproved``
@@ -724,9 +865,16 @@ def reconcile_ledger(catalogue: Catalogue, ledger, period: str, include_unapprov
 
 
 def conflict_dict(c: Conflict) -> dict:
-    return {"kind": c.kind, "kind_label": code_label(c.kind), "severity": Severity.of(c.severity).value,
-            "severity_label": Severity.of(c.severity).label, "item": c.item, "message": c.message,
-            "executors": list(c.executors), "values": c.values}
+    return {
+        "kind": c.kind,
+        "kind_label": code_label(c.kind),
+        "severity": Severity.of(c.severity).value,
+        "severity_label": Severity.of(c.severity).label,
+        "item": c.item,
+        "message": c.message,
+        "executors": list(c.executors),
+        "values": c.values,
+    }
 
 
 def summary_dict(catalogue: Catalogue, rec: Reconciliation) -> dict:
@@ -736,17 +884,50 @@ def summary_dict(catalogue: Catalogue, rec: Reconciliation) -> dict:
         "period": rec.period,
         "reported": sorted(rec.reported),
         "missing": rec.missing_executors,
-        "programme_total": None if total is None else {
-            "programme_amount": total.programme_amount, "planned": total.planned, "financed": total.financed,
-            "cash": total.cash, "incomplete": total.incomplete},
-        "funding": [{"id": r.line.id, "holder": r.line.holder, "financed": r.financed, "cash": r.cash, "nil": r.nil,
-                     "incomplete": r.incomplete, "sources": [s._asdict() for s in r.sources]} for r in rec.funding],
+        "programme_total": None
+        if total is None
+        else {
+            "programme_amount": total.programme_amount,
+            "planned": total.planned,
+            "financed": total.financed,
+            "cash": total.cash,
+            "incomplete": total.incomplete,
+        },
+        "funding": [
+            {
+                "id": r.line.id,
+                "holder": r.line.holder,
+                "financed": r.financed,
+                "cash": r.cash,
+                "nil": r.nil,
+                "incomplete": r.incomplete,
+                "sources": [s._asdict() for s in r.sources],
+            }
+            for r in rec.funding
+        ],
         "subtotals": [s.__dict__ for s in rec.subtotals],
-        "indicators": [{"id": r.indicator.id, "rule": r.indicator.rule, "planned": r.indicator.planned,
-                        "value": r.value, "incomplete": r.incomplete, "missing": r.missing, "note": r.note,
-                        "claims": [{"executor": c.executor, "value": c.value, "numerator": c.numerator,
-                                    "denominator": c.denominator, "sources": [s._asdict() for s in c.sources]}
-                                   for c in r.claims]} for r in rec.indicators],
+        "indicators": [
+            {
+                "id": r.indicator.id,
+                "rule": r.indicator.rule,
+                "planned": r.indicator.planned,
+                "value": r.value,
+                "incomplete": r.incomplete,
+                "missing": r.missing,
+                "note": r.note,
+                "claims": [
+                    {
+                        "executor": c.executor,
+                        "value": c.value,
+                        "numerator": c.numerator,
+                        "denominator": c.denominator,
+                        "sources": [s._asdict() for s in c.sources],
+                    }
+                    for c in r.claims
+                ],
+            }
+            for r in rec.indicators
+        ],
         "conflicts": [conflict_dict(c) for c in rec.conflicts],
     }
 
@@ -766,14 +947,24 @@ def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> li
         ind = item.indicator
         out.append(f"Показник {ind.id}: {ind.name}")
         out.append(f"  правило зведення: {RULE_LABELS.get(ind.rule, ind.rule)}")
-        out.append(f"  план: {show_value(ind.planned)}; національне значення: {show_value(item.value)}"
-                   + (" (НЕПОВНІ ДАНІ)" if item.incomplete else "") + (f"; {item.note}" if item.note else ""))
+        out.append(
+            f"  план: {show_value(ind.planned)}; національне значення: {show_value(item.value)}"
+            + (" (НЕПОВНІ ДАНІ)" if item.incomplete else "")
+            + (f"; {item.note}" if item.note else "")
+        )
         adj = item.adjustment
         if adj is not None:
-            out.append(f"  СКОРИГОВАНО ВРУЧНУ: {show_value(adj.value)} замість {show_value(item.computed)} за правилом; "
-                       f"{adj.operator}, {adj.made_at}; причина: {adj.reason}" + (" (поза межами, --force)" if adj.forced else ""))
+            out.append(
+                f"  СКОРИГОВАНО ВРУЧНУ: {show_value(adj.value)} замість {show_value(item.computed)} за правилом; "
+                f"{adj.operator}, {adj.made_at}; причина: {adj.reason}"
+                + (" (поза межами, --force)" if adj.forced else "")
+            )
         for c in item.claims:
-            extra = f" (чисельник {show_value(c.numerator)}, знаменник {show_value(c.denominator)})" if c.numerator is not None else ""
+            extra = (
+                f" (чисельник {show_value(c.numerator)}, знаменник {show_value(c.denominator)})"
+                if c.numerator is not None
+                else ""
+            )
             out.append(f"  • {label(c.executor)}: {show_value(c.value)}{extra}")
             out.extend(f"      {src(s)}" for s in c.sources)
         if item.missing:
@@ -781,14 +972,18 @@ def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> li
     elif isinstance(item, FundingResult):
         line = item.line
         out.append(f"Рядок фінансування {line.id}: {label(line.holder)}, {line.source_label}")
-        out.append(f"  програмою: {show_value(line.programme_amount)}; передбачено: {show_value(line.planned)} тис. грн")
+        out.append(
+            f"  програмою: {show_value(line.programme_amount)}; передбачено: {show_value(line.planned)} тис. грн"
+        )
         if item.programme_level:
             out.append("  рядок рівня програми: фактичні суми подають окремі розпорядники")
         elif not item.reported:
             out.append(f"  {label(line.holder)}: звіт не подано (НЕПОВНІ ДАНІ)")
         else:
-            out.append(f"  профінансовано: {show_value(item.financed)}; касові видатки: {show_value(item.cash)}"
-                       + (" (фінансування не здійснювалось)" if item.nil else ""))
+            out.append(
+                f"  профінансовано: {show_value(item.financed)}; касові видатки: {show_value(item.cash)}"
+                + (" (фінансування не здійснювалось)" if item.nil else "")
+            )
             out.extend(f"      {src(s)}" for s in item.sources)
     else:
         m = item.measure
@@ -803,4 +998,3 @@ def explain_lines(catalogue: Catalogue, rec: Reconciliation, item_id: str) -> li
         out.append("  зауваження звірки:")
         out.extend(f"    [{c.severity}] {c.message}" for c in related)
     return out
-

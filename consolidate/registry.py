@@ -110,10 +110,12 @@ def _decode(path: Path, raw: bytes) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise CatalogueError([
-            f"{path}, рядок {line}, символ {col}: байт 0x{raw[exc.start]:02X} не є текстом ні в UTF-8, ні в "
-            f"Windows-1251; збережіть файл в Excel як «CSV UTF-8 (розділювачі-коми)» або «CSV (розділювачі-коми)»"
-        ]) from exc
+        raise CatalogueError(
+            [
+                f"{path}, рядок {line}, символ {col}: байт 0x{raw[exc.start]:02X} не є текстом ні в UTF-8, ні в "
+                f"Windows-1251; збережіть файл в Excel як «CSV UTF-8 (розділювачі-коми)» або «CSV (розділювачі-коми)»"
+            ]
+        ) from exc
 
 
 def _is_comment(line: str) -> bool:
@@ -175,11 +177,13 @@ def load_registry(path: Path) -> Registry:
     missing = [f for f in FIELDS if f not in header]
     if missing:
         found = ", ".join(f"«{c}»" for c in header if c) or "жодної"
-        raise CatalogueError([
-            f"{path}, рядок {header_line} (заголовок): бракує колонок {', '.join(missing)}; прочитано колонки "
-            f"{found} з розділювачем «{DELIMITER_NAMES[delim]}» і кодуванням {encoding}. Очікується заголовок "
-            f"{delim.join(FIELDS)} (розділювач — кома, крапка з комою або табуляція)"
-        ])
+        raise CatalogueError(
+            [
+                f"{path}, рядок {header_line} (заголовок): бракує колонок {', '.join(missing)}; прочитано колонки "
+                f"{found} з розділювачем «{DELIMITER_NAMES[delim]}» і кодуванням {encoding}. Очікується заголовок "
+                f"{delim.join(FIELDS)} (розділювач — кома, крапка з комою або табуляція)"
+            ]
+        )
     col = {name: header.index(name) for name in FIELDS}
     records = []
     problems: list[str] = []
@@ -188,11 +192,12 @@ def load_registry(path: Path) -> Registry:
             # A comma file opened in Excel with another list separator keeps each line in column A and saves
             # it back as one quoted cell: the line is still there, one level of quotes down.
             cells = next(csv.reader([cells[0]], delimiter=delim))
-        if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             problems.append(
                 f"{path}, рядок {lineno}: клітинок більше ({len(cells)}), ніж колонок у заголовку ({len(header)}), "
                 f"починаючи з колонки {_column_letter(len(header))} — можливо, у назві є розділювач "
-                f"«{DELIMITER_NAMES[delim]}» без лапок")
+                f"«{DELIMITER_NAMES[delim]}» без лапок"
+            )
             continue
         records.append((lineno, {name: (cells[i] if i < len(cells) else "") for name, i in col.items()}))
 
@@ -214,9 +219,11 @@ def registry_from_records(records, where, problems: list[str] | None = None, ori
     seen: dict[str, object] = {}
     parents_to_check: list = []
     for pos, row in records:
+
         def get(name: str, row=row) -> str:
             value = row.get(name)
             return "" if value is None else str(value).strip()
+
         code = get("code")
         if not code:
             if any(get(n) for n in FIELDS):
@@ -228,22 +235,32 @@ def registry_from_records(records, where, problems: list[str] | None = None, ori
         seen[code] = where(pos)
         kind = get("kind")
         if kind not in KINDS:
-            problems.append(f"{where(pos, 'kind')}: невідомий тип виконавця «{kind}» для «{code}» "
-                            f"(очікується: {', '.join(KINDS)})")
+            problems.append(
+                f"{where(pos, 'kind')}: невідомий тип виконавця «{kind}» для «{code}» (очікується: {', '.join(KINDS)})"
+            )
         short = get("short_name")
         if not short:
             problems.append(f"{where(pos, 'short_name')}: порожня коротка назва виконавця «{code}»")
-        executors.append(Executor(
-            code=code, short_name=short, full_name=get("full_name") or short, kind=kind, parent=get("parent"),
-            emails=_split(get("emails")), contact_person=get("contact_person"), aliases=_split(get("aliases")),
-        ))
+        executors.append(
+            Executor(
+                code=code,
+                short_name=short,
+                full_name=get("full_name") or short,
+                kind=kind,
+                parent=get("parent"),
+                emails=_split(get("emails")),
+                contact_person=get("contact_person"),
+                aliases=_split(get("aliases")),
+            )
+        )
         if executors[-1].parent:
             parents_to_check.append((pos, executors[-1]))
     codes = {e.code for e in executors}
     for pos, e in parents_to_check:
         if e.parent not in codes:
-            problems.append(f"{where(pos, 'parent')}: виконавець «{e.code}» посилається на невідомого "
-                            f"батьківського «{e.parent}»")
+            problems.append(
+                f"{where(pos, 'parent')}: виконавець «{e.code}» посилається на невідомого батьківського «{e.parent}»"
+            )
     if problems:
         raise CatalogueError(problems)
     return Registry(executors)
@@ -256,8 +273,18 @@ def registry_text(registry: Registry, header_comment: str = "") -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(FIELDS)
     for e in registry:
-        w.writerow([e.code, e.short_name, e.full_name, e.kind, e.parent, ";".join(e.emails),
-                    e.contact_person, ";".join(e.aliases)])
+        w.writerow(
+            [
+                e.code,
+                e.short_name,
+                e.full_name,
+                e.kind,
+                e.parent,
+                ";".join(e.emails),
+                e.contact_person,
+                ";".join(e.aliases),
+            ]
+        )
     return buf.getvalue()
 
 

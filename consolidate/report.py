@@ -38,7 +38,7 @@ SHEET_CHECKS = "Звірка"
 SHEET_STATUS = "Стан звітування"
 SHEET_SOURCES = "Джерела"
 SHEET_PREVIOUS = "Попередній рік"  # not in the legal form: this period beside the same period a year earlier
-NOT_REPORTED = ReportingState.NOT_SUBMITTED.label   # a figure of an executor that has not reported
+NOT_REPORTED = ReportingState.NOT_SUBMITTED.label  # a figure of an executor that has not reported
 NIL_TEXT = "не здійснювалось"
 MAX_CELL = 32000
 
@@ -70,8 +70,8 @@ S2_ID_COL = 7  # hidden, after the seven visible ones
 S1_WIDTHS = (18, 28, 15, 13, 12, 12, 12, 12, 18)
 S2_WIDTHS = (16, 22, 19, 10, 11, 16, 46)
 COMPLETENESS_KIND, COMPLETENESS_KIND_LABEL, COMPLETENESS_SEVERITY = "completeness", "Повнота даних", "довідка"
-PARTIAL_MARK = "*"      # beside a figure some of whose executors have not reported (explained once, below the table)
-ROW_LIMIT = 220.0       # the tallest row written (points): a row never runs over a printed page
+PARTIAL_MARK = "*"  # beside a figure some of whose executors have not reported (explained once, below the table)
+ROW_LIMIT = 220.0  # the tallest row written (points): a row never runs over a printed page
 
 
 # Rows of «Стан звітування» are the reporting states computed by consolidate.status.
@@ -129,30 +129,49 @@ def _height(text: str, width_chars: float, rows: int = 1, size: float = 10) -> f
 class _F:
     def __init__(self, wb):
         base = {"font_name": "Times New Roman", "font_size": 10, "valign": "top", "text_wrap": True, "border": 1}
-        self.title = wb.add_format({"font_name": "Times New Roman", "font_size": 14, "bold": True, "align": "center",
-                                    "text_wrap": True})
-        self.subtitle = wb.add_format({"font_name": "Times New Roman", "font_size": 12, "align": "left", "text_wrap": True})
+        self.title = wb.add_format(
+            {"font_name": "Times New Roman", "font_size": 14, "bold": True, "align": "center", "text_wrap": True}
+        )
+        self.subtitle = wb.add_format(
+            {"font_name": "Times New Roman", "font_size": 12, "align": "left", "text_wrap": True}
+        )
         self.section = wb.add_format({"font_name": "Times New Roman", "font_size": 12, "bold": True})
-        self.header = wb.add_format({**base, "bold": True, "align": "center", "valign": "vcenter", "bg_color": "#D9E1F2"})
-        self.header_small = wb.add_format({**base, "font_size": 8, "bold": True, "align": "center", "valign": "vcenter",
-                                           "bg_color": "#D9E1F2"})
+        self.header = wb.add_format(
+            {**base, "bold": True, "align": "center", "valign": "vcenter", "bg_color": "#D9E1F2"}
+        )
+        self.header_small = wb.add_format(
+            {**base, "font_size": 8, "bold": True, "align": "center", "valign": "vcenter", "bg_color": "#D9E1F2"}
+        )
         # a continuation row of a measure whose text runs over several rows: no rule between its rows
         self.side = wb.add_format({**base, "border": 0, "left": 1, "right": 1})
-        self.partial = wb.add_format({**base, "num_format": f'General" {PARTIAL_MARK}"', "align": "right",
-                                      "font_color": "#9C0006"})
-        self.note = wb.add_format({"font_name": "Times New Roman", "font_size": 10, "italic": True, "valign": "top",
-                                   "text_wrap": True})
+        self.partial = wb.add_format(
+            {**base, "num_format": f'General" {PARTIAL_MARK}"', "align": "right", "font_color": "#9C0006"}
+        )
+        self.note = wb.add_format(
+            {"font_name": "Times New Roman", "font_size": 10, "italic": True, "valign": "top", "text_wrap": True}
+        )
         self.text = wb.add_format(base)
         self.bold = wb.add_format({**base, "bold": True})
         self.amount = wb.add_format({**base, "num_format": "#,##0.0", "align": "right"})
-        self.amount_bold = wb.add_format({**base, "num_format": "#,##0.0", "align": "right", "bold": True,
-                                          "bg_color": "#F2F2F2"})
+        self.amount_bold = wb.add_format(
+            {**base, "num_format": "#,##0.0", "align": "right", "bold": True, "bg_color": "#F2F2F2"}
+        )
         self.value = wb.add_format({**base, "num_format": "General", "align": "right"})
         self.flag = wb.add_format({**base, "font_color": "#9C0006"})
         # a figure holding an unconfirmed outlier (only in a draft: an approved report refuses it)
-        self.suspect = wb.add_format({**base, "num_format": "#,##0.0", "align": "right", "bold": True,
-                                      "font_color": "#9C0006", "bg_color": "#FFC7CE"})
-        self.draft = wb.add_format({"font_name": "Times New Roman", "font_size": 14, "bold": True, "font_color": "#C00000"})
+        self.suspect = wb.add_format(
+            {
+                **base,
+                "num_format": "#,##0.0",
+                "align": "right",
+                "bold": True,
+                "font_color": "#9C0006",
+                "bg_color": "#FFC7CE",
+            }
+        )
+        self.draft = wb.add_format(
+            {"font_name": "Times New Roman", "font_size": 14, "bold": True, "font_color": "#C00000"}
+        )
 
 
 def _setup(ws, widths, header_row, headers, fmts, repeat=True, size: float = 10):
@@ -224,8 +243,11 @@ def status_line(catalogue: Catalogue, mr: MeasureResult) -> str:
     parts = []
     for status in order:
         codes = chosen[status]
-        who = (", ".join(catalogue.executor_label(c) for c in codes) if len(codes) <= 3
-               else plural(len(codes), "виконавець"))
+        who = (
+            ", ".join(catalogue.executor_label(c) for c in codes)
+            if len(codes) <= 3
+            else plural(len(codes), "виконавець")
+        )
         parts.append(f"{status} — {who}")
     return "Стан: " + "; ".join(parts)
 
@@ -242,8 +264,10 @@ def partial_footnote(catalogue: Catalogue, rec: Reconciliation) -> str:
     if not missing:
         return ""
     names = ", ".join(catalogue.executor_label(c) for c in missing)
-    return (f"{PARTIAL_MARK} Неповні дані: звіти ще не подали {len(missing)} з {len(rec.expected)} виконавців — {names}. "
-            f"Позначені значення зведено без їхніх даних.")
+    return (
+        f"{PARTIAL_MARK} Неповні дані: звіти ще не подали {len(missing)} з {len(rec.expected)} виконавців — {names}. "
+        f"Позначені значення зведено без їхніх даних."
+    )
 
 
 def completeness_note(catalogue: Catalogue, ir: IndicatorResult) -> str:
@@ -285,8 +309,9 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     prog = catalogue.programme
     r = _banner(ws, fmts, draft)
     ws.merge_range(r, 0, r, 8, "ЗВІТ", fmts.title)
-    ws.merge_range(r + 1, 0, r + 1, 8, f"про результати виконання {prog.title_genitive} {period_phrase(rec.period)}",
-                   fmts.title)
+    ws.merge_range(
+        r + 1, 0, r + 1, 8, f"про результати виконання {prog.title_genitive} {period_phrase(rec.period)}", fmts.title
+    )
     ws.set_row(r + 1, 40)
     lines = [
         f"Дата та номер нормативно-правового акта, яким затверджено програму: {prog.act}",
@@ -305,14 +330,18 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
     _t(ws, header, S1_TASK_COL, "task")
     _t(ws, header, S1_ID_COL, "id")
     by_task = rec.funding_by_task(catalogue)
-    tasks = [(task, by_task[task.id], sum(len(group) for _, group in by_task[task.id]))  # (task, groups, lines)
-             for task in catalogue.tasks if by_task.get(task.id)]
+    tasks = [
+        (task, by_task[task.id], sum(len(group) for _, group in by_task[task.id]))  # (task, groups, lines)
+        for task in catalogue.tasks
+        if by_task.get(task.id)
+    ]
     first_data = header + 1
     # the table's last row before the programme's subtotals: every task's lines and subtotal block
     last_data = header + sum(lines + len(SUBTOTAL_KINDS) for _, _, lines in tasks)
     src_col, task_col = xl_col_to_name(S1_SOURCE_COL), xl_col_to_name(S1_TASK_COL)
-    sums = [(xl_col_to_name(c), attr) for c, attr in ((4, "programme_amount"), (5, "planned"), (6, "financed"),
-                                                       (7, "cash"))]
+    sums = [
+        (xl_col_to_name(c), attr) for c, attr in ((4, "programme_amount"), (5, "planned"), (6, "financed"), (7, "cash"))
+    ]
     text, amount, bold = fmts.text, fmts.amount, fmts.bold
     line_formats = [text] * 4 + [amount] * 4 + [text] + [None] * 3
     subtotal_formats = [bold] * 4 + [fmts.amount_bold] * 4 + [bold]
@@ -330,21 +359,42 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
             for i, fr in enumerate(group):
                 line = fr.line
                 holder = holder_label(catalogue, line, i == 0)
-                values = [f"{task.number}. {task.name}" if row == start else None, measure_text if i == 0 else None,
-                          holder, line.source_label,
-                          "-" if line.programme_amount is None else line.programme_amount,
-                          "-" if line.planned is None else line.planned,
-                          funding_display(fr, fr.financed), funding_display(fr, fr.cash),
-                          fr.budget_code or "-", line.source, task.id, line.id]
+                values = [
+                    f"{task.number}. {task.name}" if row == start else None,
+                    measure_text if i == 0 else None,
+                    holder,
+                    line.source_label,
+                    "-" if line.programme_amount is None else line.programme_amount,
+                    "-" if line.planned is None else line.planned,
+                    funding_display(fr, fr.financed),
+                    funding_display(fr, fr.cash),
+                    fr.budget_code or "-",
+                    line.source,
+                    task.id,
+                    line.id,
+                ]
                 formats = line_formats
                 if isinstance(values[6], str) or isinstance(values[7], str) or fr.suspect:
-                    formats = formats[:6] + [shown_format.get(v, amount) if isinstance(v, str)
-                                             else fmts.suspect if f in fr.suspect else amount
-                                             for v, f in zip(values[6:8], ("financed", "cash"))] + formats[8:]
+                    formats = (
+                        formats[:6]
+                        + [
+                            shown_format.get(v, amount)
+                            if isinstance(v, str)
+                            else fmts.suspect
+                            if f in fr.suspect
+                            else amount
+                            for v, f in zip(values[6:8], ("financed", "cash"))
+                        ]
+                        + formats[8:]
+                    )
                 w = S1_WIDTHS
-                height = max(_height(measure_text, w[1], len(group)) if i == 0 else 15.0, _height(holder, w[2]),
-                             _height(line.source_label, w[3]), _height(values[8], w[8]),
-                             _height(values[0], w[0], lines) if row == start else 15.0)
+                height = max(
+                    _height(measure_text, w[1], len(group)) if i == 0 else 15.0,
+                    _height(holder, w[2]),
+                    _height(line.source_label, w[3]),
+                    _height(values[8], w[8]),
+                    _height(values[0], w[0], lines) if row == start else 15.0,
+                )
                 yield values, formats, height
                 row += 1
 
@@ -362,8 +412,10 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                 elif kind == "state":
                     formula = f"={letter}{rr + 2}+{letter}{rr + 3}"
                 else:
-                    formula = (f"=SUMIFS({letter}{first_data + 1}:{letter}{last_data + 1},"
-                               f'{src_col}{first_data + 1}:{src_col}{last_data + 1},"{kind}"{crit_task})')
+                    formula = (
+                        f"=SUMIFS({letter}{first_data + 1}:{letter}{last_data + 1},"
+                        f'{src_col}{first_data + 1}:{src_col}{last_data + 1},"{kind}"{crit_task})'
+                    )
                 cells.append(Formula(formula, round(getattr(st, attr), 6)))
             cells.append(subtotal_note(st))
             yield cells, subtotal_formats, None
@@ -434,8 +486,11 @@ def _write_section2(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                 _t(ws, row, 1, measure_text if first else "", fmts.text if first else fmts.side)
                 _t(ws, row, 5, execs if first else "", fmts.text if first else fmts.side)
                 _t(ws, row, 6, chunks[i] if i < len(chunks) else "", fmts.text)
-                height = max(_height(measure_text, w[1]) if first else 15.0, _height(execs, w[5]) if first else 15.0,
-                             _height(chunks[i], w[6]) if i < len(chunks) else 15.0)
+                height = max(
+                    _height(measure_text, w[1]) if first else 15.0,
+                    _height(execs, w[5]) if first else 15.0,
+                    _height(chunks[i], w[6]) if i < len(chunks) else 15.0,
+                )
                 if ir is not None:
                     ind = ir.indicator
                     _t(ws, row, 2, ind.name, fmts.text)
@@ -487,8 +542,16 @@ def _write_section3(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
 def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: str):
     ws = add_streamed_sheet(wb, SHEET_CHECKS, _cell_text)  # rows strictly top to bottom
     r = _banner(ws, fmts, draft)
-    headers = ("Серйозність", "Вид", "Ідентифікатор", "Повідомлення", "Виконавці", "Значення",
-               "Джерела (файл, аркуш, клітинка)", "Код")
+    headers = (
+        "Серйозність",
+        "Вид",
+        "Ідентифікатор",
+        "Повідомлення",
+        "Виконавці",
+        "Значення",
+        "Джерела (файл, аркуш, клітинка)",
+        "Код",
+    )
     _setup(ws, (13, 26, 14, 80, 30, 24, 60, 18), r, headers, fmts)
     row = r + 1
     plain = [fmts.text] * len(headers)
@@ -496,18 +559,38 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
     for c in sorted(rec.conflicts, key=lambda c: (c.severity != ERROR, c.kind, c.item)):
         item = rec.find(c.item)
         sources = getattr(item, "sources", []) if item is not None else []
-        src = "\n".join(f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}" for s in sources
-                        if not c.executors or s.executor in c.executors)
-        values = (Severity.of(c.severity).label, CODE_LABELS.get(c.kind, c.kind), c.item, c.message,
-                  ", ".join(catalogue.executor_label(e) for e in c.executors), c.values, src, getattr(c.kind, "value", c.kind))  # the code, for scripts
-        row = ws.put_rows(row, [(values, flagged if c.severity == ERROR else plain,
-                                 max(_height(c.message, 80), _height(src, 60)))])
+        src = "\n".join(
+            f"{s.file} [{s.sha256[:12]}] {s.sheet}!{s.cell} = {s.value}"
+            for s in sources
+            if not c.executors or s.executor in c.executors
+        )
+        values = (
+            Severity.of(c.severity).label,
+            CODE_LABELS.get(c.kind, c.kind),
+            c.item,
+            c.message,
+            ", ".join(catalogue.executor_label(e) for e in c.executors),
+            c.values,
+            src,
+            getattr(c.kind, "value", c.kind),
+        )  # the code, for scripts
+        row = ws.put_rows(
+            row, [(values, flagged if c.severity == ERROR else plain, max(_height(c.message, 80), _height(src, 60)))]
+        )
     # what section II's form has no column for: each indicator's completeness and how its value was obtained
     for ir in rec.indicators:
         note = "; ".join(t for t in (completeness_note(catalogue, ir), ir.note) if t)
         if note:
-            values = (COMPLETENESS_SEVERITY, COMPLETENESS_KIND_LABEL, ir.indicator.id, note,
-                      ", ".join(catalogue.executor_label(e) for e in ir.missing), "", "", COMPLETENESS_KIND)
+            values = (
+                COMPLETENESS_SEVERITY,
+                COMPLETENESS_KIND_LABEL,
+                ir.indicator.id,
+                note,
+                ", ".join(catalogue.executor_label(e) for e in ir.missing),
+                "",
+                "",
+                COMPLETENESS_KIND,
+            )
             row = ws.put_rows(row, [(values, plain, _height(note, 80))])
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
@@ -515,19 +598,66 @@ def _write_checks(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: st
 def _write_status(wb, fmts, status_rows: list[ExecutorStatus], draft: str):
     ws = add_streamed_sheet(wb, SHEET_STATUS, _cell_text)  # rows strictly top to bottom
     r = _banner(ws, fmts, draft)
-    headers = ("Код", "Виконавець", "Тип", "Стан", "Отримано", "Файл", "sha256", "Помилок", "Попереджень",
-               "Звітів", "Відхилено файлів", "Останнє нагадування", "Контакт", "Примітка")
+    headers = (
+        "Код",
+        "Виконавець",
+        "Тип",
+        "Стан",
+        "Отримано",
+        "Файл",
+        "sha256",
+        "Помилок",
+        "Попереджень",
+        "Звітів",
+        "Відхилено файлів",
+        "Останнє нагадування",
+        "Контакт",
+        "Примітка",
+    )
     _setup(ws, (12, 40, 22, 26, 18, 36, 20, 10, 12, 8, 10, 18, 36, 50), r, headers, fmts)
-    state_fmt = {state: wb.add_format({"font_name": "Times New Roman", "font_size": 10, "valign": "top",
-                                       "text_wrap": True, "border": 1, "bold": True, "bg_color": colour})
-                 for state, colour in STATE_COLOURS.items()}
+    state_fmt = {
+        state: wb.add_format(
+            {
+                "font_name": "Times New Roman",
+                "font_size": 10,
+                "valign": "top",
+                "text_wrap": True,
+                "border": 1,
+                "bold": True,
+                "bg_color": colour,
+            }
+        )
+        for state, colour in STATE_COLOURS.items()
+    }
     row = r + 1
     text, value = fmts.text, fmts.value
     for s in status_rows:
         formats = [text] * 3 + [state_fmt.get(s.state, text)] + [text] * 3 + [value] * 4 + [text] * 3
-        row = ws.put_rows(row, [((s.executor, s.name, s.kind, s.state.label, ua_datetime(s.received), s.file, s.sha256,
-                                  s.errors, s.warnings, s.returns, s.rejected, ua_datetime(s.last_reminder), s.contact,
-                                  s.note), formats, None)])
+        row = ws.put_rows(
+            row,
+            [
+                (
+                    (
+                        s.executor,
+                        s.name,
+                        s.kind,
+                        s.state.label,
+                        ua_datetime(s.received),
+                        s.file,
+                        s.sha256,
+                        s.errors,
+                        s.warnings,
+                        s.returns,
+                        s.rejected,
+                        ua_datetime(s.last_reminder),
+                        s.contact,
+                        s.note,
+                    ),
+                    formats,
+                    None,
+                )
+            ],
+        )
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
@@ -538,9 +668,14 @@ def _write_sources(wb, fmts, rec: Reconciliation, draft: str):
     _setup(ws, (16, 12, 12, 30, 36, 66, 18, 10), r, headers, fmts)
     items = [(fr.line.id, fr.sources) for fr in rec.funding] + [(ir.indicator.id, ir.sources) for ir in rec.indicators]
     text = [fmts.text] * len(headers)
-    row = ws.put_rows(r + 1, (((item_id, field_label(s.field), s.executor, s.value, s.file, s.sha256, s.sheet, s.cell),
-                               text, None)
-                              for item_id, sources in items for s in sources))
+    row = ws.put_rows(
+        r + 1,
+        (
+            ((item_id, field_label(s.field), s.executor, s.value, s.file, s.sha256, s.sheet, s.cell), text, None)
+            for item_id, sources in items
+            for s in sources
+        ),
+    )
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
 
@@ -548,8 +683,15 @@ def _write_previous(wb, fmts, catalogue: Catalogue, rec: Reconciliation, previou
     """National figures of this period beside the same period a year earlier (IDs are kept across years)."""
     ws = add_streamed_sheet(wb, SHEET_PREVIOUS, _cell_text)  # rows strictly top to bottom
     r = _banner(ws, fmts, draft)
-    headers = ("Ідентифікатор", "Показник / рядок фінансування", "Одиниця", f"План, {rec.period}",
-               f"Факт, {previous.period}", f"Факт, {rec.period}", "Зміна")
+    headers = (
+        "Ідентифікатор",
+        "Показник / рядок фінансування",
+        "Одиниця",
+        f"План, {rec.period}",
+        f"Факт, {previous.period}",
+        f"Факт, {rec.period}",
+        "Зміна",
+    )
     _setup(ws, (16, 70, 10, 14, 14, 14, 12), r, headers, fmts)
     before_ind = {ir.indicator.id: ir.value for ir in previous.indicators}
     before_fund = {fr.line.id: fr.financed for fr in previous.funding}
@@ -565,13 +707,31 @@ def _write_previous(wb, fmts, catalogue: Catalogue, rec: Reconciliation, previou
         if not ind.numeric:
             continue
         then = before_ind.get(ind.id)
-        rows.append(((ind.id, ind.name, UNIT_LABELS.get(ind.unit, ind.unit), ind.planned, then, ir.value,
-                      change(ir.value, then)), formats, None))
+        rows.append(
+            (
+                (
+                    ind.id,
+                    ind.name,
+                    UNIT_LABELS.get(ind.unit, ind.unit),
+                    ind.planned,
+                    then,
+                    ir.value,
+                    change(ir.value, then),
+                ),
+                formats,
+                None,
+            )
+        )
     for fr in rec.funding:
         then = before_fund.get(fr.line.id)
         label = f"{catalogue.executor_label(fr.line.holder)}, {fr.line.source_label}: профінансовано"
-        rows.append(((fr.line.id, label, "тис. грн", fr.line.planned, then, fr.financed, change(fr.financed, then)),
-                     formats, None))
+        rows.append(
+            (
+                (fr.line.id, label, "тис. грн", fr.line.planned, then, fr.financed, change(fr.financed, then)),
+                formats,
+                None,
+            )
+        )
     row = ws.put_rows(r + 1, rows)
     ws.autofilter(r, 0, max(r, row - 1), len(headers) - 1)
 
@@ -592,14 +752,22 @@ def unconfirmed_banner(catalogue: Catalogue, rec: Reconciliation, draft: str) ->
             f"Звіт не сформовано: {len(left)} {plural_word(len(left), 'значення', 'значення', 'значень')} у прийнятих звітах "
             f"не підтверджено (ймовірні помилки введення):\n"
             f"{listing}\nПідтвердьте кожне (consolidate review accept … --confirm … --reason …) або сформуйте "
-            f"чернетку (--include-unapproved).")
-    return (f"{draft} · {len(left)} {plural_word(len(left), 'непідтверджене значення', 'непідтверджені значення', 'непідтверджених значень')} "
-            f"(ймовірні помилки введення) позначено червоним — див. аркуш «{SHEET_CHECKS}»")
+            f"чернетку (--include-unapproved)."
+        )
+    return (
+        f"{draft} · {len(left)} {plural_word(len(left), 'непідтверджене значення', 'непідтверджені значення', 'непідтверджених значень')} "
+        f"(ймовірні помилки введення) позначено червоним — див. аркуш «{SHEET_CHECKS}»"
+    )
 
 
-
-def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[ExecutorStatus] | None = None,
-                 draft: str = "", created: dt.datetime | None = None, previous: Reconciliation | None = None) -> bytes:
+def build_report(
+    catalogue: Catalogue,
+    rec: Reconciliation,
+    status_rows: list[ExecutorStatus] | None = None,
+    draft: str = "",
+    created: dt.datetime | None = None,
+    previous: Reconciliation | None = None,
+) -> bytes:
     """The report workbook as bytes. ``draft``: a banner written on every sheet (e.g. unapproved data).
     ``previous``: the same period a year earlier — a sheet «Попередній рік» beside the legal form.
 
@@ -609,11 +777,16 @@ def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Ex
     """
     draft = unconfirmed_banner(catalogue, rec, draft)
     buf = io.BytesIO()
-    wb = report_workbook(buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
-                               "strings_to_numbers": False})
-    wb.set_properties({"title": f"Звіт про виконання програми {catalogue.programme.code} за {rec.period}",
-                       "author": catalogue.programme.customer,
-                       **({"created": created} if created is not None else {})})  # a stamp given: same bytes
+    wb = report_workbook(
+        buf, {"in_memory": False, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
+    wb.set_properties(
+        {
+            "title": f"Звіт про виконання програми {catalogue.programme.code} за {rec.period}",
+            "author": catalogue.programme.customer,
+            **({"created": created} if created is not None else {}),
+        }
+    )  # a stamp given: same bytes
     fmts = _F(wb)
     _write_section1(wb, fmts, catalogue, rec, draft)
     _write_section2(wb, fmts, catalogue, rec, draft)
@@ -627,5 +800,15 @@ def build_report(catalogue: Catalogue, rec: Reconciliation, status_rows: list[Ex
     return buf.getvalue()
 
 
-__all__ = ["build_report", "atomic_write", "StatusRow", "default_status_rows", "funding_display",
-           "subtotal_note", "indicator_display", "completeness_note", "measure_narrative", "period_phrase"]
+__all__ = [
+    "build_report",
+    "atomic_write",
+    "StatusRow",
+    "default_status_rows",
+    "funding_display",
+    "subtotal_note",
+    "indicator_display",
+    "completeness_note",
+    "measure_narrative",
+    "period_phrase",
+]

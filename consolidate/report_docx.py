@@ -113,8 +113,14 @@ ST_TITLE, ST_LINE, ST_SECTION, ST_BODY = "ReportTitle", "ReportLine", "ReportSec
 ST_CELL, ST_NUMBER, ST_VALUE = "ReportCell", "ReportNumber", "ReportValue"
 ST_HEAD, ST_DRAFT = "ReportHead", "ReportDraft"
 STYLE_NAMES = {
-    ST_TITLE: "Звіт: заголовок", ST_LINE: "Звіт: реквізити", ST_SECTION: "Звіт: розділ", ST_BODY: "Звіт: текст",
-    ST_CELL: "Звіт: клітинка", ST_NUMBER: "Звіт: сума", ST_VALUE: "Звіт: показник", ST_HEAD: "Звіт: шапка таблиці",
+    ST_TITLE: "Звіт: заголовок",
+    ST_LINE: "Звіт: реквізити",
+    ST_SECTION: "Звіт: розділ",
+    ST_BODY: "Звіт: текст",
+    ST_CELL: "Звіт: клітинка",
+    ST_NUMBER: "Звіт: сума",
+    ST_VALUE: "Звіт: показник",
+    ST_HEAD: "Звіт: шапка таблиці",
     ST_DRAFT: "Звіт: позначка",
 }
 
@@ -140,6 +146,7 @@ def _amount(value: float | str | None) -> str:
 # ---------------------------------------------------------------------------------
 # document set-up: fonts, styles, sections, footer
 # ---------------------------------------------------------------------------------
+
 
 def _set_fonts(rpr) -> None:
     """Times New Roman for every script on a w:rPr (theme fonts removed)."""
@@ -184,9 +191,20 @@ def _font_table_fallback(doc, parts: docx_fast.Parts) -> None:
         parts.replace(part, etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
 
 
-def _paragraph_style(doc, style_id: str, size: float, *, bold: bool = False, align=None, before: float = 0,
-                     after: float = 0, indent_first: float | None = None, keep_next: bool = False,
-                     colour: RGBColor | None = None, base: str | None = None):
+def _paragraph_style(
+    doc,
+    style_id: str,
+    size: float,
+    *,
+    bold: bool = False,
+    align=None,
+    before: float = 0,
+    after: float = 0,
+    indent_first: float | None = None,
+    keep_next: bool = False,
+    colour: RGBColor | None = None,
+    base: str | None = None,
+):
     style = doc.styles.add_style(STYLE_NAMES[style_id], WD_STYLE_TYPE.PARAGRAPH)
     style.style_id = style_id
     style.base_style = doc.styles[STYLE_NAMES[base]] if base else doc.styles["Normal"]
@@ -208,8 +226,9 @@ def _paragraph_style(doc, style_id: str, size: float, *, bold: bool = False, ali
     return style
 
 
-def _new_document(catalogue: Catalogue, rec: Reconciliation, parts: docx_fast.Parts,
-                  created: dt.datetime | None = None):
+def _new_document(
+    catalogue: Catalogue, rec: Reconciliation, parts: docx_fast.Parts, created: dt.datetime | None = None
+):
     doc = Document()
     # the template's thumbnail (a python-docx picture) would show in file managers
     rels = doc.part.package.rels
@@ -271,8 +290,13 @@ def _page(section, landscape: bool) -> None:
 
 def _field(paragraph, instruction: str, placeholder: str) -> None:
     """A complex field (PAGE, NUMPAGES) — the only fields the report contains."""
-    for kind, text in (("begin", None), ("instr", instruction), ("separate", None), ("text", placeholder),
-                       ("end", None)):
+    for kind, text in (
+        ("begin", None),
+        ("instr", instruction),
+        ("separate", None),
+        ("text", placeholder),
+        ("end", None),
+    ):
         run = paragraph.add_run()
         if kind == "instr":
             instr = OxmlElement("w:instrText")
@@ -306,6 +330,7 @@ def _header_footer(section, draft: str) -> None:
 # tables
 # ---------------------------------------------------------------------------------
 
+
 def _style(paragraph: Paragraph, style_id: str) -> Paragraph:
     """Set a paragraph's style by id (python-docx's lookup by name scans every style each time)."""
     return docx_fast.set_style(paragraph, style_id, STYLE_NAMES[style_id])
@@ -318,8 +343,9 @@ def _para(doc, text: object, style_id: str) -> Paragraph:
     return p
 
 
-def _write(cell: Cell, text: object, style: str = ST_CELL, *, bold: bool = False, italic: bool = False,
-           append: bool = False) -> None:
+def _write(
+    cell: Cell, text: object, style: str = ST_CELL, *, bold: bool = False, italic: bool = False, append: bool = False
+) -> None:
     """Put text into a cell, one paragraph per line (``append``: after what is there)."""
     lines = _lines(text)
     first = cell.paragraphs[-1] if not append else None
@@ -340,8 +366,20 @@ def _shade(cell: Cell, fill: str) -> None:
     shd.set(qn("w:val"), "clear")
     shd.set(qn("w:color"), "auto")
     shd.set(qn("w:fill"), fill)
-    tcpr.insert_element_before(shd, "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign",
-                               "w:hideMark", "w:headers", "w:cellIns", "w:cellDel", "w:cellMerge", "w:tcPrChange")
+    tcpr.insert_element_before(
+        shd,
+        "w:noWrap",
+        "w:tcMar",
+        "w:textDirection",
+        "w:tcFitText",
+        "w:vAlign",
+        "w:hideMark",
+        "w:headers",
+        "w:cellIns",
+        "w:cellDel",
+        "w:cellMerge",
+        "w:tcPrChange",
+    )
 
 
 class _Grid:
@@ -367,8 +405,9 @@ class _Grid:
             mar.append(el)
         tblpr.insert_element_before(mar, "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange")
 
-    def row(self, spans: tuple[tuple[int, int], ...] = (), *, header: bool = False,
-            cant_split: bool = False) -> list[Cell]:
+    def row(
+        self, spans: tuple[tuple[int, int], ...] = (), *, header: bool = False, cant_split: bool = False
+    ) -> list[Cell]:
         """Append a row; ``spans``: (first grid column, columns) merged horizontally."""
         return docx_fast.add_row(self.table, self.widths, spans, header=header, cant_split=cant_split)
 
@@ -388,16 +427,20 @@ class _Grid:
 # the report
 # ---------------------------------------------------------------------------------
 
+
 def _title_block(doc, catalogue: Catalogue, rec: Reconciliation, draft: str) -> None:
     prog = catalogue.programme
     if draft:
         _para(doc, _clean(draft).replace("\n", " "), ST_DRAFT)
     _para(doc, TITLE, ST_TITLE)
-    _para(doc, f"про результати виконання {prog.title_genitive} {period_phrase(rec.period)}",
-          ST_TITLE).paragraph_format.space_after = Pt(10)
-    for text in (f"Дата та номер нормативно-правового акта, яким затверджено програму: {prog.act}",
-                 f"Державний замовник або виконавець програми: {prog.customer}",
-                 f"Строк виконання програми: {prog.term}"):
+    _para(
+        doc, f"про результати виконання {prog.title_genitive} {period_phrase(rec.period)}", ST_TITLE
+    ).paragraph_format.space_after = Pt(10)
+    for text in (
+        f"Дата та номер нормативно-правового акта, яким затверджено програму: {prog.act}",
+        f"Державний замовник або виконавець програми: {prog.customer}",
+        f"Строк виконання програми: {prog.term}",
+    ):
         _para(doc, text, ST_LINE)
 
 
@@ -405,8 +448,7 @@ def _subtotal_block(grid: _Grid, rec: Reconciliation, task_id: str | None, label
     rows = [grid.row(((0, 2), (2, 2)), cant_split=True) for _ in SUBTOTAL_KINDS]
     for cells, kind in zip(rows, SUBTOTAL_KINDS):
         st = rec.subtotal(task_id, kind)
-        values = ((st.programme_amount, st.planned, st.financed, st.cash) if st is not None
-                  else (None, None, None, None))
+        values = (st.programme_amount, st.planned, st.financed, st.cash) if st is not None else (None, None, None, None)
         _write(cells[1], SUBTOTAL_LABELS[kind], bold=True)
         for cell, value in zip(cells[2:6], values):
             _write(cell, _amount(value), ST_NUMBER, bold=True)
@@ -527,7 +569,9 @@ def _annex(doc, status_rows: list[StatusRow]) -> None:
     grid.header(ANNEX_HEADERS)
     for s in status_rows:
         cells = grid.row(cant_split=True)
-        for cell, value in zip(cells, (s.name, s.kind, s.state.label, ua_date(s.received[:10]), breakable_name(s.file))):
+        for cell, value in zip(
+            cells, (s.name, s.kind, s.state.label, ua_date(s.received[:10]), breakable_name(s.file))
+        ):
             _write(cell, value, italic=cell is cells[2] and s.state == ReportingState.NOT_SUBMITTED)
 
 
@@ -538,8 +582,14 @@ def breakable_name(name: str) -> str:
     return re.sub(r"(?<=\S)\(", "\u200b(", out)
 
 
-def build_docx(catalogue: Catalogue, rec: Reconciliation, status_rows: list[StatusRow] | None = None,
-               draft: str = "", created: dt.datetime | None = None, appendix: bool | None = None) -> bytes:
+def build_docx(
+    catalogue: Catalogue,
+    rec: Reconciliation,
+    status_rows: list[StatusRow] | None = None,
+    draft: str = "",
+    created: dt.datetime | None = None,
+    appendix: bool | None = None,
+) -> bytes:
     """The national report as a .docx (bytes) in the ministry's layout.
 
     ``draft``: a banner at the top of the document and in the page header (e.g. unapproved
@@ -586,6 +636,7 @@ def _stamped(data: bytes, created: dt.datetime) -> bytes:
 # export to text (as the seed was made) and to PDF
 # ---------------------------------------------------------------------------------
 
+
 def docx_to_text(data: bytes) -> str:
     """Plain text of a docx in the seed's style: a paragraph per line; a table row as its
     cells, each on a line starting with TAB (a cell's further paragraphs on lines of their own,
@@ -613,7 +664,8 @@ def write_pdf(docx_bytes: bytes, out_path: Path, timeout: int = PDF_TIMEOUT) -> 
         raise ConsolidateError(
             f"PDF не створено: LibreOffice не встановлено. Встановіть LibreOffice Writer (наприклад: "
             f"apt-get install libreoffice-writer-nogui) або відкрийте звіт .docx у Word і збережіть його як PDF "
-            f"(«{out_path.name}»).")
+            f"(«{out_path.name}»)."
+        )
     with tempfile.TemporaryDirectory(prefix="consolidate-pdf-") as tmp:
         src = Path(tmp) / f"{out_path.stem or 'report'}.docx"
         src.write_bytes(docx_bytes)
@@ -622,5 +674,14 @@ def write_pdf(docx_bytes: bytes, out_path: Path, timeout: int = PDF_TIMEOUT) -> 
     return out_path
 
 
-__all__ = ["build_docx", "docx_to_text", "write_pdf", "SECTION1_TITLE", "SECTION2_TITLE", "SECTION3_TITLE",
-           "PROGRAMME_TOTAL", "TASK_TOTAL", "ANNEX_TITLE"]
+__all__ = [
+    "build_docx",
+    "docx_to_text",
+    "write_pdf",
+    "SECTION1_TITLE",
+    "SECTION2_TITLE",
+    "SECTION3_TITLE",
+    "PROGRAMME_TOTAL",
+    "TASK_TOTAL",
+    "ANNEX_TITLE",
+]

@@ -35,7 +35,7 @@ RESUBMITTED = SlotState.RESUBMITTED
 APPROVED = SlotState.APPROVED
 SLOT_STATES = tuple(SlotState)
 ACCEPT, RETURN = Decision.ACCEPT, Decision.RETURN
-RETURN_KIND = "return"          # mail log kind of a "returned for rework" letter
+RETURN_KIND = "return"  # mail log kind of a "returned for rework" letter
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ class Slot:
     executor: str
     period: str
     state: SlotState
-    latest: Submission | None       # the newest return
-    approved: Submission | None     # the return that feeds the report (None: nothing approved)
-    comment: str = ""               # the comment of the last "return" decision
+    latest: Submission | None  # the newest return
+    approved: Submission | None  # the return that feeds the report (None: nothing approved)
+    comment: str = ""  # the comment of the last "return" decision
     decided_by: str = ""
     decided_at: str = ""
 
@@ -80,11 +80,22 @@ def slots(catalogue: Catalogue, period: str, submissions: list[Submission], revi
             state = RETURNED
         else:
             state = RESUBMITTED if earlier_decided else RECEIVED
-        returned = next((last[s.id] for s in reversed(history) if getattr(last.get(s.id), "decision", "") == RETURN),
-                        None)
+        returned = next(
+            (last[s.id] for s in reversed(history) if getattr(last.get(s.id), "decision", "") == RETURN), None
+        )
         shown = decision or returned
-        out.append(Slot(code, period, state, latest, approved, returned.comment if returned else "",
-                        getattr(shown, "operator", ""), getattr(shown, "decided_at", "")))
+        out.append(
+            Slot(
+                code,
+                period,
+                state,
+                latest,
+                approved,
+                returned.comment if returned else "",
+                getattr(shown, "operator", ""),
+                getattr(shown, "decided_at", ""),
+            )
+        )
     return out
 
 
@@ -108,8 +119,9 @@ def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> Slot:
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
     slot = next((s for s in slots_from_ledger(catalogue, ledger, period) if s.executor == executor), None)
     if slot is None or slot.latest is None:
-        raise ConsolidateError(f"Від «{catalogue.executor_label(executor)}» за {period} звіту ще не отримано — "
-                               f"нема чого розглядати.")
+        raise ConsolidateError(
+            f"Від «{catalogue.executor_label(executor)}» за {period} звіту ще не отримано — нема чого розглядати."
+        )
     return slot
 
 
@@ -117,18 +129,20 @@ def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> Slot:
 # outliers: errors that block acceptance until the clerk confirms each with a reason
 # ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CheckedOutlier:
     outlier: Outlier
-    confirmation: object = None   # the ledger.Confirmation, or None: still blocks
+    confirmation: object = None  # the ledger.Confirmation, or None: still blocks
 
     @property
     def confirmed(self) -> bool:
         return self.confirmation is not None
 
 
-def outliers_of_returns(catalogue: Catalogue, ledger, period: str, returns, thresholds: Thresholds | None = None
-                        ) -> list[CheckedOutlier]:
+def outliers_of_returns(
+    catalogue: Catalogue, ledger, period: str, returns, thresholds: Thresholds | None = None
+) -> list[CheckedOutlier]:
     """The outliers of the given (Submission, values) returns, each with its confirmation if the clerk gave one.
 
     Last year's lines come from each executor's approved return for the same period a year earlier."""
@@ -147,16 +161,21 @@ def outliers_of_returns(catalogue: Catalogue, ledger, period: str, returns, thre
     return out
 
 
-def outliers_of(catalogue: Catalogue, ledger, sub: Submission, thresholds: Thresholds | None = None
-                ) -> list[CheckedOutlier]:
+def outliers_of(
+    catalogue: Catalogue, ledger, sub: Submission, thresholds: Thresholds | None = None
+) -> list[CheckedOutlier]:
     return outliers_of_returns(catalogue, ledger, sub.period, [(sub, ledger.values(sub.id))], thresholds)
 
 
-def blocking(catalogue: Catalogue, ledger, period: str, thresholds: Thresholds | None = None
-             ) -> dict[str, list[Outlier]]:
+def blocking(
+    catalogue: Catalogue, ledger, period: str, thresholds: Thresholds | None = None
+) -> dict[str, list[Outlier]]:
     """Per executor whose latest return awaits a decision, the outliers that still block its acceptance."""
-    waiting = [s.latest for s in slots_from_ledger(catalogue, ledger, period)
-               if s.state in (RECEIVED, RESUBMITTED) and s.latest is not None]
+    waiting = [
+        s.latest
+        for s in slots_from_ledger(catalogue, ledger, period)
+        if s.state in (RECEIVED, RESUBMITTED) and s.latest is not None
+    ]
     values = ledger.values_of(sub.id for sub in waiting)
     out: dict[str, list[Outlier]] = {}
     for c in outliers_of_returns(catalogue, ledger, period, [(sub, values[sub.id]) for sub in waiting], thresholds):
@@ -167,12 +186,24 @@ def blocking(catalogue: Catalogue, ledger, period: str, thresholds: Thresholds |
 
 def _confirm_hint(catalogue: Catalogue, executor: str, items: list[CheckedOutlier]) -> str:
     listing = "\n".join(f"  • {c.outlier.message}\n    підтвердити: --confirm {c.outlier.ref}" for c in items)
-    return (f"{listing}\nВиправлений файл від виконавця знімає блокування; якщо цифри правильні, підтвердіть кожну "
-            f"з причиною: consolidate review accept {executor} --confirm ПОСИЛАННЯ --reason «чому це правильно».")
+    return (
+        f"{listing}\nВиправлений файл від виконавця знімає блокування; якщо цифри правильні, підтвердіть кожну "
+        f"з причиною: consolidate review accept {executor} --confirm ПОСИЛАННЯ --reason «чому це правильно»."
+    )
 
 
-def confirm(catalogue: Catalogue, ledger, executor: str, period: str, refs, reason: str, operator: str, *,
-            thresholds: Thresholds | None = None, now: dt.datetime | None = None):
+def confirm(
+    catalogue: Catalogue,
+    ledger,
+    executor: str,
+    period: str,
+    refs,
+    reason: str,
+    operator: str,
+    *,
+    thresholds: Thresholds | None = None,
+    now: dt.datetime | None = None,
+):
     """Record the clerk's confirmation of the named outliers of the latest return (who, when, why)."""
     refs = [r for r in refs if r and r.strip()]
     if not refs:
@@ -184,62 +215,103 @@ def confirm(catalogue: Catalogue, ledger, executor: str, period: str, refs, reas
     chosen, unknown = resolve([c.outlier for c in checked], refs)
     if unknown:
         known = ", ".join(c.outlier.ref for c in checked) or "немає"
-        raise ConsolidateError(f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
-                               f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
-                               f"Потребують підтвердження: {known}")
+        raise ConsolidateError(
+            f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
+            f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
+            f"Потребують підтвердження: {known}"
+        )
     done = {c.outlier for c in checked if c.confirmed}
     todo = [o for o in chosen if o not in done]
     return ledger.record_confirmations(todo, operator=operator, reason=reason.strip(), confirmed_at=_now(now))
 
 
-def accept(catalogue: Catalogue, ledger, executor: str, period: str, operator: str, *, force: bool = False,
-           confirm_refs=(), reason: str = "", thresholds: Thresholds | None = None, now: dt.datetime | None = None):
+def accept(
+    catalogue: Catalogue,
+    ledger,
+    executor: str,
+    period: str,
+    operator: str,
+    *,
+    force: bool = False,
+    confirm_refs=(),
+    reason: str = "",
+    thresholds: Thresholds | None = None,
+    now: dt.datetime | None = None,
+):
     """Approve the executor's latest return for the report.
 
     An outlier (consolidate.outliers) blocks the approval, --force or not, until it is confirmed: ``confirm_refs``
     names the ones confirmed now with ``reason``.  Nothing is recorded if any stays unconfirmed."""
     slot = _slot(catalogue, ledger, executor, period)
     if slot.state == APPROVED:
-        raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}») "
-                               f"уже {APPROVED.label}.")
+        raise ConsolidateError(
+            f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}») уже {APPROVED.label}."
+        )
     if slot.latest.status == ACCEPTED_ERRORS and not force:
-        raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» містить помилки: поверніть його на "
-                               f"доопрацювання (review return) або прийміть попри помилки з --force.")
+        raise ConsolidateError(
+            f"Звіт «{catalogue.executor_label(executor)}» містить помилки: поверніть його на "
+            f"доопрацювання (review return) або прийміть попри помилки з --force."
+        )
     checked = outliers_of(catalogue, ledger, slot.latest, thresholds)
     refs = [r for r in confirm_refs if r and r.strip()]
     chosen, unknown = resolve([c.outlier for c in checked], refs)
     if unknown:
         known = ", ".join(c.outlier.ref for c in checked) or "немає"
-        raise ConsolidateError(f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
-                               f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
-                               f"Потребують підтвердження: {known}")
+        raise ConsolidateError(
+            f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
+            f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
+            f"Потребують підтвердження: {known}"
+        )
     left = [c for c in checked if not c.confirmed and c.outlier not in chosen]
     if left:
         raise ConsolidateError(
             f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}», №{slot.latest.id}) "
             f"не {APPROVED.label}: {len(left)} {plural_word(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
-            f"підтвердження:\n" + _confirm_hint(catalogue, executor, left))
+            f"підтвердження:\n" + _confirm_hint(catalogue, executor, left)
+        )
     if refs and (not reason or not reason.strip()):
         raise ConsolidateError("Підтверджуючи значення, вкажіть причину (--reason «…»): її буде записано в журнал.")
     todo = [o for o in chosen if not any(c.confirmed and c.outlier == o for c in checked)]
     if todo:
         ledger.record_confirmations(todo, operator=operator, reason=reason.strip(), confirmed_at=_now(now))
-    return ledger.record_review(executor=executor, period=period, submission_id=slot.latest.id, decision=ACCEPT,
-                                comment="", operator=operator, decided_at=_now(now))
+    return ledger.record_review(
+        executor=executor,
+        period=period,
+        submission_id=slot.latest.id,
+        decision=ACCEPT,
+        comment="",
+        operator=operator,
+        decided_at=_now(now),
+    )
 
 
-
-def return_for_rework(catalogue: Catalogue, ledger, executor: str, period: str, comment: str, operator: str,
-                      *, now: dt.datetime | None = None):
+def return_for_rework(
+    catalogue: Catalogue,
+    ledger,
+    executor: str,
+    period: str,
+    comment: str,
+    operator: str,
+    *,
+    now: dt.datetime | None = None,
+):
     """Return the latest return for rework; the comment is mandatory."""
     if not comment or not comment.strip():
         raise ConsolidateError("Повертаючи звіт на доопрацювання, вкажіть коментар (--comment «що виправити»).")
     slot = _slot(catalogue, ledger, executor, period)
     if slot.state == RETURNED:
-        raise ConsolidateError(f"Звіт «{catalogue.executor_label(executor)}» уже повернуто на доопрацювання; "
-                               f"чекаємо виправлений.")
-    return ledger.record_review(executor=executor, period=period, submission_id=slot.latest.id, decision=RETURN,
-                                comment=comment.strip(), operator=operator, decided_at=_now(now))
+        raise ConsolidateError(
+            f"Звіт «{catalogue.executor_label(executor)}» уже повернуто на доопрацювання; чекаємо виправлений."
+        )
+    return ledger.record_review(
+        executor=executor,
+        period=period,
+        submission_id=slot.latest.id,
+        decision=RETURN,
+        comment=comment.strip(),
+        operator=operator,
+        decided_at=_now(now),
+    )
 
 
 def return_letter(catalogue: Catalogue, ledger, ws_root, review, sender: Sender) -> Letter:
@@ -269,13 +341,22 @@ def return_letter(catalogue: Catalogue, ledger, ws_root, review, sender: Sender)
     ]
     data = (ws_root / sub.archive_path).read_bytes()
     subject = f"Повернення звіту на доопрацювання: {period_label(review.period)} — {ex.short_name}"
-    return Letter(review.executor, review.period, RETURN_KIND, recipients_of(catalogue, review.executor), subject,
-                  "\n".join(lines) + "\n", sub.original_name, data)
+    return Letter(
+        review.executor,
+        review.period,
+        RETURN_KIND,
+        recipients_of(catalogue, review.executor),
+        subject,
+        "\n".join(lines) + "\n",
+        sub.original_name,
+        data,
+    )
 
 
 # ---------------------------------------------------------------------------------
 # adjustments
 # ---------------------------------------------------------------------------------
+
 
 def adjustment_bounds(ir: IndicatorResult) -> tuple[float, float] | None:
     """The range the claims allow: from the largest claim to their sum (None: no claims)."""
@@ -285,12 +366,24 @@ def adjustment_bounds(ir: IndicatorResult) -> tuple[float, float] | None:
     return max(values), sum(values)
 
 
-def adjust(catalogue: Catalogue, ledger, rec: Reconciliation, item: str, value: float, reason: str, operator: str,
-           *, force: bool = False, now: dt.datetime | None = None):
+def adjust(
+    catalogue: Catalogue,
+    ledger,
+    rec: Reconciliation,
+    item: str,
+    value: float,
+    reason: str,
+    operator: str,
+    *,
+    force: bool = False,
+    now: dt.datetime | None = None,
+):
     """Set a national indicator figure by hand, within the claims' bounds unless forced."""
     ir = next((r for r in rec.indicators if r.indicator.id == item), None)
     if ir is None:
-        raise ConsolidateError(f"Немає показника «{item}»: коригувати можна національне значення показника (напр. T2.6.1).")
+        raise ConsolidateError(
+            f"Немає показника «{item}»: коригувати можна національне значення показника (напр. T2.6.1)."
+        )
     if not reason or not reason.strip():
         raise ConsolidateError("Вкажіть причину коригування (--reason «…»): її буде записано в журнал.")
     if value < 0:
@@ -298,15 +391,25 @@ def adjust(catalogue: Catalogue, ledger, rec: Reconciliation, item: str, value: 
     bounds = adjustment_bounds(ir)
     if not force:
         if bounds is None:
-            raise ConsolidateError(f"Для показника {item} немає жодного повідомленого значення: межі коригування "
-                                   f"не визначено. Щоб установити значення все одно, додайте --force.")
+            raise ConsolidateError(
+                f"Для показника {item} немає жодного повідомленого значення: межі коригування "
+                f"не визначено. Щоб установити значення все одно, додайте --force."
+            )
         low, high = bounds
         if not low - 1e-9 <= value <= high + 1e-9:
             raise ConsolidateError(
                 f"Значення {show_value(value)} поза межами, які дозволяють повідомлені дані: від {show_value(low)} "
-                f"(найбільше з повідомлених) до {show_value(high)} (їх сума). Щоб установити його все одно, додайте --force.")
-    return ledger.record_adjustment(period=rec.period, item=item, value=float(value), reason=reason.strip(),
-                                    forced=force, operator=operator, made_at=_now(now))
+                f"(найбільше з повідомлених) до {show_value(high)} (їх сума). Щоб установити його все одно, додайте --force."
+            )
+    return ledger.record_adjustment(
+        period=rec.period,
+        item=item,
+        value=float(value),
+        reason=reason.strip(),
+        forced=force,
+        operator=operator,
+        made_at=_now(now),
+    )
 
 
 def undo(ledger, period: str, item: str, operator: str, *, now: dt.datetime | None = None) -> None:

@@ -19,9 +19,13 @@ BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
 TASK_RE = re.compile(r"^(\d+)\.\s*(.+)$", re.S)
 MEASURE_RE = re.compile(r"^(\d+)\)\s*(.+)$", re.S)
 SUBTOTAL_LABELS = {
-    "усього": "total", "разом": "total",
-    "– державний бюджет": "state", "загальний фонд": "state_general", "спеціальний фонд": "state_special",
-    "– місцевий бюджет": "local", "– інші": "other",
+    "усього": "total",
+    "разом": "total",
+    "– державний бюджет": "state",
+    "загальний фонд": "state_general",
+    "спеціальний фонд": "state_special",
+    "– місцевий бюджет": "local",
+    "– інші": "other",
 }
 
 
@@ -150,7 +154,7 @@ def parse_seed(text: str | None = None) -> SeedReport:
     report = SeedReport(title_lines=[line.strip() for line in lines[:s1] if line.strip()])
     _parse_funding(report, _rows(_raw_rows(lines, s1 + 1, s2), 9, 7))
     _parse_execution(report, _rows(_raw_rows(lines, s2 + 1, s3), 7, None))
-    report.proposals = "\n".join(line for line in lines[s3 + 1:]).strip()
+    report.proposals = "\n".join(line for line in lines[s3 + 1 :]).strip()
     return report
 
 
@@ -190,11 +194,23 @@ def _parse_funding(report: SeedReport, rows) -> None:
             source = ""
         if clean(vals[3]):
             source = clean(vals[3])
-        report.funding.append(FundingRow(
-            line=line, task=task, task_name=task_name, measure=measure, measure_text=measure_text,
-            holder=clean(vals[2]), source=source, programme_amount=clean(vals[4]), planned=clean(vals[5]),
-            financed=clean(vals[6]), cash=clean(vals[7]), code=clean(vals[8]), measure_row=opens,
-        ))
+        report.funding.append(
+            FundingRow(
+                line=line,
+                task=task,
+                task_name=task_name,
+                measure=measure,
+                measure_text=measure_text,
+                holder=clean(vals[2]),
+                source=source,
+                programme_amount=clean(vals[4]),
+                planned=clean(vals[5]),
+                financed=clean(vals[6]),
+                cash=clean(vals[7]),
+                code=clean(vals[8]),
+                measure_row=opens,
+            )
+        )
 
 
 def _parse_execution(report: SeedReport, rows) -> None:
@@ -215,11 +231,20 @@ def _parse_execution(report: SeedReport, rows) -> None:
         if mm:
             measure, measure_text = int(mm.group(1)), clean(vals[1])
             executors = clean(vals[5])
-        report.execution.append(ExecutionRow(
-            line=row[0][0], task=task, task_name=task_name, measure=measure, measure_text=measure_text,
-            indicator=clean(vals[2]), planned=clean(vals[3]), actual=clean(vals[4]),
-            executors=executors, narrative=clean(vals[6]) if mm else "",
-        ))
+        report.execution.append(
+            ExecutionRow(
+                line=row[0][0],
+                task=task,
+                task_name=task_name,
+                measure=measure,
+                measure_text=measure_text,
+                indicator=clean(vals[2]),
+                planned=clean(vals[3]),
+                actual=clean(vals[4]),
+                executors=executors,
+                narrative=clean(vals[6]) if mm else "",
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------
@@ -233,6 +258,7 @@ GROUP_PATTERNS = {
 }
 SOURCE_MAP = [("державний бюджет", "state_general"), ("місцев", "local"), ("джерела", "other"), ("-", "none")]
 SOURCE_CODE = {"state_general": "SG", "state_special": "SS", "local": "LOC", "other": "OTH", "none": "NONE"}
+
 
 def tokenize_executors(text: str, registry) -> list[str]:
     """Executor codes and groups named in a cell, in order of appearance."""

@@ -34,8 +34,13 @@ NUMBER_AFTER = re.compile(r"(\d[\d\s\u00a0]*(?:,\d+)?)\s*(\w+)?")
 # Words after a figure that tell which indicator it counts (a stem of the indicator's name).
 UNIT_STEMS = {
     "ос": ("осіб", "представник", "працівник", "фахівц", "населення", "спеціаліст"),
-    "заход": ("заход",), "засідан": ("засідан",), "семінар": ("заход",), "кампан": ("кампан",),
-    "стат": ("статей",), "матеріал": ("статей",), "сайт": ("сайт",),
+    "заход": ("заход",),
+    "засідан": ("засідан",),
+    "семінар": ("заход",),
+    "кампан": ("кампан",),
+    "стат": ("статей",),
+    "матеріал": ("статей",),
+    "сайт": ("сайт",),
 }
 
 
@@ -44,7 +49,7 @@ class Simulated:
     """What every executor would type, plus the seed figures it came from (for the tests)."""
 
     values: dict[str, dict[str, dict[str, dict[str, object]]]] = field(default_factory=dict)
-    national: dict[str, float | None] = field(default_factory=dict)   # indicator id -> seed actual
+    national: dict[str, float | None] = field(default_factory=dict)  # indicator id -> seed actual
 
     def put(self, executor: str, kind: str, key: str, column: str, value) -> None:
         self.values.setdefault(executor, {}).setdefault(kind, {}).setdefault(key, {})[column] = value
@@ -92,7 +97,7 @@ def split_narrative(catalogue: Catalogue, measure_id: str, text: str) -> dict[st
         if rm:
             regional_mode = True
             last_oblast = None
-            line = line[rm.end():].strip() if line.lower().startswith("обласний") else line
+            line = line[rm.end() :].strip() if line.lower().startswith("обласний") else line
             if not line:
                 continue
         if regional_mode and regional_named:
@@ -123,9 +128,12 @@ def _oblast_segments(line: str, names: list[tuple[str, str]]) -> list[tuple[str,
     for name, code in names:
         for mt in re.finditer(re.escape(name).replace("\\ ", r"\s+"), line):
             start = mt.start()
-            before = line[max(0, start - 3):start]
-            if start == 0 or re.search(r"(^|[;.]\s*|[УВу]\s|-\s)$", line[:start][-3:] if start >= 1 else "") \
-                    or before.strip() in ("У", "В", "-", "–"):
+            before = line[max(0, start - 3) : start]
+            if (
+                start == 0
+                or re.search(r"(^|[;.]\s*|[УВу]\s|-\s)$", line[:start][-3:] if start >= 1 else "")
+                or before.strip() in ("У", "В", "-", "–")
+            ):
                 if not any(h[0] <= start < h[0] + 3 for h in hits):
                     hits.append((start, code))
     if not hits:
@@ -171,7 +179,7 @@ def _matches(indicator_name: str, word: str) -> bool:
 
 def _split(total: float, parts: int, decimals: int) -> list[float]:
     """Split ``total`` into ``parts`` shares with ``decimals`` decimals that add up exactly."""
-    scale = 10 ** decimals
+    scale = 10**decimals
     units = round(total * scale)
     base, extra = divmod(units, parts)
     return [(base + (1 if i < extra else 0)) / scale for i in range(parts)]
@@ -258,7 +266,7 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
                 for name, c in names:
                     if c != code or name not in para:
                         continue
-                    value, word = _figure(para, para[para.index(name) + len(name):])
+                    value, word = _figure(para, para[para.index(name) + len(name) :])
                     if value is not None and _matches(ind.name, word):
                         given.setdefault(code, value)
                     break
@@ -279,7 +287,13 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
         sim.put(lead, "execution", ind.id, "actual", national)
         for code in speaking:
             if code != lead and national >= 2:
-                sim.put(code, "execution", ind.id, "actual", round(national // 2) if decimals == 0 else round(national / 2, 1))
+                sim.put(
+                    code,
+                    "execution",
+                    ind.id,
+                    "actual",
+                    round(national // 2) if decimals == 0 else round(national / 2, 1),
+                )
                 break
     elif ind.rule == "max":
         # co-executors report the same events; one whose text states the count (consolidate.narrative) reports
@@ -289,15 +303,21 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
         noun, qualifier = indicator_noun(ind, siblings) if narrative_checked(ind) else ("", "")
         own = {}
         for code in reporters:
-            values = {s.value for s in stated([(code, p) for p in paragraphs.get(code, [])], noun, qualifier)
-                      .get(code, [])} if noun else set()
+            values = (
+                {s.value for s in stated([(code, p) for p in paragraphs.get(code, [])], noun, qualifier).get(code, [])}
+                if noun
+                else set()
+            )
             if len(values) == 1 and (v := values.pop()) <= national:
                 own[code] = v
         top = None
         if national not in own.values():  # someone reports the national figure: a reporter without its own
             # count, else another central executor of the measure (the events the texts do not count)
-            top = next((c for c in reporters if c not in own), None) \
-                or next((c for c in central if c not in reporters), None) or reporters[0]
+            top = (
+                next((c for c in reporters if c not in own), None)
+                or next((c for c in central if c not in reporters), None)
+                or reporters[0]
+            )
             own.pop(top, None)
             if top not in reporters:
                 reporters = [*reporters, top]
@@ -308,8 +328,15 @@ def _distribute(catalogue: Catalogue, sim: Simulated, ind, national: float, para
         if national > 100:
             # a count typed into a percent's cell (the seed's 2.14: 107 where a text counts 107 persons): only the
             # executor whose text states that number reports it, as in the seed
-            typed = next((c for c in named for p in paragraphs.get(c, []) if re.search(
-                rf"(?<![\d,]){int(national)}(?![\d,])", p)), m.lead if m.lead not in GROUPS else None)
+            typed = next(
+                (
+                    c
+                    for c in named
+                    for p in paragraphs.get(c, [])
+                    if re.search(rf"(?<![\d,]){int(national)}(?![\d,])", p)
+                ),
+                m.lead if m.lead not in GROUPS else None,
+            )
             if typed is not None:
                 sim.put(typed, "execution", ind.id, "actual", national)
         elif m.executors[0] in GROUPS and regional:

@@ -37,10 +37,15 @@ WITH_WARNINGS = ReportingState.WARNINGS
 ACCEPTED = ReportingState.CLEAN
 STATES = (OVERDUE, NOT_SUBMITTED, WITH_ERRORS, WITH_WARNINGS, ACCEPTED)  # the order of chasing
 OUTSTANDING = (OVERDUE, NOT_SUBMITTED, WITH_ERRORS)
-STATE_KEYS = {s: s.value for s in STATES}    # codes, also the CSS classes of status.html
-STATE_COLOURS = {OVERDUE: "#f1aeb5", NOT_SUBMITTED: "#ffd8a8", WITH_ERRORS: "#e5d4ff",
-                 WITH_WARNINGS: "#fff3bf", ACCEPTED: "#c3e6cb"}
-REMINDER = "reminder"   # mail kinds (see consolidate.ledger)
+STATE_KEYS = {s: s.value for s in STATES}  # codes, also the CSS classes of status.html
+STATE_COLOURS = {
+    OVERDUE: "#f1aeb5",
+    NOT_SUBMITTED: "#ffd8a8",
+    WITH_ERRORS: "#e5d4ff",
+    WITH_WARNINGS: "#fff3bf",
+    ACCEPTED: "#c3e6cb",
+}
+REMINDER = "reminder"  # mail kinds (see consolidate.ledger)
 TEMPLATE = "template"
 
 
@@ -50,23 +55,23 @@ class ExecutorStatus:
 
     executor: str
     name: str
-    kind: str                       # the kind as shown (KIND_LABELS)
-    state: ReportingState           # one of STATES (str() of it is the label)
-    contact: str = ""               # contact person and e-mail addresses, as shown
+    kind: str  # the kind as shown (KIND_LABELS)
+    state: ReportingState  # one of STATES (str() of it is the label)
+    contact: str = ""  # contact person and e-mail addresses, as shown
     emails: tuple[str, ...] = ()
-    received: str = ""              # ISO time the latest return arrived
-    file: str = ""                  # its original file name (executor-supplied text)
+    received: str = ""  # ISO time the latest return arrived
+    file: str = ""  # its original file name (executor-supplied text)
     sha256: str = ""
     submission_id: int | None = None
-    returns: int = 0                # returns received for the period, superseded ones included
-    errors: int = 0                 # findings of the latest return
+    returns: int = 0  # returns received for the period, superseded ones included
+    errors: int = 0  # findings of the latest return
     warnings: int = 0
-    rejected: int = 0               # files from the executor that were not accepted (quarantine)
-    late: bool = False              # the latest return arrived after the deadline
-    template_sent: str = ""         # ISO time the template letter was last sent or prepared
-    last_reminder: str = ""         # ISO time of the last reminder letter
-    note: str = ""                  # what the clerk should know, in words
-    by_mail: str = ""               # the latest return came by mail: «адреса, лист від ДАТА» (consolidate.mailbox)
+    rejected: int = 0  # files from the executor that were not accepted (quarantine)
+    late: bool = False  # the latest return arrived after the deadline
+    template_sent: str = ""  # ISO time the template letter was last sent or prepared
+    last_reminder: str = ""  # ISO time of the last reminder letter
+    note: str = ""  # what the clerk should know, in words
+    by_mail: str = ""  # the latest return came by mail: «адреса, лист від ДАТА» (consolidate.mailbox)
 
     @property
     def state_key(self) -> str:
@@ -82,12 +87,29 @@ class ExecutorStatus:
         return self.errors + self.warnings
 
     def as_dict(self) -> dict:
-        return {"executor": self.executor, "name": self.name, "kind": self.kind, "state": self.state.value,
-                "state_label": self.state.label, "state_key": self.state_key, "outstanding": self.outstanding, "contact": self.contact,
-                "emails": list(self.emails), "received": self.received, "file": self.file, "sha256": self.sha256,
-                "returns": self.returns, "errors": self.errors, "warnings": self.warnings,
-                "rejected": self.rejected, "late": self.late, "template_sent": self.template_sent,
-                "last_reminder": self.last_reminder, "note": self.note, "by_mail": self.by_mail}
+        return {
+            "executor": self.executor,
+            "name": self.name,
+            "kind": self.kind,
+            "state": self.state.value,
+            "state_label": self.state.label,
+            "state_key": self.state_key,
+            "outstanding": self.outstanding,
+            "contact": self.contact,
+            "emails": list(self.emails),
+            "received": self.received,
+            "file": self.file,
+            "sha256": self.sha256,
+            "returns": self.returns,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "rejected": self.rejected,
+            "late": self.late,
+            "template_sent": self.template_sent,
+            "last_reminder": self.last_reminder,
+            "note": self.note,
+            "by_mail": self.by_mail,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,9 +118,9 @@ class Summary:
     deadline: dt.date
     as_of: dt.date | None
     expected: int
-    counts: dict[str, int] = field(default_factory=dict)   # executors per state
-    late: int = 0                                           # returns that arrived after the deadline
-    rejected: int = 0                                       # outstanding executors with rejected files
+    counts: dict[str, int] = field(default_factory=dict)  # executors per state
+    late: int = 0  # returns that arrived after the deadline
+    rejected: int = 0  # outstanding executors with rejected files
 
     @property
     def accepted(self) -> int:
@@ -115,8 +137,11 @@ class Summary:
         if self.counts.get(WITH_WARNINGS):
             head += f" (з них з попередженнями {self.counts[WITH_WARNINGS]})"
         parts = [head]
-        for state, label in ((NOT_SUBMITTED, NOT_SUBMITTED.label), (OVERDUE, OVERDUE.label),
-                             (WITH_ERRORS, FileStatus.ERRORS.label)):
+        for state, label in (
+            (NOT_SUBMITTED, NOT_SUBMITTED.label),
+            (OVERDUE, OVERDUE.label),
+            (WITH_ERRORS, FileStatus.ERRORS.label),
+        ):
             if self.counts.get(state):
                 parts.append(f"{label} {self.counts[state]}")
         if self.late:
@@ -126,12 +151,19 @@ class Summary:
         return ", ".join(parts)
 
     def as_dict(self) -> dict:
-        return {"period": self.period, "deadline": self.deadline.isoformat(),
-                "as_of": self.as_of.isoformat() if self.as_of else None, "expected": self.expected,
-                "accepted": self.accepted, "outstanding": self.outstanding,
-                "states": {s.value: self.counts.get(s, 0) for s in STATES},
-                "state_labels": {s.value: s.label for s in STATES}, "late": self.late, "rejected": self.rejected,
-                "text": self.text()}
+        return {
+            "period": self.period,
+            "deadline": self.deadline.isoformat(),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "expected": self.expected,
+            "accepted": self.accepted,
+            "outstanding": self.outstanding,
+            "states": {s.value: self.counts.get(s, 0) for s in STATES},
+            "state_labels": {s.value: s.label for s in STATES},
+            "late": self.late,
+            "rejected": self.rejected,
+            "text": self.text(),
+        }
 
 
 def day_of(iso: str) -> dt.date | None:
@@ -164,10 +196,16 @@ def _contact(person: str, emails: Sequence[str]) -> str:
     return "; ".join(p for p in (person, ", ".join(emails)) if p)
 
 
-def compute_status(catalogue: Catalogue, period: str, submissions: Sequence[Submission],
-                   findings: Mapping[int, Sequence[Finding]], rejected_files: Sequence = (), mails: Sequence = (),
-                   as_of: dt.date | None = None, expected: Sequence[str] | None = None
-                   ) -> tuple[list[ExecutorStatus], Summary]:
+def compute_status(
+    catalogue: Catalogue,
+    period: str,
+    submissions: Sequence[Submission],
+    findings: Mapping[int, Sequence[Finding]],
+    rejected_files: Sequence = (),
+    mails: Sequence = (),
+    as_of: dt.date | None = None,
+    expected: Sequence[str] | None = None,
+) -> tuple[list[ExecutorStatus], Summary]:
     """The reporting state of every expected executor.
 
     ``submissions``: the period's returns (history, superseded ones included);
@@ -228,39 +266,61 @@ def compute_status(catalogue: Catalogue, period: str, submissions: Sequence[Subm
             if state == WITH_ERRORS:
                 notes.append(f"помилок: {errors} — потрібно виправити і надіслати повторно")
             if late:
-                notes.append("подано"
-                             + f" із запізненням ({received_day:%d.%m.%Y}, строк {deadline:%d.%m.%Y})")
+                notes.append("подано" + f" із запізненням ({received_day:%d.%m.%Y}, строк {deadline:%d.%m.%Y})")
         if n_rejected:
             if latest is None:
                 notes.append(f"надійшли файли, які відхилено: {n_rejected} — зв’яжіться з виконавцем")
             else:
                 notes.append(f"відхилено файлів: {n_rejected}")
-        rows.append(ExecutorStatus(
-            executor=code, name=e.short_name, kind=KIND_LABELS.get(e.kind, e.kind), state=state,
-            contact=_contact(e.contact_person, e.emails), emails=tuple(e.emails),
-            received=latest.received_at if latest else "", file=latest.original_name if latest else "",
-            sha256=latest.sha256 if latest else "", submission_id=latest.id if latest else None,
-            returns=len(history), errors=errors, warnings=warnings, rejected=n_rejected, late=late,
-            template_sent=last_mail.get((code, TEMPLATE), ""), last_reminder=last_mail.get((code, REMINDER), ""),
-            note="; ".join(notes)))
+        rows.append(
+            ExecutorStatus(
+                executor=code,
+                name=e.short_name,
+                kind=KIND_LABELS.get(e.kind, e.kind),
+                state=state,
+                contact=_contact(e.contact_person, e.emails),
+                emails=tuple(e.emails),
+                received=latest.received_at if latest else "",
+                file=latest.original_name if latest else "",
+                sha256=latest.sha256 if latest else "",
+                submission_id=latest.id if latest else None,
+                returns=len(history),
+                errors=errors,
+                warnings=warnings,
+                rejected=n_rejected,
+                late=late,
+                template_sent=last_mail.get((code, TEMPLATE), ""),
+                last_reminder=last_mail.get((code, REMINDER), ""),
+                note="; ".join(notes),
+            )
+        )
 
     order = {code: i for i, code in enumerate(codes)}
     rows.sort(key=lambda r: (STATES.index(r.state), not (r.rejected and r.outstanding), not r.late, order[r.executor]))
     tally: dict[str, int] = {s: sum(1 for r in rows if r.state == s) for s in STATES}
-    summary = Summary(period, deadline, as_of, len(rows), tally, late=sum(1 for r in rows if r.late),
-                      rejected=sum(1 for r in rows if r.rejected and r.outstanding))
+    summary = Summary(
+        period,
+        deadline,
+        as_of,
+        len(rows),
+        tally,
+        late=sum(1 for r in rows if r.late),
+        rejected=sum(1 for r in rows if r.rejected and r.outstanding),
+    )
     return rows, summary
 
 
-def status_from_ledger(catalogue: Catalogue, ledger, period: str, as_of: dt.date | None
-                       ) -> tuple[list[ExecutorStatus], Summary]:
+def status_from_ledger(
+    catalogue: Catalogue, ledger, period: str, as_of: dt.date | None
+) -> tuple[list[ExecutorStatus], Summary]:
     """:func:`compute_status` over what a :class:`consolidate.ledger.Ledger` holds for the period."""
     period = catalogue.check_period(period)
     submissions = ledger.submissions(period=period)
     findings = ledger.findings_of(s.id for s in submissions)
     rejected = [f for f in ledger.quarantined() if f.period in (period, None)]
-    rows, summary = compute_status(catalogue, period, submissions, findings, rejected, ledger.mails(period=period),
-                                   as_of)
+    rows, summary = compute_status(
+        catalogue, period, submissions, findings, rejected, ledger.mails(period=period), as_of
+    )
     return _with_mail_origins(rows, ledger), summary
 
 
@@ -284,8 +344,20 @@ def status_from_reconciliation(catalogue: Catalogue, rec) -> list[ExecutorStatus
 # the HTML page
 # ---------------------------------------------------------------------------------
 
-HTML_COLUMNS = ("№", "Стан", "Виконавець", "Контакт", "Отримано (файл)", "Звітів", "Помилок", "Попере\u00adджень",
-                "Відхилено файлів", "Шаблон надіслано", "Останнє нагадування", "Примітка")
+HTML_COLUMNS = (
+    "№",
+    "Стан",
+    "Виконавець",
+    "Контакт",
+    "Отримано (файл)",
+    "Звітів",
+    "Помилок",
+    "Попере\u00adджень",
+    "Відхилено файлів",
+    "Шаблон надіслано",
+    "Останнє нагадування",
+    "Примітка",
+)
 
 _CSS = """
 body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; margin: 24px; color: #1b1b1b; background: #fff; }
@@ -325,8 +397,11 @@ tfoot td { font-weight: bold; background: #f3f3f3; }
 def _findings_summary(found: Sequence[Finding]) -> str:
     errors = sum(1 for f in found if f.severity == ERROR)
     warnings = len(found) - errors
-    return "Зауваження: " + ", ".join(x for x in (plural(errors, "помилка") if errors else "",
-                                                  plural(warnings, "попередження") if warnings else "") if x)
+    return "Зауваження: " + ", ".join(
+        x
+        for x in (plural(errors, "помилка") if errors else "", plural(warnings, "попередження") if warnings else "")
+        if x
+    )
 
 
 def _capital(text: str) -> str:
@@ -337,7 +412,7 @@ def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-FINDINGS_SHOWN = 200     # findings listed under one executor on the page; the rest are counted
+FINDINGS_SHOWN = 200  # findings listed under one executor on the page; the rest are counted
 
 
 def _where(f: Finding) -> str:
@@ -350,16 +425,24 @@ def findings_html(findings: Sequence[Finding], summary_text: str) -> str:
     items = []
     for f in ordered[:FINDINGS_SHOWN]:
         where = _where(f)
-        detail = "; ".join(x for x in ((f"знайдено: «{f.found}»" if f.found else ""),
-                                       (f"очікується: {f.expected}" if f.expected else "")) if x)
+        detail = "; ".join(
+            x
+            for x in (
+                (f"знайдено: «{f.found}»" if f.found else ""),
+                (f"очікується: {f.expected}" if f.expected else ""),
+            )
+            if x
+        )
         kind = "error" if f.severity == ERROR else "warning"
         place = f"{where}: " if where else ""
-        items.append(f'<li class="{kind}"><span class="sev">{_e(f.severity)}</span> {_e(place)}{_e(f.message)}'
-                     + (f' <span class="detail">({_e(detail)})</span>' if detail else "") + "</li>")
+        items.append(
+            f'<li class="{kind}"><span class="sev">{_e(f.severity)}</span> {_e(place)}{_e(f.message)}'
+            + (f' <span class="detail">({_e(detail)})</span>' if detail else "")
+            + "</li>"
+        )
     if len(ordered) > FINDINGS_SHOWN:
         items.append(f"<li>… і ще {_e(plural(len(ordered) - FINDINGS_SHOWN, 'зауваження'))}</li>")
-    return (f'<details class="findings"><summary>{_e(summary_text)}</summary><ul>' + "".join(items)
-            + "</ul></details>")
+    return f'<details class="findings"><summary>{_e(summary_text)}</summary><ul>' + "".join(items) + "</ul></details>"
 
 
 def _quarantine_html(quarantine, executor_names: Mapping[str, str]) -> list[str]:
@@ -367,22 +450,33 @@ def _quarantine_html(quarantine, executor_names: Mapping[str, str]) -> list[str]
     if not quarantine:
         out.append('<p class="meta" id="quarantine-empty">Карантин порожній.</p>')
         return out
-    out.append('<table id="quarantine"><thead><tr><th>Отримано</th><th>Файл</th><th>Виконавець</th>'
-               "<th>Причини</th></tr></thead><tbody>")
+    out.append(
+        '<table id="quarantine"><thead><tr><th>Отримано</th><th>Файл</th><th>Виконавець</th>'
+        "<th>Причини</th></tr></thead><tbody>"
+    )
     for f, found in quarantine:
         who = executor_names.get(f.executor or "", f.executor or "не визначено")
         reasons = findings_html(found, plural(len(found), "причина")) if found else ""
-        out.append(f'<tr data-sha256="{_e(f.sha256)}"><td class="time">{_e(format_time(f.received_at))}</td>'
-                   f'<td class="file">{_e(f.original_name)}<div class="code">{_e(f.sha256[:12])}</div></td>'
-                   f"<td>{_e(who)}</td><td class=\"note\">{reasons}</td></tr>")
+        out.append(
+            f'<tr data-sha256="{_e(f.sha256)}"><td class="time">{_e(format_time(f.received_at))}</td>'
+            f'<td class="file">{_e(f.original_name)}<div class="code">{_e(f.sha256[:12])}</div></td>'
+            f'<td>{_e(who)}</td><td class="note">{reasons}</td></tr>'
+        )
     out.append("</tbody></table>")
     return out
 
 
-def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: str = "",
-                generated_at: dt.datetime | None = None, findings: Mapping[str, Sequence[Finding]] | None = None,
-                decisions: Mapping[str, str] | None = None, quarantine: Sequence | None = None,
-                executor_names: Mapping[str, str] | None = None) -> str:
+def status_html(
+    rows: Sequence[ExecutorStatus],
+    summary: Summary,
+    *,
+    programme: str = "",
+    generated_at: dt.datetime | None = None,
+    findings: Mapping[str, Sequence[Finding]] | None = None,
+    decisions: Mapping[str, str] | None = None,
+    quarantine: Sequence | None = None,
+    executor_names: Mapping[str, str] | None = None,
+) -> str:
     """A self-contained page (inline CSS, no scripts, no external resources): one coloured row per executor.
 
     ``findings``: the findings of each executor's latest return, listed in a <details> under its
@@ -390,8 +484,9 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
     (FileRecord, findings) of files not accepted, a table of their own.  Every text is escaped: file
     names and other executor-supplied text are shown, never run.
     """
-    colours = "\n".join(f"tr.{STATE_KEYS[s]} td, .legend .{STATE_KEYS[s]} {{ background: {c}; }}"
-                        for s, c in STATE_COLOURS.items())
+    colours = "\n".join(
+        f"tr.{STATE_KEYS[s]} td, .legend .{STATE_KEYS[s]} {{ background: {c}; }}" for s, c in STATE_COLOURS.items()
+    )
     as_of = f"станом на {ua_date(summary.as_of)}" if summary.as_of else "за всіма отриманими звітами"
     out = [
         "<!DOCTYPE html>",
@@ -408,11 +503,17 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
     ]
     if programme:
         out.append(f'<p class="meta">{_e(programme)}</p>')
-    out.append(f'<p class="meta">Строк подання: {ua_date(summary.deadline)}; {_e(as_of)}'
-               + (f"; сформовано {ua_datetime(generated_at)}" if generated_at else "") + "</p>")
+    out.append(
+        f'<p class="meta">Строк подання: {ua_date(summary.deadline)}; {_e(as_of)}'
+        + (f"; сформовано {ua_datetime(generated_at)}" if generated_at else "")
+        + "</p>"
+    )
     out.append(f'<p class="summary" id="summary">{_e(_capital(summary.text()))}</p>')
-    out.append('<p class="legend">' + "".join(
-        f'<span class="{STATE_KEYS[s]}">{_e(s)}: {summary.counts.get(s, 0)}</span>' for s in STATES) + "</p>")
+    out.append(
+        '<p class="legend">'
+        + "".join(f'<span class="{STATE_KEYS[s]}">{_e(s)}: {summary.counts.get(s, 0)}</span>' for s in STATES)
+        + "</p>"
+    )
     columns = HTML_COLUMNS if decisions is None else HTML_COLUMNS[:-1] + ("Рішення",) + HTML_COLUMNS[-1:]
     out.append('<table id="status">')
     out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in columns) + "</tr></thead>")
@@ -435,15 +536,21 @@ def status_html(rows: Sequence[ExecutorStatus], summary: Summary, *, programme: 
             f'<td class="sent">{_e(format_time(r.template_sent))}</td>',
             f'<td class="sent">{_e(format_time(r.last_reminder))}</td>',
             f'<td class="note">{_e(r.note)}'
-            + (findings_html(findings[r.executor], _findings_summary(findings[r.executor]))
-               if findings and findings.get(r.executor) else "") + "</td>",
+            + (
+                findings_html(findings[r.executor], _findings_summary(findings[r.executor]))
+                if findings and findings.get(r.executor)
+                else ""
+            )
+            + "</td>",
         ]
         if decisions is not None:
             cells.insert(len(cells) - 1, f'<td class="decision">{_e(decisions.get(r.executor, ""))}</td>')
         out.append(f'<tr class="{r.state_key}" data-executor="{_e(r.executor)}">' + "".join(cells) + "</tr>")
     out.append("</tbody>")
-    out.append(f'<tfoot><tr><td colspan="{len(columns)}">Усього виконавців: {summary.expected}; '
-               f"потребують уваги: {summary.outstanding}</td></tr></tfoot>")
+    out.append(
+        f'<tfoot><tr><td colspan="{len(columns)}">Усього виконавців: {summary.expected}; '
+        f"потребують уваги: {summary.outstanding}</td></tr></tfoot>"
+    )
     out.append("</table>")
     if quarantine is not None:
         out += _quarantine_html(quarantine, executor_names or {})

@@ -28,14 +28,26 @@ CSV_BOM = "\ufeff"
 CSV_DELIMITER = ";"
 # (field of ExecutorStatus.as_dict, Ukrainian header); the state code stays in a column of its own.
 CSV_COLUMNS = (
-    ("executor", "Код виконавця"), ("name", "Виконавець"), ("kind", "Тип"), ("state", "Стан"),
-    ("decision", "Рішення"), ("contact", "Контакт"), ("received", "Отримано"), ("file", "Файл"),
-    ("returns", "Звітів"), ("errors", "Помилок"), ("warnings", "Попереджень"), ("rejected", "Відхилено файлів"),
-    ("late", "Із запізненням"), ("template_sent", "Шаблон надіслано"), ("last_reminder", "Останнє нагадування"),
-    ("note", "Примітка"), ("state_key", "Код стану"),
+    ("executor", "Код виконавця"),
+    ("name", "Виконавець"),
+    ("kind", "Тип"),
+    ("state", "Стан"),
+    ("decision", "Рішення"),
+    ("contact", "Контакт"),
+    ("received", "Отримано"),
+    ("file", "Файл"),
+    ("returns", "Звітів"),
+    ("errors", "Помилок"),
+    ("warnings", "Попереджень"),
+    ("rejected", "Відхилено файлів"),
+    ("late", "Із запізненням"),
+    ("template_sent", "Шаблон надіслано"),
+    ("last_reminder", "Останнє нагадування"),
+    ("note", "Примітка"),
+    ("state_key", "Код стану"),
 )
 TIME_FIELDS = ("received", "template_sent", "last_reminder")
-_WRITING = threading.RLock()   # atomic_write's temporary name is per process: one writer thread at a time
+_WRITING = threading.RLock()  # atomic_write's temporary name is per process: one writer thread at a time
 
 
 @dataclass(frozen=True)
@@ -68,12 +80,13 @@ def status_csv(rows: Sequence[ExecutorStatus], decisions: dict[str, str] | None 
     out = io.StringIO()
     w = csv.writer(out, delimiter=CSV_DELIMITER, lineterminator="\r\n")
     for row in status_table(rows, decisions):
-        w.writerow([csv_cell(v) for v in row])      # executor-supplied text (file names) stays inert
+        w.writerow([csv_cell(v) for v in row])  # executor-supplied text (file names) stays inert
     return CSV_BOM + out.getvalue()
 
 
-def status_xlsx(rows: Sequence[ExecutorStatus], summary: Summary, decisions: dict[str, str] | None = None,
-                title: str = "") -> bytes:
+def status_xlsx(
+    rows: Sequence[ExecutorStatus], summary: Summary, decisions: dict[str, str] | None = None, title: str = ""
+) -> bytes:
     """The same table as a workbook: a title, the summary, a header with a filter, frozen panes."""
     import xlsxwriter
 
@@ -95,9 +108,19 @@ def status_xlsx(rows: Sequence[ExecutorStatus], summary: Summary, decisions: dic
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 ws.write_number(r, c, value, text)
             else:
-                ws.write_string(r, c, str(value), text)      # text stays text: never a formula
-    widths = {"Код виконавця": 13, "Виконавець": 30, "Тип": 14, "Стан": 22, "Рішення": 26, "Контакт": 30,
-              "Отримано": 16, "Файл": 30, "Примітка": 50, "Код стану": 12}
+                ws.write_string(r, c, str(value), text)  # text stays text: never a formula
+    widths = {
+        "Код виконавця": 13,
+        "Виконавець": 30,
+        "Тип": 14,
+        "Стан": 22,
+        "Рішення": 26,
+        "Контакт": 30,
+        "Отримано": 16,
+        "Файл": 30,
+        "Примітка": 50,
+        "Код стану": 12,
+    }
     for c, header in enumerate(table[0]):
         ws.set_column(c, c, widths.get(header, 11))
     ws.autofilter(3, 0, 3 + len(rows), len(table[0]) - 1)
@@ -127,7 +150,7 @@ def refresh_status(ws, ledger=None, period: str | None = None, *, now: dt.dateti
     from .ledger import Ledger
 
     if ledger is None:
-        with _WRITING, Ledger(ws.ledger_path) as own:   # threads of one process (the web console) take turns
+        with _WRITING, Ledger(ws.ledger_path) as own:  # threads of one process (the web console) take turns
             return refresh_status(ws, own, period, now=now)
     cat = ws.catalogue
     period = cat.check_period(period or cat.default_period())
@@ -137,8 +160,16 @@ def refresh_status(ws, ledger=None, period: str | None = None, *, now: dt.dateti
     findings = {r.executor: ledger.findings(r.submission_id) for r in rows if r.submission_id}
     quarantine = [(f, ledger.file_findings(f.id)) for f in ledger.quarantined() if f.period in (period, None)]
     names = {f.executor: cat.executor_label(f.executor) for f, _ in quarantine if f.executor in cat.registry}
-    page = status_html(rows, summary, programme=cat.programme.title, generated_at=now, findings=findings,
-                       decisions=decisions, quarantine=quarantine, executor_names=names or None)
+    page = status_html(
+        rows,
+        summary,
+        programme=cat.programme.title,
+        generated_at=now,
+        findings=findings,
+        decisions=decisions,
+        quarantine=quarantine,
+        executor_names=names or None,
+    )
     files = StatusFiles(ws.out / "status.html", ws.out / "status.xlsx", ws.out / "status.csv")
     atomic_write(files.html, page.encode("utf-8"))
     atomic_write(files.xlsx, status_xlsx(rows, summary, decisions, f"Стан звітування: {cat.programme.title}"))
@@ -173,4 +204,5 @@ def refreshes_status(fn):
             return fn(ws, *args, **kwargs)
         finally:
             after_change(ws)
+
     return wrapper

@@ -32,8 +32,7 @@ from .numbers import format_value
 from .xlsx_fast import template_workbook
 
 DEFAULT_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
-WB_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-              "strings_to_numbers": False}
+WB_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 MANIFEST = "manifest.csv"
 MANIFEST_FIELDS = ("file", "executor", "executor_name", "period", "template_id", "template_version", "sha256")
 
@@ -60,6 +59,7 @@ class TemplateFile:
 @dataclass(frozen=True)
 class Identity:
     """The catalogue's content hash and template version (computing them hashes the whole catalogue)."""
+
     digest: str
     version: str
 
@@ -90,8 +90,9 @@ def parse_timestamp(text: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ConsolidateError(f"Неправильна позначка часу «{text}»: очікується ISO: РРРР-ММ-ДД або "
-                               f"РРРР-ММ-ДДТГГ:ХХ:СС") from exc
+        raise ConsolidateError(
+            f"Неправильна позначка часу «{text}»: очікується ISO: РРРР-ММ-ДД або РРРР-ММ-ДДТГГ:ХХ:СС"
+        ) from exc
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value.replace(microsecond=0)
@@ -116,7 +117,7 @@ def unit_label(unit: str) -> str:
 # LibreOffice does not re-fit them on load)
 # ---------------------------------------------------------------------------------
 
-LINE_PT = 13.5      # one line of 11 pt Times New Roman
+LINE_PT = 13.5  # one line of 11 pt Times New Roman
 CHARS_PER_WIDTH = 1.0  # characters of 11 pt Times per unit of column width, with room for word wrap
 
 
@@ -129,8 +130,9 @@ def _lines(text: str, width: float, font_size: float = 11, bold: bool = False) -
     return total
 
 
-def _height(cells: Iterable[tuple[str, float]], minimum: float = 15, font_size: float = 11,
-            bold: bool = False) -> float:
+def _height(
+    cells: Iterable[tuple[str, float]], minimum: float = 15, font_size: float = 11, bold: bool = False
+) -> float:
     lines = 1
     for text, width in cells:
         if text:
@@ -174,12 +176,14 @@ def plan_for(catalogue: Catalogue, ind, executor: str) -> tuple[float | None, fl
 class _Formats:
     def __init__(self, wb):
         base = {"font_name": FONT, "font_size": 11, "valign": "top", "text_wrap": True, "border": 1}
-        self.title = wb.add_format({"font_name": FONT, "bold": True, "font_size": 14, "text_wrap": True,
-                                    "valign": "top"})
+        self.title = wb.add_format(
+            {"font_name": FONT, "bold": True, "font_size": 14, "text_wrap": True, "valign": "top"}
+        )
         self.label = wb.add_format({"font_name": FONT, "bold": True, "valign": "top", "text_wrap": True})
         self.plain = wb.add_format({"font_name": FONT, "valign": "top", "text_wrap": True})
-        self.hint = wb.add_format({"font_name": FONT, "italic": True, "font_color": "#555555",
-                                   "valign": "top", "text_wrap": True})
+        self.hint = wb.add_format(
+            {"font_name": FONT, "italic": True, "font_color": "#555555", "valign": "top", "text_wrap": True}
+        )
         self.header = wb.add_format({**base, "bold": True, "align": "center", "bg_color": "#D9E1F2"})
         self.code = wb.add_format({"font_size": 8, "font_color": "#888888"})
         self.locked = wb.add_format({**base, "bg_color": "#F2F2F2"})
@@ -191,11 +195,13 @@ class _Formats:
         self.input_big = wb.add_format({**base, "locked": False, "bg_color": "#FFFFFF", "font_size": 10})
         self.missing = wb.add_format({"bg_color": "#FFF2CC"})
         self.violation = wb.add_format({"bg_color": "#F8CBAD", "font_color": "#9C0006"})
-        self.check = wb.add_format({"font_name": FONT, "bold": True, "border": 1, "num_format": "0",
-                                    "align": "center", "valign": "top"})
+        self.check = wb.add_format(
+            {"font_name": FONT, "bold": True, "border": 1, "num_format": "0", "align": "center", "valign": "top"}
+        )
         self.check_label = wb.add_format({"font_name": FONT, "valign": "top", "text_wrap": True, "border": 1})
-        self.check_total_label = wb.add_format({"font_name": FONT, "bold": True, "valign": "top", "text_wrap": True,
-                                                "border": 1})
+        self.check_total_label = wb.add_format(
+            {"font_name": FONT, "bold": True, "valign": "top", "text_wrap": True, "border": 1}
+        )
         self.check_good = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
         # Values of indicators: "General" is the default number format, so these are the same styles
         # (xlsxwriter would otherwise recompute a duplicate's style key at every cell).
@@ -254,53 +260,92 @@ def _self_checks() -> list[SelfCheck]:
             "Незаповнені суми фінансування (профінансовано, касові видатки)",
             f'=COUNTIFS({f("required")},1,{f("financed")},"",{f("nil")},"<>{nil}")'
             f'+COUNTIFS({f("required")},1,{f("cash")},"",{f("nil")},"<>{nil}")',
-            lambda fr, er: sum(_blank(r.get(c)) for r in fr if _req(r, 1) and not_nil(r) for c in ("financed", "cash"))),
+            lambda fr, er: sum(_blank(r.get(c)) for r in fr if _req(r, 1) and not_nil(r) for c in ("financed", "cash")),
+        ),
         SelfCheck(
-            "cash_over_financed", "Касові видатки більші за профінансовані суми",
-            f'=SUMPRODUCT(ISNUMBER({f("cash")})*ISNUMBER({f("financed")})*({f("cash")}>{f("financed")}))',
-            lambda fr, er: sum(1 for r in fr if _num(r.get("cash")) and _num(r.get("financed"))
-                               and r["cash"] > r["financed"])),
+            "cash_over_financed",
+            "Касові видатки більші за профінансовані суми",
+            f"=SUMPRODUCT(ISNUMBER({f('cash')})*ISNUMBER({f('financed')})*({f('cash')}>{f('financed')}))",
+            lambda fr, er: sum(
+                1 for r in fr if _num(r.get("cash")) and _num(r.get("financed")) and r["cash"] > r["financed"]
+            ),
+        ),
         SelfCheck(
-            "negative", "Від’ємні числа (суми, фактичні значення, чисельники, знаменники)",
-            "=" + "+".join(f'COUNTIF({rng},"<0")' for rng in (f("financed"), f("cash"), e("actual"),
-                                                              e("numerator"), e("denominator"))),
-            lambda fr, er: sum(1 for rows, codes in ((fr, ("financed", "cash")),
-                                                      (er, ("actual", "numerator", "denominator")))
-                               for r in rows for c in codes if _num(r.get(c)) and r[c] < 0)),
+            "negative",
+            "Від’ємні числа (суми, фактичні значення, чисельники, знаменники)",
+            "="
+            + "+".join(
+                f'COUNTIF({rng},"<0")'
+                for rng in (f("financed"), f("cash"), e("actual"), e("numerator"), e("denominator"))
+            ),
+            lambda fr, er: sum(
+                1
+                for rows, codes in ((fr, ("financed", "cash")), (er, ("actual", "numerator", "denominator")))
+                for r in rows
+                for c in codes
+                if _num(r.get(c)) and r[c] < 0
+            ),
+        ),
         SelfCheck(
-            "not_a_number", "Текст замість числа в числових клітинках",
+            "not_a_number",
+            "Текст замість числа в числових клітинках",
             f'=SUMPRODUCT(({f("required")}=1)*({f("financed")}<>"")*NOT(ISNUMBER({f("financed")})))'
             f'+SUMPRODUCT(({f("required")}=1)*({f("cash")}<>"")*NOT(ISNUMBER({f("cash")})))'
             f'+SUMPRODUCT(({e("required")}=1)*({e("unit")}<>"{txt}")*({e("actual")}<>"")*NOT(ISNUMBER({e("actual")})))'
             f'+SUMPRODUCT(({e("required")}=1)*({e("numerator")}<>"")*NOT(ISNUMBER({e("numerator")})))'
             f'+SUMPRODUCT(({e("required")}=1)*({e("denominator")}<>"")*NOT(ISNUMBER({e("denominator")})))',
-            lambda fr, er: (sum(1 for r in fr if _req(r, 1) for c in ("financed", "cash")
-                                if not _blank(r.get(c)) and not _num(r.get(c)))
-                            + sum(1 for r in er if _req(r, 1) for c in ("actual", "numerator", "denominator")
-                                  if not (c == "actual" and r.get("unit") == txt)
-                                  and not _blank(r.get(c)) and not _num(r.get(c))))),
+            lambda fr, er: (
+                sum(
+                    1
+                    for r in fr
+                    if _req(r, 1)
+                    for c in ("financed", "cash")
+                    if not _blank(r.get(c)) and not _num(r.get(c))
+                )
+                + sum(
+                    1
+                    for r in er
+                    if _req(r, 1)
+                    for c in ("actual", "numerator", "denominator")
+                    if not (c == "actual" and r.get("unit") == txt) and not _blank(r.get(c)) and not _num(r.get(c))
+                )
+            ),
+        ),
         SelfCheck(
-            "actual_missing", "Показники без фактичного значення",
+            "actual_missing",
+            "Показники без фактичного значення",
             f'=COUNTIFS({e("required")},1,{e("actual")},"")',
-            lambda fr, er: sum(1 for r in er if _req(r, 1) and _blank(r.get("actual")))),
+            lambda fr, er: sum(1 for r in er if _req(r, 1) and _blank(r.get("actual"))),
+        ),
         SelfCheck(
-            "status_missing", "Заходи без стану виконання",
+            "status_missing",
+            "Заходи без стану виконання",
             f'=COUNTIFS({e("required")},2,{e("status")},"")',
-            lambda fr, er: sum(1 for r in er if _req(r, 2) and _blank(r.get("status")))),
+            lambda fr, er: sum(1 for r in er if _req(r, 2) and _blank(r.get("status"))),
+        ),
         SelfCheck(
-            "narrative_missing", "Заходи без тексту про виконання",
+            "narrative_missing",
+            "Заходи без тексту про виконання",
             f'=COUNTIFS({e("required")},2,{e("narrative")},"")',
-            lambda fr, er: sum(1 for r in er if _req(r, 2) and _blank(r.get("narrative")))),
+            lambda fr, er: sum(1 for r in er if _req(r, 2) and _blank(r.get("narrative"))),
+        ),
         SelfCheck(
-            "percent_over_100", "Відсотки понад 100",
+            "percent_over_100",
+            "Відсотки понад 100",
             f'=COUNTIFS({e("unit")},"{pct}",{e("actual")},">100")',
-            lambda fr, er: sum(1 for r in er if r.get("unit") == pct and _num(r.get("actual")) and r["actual"] > 100)),
+            lambda fr, er: sum(1 for r in er if r.get("unit") == pct and _num(r.get("actual")) and r["actual"] > 100),
+        ),
         SelfCheck(
-            "numerator_over_denominator", "Чисельник більший за знаменник",
-            f'=SUMPRODUCT(ISNUMBER({e("numerator")})*ISNUMBER({e("denominator")})'
-            f'*({e("numerator")}>{e("denominator")}))',
-            lambda fr, er: sum(1 for r in er if _num(r.get("numerator")) and _num(r.get("denominator"))
-                               and r["numerator"] > r["denominator"])),
+            "numerator_over_denominator",
+            "Чисельник більший за знаменник",
+            f"=SUMPRODUCT(ISNUMBER({e('numerator')})*ISNUMBER({e('denominator')})"
+            f"*({e('numerator')}>{e('denominator')}))",
+            lambda fr, er: sum(
+                1
+                for r in er
+                if _num(r.get("numerator")) and _num(r.get("denominator")) and r["numerator"] > r["denominator"]
+            ),
+        ),
     ]
 
 
@@ -323,6 +368,7 @@ def self_check_counts(funding_rows: Sequence[Row], execution_rows: Sequence[Row]
 # sheets
 # ---------------------------------------------------------------------------------
 
+
 def _page_setup(ws, fit_height: int = 0):
     ws.set_landscape()
     ws.set_paper(9)  # A4
@@ -344,44 +390,88 @@ def _sheet_setup(ws, columns, widths, title, hint, fmts, password):
     if req is not None:
         ws.set_column(req, req, 4, None, {"hidden": True})
     last_visible = len(columns) - 1 - (1 if req is not None else 0)
-    visible_width = sum(widths.get(c, 14) for c in codes[1:last_visible + 1])
+    visible_width = sum(widths.get(c, 14) for c in codes[1 : last_visible + 1])
     ws.merge_range(1, 1, 1, last_visible, title, fmts.title)
     ws.merge_range(2, 1, 2, last_visible, hint, fmts.hint)
     ws.set_row(1, 24)
     ws.set_row(2, _height([(hint, visible_width)], minimum=18))
-    ws.set_row(3, _height([(label, widths.get(code, 14)) for code, label in columns[1:last_visible + 1]],
-                          minimum=30, bold=True))
+    ws.set_row(
+        3,
+        _height(
+            [(label, widths.get(code, 14)) for code, label in columns[1 : last_visible + 1]], minimum=30, bold=True
+        ),
+    )
     ws.freeze_panes(L.FIRST_DATA_ROW - 1, 2)
     _page_setup(ws)
     ws.repeat_rows(3, 3)
-    ws.protect(password, {"format_columns": True, "format_rows": True, "select_locked_cells": True,
-                          "select_unlocked_cells": True, "autofilter": False})
+    ws.protect(
+        password,
+        {
+            "format_columns": True,
+            "format_rows": True,
+            "select_locked_cells": True,
+            "select_unlocked_cells": True,
+            "autofilter": False,
+        },
+    )
 
 
 def _validation_msgs(title, message, error):
-    return {"input_title": title[:32], "input_message": message[:255], "error_title": "Неприпустиме значення"[:32],
-            "error_message": error[:255], "error_type": "stop"}
+    return {
+        "input_title": title[:32],
+        "input_message": message[:255],
+        "error_title": "Неприпустиме значення"[:32],
+        "error_message": error[:255],
+        "error_type": "stop",
+    }
 
 
 def _number_validation(kind: str):
     if kind == "percent":
-        return {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100,
-                **_validation_msgs("Відсоток", "Введіть відсоток від 0 до 100 (без знака %).",
-                                   "Відсоток має бути числом від 0 до 100.")}
+        return {
+            "validate": "decimal",
+            "criteria": "between",
+            "minimum": 0,
+            "maximum": 100,
+            **_validation_msgs(
+                "Відсоток", "Введіть відсоток від 0 до 100 (без знака %).", "Відсоток має бути числом від 0 до 100."
+            ),
+        }
     if kind == "count":
-        return {"validate": "integer", "criteria": ">=", "value": 0,
-                **_validation_msgs("Кількість", "Введіть ціле число ≥ 0.", "Кількість має бути цілим числом, не меншим за 0.")}
+        return {
+            "validate": "integer",
+            "criteria": ">=",
+            "value": 0,
+            **_validation_msgs(
+                "Кількість", "Введіть ціле число ≥ 0.", "Кількість має бути цілим числом, не меншим за 0."
+            ),
+        }
     if kind == "amount":
-        return {"validate": "decimal", "criteria": ">=", "value": 0,
-                **_validation_msgs("Сума, тис. грн", "Сума в тисячах гривень, один знак після коми, ≥ 0.",
-                                   "Сума має бути числом, не меншим за 0 (тис. грн).")}
-    return {"validate": "decimal", "criteria": ">=", "value": 0,
-            **_validation_msgs("Число", "Введіть число ≥ 0.", "Значення має бути числом, не меншим за 0.")}
+        return {
+            "validate": "decimal",
+            "criteria": ">=",
+            "value": 0,
+            **_validation_msgs(
+                "Сума, тис. грн",
+                "Сума в тисячах гривень, один знак після коми, ≥ 0.",
+                "Сума має бути числом, не меншим за 0 (тис. грн).",
+            ),
+        }
+    return {
+        "validate": "decimal",
+        "criteria": ">=",
+        "value": 0,
+        **_validation_msgs("Число", "Введіть число ≥ 0.", "Значення має бути числом, не меншим за 0."),
+    }
 
 
 def _text_validation(title: str, message: str, limit: int):
-    return {"validate": "length", "criteria": "<=", "value": limit,
-            **_validation_msgs(title, message, f"Текст задовгий (понад {limit:,} знаків).".replace(",", " "))}
+    return {
+        "validate": "length",
+        "criteria": "<=",
+        "value": limit,
+        **_validation_msgs(title, message, f"Текст задовгий (понад {limit:,} знаків).".replace(",", " ")),
+    }
 
 
 def _column_runs(cells: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -421,13 +511,27 @@ def _format_columns(ws, first: int, last: int, cols: Iterable[int], criteria: Ca
     start = 0
     for i in range(1, len(cols) + 1):
         if i == len(cols) or cols[i] != cols[i - 1] + 1:
-            ws.conditional_format(first, cols[start], last, cols[i - 1], {
-                "type": "formula", "criteria": criteria(xl_col_to_name(cols[start])), "format": fmt})
+            ws.conditional_format(
+                first,
+                cols[start],
+                last,
+                cols[i - 1],
+                {"type": "formula", "criteria": criteria(xl_col_to_name(cols[start])), "format": fmt},
+            )
             start = i
 
 
-def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, password: str, contact: str,
-                 summary: str, initial: dict[str, int]):
+def _write_title(
+    wb,
+    fmts,
+    catalogue: Catalogue,
+    executor: str,
+    period: str,
+    password: str,
+    contact: str,
+    summary: str,
+    initial: dict[str, int],
+):
     ws = wb.add_worksheet(L.SHEET_TITLE)
     ex = catalogue.registry[executor]
     prog = catalogue.programme
@@ -476,8 +580,13 @@ def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, pas
         ws.set_row(r, _height([(line, widths[1])]))
     r += 2
     _text(ws, r, 0, "Самоперевірка перед надсиланням", fmts.label)
-    _text(ws, r, 1, "Кількість незаповнених обов’язкових клітинок і порушень правил (оновлюється під час "
-                    "заповнення)", fmts.hint)
+    _text(
+        ws,
+        r,
+        1,
+        "Кількість незаповнених обов’язкових клітинок і порушень правил (оновлюється під час заповнення)",
+        fmts.hint,
+    )
     first_check = r + 1
     for check in SELF_CHECKS:
         r += 1
@@ -489,13 +598,28 @@ def _write_title(wb, fmts, catalogue: Catalogue, executor: str, period: str, pas
     r += 1
     col = xl_col_to_name(TITLE_CHECK_VALUE_COL)
     _text(ws, r, 1, "Усього зауважень (має бути 0)", fmts.check_total_label)
-    ws.write_formula(r, TITLE_CHECK_VALUE_COL, f"=SUM({col}{first_check + 1}:{col}{last_check + 1})", fmts.check,
-                     initial[CHECK_TOTAL])
+    ws.write_formula(
+        r,
+        TITLE_CHECK_VALUE_COL,
+        f"=SUM({col}{first_check + 1}:{col}{last_check + 1})",
+        fmts.check,
+        initial[CHECK_TOTAL],
+    )
     _text(ws, r, TITLE_CHECK_CODE_COL, CHECK_TOTAL)
-    ws.conditional_format(first_check, TITLE_CHECK_VALUE_COL, r, TITLE_CHECK_VALUE_COL,
-                          {"type": "cell", "criteria": ">", "value": 0, "format": fmts.check_bad})
-    ws.conditional_format(first_check, TITLE_CHECK_VALUE_COL, r, TITLE_CHECK_VALUE_COL,
-                          {"type": "cell", "criteria": "==", "value": 0, "format": fmts.check_good})
+    ws.conditional_format(
+        first_check,
+        TITLE_CHECK_VALUE_COL,
+        r,
+        TITLE_CHECK_VALUE_COL,
+        {"type": "cell", "criteria": ">", "value": 0, "format": fmts.check_bad},
+    )
+    ws.conditional_format(
+        first_check,
+        TITLE_CHECK_VALUE_COL,
+        r,
+        TITLE_CHECK_VALUE_COL,
+        {"type": "cell", "criteria": "==", "value": 0, "format": fmts.check_good},
+    )
     _page_setup(ws, fit_height=1)
     ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
     return ws
@@ -505,12 +629,29 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str,
     ws = wb.add_worksheet(L.SHEET_FUNDING)
     cols = L.FUNDING_COLUMNS
     ci = {c: i for i, (c, _) in enumerate(cols)}
-    widths = {"task": 24, "measure": 42, "source": 16, "programme_amount": 12, "planned": 12, "financed": 13,
-              "cash": 13, "budget_code": 28, "nil": 14, "comment": 26}
-    _sheet_setup(ws, cols, widths, "I. Фінансування завдань та заходів програми (тис. грн)",
-                 "Заповніть білі клітинки: фактично профінансовано і касові видатки за звітний період (тис. грн, "
-                 "один знак після коми), код і назву бюджетної програми. Касові видатки не можуть перевищувати "
-                 "профінансовані суми. Якщо фінансування не здійснювалось — оберіть «так».", fmts, password)
+    widths = {
+        "task": 24,
+        "measure": 42,
+        "source": 16,
+        "programme_amount": 12,
+        "planned": 12,
+        "financed": 13,
+        "cash": 13,
+        "budget_code": 28,
+        "nil": 14,
+        "comment": 26,
+    }
+    _sheet_setup(
+        ws,
+        cols,
+        widths,
+        "I. Фінансування завдань та заходів програми (тис. грн)",
+        "Заповніть білі клітинки: фактично профінансовано і касові видатки за звітний період (тис. грн, "
+        "один знак після коми), код і назву бюджетної програми. Касові видатки не можуть перевищувати "
+        "профінансовані суми. Якщо фінансування не здійснювалось — оберіть «так».",
+        fmts,
+        password,
+    )
     lines = catalogue.funding_for(executor)
     first = L.FIRST_DATA_ROW - 1
     row = first
@@ -535,50 +676,120 @@ def _write_funding(wb, fmts, catalogue: Catalogue, executor: str, password: str,
         ws.write_blank(row, ci["nil"], None, fmts.input_text)
         ws.write_blank(row, ci["comment"], None, fmts.input_text)
         ws.write_number(row, ci["required"], 1)
-        ws.set_row(row, _height([(task_text, widths["task"]), (measure_text, widths["measure"]),
-                                 (source, widths["source"]), (f.budget_code, widths["budget_code"])], minimum=45))
+        ws.set_row(
+            row,
+            _height(
+                [
+                    (task_text, widths["task"]),
+                    (measure_text, widths["measure"]),
+                    (source, widths["source"]),
+                    (f.budget_code, widths["budget_code"]),
+                ],
+                minimum=45,
+            ),
+        )
         keys.append((f.id, "funding", "funding"))
         row += 1
     last = row - 1
     if lines:
-        _validate_cells(ws, [(r, ci[code]) for code in ("financed", "cash") for r in range(first, last + 1)],
-                        _number_validation("amount"))
-        ws.data_validation(first, ci["nil"], last, ci["nil"], {
-            "validate": "list", "source": [L.NIL_FUNDING],
-            **_validation_msgs("Без фінансування", "Оберіть «так», якщо у звітному періоді фінансування не здійснювалось.",
-                               "Оберіть значення зі списку або залиште порожнім.")})
-        ws.data_validation(first, ci["budget_code"], last, ci["budget_code"], _text_validation(
-            "Код програми", "КПКВК і назва бюджетної програми, за якою здійснювалось фінансування.", 1000))
-        ws.data_validation(first, ci["comment"], last, ci["comment"], _text_validation(
-            "Примітка", "Пояснення до рядка (за потреби): причини відхилень, джерела, уточнення.", 2000))
+        _validate_cells(
+            ws,
+            [(r, ci[code]) for code in ("financed", "cash") for r in range(first, last + 1)],
+            _number_validation("amount"),
+        )
+        ws.data_validation(
+            first,
+            ci["nil"],
+            last,
+            ci["nil"],
+            {
+                "validate": "list",
+                "source": [L.NIL_FUNDING],
+                **_validation_msgs(
+                    "Без фінансування",
+                    "Оберіть «так», якщо у звітному періоді фінансування не здійснювалось.",
+                    "Оберіть значення зі списку або залиште порожнім.",
+                ),
+            },
+        )
+        ws.data_validation(
+            first,
+            ci["budget_code"],
+            last,
+            ci["budget_code"],
+            _text_validation(
+                "Код програми", "КПКВК і назва бюджетної програми, за якою здійснювалось фінансування.", 1000
+            ),
+        )
+        ws.data_validation(
+            first,
+            ci["comment"],
+            last,
+            ci["comment"],
+            _text_validation(
+                "Примітка", "Пояснення до рядка (за потреби): причини відхилень, джерела, уточнення.", 2000
+            ),
+        )
         fin, cash, nil = (xl_col_to_name(ci[c]) for c in ("financed", "cash", "nil"))
         r1 = first + 1
         amounts = (ci["financed"], ci["cash"])
-        _format_columns(ws, first, last, amounts,
-                        lambda col: f'=AND(ISBLANK({col}{r1}),${nil}{r1}<>"{L.NIL_FUNDING}")', fmts.missing)
-        ws.conditional_format(first, ci["cash"], last, ci["cash"], {
-            "type": "formula", "criteria": f"=AND(ISNUMBER({cash}{r1}),ISNUMBER({fin}{r1}),{cash}{r1}>{fin}{r1})",
-            "format": fmts.violation})
-        _format_columns(ws, first, last, amounts, lambda col: f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)",
-                        fmts.violation)
+        _format_columns(
+            ws,
+            first,
+            last,
+            amounts,
+            lambda col: f'=AND(ISBLANK({col}{r1}),${nil}{r1}<>"{L.NIL_FUNDING}")',
+            fmts.missing,
+        )
+        ws.conditional_format(
+            first,
+            ci["cash"],
+            last,
+            ci["cash"],
+            {
+                "type": "formula",
+                "criteria": f"=AND(ISNUMBER({cash}{r1}),ISNUMBER({fin}{r1}),{cash}{r1}>{fin}{r1})",
+                "format": fmts.violation,
+            },
+        )
+        _format_columns(ws, first, last, amounts, lambda col: f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", fmts.violation)
     else:
-        _text(ws, first, ci["task"], "Для цього виконавця в програмі немає рядків фінансування: аркуш не заповнюється.",
-              fmts.hint)
+        _text(
+            ws,
+            first,
+            ci["task"],
+            "Для цього виконавця в програмі немає рядків фінансування: аркуш не заповнюється.",
+            fmts.hint,
+        )
         ws.set_row(first, 30)
     return ws
 
 
-def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: str, keys: list,
-                     period: str = ""):
+def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: str, keys: list, period: str = ""):
     ws = wb.add_worksheet(L.SHEET_EXECUTION)
     cols = L.EXECUTION_COLUMNS
     ci = {c: i for i, (c, _) in enumerate(cols)}
-    widths = {"item": 56, "unit": 7, "planned": 11, "actual": 12, "numerator": 11, "denominator": 11, "status": 16,
-              "narrative": 70}
-    _sheet_setup(ws, cols, widths, "II. Виконання завдань і заходів програми",
-                 "Для кожного заходу оберіть стан виконання і опишіть виконання (текст увійде до звіту під назвою "
-                 "вашого органу). Для кожного показника внесіть фактичне значення; для відсотків — також чисельник і "
-                 "знаменник, якщо вони відомі.", fmts, password)
+    widths = {
+        "item": 56,
+        "unit": 7,
+        "planned": 11,
+        "actual": 12,
+        "numerator": 11,
+        "denominator": 11,
+        "status": 16,
+        "narrative": 70,
+    }
+    _sheet_setup(
+        ws,
+        cols,
+        widths,
+        "II. Виконання завдань і заходів програми",
+        "Для кожного заходу оберіть стан виконання і опишіть виконання (текст увійде до звіту під назвою "
+        "вашого органу). Для кожного показника внесіть фактичне значення; для відсотків — також чисельник і "
+        "знаменник, якщо вони відомі.",
+        fmts,
+        password,
+    )
     first = L.FIRST_DATA_ROW - 1
     row = first
     actual_cells: dict[str, list[tuple[int, int]]] = {"count": [], "percent": [], "number": [], "text": []}
@@ -649,33 +860,73 @@ def _write_execution(wb, fmts, catalogue: Catalogue, executor: str, password: st
     _validate_cells(ws, actual_cells["count"], _number_validation("count"))
     _validate_cells(ws, actual_cells["percent"], _number_validation("percent"))
     _validate_cells(ws, actual_cells["number"] + pair_cells, _number_validation("number"))
-    _validate_cells(ws, actual_cells["text"], _text_validation(
-        "Фактично досягнуто", "Опишіть досягнутий результат текстом.", 2000))
-    _validate_cells(ws, [(r, ci["status"]) for r in measure_rows], {
-        "validate": "list", "source": list(L.STATUS_VALUES),
-        **_validation_msgs("Стан виконання", "Оберіть стан виконання заходу зі списку.",
-                           "Оберіть одне зі значень списку: " + ", ".join(L.STATUS_VALUES) + ".")})
-    _validate_cells(ws, [(r, ci["narrative"]) for r in measure_rows], _text_validation(
-        "Інформація про виконання", "Опишіть виконання заходу за звітний період: що зроблено, скільки, де. "
-        "Текст увійде до національного звіту.", 32000))
+    _validate_cells(
+        ws, actual_cells["text"], _text_validation("Фактично досягнуто", "Опишіть досягнутий результат текстом.", 2000)
+    )
+    _validate_cells(
+        ws,
+        [(r, ci["status"]) for r in measure_rows],
+        {
+            "validate": "list",
+            "source": list(L.STATUS_VALUES),
+            **_validation_msgs(
+                "Стан виконання",
+                "Оберіть стан виконання заходу зі списку.",
+                "Оберіть одне зі значень списку: " + ", ".join(L.STATUS_VALUES) + ".",
+            ),
+        },
+    )
+    _validate_cells(
+        ws,
+        [(r, ci["narrative"]) for r in measure_rows],
+        _text_validation(
+            "Інформація про виконання",
+            "Опишіть виконання заходу за звітний період: що зроблено, скільки, де. "
+            "Текст увійде до національного звіту.",
+            32000,
+        ),
+    )
     if last >= first:
         req = xl_col_to_name(ci["required"])
         r1 = first + 1
         for codes, flag in ((("actual",), 1), (("status", "narrative"), 2)):
+
             def missing(col: str, flag: int = flag) -> str:
                 return f"=AND(${req}{r1}={flag},ISBLANK({col}{r1}))"
 
             _format_columns(ws, first, last, [ci[c] for c in codes], missing, fmts.missing)
         act, unit = xl_col_to_name(ci["actual"]), xl_col_to_name(ci["unit"])
-        ws.conditional_format(first, ci["actual"], last, ci["actual"], {
-            "type": "formula", "criteria": f'=AND(${unit}{r1}="{unit_label("percent")}",ISNUMBER({act}{r1}),{act}{r1}>100)',
-            "format": fmts.violation})
+        ws.conditional_format(
+            first,
+            ci["actual"],
+            last,
+            ci["actual"],
+            {
+                "type": "formula",
+                "criteria": f'=AND(${unit}{r1}="{unit_label("percent")}",ISNUMBER({act}{r1}),{act}{r1}>100)',
+                "format": fmts.violation,
+            },
+        )
         num, den = xl_col_to_name(ci["numerator"]), xl_col_to_name(ci["denominator"])
-        ws.conditional_format(first, ci["numerator"], last, ci["numerator"], {
-            "type": "formula", "criteria": f"=AND(ISNUMBER({num}{r1}),ISNUMBER(${den}{r1}),{num}{r1}>${den}{r1})",
-            "format": fmts.violation})
-        _format_columns(ws, first, last, [ci[c] for c in ("actual", "numerator", "denominator")],
-                        lambda col: f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)", fmts.violation)
+        ws.conditional_format(
+            first,
+            ci["numerator"],
+            last,
+            ci["numerator"],
+            {
+                "type": "formula",
+                "criteria": f"=AND(ISNUMBER({num}{r1}),ISNUMBER(${den}{r1}),{num}{r1}>${den}{r1})",
+                "format": fmts.violation,
+            },
+        )
+        _format_columns(
+            ws,
+            first,
+            last,
+            [ci[c] for c in ("actual", "numerator", "denominator")],
+            lambda col: f"=AND(ISNUMBER({col}{r1}),{col}{r1}<0)",
+            fmts.violation,
+        )
     return ws
 
 
@@ -698,8 +949,13 @@ def _write_proposals(wb, fmts, password: str, keys: list):
         ws.write_blank(r, 1, None, fmts.input_big)
         ws.set_row(r, 90)
         keys.append((key, "proposals", "proposal"))
-    ws.data_validation(L.FIRST_DATA_ROW - 1, 1, L.FIRST_DATA_ROW - 1 + len(L.PROPOSAL_KEYS) - 1, 1,
-                       _text_validation("Пропозиція", "Текст пропозиції.", 32000))
+    ws.data_validation(
+        L.FIRST_DATA_ROW - 1,
+        1,
+        L.FIRST_DATA_ROW - 1 + len(L.PROPOSAL_KEYS) - 1,
+        1,
+        _text_validation("Пропозиція", "Текст пропозиції.", 32000),
+    )
     _page_setup(ws, fit_height=1)  # the five boxes of «III. Пропозиції» print on one page
     ws.repeat_rows(3, 3)
     ws.freeze_panes(L.FIRST_DATA_ROW - 1, 1)
@@ -727,8 +983,9 @@ def _write_meta(wb, meta: dict[str, str], keys: list[tuple[str, str, str]], pass
     ms.protect(password)
 
 
-def meta_values(catalogue: Catalogue, executor: str, period: str, generated_at: dt.datetime,
-                identity: Identity | None = None) -> dict[str, str]:
+def meta_values(
+    catalogue: Catalogue, executor: str, period: str, generated_at: dt.datetime, identity: Identity | None = None
+) -> dict[str, str]:
     ex = catalogue.registry[executor]
     identity = identity or catalogue_identity(catalogue)
     return {
@@ -766,14 +1023,22 @@ def _initial_counts(catalogue: Catalogue, executor: str) -> dict[str, int]:
 def _counts_of_shape(funding_shape: tuple, execution_shape: tuple) -> tuple[tuple[str, int], ...]:
     """The counts of empty rows of this shape (keys are never read by a rule), as an immutable tuple."""
     funding = [{"key": f"F{n}", "required": req} for n, req in enumerate(funding_shape)]
-    execution = [{"key": f"E{n}", "required": req, **({"unit": unit} if req == 1 else {})}
-                 for n, (req, unit) in enumerate(execution_shape)]
+    execution = [
+        {"key": f"E{n}", "required": req, **({"unit": unit} if req == 1 else {})}
+        for n, (req, unit) in enumerate(execution_shape)
+    ]
     return tuple(self_check_counts(funding, execution).items())
 
 
-def build_workbook(catalogue: Catalogue, executor: str, period: str, password: str,
-                   generated_at: dt.datetime = DEFAULT_TIMESTAMP, contact: str | None = None,
-                   identity: Identity | None = None) -> bytes:
+def build_workbook(
+    catalogue: Catalogue,
+    executor: str,
+    period: str,
+    password: str,
+    generated_at: dt.datetime = DEFAULT_TIMESTAMP,
+    contact: str | None = None,
+    identity: Identity | None = None,
+) -> bytes:
     """The workbook of one executor for one period, as bytes."""
     if executor not in catalogue.registry:
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
@@ -783,26 +1048,31 @@ def build_workbook(catalogue: Catalogue, executor: str, period: str, password: s
     fmts = _Formats(wb)
     meta = meta_values(catalogue, executor, period, generated_at, identity)
     ex = catalogue.registry[executor]
-    wb.set_properties({
-        "title": f"Звіт про виконання програми {catalogue.programme.code} за {period} — {ex.short_name}",
-        "subject": catalogue.programme.title,
-        "author": catalogue.programme.customer,
-        "company": catalogue.programme.customer,
-        "comments": f"Шаблон для: {ex.full_name}",
-        "created": generated_at,
-    })
+    wb.set_properties(
+        {
+            "title": f"Звіт про виконання програми {catalogue.programme.code} за {period} — {ex.short_name}",
+            "subject": catalogue.programme.title,
+            "author": catalogue.programme.customer,
+            "company": catalogue.programme.customer,
+            "comments": f"Шаблон для: {ex.full_name}",
+            "created": generated_at,
+        }
+    )
     for key, value in meta.items():
         wb.set_custom_property(L.CUSTOM_PREFIX + key, value)
 
     measures = catalogue.measures_for(executor)
     n_ind = sum(len(catalogue.indicators_of(m.id)) for m in measures)
     n_fund = len(catalogue.funding_for(executor))
-    summary = (f"I. Фінансування — рядків: {n_fund}; II. Виконання — заходів: {len(measures)}, показників: {n_ind}; "
-               f"III. Пропозиції.")
+    summary = (
+        f"I. Фінансування — рядків: {n_fund}; II. Виконання — заходів: {len(measures)}, показників: {n_ind}; "
+        f"III. Пропозиції."
+    )
     initial = _initial_counts(catalogue, executor)
     keys: list[tuple[str, str, str]] = []
-    _write_title(wb, fmts, catalogue, executor, period, password, contact or default_contact(catalogue), summary,
-                 initial)
+    _write_title(
+        wb, fmts, catalogue, executor, period, password, contact or default_contact(catalogue), summary, initial
+    )
     _write_funding(wb, fmts, catalogue, executor, password, keys)
     _write_execution(wb, fmts, catalogue, executor, password, keys, period)
     _write_proposals(wb, fmts, password, keys)
@@ -823,9 +1093,15 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     return [r for r in rows if all(k in r for k in MANIFEST_FIELDS)]
 
 
-def write_templates(catalogue: Catalogue, out_dir: Path, period: str, password: str,
-                    executors: list[str] | None = None,
-                    generated_at: dt.datetime = DEFAULT_TIMESTAMP, contact: str | None = None) -> list[TemplateFile]:
+def write_templates(
+    catalogue: Catalogue,
+    out_dir: Path,
+    period: str,
+    password: str,
+    executors: list[str] | None = None,
+    generated_at: dt.datetime = DEFAULT_TIMESTAMP,
+    contact: str | None = None,
+) -> list[TemplateFile]:
     """Write one workbook per executor into ``out_dir/<period>/`` and a manifest.csv beside them.
 
     With a subset of executors, the manifest keeps the rows of the other executors whose
@@ -846,15 +1122,32 @@ def write_templates(catalogue: Catalogue, out_dir: Path, period: str, password: 
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-        written.append(TemplateFile(path, code, period, template_id(catalogue, code, period, identity),
-                                    identity.version, hashlib.sha256(data).hexdigest()))
+        written.append(
+            TemplateFile(
+                path,
+                code,
+                period,
+                template_id(catalogue, code, period, identity),
+                identity.version,
+                hashlib.sha256(data).hexdigest(),
+            )
+        )
     manifest = target / MANIFEST
-    rows = {r["executor"]: r for r in read_manifest(manifest)
-            if r["executor"] not in wanted and r["executor"] in catalogue.registry and (target / r["file"]).is_file()}
+    rows = {
+        r["executor"]: r
+        for r in read_manifest(manifest)
+        if r["executor"] not in wanted and r["executor"] in catalogue.registry and (target / r["file"]).is_file()
+    }
     for t in written:
-        rows[t.executor] = {"file": t.path.name, "executor": t.executor,
-                            "executor_name": catalogue.registry[t.executor].short_name, "period": t.period,
-                            "template_id": t.template_id, "template_version": t.template_version, "sha256": t.sha256}
+        rows[t.executor] = {
+            "file": t.path.name,
+            "executor": t.executor,
+            "executor_name": catalogue.registry[t.executor].short_name,
+            "period": t.period,
+            "template_id": t.template_id,
+            "template_version": t.template_version,
+            "sha256": t.sha256,
+        }
     order = {e.code: i for i, e in enumerate(catalogue.registry)}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -865,4 +1158,3 @@ def write_templates(catalogue: Catalogue, out_dir: Path, period: str, password: 
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     tmp.replace(manifest)
     return written
-

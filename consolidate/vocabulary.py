@@ -67,12 +67,12 @@ class Severity(Term):
 class FileStatus(Term):
     """What intake made of one received file (the ledger's files.status, and the outcome of a run)."""
 
-    CLEAN = "accepted"              # read, identified, no findings
-    WARNINGS = "warnings"           # read, identified, warnings only
-    ERRORS = "errors"               # read, identified, with errors: the values that passed are kept
-    QUARANTINED = "quarantined"     # not readable or not identified: kept in quarantine with reasons
-    ALREADY = "already"             # the same bytes were received before (not recorded again)
-    NOT_READ = "not-read"           # could not be read from disk (permissions, vanished)
+    CLEAN = "accepted"  # read, identified, no findings
+    WARNINGS = "warnings"  # read, identified, warnings only
+    ERRORS = "errors"  # read, identified, with errors: the values that passed are kept
+    QUARANTINED = "quarantined"  # not readable or not identified: kept in quarantine with reasons
+    ALREADY = "already"  # the same bytes were received before (not recorded again)
+    NOT_READ = "not-read"  # could not be read from disk (permissions, vanished)
 
 
 class ReportingState(Term):
@@ -89,10 +89,10 @@ class SlotState(Term):
     """Where an executor's return stands in the clerk's review."""
 
     EXPECTED = "expected"
-    RECEIVED = "received"           # a return awaits the clerk's decision
-    RETURNED = "returned"           # the clerk sent it back for rework
-    RESUBMITTED = "resubmitted"     # a new return after a decision: awaits the clerk again
-    APPROVED = "approved"           # the clerk approved it: it feeds the national report
+    RECEIVED = "received"  # a return awaits the clerk's decision
+    RETURNED = "returned"  # the clerk sent it back for rework
+    RESUBMITTED = "resubmitted"  # a new return after a decision: awaits the clerk again
+    APPROVED = "approved"  # the clerk approved it: it feeds the national report
 
 
 class Decision(Term):
@@ -118,9 +118,9 @@ class ConflictKind(Term):
     ADJUSTED = "adjusted"
     CASH_OVER_FINANCED = "cash-over-financed"
     MERGED_PROPOSAL = "merged-proposal"
-    NARRATIVE_VS_OWN = "narrative-vs-own"              # consolidate.narrative
+    NARRATIVE_VS_OWN = "narrative-vs-own"  # consolidate.narrative
     NARRATIVE_VS_NATIONAL = "narrative-vs-national"
-    AMOUNT_THOUSANDS = "amount-thousands"              # consolidate.outliers
+    AMOUNT_THOUSANDS = "amount-thousands"  # consolidate.outliers
     AMOUNT_OVER_PLAN = "amount-over-plan"
     AMOUNT_OVER_LAST_YEAR = "amount-over-last-year"
     COUNT_OVER_PLAN = "count-over-plan"
@@ -130,6 +130,7 @@ class ConflictKind(Term):
 # ---------------------------------------------------------------------------------
 # THE table of words
 # ---------------------------------------------------------------------------------
+
 
 class _Table(dict):
     """Labels keyed by term.  Terms of different kinds may share a code ("accepted", "errors"), and a str
@@ -157,20 +158,17 @@ class _Table(dict):
 WORDS: tuple[tuple[Term, str], ...] = (
     (Severity.ERROR, "помилка"),
     (Severity.WARNING, "попередження"),
-
     (FileStatus.CLEAN, "без зауважень"),
     (FileStatus.WARNINGS, "з попередженнями"),
     (FileStatus.ERRORS, "з помилками"),
     (FileStatus.QUARANTINED, "відхилено (карантин)"),
     (FileStatus.ALREADY, "вже отримано"),
     (FileStatus.NOT_READ, "не вдалося прочитати з диска"),
-
     (ReportingState.OVERDUE, "прострочено"),
     (ReportingState.NOT_SUBMITTED, "не подано"),
     (ReportingState.ERRORS, "подано з помилками"),
     (ReportingState.WARNINGS, "подано з попередженнями"),
     (ReportingState.CLEAN, "подано без зауважень"),
-
     (SlotState.EXPECTED, "очікується"),
     (SlotState.RECEIVED, "на розгляді"),
     (SlotState.RETURNED, "повернуто на доопрацювання"),
@@ -187,33 +185,62 @@ LABELS[Decision.RETURN] = LABELS[SlotState.RETURNED]
 # Short names of finding codes (intake) and reconciliation conflict kinds, for summaries and tables.
 CODE_LABELS: dict[str, str] = {
     # intake: the file
-    "not-a-workbook": "не робоча книга", "encrypted": "зашифрований файл", "zip-bomb": "надмірний розмір після розпакування",
-    "too-large": "завеликий файл", "unsafe-xml": "небезпечний XML", "reader-crashed": "збій читання",
+    "not-a-workbook": "не робоча книга",
+    "encrypted": "зашифрований файл",
+    "zip-bomb": "надмірний розмір після розпакування",
+    "too-large": "завеликий файл",
+    "unsafe-xml": "небезпечний XML",
+    "reader-crashed": "збій читання",
     "unreadable": "файл не прочитано",
-    "not-identified": "не визначено виконавця", "wrong-programme": "інша програма", "wrong-period": "інший період",
-    "unknown-executor": "невідомий виконавець", "metadata-edited": "змінено службові відомості",
-    "title-edited": "змінено титульний аркуш", "identified-by-title": "виконавця визначено за титульним аркушем",
+    "not-identified": "не визначено виконавця",
+    "wrong-programme": "інша програма",
+    "wrong-period": "інший період",
+    "unknown-executor": "невідомий виконавець",
+    "metadata-edited": "змінено службові відомості",
+    "title-edited": "змінено титульний аркуш",
+    "identified-by-title": "виконавця визначено за титульним аркушем",
     "assigned-by-clerk": "виконавця визначив працівник",
-    "stale-template": "застаріла версія шаблону", "missing-sheet": "бракує аркуша", "duplicate-sheet": "аркуш повторюється",
-    "missing-column": "бракує колонки", "columns-assumed": "колонки визначено за розташуванням",
+    "stale-template": "застаріла версія шаблону",
+    "missing-sheet": "бракує аркуша",
+    "duplicate-sheet": "аркуш повторюється",
+    "missing-column": "бракує колонки",
+    "columns-assumed": "колонки визначено за розташуванням",
     # intake: rows and cells
-    "unknown-key": "невідомий рядок", "missing-row": "бракує рядка", "duplicate-key": "рядок повторюється",
-    "row-without-key": "рядок без ключа", "not-executor-row": "рядок не цього виконавця",
-    "missing-value": "порожня обов’язкова клітинка", "text-in-number": "текст замість числа",
-    "error-value": "помилка обчислення в клітинці", "formula-no-value": "формула без значення",
-    "negative": "від’ємне значення", "fractional-count": "дробова кількість", "percent-over-100": "відсоток понад 100",
-    "numerator-over-denominator": "чисельник більший за знаменник", "percent-mismatch": "відсоток не відповідає чисельнику і знаменнику",
-    "cash-over-financed": "касові видатки більші за профінансовані", "financed-over-planned": "профінансовано більше, ніж передбачено",
-    "nil-with-amount": "«не здійснювалось» із сумою", "invalid-choice": "значення не зі списку", "text-too-long": "задовгий текст",
+    "unknown-key": "невідомий рядок",
+    "missing-row": "бракує рядка",
+    "duplicate-key": "рядок повторюється",
+    "row-without-key": "рядок без ключа",
+    "not-executor-row": "рядок не цього виконавця",
+    "missing-value": "порожня обов’язкова клітинка",
+    "text-in-number": "текст замість числа",
+    "error-value": "помилка обчислення в клітинці",
+    "formula-no-value": "формула без значення",
+    "negative": "від’ємне значення",
+    "fractional-count": "дробова кількість",
+    "percent-over-100": "відсоток понад 100",
+    "numerator-over-denominator": "чисельник більший за знаменник",
+    "percent-mismatch": "відсоток не відповідає чисельнику і знаменнику",
+    "cash-over-financed": "касові видатки більші за профінансовані",
+    "financed-over-planned": "профінансовано більше, ніж передбачено",
+    "nil-with-amount": "«не здійснювалось» із сумою",
+    "invalid-choice": "значення не зі списку",
+    "text-too-long": "задовгий текст",
     # reconciliation
-    "lead-mismatch": "розбіжність із відповідальним виконавцем", "double-count": "ймовірне подвійне врахування",
-    "overlap": "ті самі події від кількох виконавців", "percent-not-recomputable": "відсоток неможливо перерахувати",
-    "actual-without-plan": "факт без плану", "silent-executor": "виконавець нічого не повідомив про захід",
-    "missing-executor": "звіт не подано", "duplicate-paragraph": "повторений текст різних виконавців",
-    "repeated-paragraph": "той самий текст під кількома заходами", "adjusted": "значення скориговано вручну",
+    "lead-mismatch": "розбіжність із відповідальним виконавцем",
+    "double-count": "ймовірне подвійне врахування",
+    "overlap": "ті самі події від кількох виконавців",
+    "percent-not-recomputable": "відсоток неможливо перерахувати",
+    "actual-without-plan": "факт без плану",
+    "silent-executor": "виконавець нічого не повідомив про захід",
+    "missing-executor": "звіт не подано",
+    "duplicate-paragraph": "повторений текст різних виконавців",
+    "repeated-paragraph": "той самий текст під кількома заходами",
+    "adjusted": "значення скориговано вручну",
     # outliers (consolidate.outliers): block acceptance until confirmed
-    "amount-thousands": "ймовірно, гривні замість тисяч гривень", "amount-over-plan": "сума в рази більша за передбачену",
-    "amount-over-last-year": "сума в рази більша, ніж торік", "count-over-plan": "кількість у рази більша за планову",
+    "amount-thousands": "ймовірно, гривні замість тисяч гривень",
+    "amount-over-plan": "сума в рази більша за передбачену",
+    "amount-over-last-year": "сума в рази більша, ніж торік",
+    "count-over-plan": "кількість у рази більша за планову",
     "percent-is-count": "відсоток, що є кількістю",
     "merged-proposal": "однакові пропозиції об’єднано",
     # consolidate verify: the workspace's files against the ledger
@@ -229,7 +256,8 @@ CODE_LABELS: dict[str, str] = {
     "note-orphan": "опис причин без файлу",
     "quarantine-unknown": "невідомий файл у карантині",
     # narrative against figures (consolidate.narrative)
-    "narrative-vs-own": "текст суперечить власному показнику", "narrative-vs-national": "текст суперечить національному показнику",
+    "narrative-vs-own": "текст суперечить власному показнику",
+    "narrative-vs-national": "текст суперечить національному показнику",
 }
 for _kind in ConflictKind:
     LABELS[_kind] = CODE_LABELS[_kind.value]

@@ -47,8 +47,20 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "причина": ("причина", "причини", "причин"),
 }
 
-MONTHS_GENITIVE = ("січня", "лютого", "березня", "квітня", "травня", "червня", "липня", "серпня", "вересня",
-                   "жовтня", "листопада", "грудня")
+MONTHS_GENITIVE = (
+    "січня",
+    "лютого",
+    "березня",
+    "квітня",
+    "травня",
+    "червня",
+    "липня",
+    "серпня",
+    "вересня",
+    "жовтня",
+    "листопада",
+    "грудня",
+)
 
 
 def plural_category(n: int) -> str:
@@ -61,8 +73,9 @@ def plural_category(n: int) -> str:
     return MANY
 
 
-def plural_word(n: float, one: str, few: str | None = None, many: str | None = None, *,
-                fraction: str | None = None) -> str:
+def plural_word(
+    n: float, one: str, few: str | None = None, many: str | None = None, *, fraction: str | None = None
+) -> str:
     """The form of a noun after the number ``n`` (without the number).
 
     Either give the three forms, or only the dictionary form of a noun listed in ``NOUNS``.
@@ -77,8 +90,7 @@ def plural_word(n: float, one: str, few: str | None = None, many: str | None = N
     return {ONE: one, FEW: few, MANY: many}[plural_category(int(n))]
 
 
-def plural(n: float, one: str, few: str | None = None, many: str | None = None, *,
-           fraction: str | None = None) -> str:
+def plural(n: float, one: str, few: str | None = None, many: str | None = None, *, fraction: str | None = None) -> str:
     """«1 показник», «2 показники», «5 показників», «72 показники», «11 файлів»."""
     shown = f"{n:g}".replace(".", ",") if isinstance(n, float) else str(n)
     return f"{shown} {plural_word(n, one, few, many, fraction=fraction)}"
@@ -142,8 +154,11 @@ def finding_place(f) -> str:
 def finding_text(f) -> str:
     """«II. Виконання» E7: message (знайдено: «x»; очікується: y)."""
     place = finding_place(f)
-    detail = "; ".join(x for x in ((f"знайдено: «{f.found}»" if f.found else ""),
-                                   (f"очікується: {f.expected}" if f.expected else "")) if x)
+    detail = "; ".join(
+        x
+        for x in ((f"знайдено: «{f.found}»" if f.found else ""), (f"очікується: {f.expected}" if f.expected else ""))
+        if x
+    )
     return (f"{place}: " if place else "") + f.message + (f" ({detail})" if detail else "")
 
 

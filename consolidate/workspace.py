@@ -56,8 +56,12 @@ def config_for(sender_name: str = "", password: str = DEFAULT_SHEET_PASSWORD) ->
     """Settings of a new workspace (TOML): the mail sender named after the programme's customer."""
     import json
 
-    return CONFIG_TEMPLATE.format(password=json.dumps(password, ensure_ascii=False),
-                                  sender_name=json.dumps(sender_name, ensure_ascii=False)) + OUTLIER_CONFIG
+    return (
+        CONFIG_TEMPLATE.format(
+            password=json.dumps(password, ensure_ascii=False), sender_name=json.dumps(sender_name, ensure_ascii=False)
+        )
+        + OUTLIER_CONFIG
+    )
 
 
 def bundled_config() -> str:
@@ -115,8 +119,11 @@ class Workspace:
         """Years started after the first, each in templates/<year>/ (in year order)."""
         if not self.templates_dir.is_dir():
             return {}
-        found = {int(d.name): d for d in self.templates_dir.iterdir()
-                 if _YEAR_DIR.match(d.name) and (d / CATALOGUE_FILE).is_file()}
+        found = {
+            int(d.name): d
+            for d in self.templates_dir.iterdir()
+            if _YEAR_DIR.match(d.name) and (d / CATALOGUE_FILE).is_file()
+        }
         return dict(sorted(found.items()))
 
     def years(self) -> dict[int, Path]:
@@ -136,7 +143,8 @@ class Workspace:
             listed = ", ".join(str(y) for y in years)
             raise ConsolidateError(
                 f"Період «{period}» не належить до жодного звітного року робочої теки ({listed}). Новий рік "
-                f"починають командою «consolidate catalogue new-year {year}».")
+                f"починають командою «consolidate catalogue new-year {year}»."
+            )
         return self._load(years[year])
 
     def use_period(self, period: str) -> str:
@@ -149,8 +157,9 @@ class Workspace:
     def _year_of(period: str | int) -> int:
         m = PERIOD_RE.match(str(period or ""))
         if not m:
-            raise ConsolidateError(f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 "
-                                   f"(рік або квартал року)")
+            raise ConsolidateError(
+                f"Неправильний звітний період «{period}»: очікується РРРР або РРРР-Q1…Q4 (рік або квартал року)"
+            )
         return int(m.group(1))
 
     def forget_catalogues(self) -> None:
@@ -221,4 +230,3 @@ def init_workspace(dest: Path | str, force: bool = False) -> Workspace:
     ws = Workspace(dest)
     ws.ensure_dirs()
     return ws
-

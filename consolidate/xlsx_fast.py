@@ -87,6 +87,7 @@ def report_workbook(target, options: dict) -> xlsxwriter.Workbook:
 
 class Formula(NamedTuple):
     """A formula cell for ``put_rows``: the formula (with "=") and its computed value."""
+
     text: str
     value: float
 
@@ -146,8 +147,9 @@ class _HeldSheet:
                 elif isinstance(value, (int, float)) and kind is not bool:
                     ws.write_number(row, col, value, fmt)
                 else:
-                    raise TypeError(f"cell {xl_col_to_name(col)}{row + 1}: {kind.__name__} is not text, a number "
-                                    f"or a formula")
+                    raise TypeError(
+                        f"cell {xl_col_to_name(col)}{row + 1}: {kind.__name__} is not text, a number or a formula"
+                    )
             if height is not None:
                 ws.set_row(row, height)
             row += 1
@@ -213,8 +215,9 @@ def _define_fast() -> dict[str, Any]:
             self.merge.append([first_row, first_col, last_row, last_col])
 
         def put_rows(self, first_row: int, rows) -> int:
-            if first_row < self.previous_row or (first_row == self.previous_row
-                                                 and (self.table.get(first_row) or first_row in self.row_info)):
+            if first_row < self.previous_row or (
+                first_row == self.previous_row and (self.table.get(first_row) or first_row in self.row_info)
+            ):
                 raise ValueError(f"row {first_row} of a streamed sheet written after row {self.previous_row}")
             if self._check_dimensions(first_row, 0):
                 raise ValueError(f"row {first_row} is outside the worksheet")
@@ -231,8 +234,10 @@ def _define_fast() -> dict[str, Any]:
                     # the common row, e.g. every row of «Джерела»: text only, one template for the row
                     known = templates.get(id(formats))
                     if known is None or known[0] is not formats:
-                        row_cells = "".join(f'<c r="{columns[c]}{{0}}"{self._style(f)} t="s"><v>{{{c + 1}}}</v></c>'
-                                            for c, f in enumerate(formats))
+                        row_cells = "".join(
+                            f'<c r="{columns[c]}{{0}}"{self._style(f)} t="s"><v>{{{c + 1}}}</v></c>'
+                            for c, f in enumerate(formats)
+                        )
                         known = templates[id(formats)] = (formats, f'<row r="{{0}}">{row_cells}</row>')
                     hits += len(values)
                     indices = [i if (i := get(v)) is not None else self._new_shared(v) for v in values]
@@ -270,8 +275,7 @@ def _define_fast() -> dict[str, Any]:
                     elif isinstance(value, (int, float)) and kind is not bool:
                         cells.append(f'<c r="{columns[col]}{r}"{style}><v>{value:.16G}</v></c>')
                     else:
-                        raise TypeError(f"cell {columns[col]}{r}: {kind.__name__} is not text, a number or a "
-                                        f"formula")
+                        raise TypeError(f"cell {columns[col]}{r}: {kind.__name__} is not text, a number or a formula")
                     if col > last_col:
                         last_col = col
                 cells.append("</row>")
@@ -289,8 +293,12 @@ def _define_fast() -> dict[str, Any]:
     class ReportWorkbook(xlsxwriter.Workbook):
         """The report's workbook (xlsxwriter's own; the type tells :func:`add_streamed_sheet` to stream)."""
 
-    return {"TemplateSheet": TemplateSheet, "TemplateWorkbook": TemplateWorkbook, "StreamedSheet": StreamedSheet,
-            "ReportWorkbook": ReportWorkbook}
+    return {
+        "TemplateSheet": TemplateSheet,
+        "TemplateWorkbook": TemplateWorkbook,
+        "StreamedSheet": StreamedSheet,
+        "ReportWorkbook": ReportWorkbook,
+    }
 
 
 _FAST = _load_fast()

@@ -62,8 +62,21 @@ from .rules import RULES
 from .sheets import check_sheets, classify
 from .values import Cells
 
-__all__ = ["FORMATS", "FORMAT_NAMES", "LIMITS", "MAX_TEXT", "ODS_MIME", "QUARANTINE_CODES", "ROWS_WITHOUT_KEY_SHOWN",
-           "Limits", "crash_finding", "prepare", "read_return", "sniff_format", "status_of"]
+__all__ = [
+    "FORMATS",
+    "FORMAT_NAMES",
+    "LIMITS",
+    "MAX_TEXT",
+    "ODS_MIME",
+    "QUARANTINE_CODES",
+    "ROWS_WITHOUT_KEY_SHOWN",
+    "Limits",
+    "crash_finding",
+    "prepare",
+    "read_return",
+    "sniff_format",
+    "status_of",
+]
 
 
 def status_of(ret: Return) -> str:
@@ -79,13 +92,22 @@ def status_of(ret: Return) -> str:
 
 def crash_finding(name: str) -> Finding:
     """The finding of a file that crashed the reader process (see :mod:`consolidate.inbox`)."""
-    return Finding(name, ERROR, "reader-crashed",
-                   "Під час читання файлу програма читання аварійно завершила роботу (двічі): файл пошкоджено або "
-                   "він надто складний. Відкрийте його в Excel чи LibreOffice, збережіть як .xlsx і надішліть знову.")
+    return Finding(
+        name,
+        ERROR,
+        "reader-crashed",
+        "Під час читання файлу програма читання аварійно завершила роботу (двічі): файл пошкоджено або "
+        "він надто складний. Відкрийте його в Excel чи LibreOffice, збережіть як .xlsx і надішліть знову.",
+    )
 
 
-def read_return(source: Path | str | bytes, name: str, catalogue: Catalogue, limits: Limits = LIMITS,
-                assigned: tuple[str, str] | None = None) -> Return:
+def read_return(
+    source: Path | str | bytes,
+    name: str,
+    catalogue: Catalogue,
+    limits: Limits = LIMITS,
+    assigned: tuple[str, str] | None = None,
+) -> Return:
     """Read one returned file (a path or its bytes); ``name`` is the original file name, used as data only.
 
     ``assigned``: (executor, period) the clerk decided for a file that could not be identified

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FREE, END_OF_CHAIN, FAT_SECTOR, DIFAT_SECTOR = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC
-WORKBOOK_NAMES = ("workbook", "book")      # BIFF8 and BIFF5 stream names, compared case-insensitively
+WORKBOOK_NAMES = ("workbook", "book")  # BIFF8 and BIFF5 stream names, compared case-insensitively
 ENCRYPTED_NAMES = ("encryptioninfo", "encryptedpackage")  # an encrypted OOXML file inside OLE2
 
 # BIFF record types
@@ -40,10 +40,10 @@ class Entry:
 
     index: int
     name: str
-    kind: int           # 1 storage, 2 stream, 5 root
+    kind: int  # 1 storage, 2 stream, 5 root
     start: int
     size: int
-    offset: int         # where the entry is in the file (its name is the first 64 bytes)
+    offset: int  # where the entry is in the file (its name is the first 64 bytes)
 
 
 @dataclass
@@ -51,10 +51,10 @@ class Sheet:
     """A sheet as the workbook stream describes it."""
 
     name: str
-    kind: int                       # BOUNDSHEET dt: 0 worksheet, 1 macro sheet, 2 chart, 6 VB module
-    claimed: tuple[int, int] = (0, 0)   # rows × columns from DIMENSIONS
-    used: tuple[int, int] = (0, 0)      # rows × columns of the rectangle the cell records span
-    string_chars: int = 0               # characters of the shared strings its LABELSST cells show
+    kind: int  # BOUNDSHEET dt: 0 worksheet, 1 macro sheet, 2 chart, 6 VB module
+    claimed: tuple[int, int] = (0, 0)  # rows × columns from DIMENSIONS
+    used: tuple[int, int] = (0, 0)  # rows × columns of the rectangle the cell records span
+    string_chars: int = 0  # characters of the shared strings its LABELSST cells show
 
 
 @dataclass
@@ -95,7 +95,7 @@ class Ole:
         if len(fat_sectors) > self.sectors:
             raise Damaged("damaged", "more FAT sectors than the file has")
         self.fat = bytearray()
-        for s in fat_sectors[:max(n_fat, 1)]:
+        for s in fat_sectors[: max(n_fat, 1)]:
             self.fat += self._sector(s)
         self.fat_entries = len(self.fat) // 4
         self.entries = self._directory(first_dir)
@@ -112,7 +112,7 @@ class Ole:
             if s < FAT_SECTOR and start < len(self.data) + self.sector:
                 raise Damaged("truncated", f"sector {s} beyond the end of the file")
             raise Damaged("truncated" if s < FAT_SECTOR else "damaged", f"sector {s} beyond the end of the file")
-        return self.data[start:start + self.sector]
+        return self.data[start : start + self.sector]
 
     def _next(self, s: int) -> int:
         if s >= self.fat_entries:
@@ -125,8 +125,10 @@ class Ole:
         s = start
         while s != END_OF_CHAIN:
             if s >= FAT_SECTOR or len(out) > self.sectors:
-                raise Damaged("damaged" if s >= FAT_SECTOR or len(out) > self.sectors else "truncated",
-                              f"chain from sector {start} broken at {s:#x}")
+                raise Damaged(
+                    "damaged" if s >= FAT_SECTOR or len(out) > self.sectors else "truncated",
+                    f"chain from sector {start} broken at {s:#x}",
+                )
             out.append(s)
             s = self._next(s)
         return out
@@ -140,11 +142,11 @@ class Ole:
         offsets = [512 + s * self.sector + i for s in self.chain(first) for i in range(0, self.sector, 128)]
         entries = []
         for i in range(len(raw) // 128):
-            rec = raw[128 * i:128 * i + 128]
+            rec = raw[128 * i : 128 * i + 128]
             length, kind = struct.unpack_from("<HB", rec, 64)
             if kind not in (1, 2, 5):
                 continue
-            name = rec[:max(0, min(length, 64) - 2)].decode("utf-16-le", "replace")
+            name = rec[: max(0, min(length, 64) - 2)].decode("utf-16-le", "replace")
             start, size = struct.unpack_from("<IQ", rec, 116)
             if self.sector == 512:
                 size &= 0xFFFFFFFF
@@ -169,13 +171,13 @@ class Ole:
                 seen += 1
                 if s >= FAT_SECTOR or 4 * s + 4 > len(self._minifat) or seen > len(self._minifat) // 4:
                     raise Damaged("damaged", f"mini chain of {entry.name!r} broken")
-                out += self._mini_stream[64 * s:64 * s + 64]
+                out += self._mini_stream[64 * s : 64 * s + 64]
                 s = struct.unpack_from("<I", self._minifat, 4 * s)[0]
         else:
             out = self._chain_bytes(entry.start, None)
         if len(out) < entry.size:
             raise Damaged("truncated", f"stream {entry.name!r}: {len(out)} of {entry.size} bytes")
-        return bytes(out[:entry.size])
+        return bytes(out[: entry.size])
 
     def stream_offsets(self, entry: Entry) -> list[int]:
         """File offsets of a (large) stream's sectors, in order (tests patch records through them)."""
@@ -189,7 +191,7 @@ def records(stream: bytes):
         kind, length = struct.unpack_from("<HH", stream, pos)
         if pos + 4 + length > n:
             raise Damaged("truncated", f"record {kind:#06x} at {pos} cut short")
-        yield pos, kind, stream[pos + 4:pos + 4 + length]
+        yield pos, kind, stream[pos + 4 : pos + 4 + length]
         pos += 4 + length
 
 
@@ -206,7 +208,7 @@ def _sst_lengths(body: bytes, continues: list[bytes]) -> list[int]:
         while len(out) < k:
             if ci >= len(chunks):
                 raise Damaged("damaged", "SST shorter than it says")
-            piece = chunks[ci][pos:pos + k - len(out)]
+            piece = chunks[ci][pos : pos + k - len(out)]
             out += piece
             pos += len(piece)
             if pos >= len(chunks[ci]) and len(out) < k:
@@ -251,7 +253,7 @@ def scan(ole: Ole, entry: Entry, stream_limit: int) -> Workbook:
     sheet: Sheet | None = None
     sst_body, in_sst = None, False
     sst_continues: list[bytes] = []
-    label_counts: dict[int, int] = {}      # SST index → cells showing it, of the current sheet
+    label_counts: dict[int, int] = {}  # SST index → cells showing it, of the current sheet
     max_row = max_col = -1
     depth, sheet_depth = 0, 0
 
@@ -282,7 +284,7 @@ def scan(ole: Ole, entry: Entry, stream_limit: int) -> Workbook:
         if sheet is None:
             if kind == BOUNDSHEET and len(body) >= 8:
                 offset, _, dt, cch, flags = struct.unpack_from("<IBBBB", body)
-                raw = body[8:8 + cch * (2 if flags & 1 else 1)]
+                raw = body[8 : 8 + cch * (2 if flags & 1 else 1)]
                 name = raw.decode("utf-16-le" if flags & 1 else "latin-1", "replace")
                 s = Sheet(name, dt)
                 book.sheets.append(s)

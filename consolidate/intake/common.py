@@ -39,9 +39,9 @@ class Limits:
     max_entries: int = 2000
     max_entry_bytes: int = 40 * MiB
     max_total_bytes: int = 120 * MiB
-    max_ratio: int = 200            # uncompressed / compressed, for entries of at least ratio_floor bytes
+    max_ratio: int = 200  # uncompressed / compressed, for entries of at least ratio_floor bytes
     ratio_floor: int = 1 * MiB
-    max_cells: int = 2_000_000      # rows × columns of the used area of one sheet
+    max_cells: int = 2_000_000  # rows × columns of the used area of one sheet
     max_workbook_cells: int = 2_000_000  # the same, summed over the sheets of a workbook
     max_ods_cells: int = 1_000_000  # calamine's ods reader holds every sheet at once, ~2.4× the memory per cell
     max_text_bytes: int = 32 * MiB  # text calamine materialises: a shared string once per cell that shows it
@@ -54,19 +54,34 @@ FORMATS = ("xlsx", "xlsm", "xls", "ods")
 FORMAT_NAMES = ".xlsx, .xlsm, .xls, .ods"
 
 # Finding codes that send a file to quarantine: it could not be read or not be identified.
-QUARANTINE_CODES = frozenset({
-    "not-a-workbook", "encrypted", "too-large", "zip-bomb", "unreadable", "reader-crashed",
-    "not-identified", "wrong-programme", "wrong-period", "unknown-executor", "unsafe-xml",
-})
+QUARANTINE_CODES = frozenset(
+    {
+        "not-a-workbook",
+        "encrypted",
+        "too-large",
+        "zip-bomb",
+        "unreadable",
+        "reader-crashed",
+        "not-identified",
+        "wrong-programme",
+        "wrong-period",
+        "unknown-executor",
+        "unsafe-xml",
+    }
+)
 
 SHEET_LABELS = {"funding": L.SHEET_FUNDING, "execution": L.SHEET_EXECUTION, "proposals": L.SHEET_PROPOSALS}
 SHEET_ORDER = ("funding", "execution", "proposals")
 INPUTS = {"funding": L.FUNDING_INPUTS, "execution": L.EXECUTION_INPUTS, "proposals": ("text",)}
-ENCRYPTED_MESSAGE = "Файл захищено паролем на відкриття: його неможливо прочитати. Зніміть пароль і надішліть файл знову."
-UNSAFE_XML_MESSAGE = ("Файл містить XML з оголошеннями сутностей (DTD), яких Excel і LibreOffice не записують: ознака "
-                      "навмисно зміненого файлу; сутності не розкривалися, файл не прочитано. Надішліть файл, збережений "
-                      "в Excel чи LibreOffice.")
-MAX_TEXT = 32767         # characters in one cell: Excel's limit; longer text was not typed in a spreadsheet
+ENCRYPTED_MESSAGE = (
+    "Файл захищено паролем на відкриття: його неможливо прочитати. Зніміть пароль і надішліть файл знову."
+)
+UNSAFE_XML_MESSAGE = (
+    "Файл містить XML з оголошеннями сутностей (DTD), яких Excel і LibreOffice не записують: ознака "
+    "навмисно зміненого файлу; сутності не розкривалися, файл не прочитано. Надішліть файл, збережений "
+    "в Excel чи LibreOffice."
+)
+MAX_TEXT = 32767  # characters in one cell: Excel's limit; longer text was not typed in a spreadsheet
 ROWS_WITHOUT_KEY_SHOWN = 10  # "row-without-key" findings per sheet; the rest are summed up in one more
 
 
@@ -91,15 +106,24 @@ class Reading:
         self.period: str | None = None
         self.version: str | None = None
         self.identified_by = ""
-        self.assigned: tuple[str, str] | None = None   # (executor, period) decided by the clerk (quarantine assign)
+        self.assigned: tuple[str, str] | None = None  # (executor, period) decided by the clerk (quarantine assign)
         self.fmt = ""
         self.zip: zipfile.ZipFile | None = None
         self.xlsx: Xlsx | None = None
-        self.source = data               # the bytes calamine opens: the file, or a normalised copy of it
+        self.source = data  # the bytes calamine opens: the file, or a normalised copy of it
         self.sheets: list[Sheet] = []
 
-    def add(self, severity: Severity, code: str, message: str, sheet: str = "", cell: str = "", row_key: str = "",
-            found: str = "", expected: str = "") -> None:
+    def add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        sheet: str = "",
+        cell: str = "",
+        row_key: str = "",
+        found: str = "",
+        expected: str = "",
+    ) -> None:
         self.findings.append(Finding(self.name, severity, code, message, sheet, cell, row_key, found, expected))
 
     def reject(self, code: str, message: str, found: str = "", expected: str = "", sheet: str = "") -> Reject:
@@ -119,8 +143,16 @@ class Reading:
 
         findings = sorted(self.findings, key=position)
         quarantined = any(f.code in QUARANTINE_CODES for f in findings)
-        return Return(self.name, self.sha256, self.executor, self.period, self.version,
-                      [] if quarantined else self.values, findings, self.identified_by)
+        return Return(
+            self.name,
+            self.sha256,
+            self.executor,
+            self.period,
+            self.version,
+            [] if quarantined else self.values,
+            findings,
+            self.identified_by,
+        )
 
 
 def local(tag: str) -> str:

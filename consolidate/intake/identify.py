@@ -53,7 +53,8 @@ class Index:
             self._expected[executor] = Expected(
                 funding={f.id: f for f in cat.funding_for(executor)},
                 measures=measures,
-                indicators={i.id: i for i in cat.indicators if i.measure_id in measures})
+                indicators={i.id: i for i in cat.indicators if i.measure_id in measures},
+            )
         return self._expected[executor]
 
     def executor_named(self, name: str):
@@ -87,7 +88,7 @@ def ods_custom_properties(zf: zipfile.ZipFile) -> dict[str, str]:
         if local(el.tag) == "user-defined":
             name = next((v for k, v in el.attrib.items() if local(k) == "name"), "")
             if name.startswith(L.CUSTOM_PREFIX):
-                props[name[len(L.CUSTOM_PREFIX):]] = (el.text or "").strip()
+                props[name[len(L.CUSTOM_PREFIX) :]] = (el.text or "").strip()
     return props
 
 
@@ -107,7 +108,7 @@ def title_values(sheet: Sheet) -> dict[str, str] | None:
     for row in sheet.rows[:TITLE_SCAN_ROWS]:
         for c, v in enumerate(row[:4]):
             if isinstance(v, str) and v.strip() in wanted:
-                value = next((text_of(x) for x in row[c + 1:] if text_of(x)), "")
+                value = next((text_of(x) for x in row[c + 1 :] if text_of(x)), "")
                 found.setdefault(wanted[v.strip()], value)
         if len(found) == len(wanted):
             break
@@ -131,9 +132,13 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
         if code not in registry:
             raise rd.reject("unknown-executor", f"Виконавця «{code}» немає в реєстрі виконавців.", found=code)
         rd.executor, rd.identified_by = code, "clerk"
-        rd.add(WARNING, "assigned-by-clerk",
-               f"Виконавця визначив працівник, який веде звітність (файл без службових відомостей або з невпізнаними "
-               f"відомостями): {registry[code].full_name}, період {period}.", expected=code)
+        rd.add(
+            WARNING,
+            "assigned-by-clerk",
+            f"Виконавця визначив працівник, який веде звітність (файл без службових відомостей або з невпізнаними "
+            f"відомостями): {registry[code].full_name}, період {period}.",
+            expected=code,
+        )
         set_period(rd, period)
         rd.version = (meta or {}).get("template_version") or None
         return
@@ -145,9 +150,12 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
     for _, src in sources:
         code = src.get("programme_code", "")
         if code != cat.programme.code:
-            raise rd.reject("wrong-programme", f"Файл належить до іншої програми («{code}»), а не до "
-                                               f"«{cat.programme.code}».", found=code,
-                            expected=cat.programme.code)
+            raise rd.reject(
+                "wrong-programme",
+                f"Файл належить до іншої програми («{code}»), а не до «{cat.programme.code}».",
+                found=code,
+                expected=cat.programme.code,
+            )
     title = title or {}
     title_name = title.get("executor", "")
     title_exec = rd.index.executor_named(title_name) if title_name else None
@@ -155,20 +163,33 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
 
     if not sources:
         if not title_name or not has_data:
-            raise rd.reject("not-identified",
-                            "Не вдалося визначити, чий це звіт: у файлі немає ні службових відомостей шаблону, "
-                            "ні титульного аркуша з назвою виконавця. Надішліть файл, отриманий від "
-                            f"{rd.catalogue.customer_label}, заповнений без перенесення в інший файл.")
+            raise rd.reject(
+                "not-identified",
+                "Не вдалося визначити, чий це звіт: у файлі немає ні службових відомостей шаблону, "
+                "ні титульного аркуша з назвою виконавця. Надішліть файл, отриманий від "
+                f"{rd.catalogue.customer_label}, заповнений без перенесення в інший файл.",
+            )
         if title_exec is None:
-            raise rd.reject("unknown-executor", f"Виконавця «{title_name}» (титульний аркуш) немає в реєстрі "
-                                                f"виконавців.", found=title_name)
+            raise rd.reject(
+                "unknown-executor",
+                f"Виконавця «{title_name}» (титульний аркуш) немає в реєстрі виконавців.",
+                found=title_name,
+            )
         if not title_period:
-            raise rd.reject("not-identified", "Не вдалося визначити звітний період: службових відомостей "
-                                              "немає, а на титульному аркуші період не вказано.")
+            raise rd.reject(
+                "not-identified",
+                "Не вдалося визначити звітний період: службових відомостей "
+                "немає, а на титульному аркуші період не вказано.",
+            )
         rd.executor, rd.identified_by = title_exec.code, "title"
-        rd.add(WARNING, "identified-by-title",
-               f"Службові відомості файлу втрачено (схоже, дані перенесено в інший файл); виконавця визначено "
-               f"за титульним аркушем: {title_exec.full_name}.", found=title_name, expected=title_exec.code)
+        rd.add(
+            WARNING,
+            "identified-by-title",
+            f"Службові відомості файлу втрачено (схоже, дані перенесено в інший файл); виконавця визначено "
+            f"за титульним аркушем: {title_exec.full_name}.",
+            found=title_name,
+            expected=title_exec.code,
+        )
         set_period(rd, title_period)
         return
 
@@ -177,19 +198,27 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
         rd.executor = title_exec.code
         for code in dict.fromkeys(codes):
             if code != title_exec.code:
-                rd.add(ERROR, "metadata-edited",
-                       f"Службові відомості файлу змінено: у них зазначено виконавця «{code}», а на "
-                       f"титульному аркуші — {title_exec.full_name} ({title_exec.code}). Звіт прийнято від "
-                       f"виконавця, названого на титульному аркуші.", found=code, expected=title_exec.code)
+                rd.add(
+                    ERROR,
+                    "metadata-edited",
+                    f"Службові відомості файлу змінено: у них зазначено виконавця «{code}», а на "
+                    f"титульному аркуші — {title_exec.full_name} ({title_exec.code}). Звіт прийнято від "
+                    f"виконавця, названого на титульному аркуші.",
+                    found=code,
+                    expected=title_exec.code,
+                )
         trusted = [(by, src) for by, src in sources if src.get("executor_code") == title_exec.code]
         rd.identified_by = trusted[0][0] if trusted else "title"
     else:
         if len(set(codes)) > 1:
             title_says = f"назву «{title_name}» не знайдено в реєстрі" if title_name else "виконавця не названо"
-            raise rd.reject("not-identified", f"Не вдалося визначити, чий це звіт: службові відомості "
-                                              f"суперечать одні одним ({', '.join(dict.fromkeys(codes))}), "
-                                              f"а на титульному аркуші {title_says}.",
-                            found=", ".join(dict.fromkeys(codes)))
+            raise rd.reject(
+                "not-identified",
+                f"Не вдалося визначити, чий це звіт: службові відомості "
+                f"суперечать одні одним ({', '.join(dict.fromkeys(codes))}), "
+                f"а на титульному аркуші {title_says}.",
+                found=", ".join(dict.fromkeys(codes)),
+            )
         code = codes[0]
         if code not in registry:
             raise rd.reject("unknown-executor", f"Виконавця «{code}» немає в реєстрі виконавців.", found=code)
@@ -197,35 +226,50 @@ def identify(rd: Reading, meta, title, has_data: bool) -> None:
         rd.identified_by = sources[0][0]
         trusted = sources
         if title_name:
-            rd.add(WARNING, "title-edited",
-                   f"Назву виконавця на титульному аркуші («{title_name}») не знайдено в реєстрі; виконавця "
-                   f"визначено за службовими відомостями: {registry[code].full_name}.",
-                   found=title_name, expected=registry[code].full_name)
+            rd.add(
+                WARNING,
+                "title-edited",
+                f"Назву виконавця на титульному аркуші («{title_name}») не знайдено в реєстрі; виконавця "
+                f"визначено за службовими відомостями: {registry[code].full_name}.",
+                found=title_name,
+                expected=registry[code].full_name,
+            )
 
     periods = [src.get("period", "") for _, src in (trusted or sources)]
     if title_period:
         for period in dict.fromkeys(p for p in periods if p != title_period):
-            rd.add(ERROR, "metadata-edited",
-                   f"Службові відомості файлу змінено: у них зазначено звітний період «{period}», а на "
-                   f"титульному аркуші — «{title_period}». Звіт прийнято за період з титульного аркуша.",
-                   found=period, expected=title_period)
+            rd.add(
+                ERROR,
+                "metadata-edited",
+                f"Службові відомості файлу змінено: у них зазначено звітний період «{period}», а на "
+                f"титульному аркуші — «{title_period}». Звіт прийнято за період з титульного аркуша.",
+                found=period,
+                expected=title_period,
+            )
         period = title_period
     elif len(set(periods)) == 1:
         period = periods[0]
     else:
-        raise rd.reject("not-identified", f"Не вдалося визначити звітний період: службові відомості "
-                                          f"суперечать одні одним ({', '.join(dict.fromkeys(periods))}).")
+        raise rd.reject(
+            "not-identified",
+            f"Не вдалося визначити звітний період: службові відомості "
+            f"суперечать одні одним ({', '.join(dict.fromkeys(periods))}).",
+        )
     set_period(rd, period)
     if trusted:
         rd.version = trusted[0][1].get("template_version") or None
     if rd.version and rd.version != rd.index.version:
         # What differs from the version the template was made from, when the ledger kept it (history.py).
         what = rd.catalogue._memo.get("version_notes", {}).get(rd.version, "")
-        rd.add(WARNING, "stale-template",
-               f"Звіт заповнено за іншою версією шаблону ({rd.version}; чинна — {rd.index.version}). "
-               + (f"Відмінності каталогу: {what}. " if what else "")
-               + "Рядки зіставлено за ключами; перевірте зауваження щодо рядків.",
-               found=rd.version, expected=rd.index.version)
+        rd.add(
+            WARNING,
+            "stale-template",
+            f"Звіт заповнено за іншою версією шаблону ({rd.version}; чинна — {rd.index.version}). "
+            + (f"Відмінності каталогу: {what}. " if what else "")
+            + "Рядки зіставлено за ключами; перевірте зауваження щодо рядків.",
+            found=rd.version,
+            expected=rd.index.version,
+        )
 
 
 def set_period(rd: Reading, period: str) -> None:
@@ -233,6 +277,9 @@ def set_period(rd: Reading, period: str) -> None:
     try:
         rd.catalogue.check_period(period)
     except ConsolidateError as exc:
-        raise rd.reject("wrong-period", f"{exc}: звіт за інший звітний цикл не приймається.",
-                        found=period, expected=f"{rd.catalogue.programme.report_year} або "
-                                               f"{rd.catalogue.programme.report_year}-Q1…Q4") from exc
+        raise rd.reject(
+            "wrong-period",
+            f"{exc}: звіт за інший звітний цикл не приймається.",
+            found=period,
+            expected=f"{rd.catalogue.programme.report_year} або {rd.catalogue.programme.report_year}-Q1…Q4",
+        ) from exc

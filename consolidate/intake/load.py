@@ -22,7 +22,7 @@ from . import reasons
 from .common import ENCRYPTED_MESSAGE, Reading
 from .sheets import Sheet
 
-_STDERR: dict[int, tuple[int, int, int]] = {}   # process id → (fd, device, inode) of the file stderr goes to
+_STDERR: dict[int, tuple[int, int, int]] = {}  # process id → (fd, device, inode) of the file stderr goes to
 
 
 def _stderr_fd() -> int:
@@ -71,6 +71,7 @@ def captured_stderr():
 
     def written() -> str:
         return os.pread(fd, 4000, 0).decode("utf-8", "replace")
+
     try:
         yield written
     finally:
@@ -89,10 +90,14 @@ def load_sheets(rd: Reading) -> None:
                     if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
                         continue
                     if total + known.get(meta.name, 0) > limit:
-                        raise rd.reject("too-large", f"Аркуші книги разом займають понад {limit} клітинок: файл "
-                                                     f"не прочитано до кінця. Видаліть зайві аркуші чи далекі "
-                                                     f"клітинки і надішліть файл знову.",
-                                        found=f"> {limit}", expected=f"≤ {limit} клітинок")
+                        raise rd.reject(
+                            "too-large",
+                            f"Аркуші книги разом займають понад {limit} клітинок: файл "
+                            f"не прочитано до кінця. Видаліть зайві аркуші чи далекі "
+                            f"клітинки і надішліть файл знову.",
+                            found=f"> {limit}",
+                            expected=f"≤ {limit} клітинок",
+                        )
                     rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
                     total += sum(map(len, rows))
                     rd.sheets.append(Sheet(i, meta.name, rows))

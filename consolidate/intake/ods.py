@@ -23,7 +23,7 @@ from ..ziputil import entries as zip_entries
 
 MANIFEST = "META-INF/manifest.xml"
 MANIFEST_BYTES = 1024 * 1024
-CELL_OVERHEAD = 48   # bytes a cell with text costs beyond its text (calamine's String, then a Python str)
+CELL_OVERHEAD = 48  # bytes a cell with text costs beyond its text (calamine's String, then a Python str)
 
 _TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*)>")
 _REPEAT = re.compile(rb"number-(rows|columns)-repeated\s*=\s*[\"']\s*([0-9]{1,12})")
@@ -31,22 +31,46 @@ _VALUE_TYPE = re.compile(rb"value-type\s*=")
 _NAME = re.compile(rb"(?:^|\s)(?:[\w.-]+:)?name\s*=\s*\"([^\"]*)\"")
 # Whitespace between two tags of which one is a table element, or between two paragraphs of a cell.
 _GAP = re.compile(rb"(<(/?)(?:[\w.-]+:)?([\w.-]+)[^>]*>)[ \t\r\n]+(?=<(/?)(?:[\w.-]+:)?([\w.-]+))")
-_STRUCTURE = frozenset({b"table", b"table-row", b"table-cell", b"covered-table-cell", b"table-column",
-                        b"table-columns", b"table-header-rows", b"table-rows", b"table-row-group",
-                        b"table-column-group", b"table-header-columns", b"spreadsheet", b"body", b"shapes",
-                        b"named-expressions", b"named-range", b"database-ranges", b"database-range",
-                        b"calculation-settings", b"content-validations", b"content-validation",
-                        b"table-protection", b"forms", b"scripts", b"font-face-decls", b"automatic-styles",
-                        b"document-content"})
+_STRUCTURE = frozenset(
+    {
+        b"table",
+        b"table-row",
+        b"table-cell",
+        b"covered-table-cell",
+        b"table-column",
+        b"table-columns",
+        b"table-header-rows",
+        b"table-rows",
+        b"table-row-group",
+        b"table-column-group",
+        b"table-header-columns",
+        b"spreadsheet",
+        b"body",
+        b"shapes",
+        b"named-expressions",
+        b"named-range",
+        b"database-ranges",
+        b"database-range",
+        b"calculation-settings",
+        b"content-validations",
+        b"content-validation",
+        b"table-protection",
+        b"forms",
+        b"scripts",
+        b"font-face-decls",
+        b"automatic-styles",
+        b"document-content",
+    }
+)
 _INDENTED = re.compile(rb"<(?:[\w.-]+:)?(?:table-row|table-cell|covered-table-cell)(?=[\s/>])[^>]*>[ \t\r\n]+<")
 
 
 @dataclass
 class Sheet:
     name: str
-    rows: int = 0               # rows × columns of the rectangle cells with content span
+    rows: int = 0  # rows × columns of the rectangle cells with content span
     cols: int = 0
-    text_bytes: int = 0         # bytes of the content of every cell copy, and CELL_OVERHEAD for each
+    text_bytes: int = 0  # bytes of the content of every cell copy, and CELL_OVERHEAD for each
 
 
 @dataclass
@@ -68,12 +92,12 @@ def scan(content: bytes) -> Scan:
     sheet: Sheet | None = None
     row = col = 0
     row_repeat = 1
-    row_max_col = -1            # last column with content in the current row, -1 if none
+    row_max_col = -1  # last column with content in the current row, -1 if none
     row_text = 0
     max_row = max_col = -1
     cell_start = -1
     cell_repeat = 1
-    depth = 0                   # nesting of table elements (a sub-table inside a cell is counted with its cell)
+    depth = 0  # nesting of table elements (a sub-table inside a cell is counted with its cell)
     for m in _TAG.finditer(content):
         closing, tag, attrs = m.group(1), m.group(2), m.group(3)
         empty = attrs.endswith(b"/")
@@ -140,6 +164,7 @@ def normalised(data: bytes, zf: zipfile.ZipFile, content: bytes) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in zf.infolist():
             body = _GAP.sub(_drop_gap, content) if info.filename == "content.xml" else zf.read(info)
-            dst.writestr(info.filename, body, zipfile.ZIP_STORED if info.filename == "mimetype" else
-                         zipfile.ZIP_DEFLATED)
+            dst.writestr(
+                info.filename, body, zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
+            )
     return out.getvalue()

@@ -18,18 +18,18 @@ from .common import Reject
 RESEND = "Відкрийте його в Excel чи LibreOffice, збережіть і надішліть знову."
 MESSAGES = {
     "truncated": "Файл обрізано: його кінця бракує (схоже, файл не дійшов повністю під час надсилання чи "
-                 "копіювання), тож прочитати його неможливо. Надішліть файл ще раз.",
+    "копіювання), тож прочитати його неможливо. Надішліть файл ще раз.",
     "zip-damaged": "Файл пошкоджено: стиснені дані всередині книги зіпсовано (контрольна сума або розпакування "
-                   "не збігаються), тож прочитати його неможливо. " + RESEND,
+    "не збігаються), тож прочитати його неможливо. " + RESEND,
     "xml-damaged": "Файл пошкоджено: вміст книги (XML) записано з помилками, тож прочитати його неможливо. " + RESEND,
     "ole-damaged": "Файл .xls пошкоджено: його внутрішня структура суперечлива (посилання на неіснуючі частини), "
-                   "тож прочитати його неможливо. " + RESEND,
+    "тож прочитати його неможливо. " + RESEND,
     "part-missing": "Файл пошкоджено: у книзі бракує частини (аркуша чи службової частини), на яку вона "
-                    "посилається, тож прочитати його неможливо. " + RESEND,
+    "посилається, тож прочитати його неможливо. " + RESEND,
     "reader-panic": "Файл пошкоджено: його вміст суперечить формату книги, і програма читання не змогла його "
-                    "розібрати. " + RESEND,
+    "розібрати. " + RESEND,
     "unsupported": "Книгу записано у варіанті формату, який програма не читає (наприклад, Excel 5.0/95 чи "
-                   "старішого). Збережіть її в Excel чи LibreOffice як .xlsx і надішліть знову.",
+    "старішого). Збережіть її в Excel чи LibreOffice як .xlsx і надішліть знову.",
     "unreadable": "Файл пошкоджено: його не вдалося прочитати. " + RESEND,
 }
 
@@ -37,7 +37,8 @@ MESSAGES = {
 def is_panic(exc: BaseException) -> bool:
     """A Rust panic inside a reader (pyo3's PanicException derives from BaseException, not Exception)."""
     return type(exc).__name__ == "PanicException" or (
-        not isinstance(exc, Exception) and not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)))
+        not isinstance(exc, Exception) and not isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
+    )
 
 
 def kind_of(exc: BaseException) -> str:

@@ -39,31 +39,62 @@ def funding(cx: Cells, ds: DataSheet, expected: Expected) -> None:
         nil = norm(nil_text) == L.NIL_FUNDING
         if nil_text:
             if not nil:
-                cx.add(WARNING, "invalid-choice",
-                       f"У колонці «Фінансування не здійснювалось» має бути «{L.NIL_FUNDING}» або порожньо.",
-                       sheet=ds.sheet.name, cell=nil_ref, row_key=key, found=nil_text, expected=L.NIL_FUNDING)
+                cx.add(
+                    WARNING,
+                    "invalid-choice",
+                    f"У колонці «Фінансування не здійснювалось» має бути «{L.NIL_FUNDING}» або порожньо.",
+                    sheet=ds.sheet.name,
+                    cell=nil_ref,
+                    row_key=key,
+                    found=nil_text,
+                    expected=L.NIL_FUNDING,
+                )
             cx.keep(ds, key, "nil", None, L.NIL_FUNDING if nil else nil_text, nil_ref)
         financed = cx.number(ds, r, "financed", key, "amount")
         cash = cx.number(ds, r, "cash", key, "amount")
         for n, what in ((financed, "фактично профінансовано"), (cash, "касові видатки")):
             if n.state == "empty" and not nil and n.ref:
-                cx.missing(ds, key, n.ref, f"{what}, тис. грн (або оберіть «{L.NIL_FUNDING}» у колонці "
-                                           f"«Фінансування не здійснювалось»)")
+                cx.missing(
+                    ds,
+                    key,
+                    n.ref,
+                    f"{what}, тис. грн (або оберіть «{L.NIL_FUNDING}» у колонці «Фінансування не здійснювалось»)",
+                )
         if nil and any(n.state == "number" and n.value > 0 for n in (financed, cash)):
-            cx.add(WARNING, "nil-with-amount", "Позначено, що фінансування не здійснювалось, але вказано суму.",
-                   sheet=ds.sheet.name, cell=nil_ref, row_key=key, found=nil_text)
+            cx.add(
+                WARNING,
+                "nil-with-amount",
+                "Позначено, що фінансування не здійснювалось, але вказано суму.",
+                sheet=ds.sheet.name,
+                cell=nil_ref,
+                row_key=key,
+                found=nil_text,
+            )
         if financed.state == "number" and cash.state == "number" and cash.value > financed.value:
-            cx.add(ERROR, "cash-over-financed",
-                   f"Касові видатки ({shown(cash.value)}) більші за фактично профінансовані "
-                   f"({shown(financed.value)}); касові видатки не прийнято.",
-                   sheet=ds.sheet.name, cell=cash.ref, row_key=key, found=shown(cash.value),
-                   expected=f"≤ {shown(financed.value)}")
+            cx.add(
+                ERROR,
+                "cash-over-financed",
+                f"Касові видатки ({shown(cash.value)}) більші за фактично профінансовані "
+                f"({shown(financed.value)}); касові видатки не прийнято.",
+                sheet=ds.sheet.name,
+                cell=cash.ref,
+                row_key=key,
+                found=shown(cash.value),
+                expected=f"≤ {shown(financed.value)}",
+            )
             cash = Number("invalid")
         if financed.state == "number" and line.planned is not None and financed.value > line.planned:
-            cx.add(WARNING, "financed-over-planned",
-                   f"Фактично профінансовано ({shown(financed.value)}) більше, ніж передбачено на рік "
-                   f"({shown(line.planned)}).", sheet=ds.sheet.name, cell=financed.ref, row_key=key,
-                   found=shown(financed.value), expected=f"≤ {shown(line.planned)}")
+            cx.add(
+                WARNING,
+                "financed-over-planned",
+                f"Фактично профінансовано ({shown(financed.value)}) більше, ніж передбачено на рік "
+                f"({shown(line.planned)}).",
+                sheet=ds.sheet.name,
+                cell=financed.ref,
+                row_key=key,
+                found=shown(financed.value),
+                expected=f"≤ {shown(line.planned)}",
+            )
         cx.keep_number(ds, key, "financed", financed)
         cx.keep_number(ds, key, "cash", cash)
         for code in ("budget_code", "comment"):
@@ -102,9 +133,16 @@ def _measure(cx: Cells, ds: DataSheet, r: int, key: str) -> str:
     if status:
         canonical = next((s for s in L.STATUS_VALUES if norm(s) == norm(status)), None)
         if canonical is None:
-            cx.add(WARNING, "invalid-choice",
-                   f"Стан виконання має бути одним зі значень списку: {', '.join(L.STATUS_VALUES)}.",
-                   sheet=ds.sheet.name, cell=ref, row_key=key, found=status, expected=", ".join(L.STATUS_VALUES))
+            cx.add(
+                WARNING,
+                "invalid-choice",
+                f"Стан виконання має бути одним зі значень списку: {', '.join(L.STATUS_VALUES)}.",
+                sheet=ds.sheet.name,
+                cell=ref,
+                row_key=key,
+                found=status,
+                expected=", ".join(L.STATUS_VALUES),
+            )
         status = canonical or status
         cx.keep(ds, key, "status", None, status, ref)
     elif ref:
@@ -130,32 +168,59 @@ def _indicator(cx: Cells, ds: DataSheet, r: int, ind: Indicator, measure_status:
     actual = cx.number(ds, r, "actual", key, ind.unit)
     num = cx.number(ds, r, "numerator", key, "number") if percent else Number("empty")
     den = cx.number(ds, r, "denominator", key, "number") if percent else Number("empty")
-    if percent and actual.state == "number" and 0 < actual.value <= 1 and not isinstance(actual.raw, str) \
-            and cx.percent_formatted(ds, r, "actual"):
+    if (
+        percent
+        and actual.state == "number"
+        and 0 < actual.value <= 1
+        and not isinstance(actual.raw, str)
+        and cx.percent_formatted(ds, r, "actual")
+    ):
         actual.value = round(actual.value * 100, 10)
         actual.text = format_value(actual.value)
     where = dict(sheet=ds.sheet.name, cell=actual.ref, row_key=key)
     if actual.state == "number":
         if percent and actual.value > 100:
-            cx.add(WARNING, "percent-over-100", f"Відсоток {shown(actual.value)} більший за 100.",
-                   found=shown(actual.value), expected="0–100", **where)
+            cx.add(
+                WARNING,
+                "percent-over-100",
+                f"Відсоток {shown(actual.value)} більший за 100.",
+                found=shown(actual.value),
+                expected="0–100",
+                **where,
+            )
         if ind.unit == "count" and not float(actual.value).is_integer():
-            cx.add(WARNING, "fractional-count", f"Кількість має бути цілим числом, а вказано "
-                                                f"{shown(actual.value)}.",
-                   found=shown(actual.value), expected="ціле число", **where)
+            cx.add(
+                WARNING,
+                "fractional-count",
+                f"Кількість має бути цілим числом, а вказано {shown(actual.value)}.",
+                found=shown(actual.value),
+                expected="ціле число",
+                **where,
+            )
     if num.state == "number" and den.state == "number":
         if num.value > den.value:
-            cx.add(WARNING, "numerator-over-denominator",
-                   f"Чисельник ({shown(num.value)}) більший за знаменник ({shown(den.value)}).",
-                   sheet=ds.sheet.name, cell=num.ref, row_key=key, found=shown(num.value),
-                   expected=f"≤ {shown(den.value)}")
+            cx.add(
+                WARNING,
+                "numerator-over-denominator",
+                f"Чисельник ({shown(num.value)}) більший за знаменник ({shown(den.value)}).",
+                sheet=ds.sheet.name,
+                cell=num.ref,
+                row_key=key,
+                found=shown(num.value),
+                expected=f"≤ {shown(den.value)}",
+            )
         elif actual.state == "number" and den.value > 0:
             computed = 100 * num.value / den.value
             if abs(actual.value - computed) > PERCENT_TOLERANCE:
-                cx.add(WARNING, "percent-mismatch",
-                       f"Відсоток {shown(actual.value)} не відповідає чисельнику і знаменнику "
-                       f"({shown(num.value)} / {shown(den.value)} = {shown(round(computed, 1))} %).",
-                       found=shown(actual.value), expected=shown(round(computed, 1)), **where)
+                cx.add(
+                    WARNING,
+                    "percent-mismatch",
+                    f"Відсоток {shown(actual.value)} не відповідає чисельнику і знаменнику "
+                    f"({shown(num.value)} / {shown(den.value)} = {shown(round(computed, 1))} %).",
+                    found=shown(actual.value),
+                    expected=shown(round(computed, 1)),
+                    **where,
+                )
     has_pair = num.state == "number" and den.state == "number"
     if actual.state == "empty" and actual.ref and measure_status != L.NIL_STATUS and not has_pair:
         cx.missing(ds, key, actual.ref, "фактично досягнуте значення показника")
@@ -170,5 +235,6 @@ def proposals(cx: Cells, ds: DataSheet, expected: Expected) -> None:
             text, ref = cx.text_cell(ds, rows[key], "text", key)
             if text:
                 cx.keep(ds, key, "text", None, text, ref)
+
 
 RULES = {"funding": funding, "execution": execution, "proposals": proposals}

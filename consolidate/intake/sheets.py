@@ -16,12 +16,18 @@ from .common import INPUTS, ROWS_WITHOUT_KEY_SHOWN, SHEET_LABELS, SHEET_ORDER, R
 from .identify import meta_rows, title_values
 
 # Codes that must all be in a row for it to be a sheet's code row (the first match wins, in this order).
-KIND_CODES = {"funding": ("key", "financed", "cash"), "execution": ("key", "actual", "status", "narrative"),
-              "proposals": ("key", "text")}
+KIND_CODES = {
+    "funding": ("key", "financed", "cash"),
+    "execution": ("key", "actual", "status", "narrative"),
+    "proposals": ("key", "text"),
+}
 # Labels of the input columns: enough of them in one row make it a header row of that kind.
-KIND_LABEL_CODES = {"funding": ("financed", "cash", "budget_code", "nil"),
-                    "execution": ("actual", "numerator", "status", "narrative"), "proposals": ("text",)}
-SCAN_ROWS = 12          # code / header rows are searched this far down
+KIND_LABEL_CODES = {
+    "funding": ("financed", "cash", "budget_code", "nil"),
+    "execution": ("actual", "numerator", "status", "narrative"),
+    "proposals": ("text",),
+}
+SCAN_ROWS = 12  # code / header rows are searched this far down
 
 
 @dataclass
@@ -45,10 +51,10 @@ class DataSheet:
 
     kind: str
     sheet: Sheet
-    cols: dict[str, int]            # column code → 0-based column
-    found_by: str                   # "codes", "labels" or "keys"
+    cols: dict[str, int]  # column code → 0-based column
+    found_by: str  # "codes", "labels" or "keys"
     special: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
-    letters: dict[str, str] = field(default_factory=dict)   # column code → column letters (A1 references)
+    letters: dict[str, str] = field(default_factory=dict)  # column code → column letters (A1 references)
 
     def __post_init__(self):
         self.letters = {code: a1(0, c)[:-1] for code, c in self.cols.items()}
@@ -124,9 +130,14 @@ def classify(rd: Reading) -> tuple[dict[str, str] | None, dict[str, str] | None,
             continue
         if located.kind in data:
             first = data[located.kind].sheet.name
-            rd.add(WARNING, "duplicate-sheet",
-                   f"Аркуш «{sheet.name}» повторює аркуш «{first}» ({SHEET_LABELS[located.kind]}); його не "
-                   f"прочитано.", sheet=sheet.name, found=sheet.name, expected=first)
+            rd.add(
+                WARNING,
+                "duplicate-sheet",
+                f"Аркуш «{sheet.name}» повторює аркуш «{first}» ({SHEET_LABELS[located.kind]}); його не прочитано.",
+                sheet=sheet.name,
+                found=sheet.name,
+                expected=first,
+            )
             continue
         data[located.kind] = located
     return meta, title, data
@@ -145,9 +156,13 @@ def _locate(rd: Reading, sheet: Sheet) -> DataSheet | None:
     kind = key_kind(sheet, rd.catalogue)
     if kind is None:
         return None
-    rd.add(WARNING, "columns-assumed",
-           f"На аркуші «{sheet.name}» немає рядка із заголовками колонок; колонки визначено за стандартним "
-           f"розташуванням шаблону. Перевірте, чи значення прочитано правильно.", sheet=sheet.name)
+    rd.add(
+        WARNING,
+        "columns-assumed",
+        f"На аркуші «{sheet.name}» немає рядка із заголовками колонок; колонки визначено за стандартним "
+        f"розташуванням шаблону. Перевірте, чи значення прочитано правильно.",
+        sheet=sheet.name,
+    )
     return DataSheet(kind, sheet, {code: c for c, (code, _) in enumerate(L.SHEET_KINDS[kind])}, "keys")
 
 
@@ -158,15 +173,24 @@ def check_sheets(rd: Reading, data_sheets: dict[str, DataSheet]) -> None:
         ds = data_sheets.get(kind)
         if ds is None:
             if needed[kind]:
-                rd.add(ERROR, "missing-sheet", f"У файлі немає аркуша «{SHEET_LABELS[kind]}» (не знайдено аркуша "
-                                               f"з його колонками чи рядками): його дані не прочитано.",
-                       expected=SHEET_LABELS[kind])
+                rd.add(
+                    ERROR,
+                    "missing-sheet",
+                    f"У файлі немає аркуша «{SHEET_LABELS[kind]}» (не знайдено аркуша "
+                    f"з його колонками чи рядками): його дані не прочитано.",
+                    expected=SHEET_LABELS[kind],
+                )
             continue
         for code in ("key", *INPUTS[kind]):
             if code not in ds.cols:
                 label = dict(L.SHEET_KINDS[kind])[code]
-                rd.add(ERROR, "missing-column", f"На аркуші «{ds.sheet.name}» немає колонки «{label}»: її "
-                                                f"значення не прочитано.", sheet=ds.sheet.name, expected=label)
+                rd.add(
+                    ERROR,
+                    "missing-column",
+                    f"На аркуші «{ds.sheet.name}» немає колонки «{label}»: її значення не прочитано.",
+                    sheet=ds.sheet.name,
+                    expected=label,
+                )
 
 
 def rows_of(rd: Reading, ds: DataSheet, belongs) -> dict[str, int]:
@@ -184,7 +208,7 @@ def rows_of(rd: Reading, ds: DataSheet, belongs) -> dict[str, int]:
     seen: dict[str, int] = {}
     data_started = False
     keyless_count = 0
-    summed: list[int] = []      # rows with data but no key beyond those reported one by one
+    summed: list[int] = []  # rows with data but no key beyond those reported one by one
     for r, row in enumerate(sheet.rows):
         raw = row[key_col] if key_col < len(row) else ""
         key = raw.strip() if type(raw) is str else text_of(raw)
@@ -194,18 +218,28 @@ def rows_of(rd: Reading, ds: DataSheet, belongs) -> dict[str, int]:
                 if keyless_count > ROWS_WITHOUT_KEY_SHOWN:
                     summed.append(r)
                     continue
-                rd.add(WARNING, "row-without-key",
-                       f"Рядок {r + 1} не має службового ключа, але містить дані; їх не прочитано. Не "
-                       f"додавайте рядків — впишіть дані у відповідні рядки шаблону.",
-                       sheet=sheet.name, cell=a1(r, key_col))
+                rd.add(
+                    WARNING,
+                    "row-without-key",
+                    f"Рядок {r + 1} не має службового ключа, але містить дані; їх не прочитано. Не "
+                    f"додавайте рядків — впишіть дані у відповідні рядки шаблону.",
+                    sheet=sheet.name,
+                    cell=a1(r, key_col),
+                )
             continue
         if key.casefold() in header:
             continue
         data_started = True
         if key in seen:
-            rd.add(ERROR, "duplicate-key", f"Рядок з ключем «{key}» повторюється (уперше — рядок "
-                                           f"{seen[key] + 1}); повтор не прочитано.",
-                   sheet=sheet.name, cell=a1(r, key_col), row_key=key, found=key)
+            rd.add(
+                ERROR,
+                "duplicate-key",
+                f"Рядок з ключем «{key}» повторюється (уперше — рядок {seen[key] + 1}); повтор не прочитано.",
+                sheet=sheet.name,
+                cell=a1(r, key_col),
+                row_key=key,
+                found=key,
+            )
             continue
         seen[key] = r
         verdict = belongs(key)
@@ -219,23 +253,40 @@ def rows_of(rd: Reading, ds: DataSheet, belongs) -> dict[str, int]:
     if summed:
         first, last, extra = summed[0], summed[-1], len(summed)
         span = f"рядок {first + 1}" if first == last else f"рядки {first + 1}–{last + 1}"
-        rd.add(WARNING, "row-without-key",
-               f"Ще рядків без службового ключа, але з даними: {extra} ({span}); їх не прочитано. Не додавайте "
-               f"рядків — впишіть дані у відповідні рядки шаблону.",
-               sheet=sheet.name, cell=a1(first, key_col), found=str(extra))
+        rd.add(
+            WARNING,
+            "row-without-key",
+            f"Ще рядків без службового ключа, але з даними: {extra} ({span}); їх не прочитано. Не додавайте "
+            f"рядків — впишіть дані у відповідні рядки шаблону.",
+            sheet=sheet.name,
+            cell=a1(first, key_col),
+            found=str(extra),
+        )
     return rows
 
 
 def missing_row(rd: Reading, ds: DataSheet, key: str, what: str) -> None:
-    rd.add(ERROR, "missing-row", f"На аркуші «{ds.sheet.name}» немає рядка «{key}» ({what}): рядок видалено, "
-                                 f"тож його дані не подано.", sheet=ds.sheet.name, row_key=key, expected=key)
+    rd.add(
+        ERROR,
+        "missing-row",
+        f"На аркуші «{ds.sheet.name}» немає рядка «{key}» ({what}): рядок видалено, тож його дані не подано.",
+        sheet=ds.sheet.name,
+        row_key=key,
+        expected=key,
+    )
 
 
 def unknown(key: str, ds: DataSheet):
-    return ("unknown-key", f"Невідомий ключ рядка «{key}»: такого рядка на аркуші «{SHEET_LABELS[ds.kind]}» "
-                           f"у програмі немає; рядок не прочитано.")
+    return (
+        "unknown-key",
+        f"Невідомий ключ рядка «{key}»: такого рядка на аркуші «{SHEET_LABELS[ds.kind]}» "
+        f"у програмі немає; рядок не прочитано.",
+    )
 
 
 def foreign(rd: Reading, key: str, what: str):
-    return ("not-executor-row", f"Рядок «{key}» ({what}) не стосується виконавця {rd.executor}: його не названо "
-                                f"виконавцем; рядок не прочитано.")
+    return (
+        "not-executor-row",
+        f"Рядок «{key}» ({what}) не стосується виконавця {rd.executor}: його не названо "
+        f"виконавцем; рядок не прочитано.",
+    )

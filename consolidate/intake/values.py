@@ -36,7 +36,7 @@ class Cells:
     def __init__(self, rd: Reading):
         self.rd = rd
         self.add = rd.add
-        self._formats_book = None       # openpyxl read-only workbook, opened on first need
+        self._formats_book = None  # openpyxl read-only workbook, opened on first need
         self._formats_tried = False
 
     def special(self, ds: DataSheet, r: int, code: str, key: str) -> bool:
@@ -48,15 +48,28 @@ class Cells:
         if kind == "error":
             self.error_value(ds, r, code, key, text)
         else:
-            self.add(ERROR, "formula-no-value",
-                     "Клітинка містить формулу без обчисленого значення (файл збережено програмою, що не обчислює "
-                     "формул); формули не обчислюються під час прийому — впишіть значення.",
-                     sheet=ds.sheet.name, cell=ds.ref(r, code), row_key=key, found=text)
+            self.add(
+                ERROR,
+                "formula-no-value",
+                "Клітинка містить формулу без обчисленого значення (файл збережено програмою, що не обчислює "
+                "формул); формули не обчислюються під час прийому — впишіть значення.",
+                sheet=ds.sheet.name,
+                cell=ds.ref(r, code),
+                row_key=key,
+                found=text,
+            )
         return True
 
     def error_value(self, ds: DataSheet, r: int, code: str, key: str, text: str) -> None:
-        self.add(ERROR, "error-value", f"Клітинка містить помилку обчислення «{text}»; впишіть значення.",
-                 sheet=ds.sheet.name, cell=ds.ref(r, code), row_key=key, found=text)
+        self.add(
+            ERROR,
+            "error-value",
+            f"Клітинка містить помилку обчислення «{text}»; впишіть значення.",
+            sheet=ds.sheet.name,
+            cell=ds.ref(r, code),
+            row_key=key,
+            found=text,
+        )
 
     def number(self, ds: DataSheet, r: int, code: str, key: str, unit: str) -> Number:
         """Parse a numeric input; findings for text, error values and negative numbers."""
@@ -82,11 +95,21 @@ class Cells:
             return Number("invalid", ref=ref)
         if p.kind == "text" or (p.percent_sign and unit != "percent"):
             what = "дату" if isinstance(raw, (dt.date, dt.time, dt.timedelta)) else "текст"
-            self.add(ERROR, "text-in-number", f"Очікується число, а в клітинці {what} «{shown(raw)}»; значення не "
-                                              f"прийнято.", expected="число", **where)
+            self.add(
+                ERROR,
+                "text-in-number",
+                f"Очікується число, а в клітинці {what} «{shown(raw)}»; значення не прийнято.",
+                expected="число",
+                **where,
+            )
             return Number("invalid", ref=ref)
-        self.add(ERROR, "negative", f"Від’ємне значення {shown(p.value)}: значення не може бути меншим за 0; "
-                                    f"не прийнято.", expected="≥ 0", **where)
+        self.add(
+            ERROR,
+            "negative",
+            f"Від’ємне значення {shown(p.value)}: значення не може бути меншим за 0; не прийнято.",
+            expected="≥ 0",
+            **where,
+        )
         return Number("invalid", ref=ref)
 
     def keep(self, ds: DataSheet, key: str, code: str, number: float | None, text: str, ref: str) -> None:
@@ -109,16 +132,22 @@ class Cells:
             return "", ref
         text = text_of(raw)
         if len(text) > MAX_TEXT:
-            self.add(WARNING, "text-too-long",
-                     f"Текст у клітинці завдовжки {len(text)} символів, а в клітинці Excel їх може бути не більше "
-                     f"{MAX_TEXT}; прийнято перші {MAX_TEXT} символів.", sheet=ds.sheet.name, cell=ref, row_key=key,
-                     found=f"{len(text)} символів", expected=f"≤ {MAX_TEXT} символів")
+            self.add(
+                WARNING,
+                "text-too-long",
+                f"Текст у клітинці завдовжки {len(text)} символів, а в клітинці Excel їх може бути не більше "
+                f"{MAX_TEXT}; прийнято перші {MAX_TEXT} символів.",
+                sheet=ds.sheet.name,
+                cell=ref,
+                row_key=key,
+                found=f"{len(text)} символів",
+                expected=f"≤ {MAX_TEXT} символів",
+            )
             text = text[:MAX_TEXT]
         return text, ref
 
     def missing(self, ds: DataSheet, key: str, ref: str, what: str) -> None:
         self.add(WARNING, "missing-value", f"Не заповнено: {what}.", sheet=ds.sheet.name, cell=ref, row_key=key)
-
 
     def percent_formatted(self, ds: DataSheet, r: int, code: str) -> bool:
         """Whether an xlsx cell has a percent number format (typed as "90%", stored as 0.9)."""
@@ -140,4 +169,3 @@ class Cells:
             for cell in row:
                 return "%" in re.sub(r'"[^"]*"|\\.', "", getattr(cell, "number_format", "") or "")
         return False
-

@@ -30,7 +30,7 @@ SMALL_PART_BYTES = 64 * 1024
 
 _FAR_REF = re.compile(rb'r\s*=\s*["\'](?:[A-Za-z]{3,}[0-9]|[A-Za-z]{1,2}[0-9]{4}|[0-9]{4})')
 _XML_SPACE = frozenset(b" \t\r\n")
-_TAG = re.compile(rb'<(?:[\w.-]+:)?(row|c)(?=[\s/>])([^>]*)>')
+_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|c)(?=[\s/>])([^>]*)>")
 _REF_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*["\']([A-Za-z]*)([0-9]*)["\']')
 # An error value, or a formula element (every sheet with formulas has a closing </f> or a prefixed :f>).
 _SPECIAL_MARKERS = (b"</f>", b":f>", b't="e"')
@@ -54,7 +54,7 @@ def _cells(xml: bytes) -> bytes:
     Validations, formats and page setup (large in the templates) follow it; a part without sheetData has no cells.
     """
     first = xml.find(b"sheetData")
-    return xml[first:xml.rfind(b"sheetData") + 9] if first >= 0 else b""
+    return xml[first : xml.rfind(b"sheetData") + 9] if first >= 0 else b""
 
 
 def _cells_without_references(cells: bytes) -> bool:
@@ -93,16 +93,17 @@ def _used_area(xml: bytes) -> tuple[int, int]:
     return max_row + 1, max_col + 1
 
 
-
 _ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[A-Za-z_][\w.:-]*;")
 _PLAIN_CELL_WITHOUT_R_FIRST = re.compile(rb'<c(?! r=")')
 _NO_REF_CELL = re.compile(rb"<(?:[\w.-]+:)?c(?=[\s/>])(?![^>]*\sr\s*=)")
-_STRING_CELL = re.compile(rb"""<(?:[\w.-]+:)?c(?=\s)[^>]*\st\s*=\s*["']s["'][^>]*>\s*<(?:[\w.-]+:)?v>\s*([0-9]{1,10})""")
+_STRING_CELL = re.compile(
+    rb"""<(?:[\w.-]+:)?c(?=\s)[^>]*\st\s*=\s*["']s["'][^>]*>\s*<(?:[\w.-]+:)?v>\s*([0-9]{1,10})"""
+)
 _STRING_ITEM = re.compile(rb"<(?:[\w.-]+:)?si(?=[\s>/])")
 # Without references, a rectangle of more than 2,000,000 cells takes more bytes than this: empty rows "<row/>"
 # (6 bytes) times a row of cells "<c><v>1</v></c>" (15 bytes) is at most (n/12)·(n/30) for n bytes.
 NO_REF_FLOOR = 24_000
-INFLATE_SLACK = 1024 * 1024    # a part that inflates this far beyond its declared size is a zip bomb, not damage
+INFLATE_SLACK = 1024 * 1024  # a part that inflates this far beyond its declared size is a zip bomb, not damage
 MAIN_RELATIONSHIP = b"/officeDocument"
 MACRO_RELATIONSHIPS = (b"/xlMacrosheet", b"/xlIntlMacrosheet", b"/dialogsheet")
 
@@ -144,7 +145,7 @@ def inflate(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bytes:
     """
     info = zip_entries(zf)[part]
     start = info.header_offset
-    header = data[start:start + 30]
+    header = data[start : start + 30]
     if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1 or header[:4] != b"PK\x03\x04":
         try:  # stored, encrypted or odd: zipfile's own reader (bounded by the declared size, checks the CRC)
             return zf.read(info)
@@ -153,20 +154,32 @@ def inflate(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bytes:
     begin = start + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
-        xml = inflater.decompress(data[begin:begin + info.compress_size], info.file_size + 1)
+        xml = inflater.decompress(data[begin : begin + info.compress_size], info.file_size + 1)
         if len(xml) > info.file_size:
             more = inflater.decompress(inflater.unconsumed_tail, INFLATE_SLACK)
             if len(more) >= INFLATE_SLACK - 1 or not inflater.eof:
-                raise Reject(Finding(name, ERROR, "zip-bomb", f"Частина «{part}» після розпакування більша, ніж "
-                                                              f"заявлено в архіві: ознака «zip-бомби», файл не "
-                                                              f"відкривався.", found=part))
-            raise reasons.unreadable(name, "zip-damaged", f"{part}: inflates to {len(xml) + len(more)} bytes, "
-                                                          f"{info.file_size} declared")
+                raise Reject(
+                    Finding(
+                        name,
+                        ERROR,
+                        "zip-bomb",
+                        f"Частина «{part}» після розпакування більша, ніж "
+                        f"заявлено в архіві: ознака «zip-бомби», файл не "
+                        f"відкривався.",
+                        found=part,
+                    )
+                )
+            raise reasons.unreadable(
+                name, "zip-damaged", f"{part}: inflates to {len(xml) + len(more)} bytes, {info.file_size} declared"
+            )
     except zlib.error as exc:
         raise reasons.unreadable(name, "zip-damaged", reasons.detail_of(exc, part)) from exc
     if len(xml) < info.file_size:
-        raise reasons.unreadable(name, "truncated" if begin + info.compress_size > len(data) else "zip-damaged",
-                                 f"{part}: {len(xml)} of {info.file_size} bytes")
+        raise reasons.unreadable(
+            name,
+            "truncated" if begin + info.compress_size > len(data) else "zip-damaged",
+            f"{part}: {len(xml)} of {info.file_size} bytes",
+        )
     if zlib.crc32(xml) != info.CRC:
         raise reasons.unreadable(name, "zip-damaged", f"{part}: bad CRC-32")
     return xml
@@ -180,16 +193,17 @@ def unsafe_part(data: bytes, zf: zipfile.ZipFile, part: str, name: str) -> bool:
     hold a DOCTYPE (no writer of spreadsheets puts one there)."""
     info = zip_entries(zf)[part]
     start = info.header_offset
-    header = data[start:start + 30]
+    header = data[start : start + 30]
     if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 1 and header[:4] == b"PK\x03\x04":
         begin = start + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
         try:
-            head = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[begin:begin + info.compress_size],
-                                                                   PROLOG_BYTES)
+            head = zlib.decompressobj(-zlib.MAX_WBITS).decompress(
+                data[begin : begin + info.compress_size], PROLOG_BYTES
+            )
         except zlib.error:
             return False  # damaged: said so when the part is read
     elif info.compress_type == zipfile.ZIP_STORED:
-        head = data[start:start + 30 + PROLOG_BYTES + 1024]
+        head = data[start : start + 30 + PROLOG_BYTES + 1024]
     else:
         return False
     if b"<!DOCTYPE" not in head:
@@ -245,8 +259,9 @@ def _parse_sheet_parts(book: bytes, rels: bytes, folder: str = "xl") -> tuple[di
             attrs = _attributes(m.group(2))
             if attrs.get("Id") and attrs.get("Target"):
                 target = attrs["Target"]
-                targets[attrs["Id"]] = (target.lstrip("/") if target.startswith("/")
-                                        else posixpath.normpath(posixpath.join(folder, target)))
+                targets[attrs["Id"]] = (
+                    target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+                )
                 if attrs.get("Type", "").encode().endswith(MACRO_RELATIONSHIPS):
                     macro_ids.add(attrs["Id"])
     parts, macro = {}, set()
@@ -274,7 +289,7 @@ class Xlsx:
         scanned |= {n for n in zip_entries(zf) if n.startswith("xl/worksheets/") and n.endswith(".xml")}
         sheet_of = {part: sheet for sheet, part in self.parts.items()}
         has_strings = any(n.lower().endswith("sharedstrings.xml") for n in zip_entries(zf))
-        self.areas: list[tuple[str, int, int]] = []   # (sheet, rows, columns) of the sheets measured
+        self.areas: list[tuple[str, int, int]] = []  # (sheet, rows, columns) of the sheets measured
         string_cells = 0
         for part in sorted(scanned):
             xml = inflate(data, zf, part, name)
@@ -286,11 +301,18 @@ class Xlsx:
                 rows, cols = _used_area(xml)
                 self.areas.append((sheet, rows, cols))
                 if rows * cols > limits.max_cells:
-                    raise Reject(Finding(
-                        name, ERROR, "too-large",
-                        f"Аркуш «{sheet}» займає {plural(rows, 'рядок')} × {plural(cols, 'колонка', 'колонки', 'колонок')} (понад {limits.max_cells} клітинок): "
-                        f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
-                        sheet=sheet, found=f"{rows} × {cols}", expected=f"≤ {limits.max_cells} клітинок"))
+                    raise Reject(
+                        Finding(
+                            name,
+                            ERROR,
+                            "too-large",
+                            f"Аркуш «{sheet}» займає {plural(rows, 'рядок')} × {plural(cols, 'колонка', 'колонки', 'колонок')} (понад {limits.max_cells} клітинок): "
+                            f"файл не відкривався. Видаліть зайві далекі клітинки і надішліть файл знову.",
+                            sheet=sheet,
+                            found=f"{rows} × {cols}",
+                            expected=f"≤ {limits.max_cells} клітинок",
+                        )
+                    )
             if has_strings:
                 string_cells += cells.count(b't="s"') + (cells.count(b"t='s'") if b"t='" in cells else 0)
 
@@ -326,11 +348,17 @@ class Xlsx:
                 i = int(m.group(1))
                 total += lengths[i] if i < len(lengths) else 0
         if total > limits.max_text_bytes:
-            raise Reject(Finding(
-                self.name, ERROR, "too-large",
-                f"Текст у клітинках книги після розгортання спільних рядків займає {size_text(total)} (допустимо до "
-                f"{size_text(limits.max_text_bytes)}): файл не відкривався.",
-                found=size_text(total), expected=f"≤ {size_text(limits.max_text_bytes)}"))
+            raise Reject(
+                Finding(
+                    self.name,
+                    ERROR,
+                    "too-large",
+                    f"Текст у клітинках книги після розгортання спільних рядків займає {size_text(total)} (допустимо до "
+                    f"{size_text(limits.max_text_bytes)}): файл не відкривався.",
+                    found=size_text(total),
+                    expected=f"≤ {size_text(limits.max_text_bytes)}",
+                )
+            )
 
     def calamine_package(self) -> bytes | None:
         """A copy calamine can open, when this package is valid but unusual; None when it opens as it is.
@@ -346,29 +374,51 @@ class Xlsx:
         rels = inflate(self.data, self.zf, _rels_of(self.book_part), self.name)
         folder = posixpath.dirname(self.book_part)
         if moved:
-            rels = re.sub(rb'(Target\s*=\s*")(?!/)([^"]+)"', lambda m: m.group(1) + b"/" + posixpath.normpath(
-                posixpath.join(folder, m.group(2).decode("utf-8", "replace"))).encode() + b'"', rels)
+            rels = re.sub(
+                rb'(Target\s*=\s*")(?!/)([^"]+)"',
+                lambda m: (
+                    m.group(1)
+                    + b"/"
+                    + posixpath.normpath(posixpath.join(folder, m.group(2).decode("utf-8", "replace"))).encode()
+                    + b'"'
+                ),
+                rels,
+            )
         for sheet in self.macro_sheets:
-            book = re.sub(rb"<(?:[\w.-]+:)?sheet\s[^>]*name\s*=\s*\"" + re.escape(html.escape(sheet).encode())
-                          + rb'"[^>]*/>', b"", book)
-        replace = {self.book_part: ("xl/workbook.xml", book),
-                   _rels_of(self.book_part): ("xl/_rels/workbook.xml.rels", rels)}
+            book = re.sub(
+                rb"<(?:[\w.-]+:)?sheet\s[^>]*name\s*=\s*\"" + re.escape(html.escape(sheet).encode()) + rb'"[^>]*/>',
+                b"",
+                book,
+            )
+        replace = {
+            self.book_part: ("xl/workbook.xml", book),
+            _rels_of(self.book_part): ("xl/_rels/workbook.xml.rels", rels),
+        }
         if moved and "[Content_Types].xml" in zip_entries(self.zf):
             types = inflate(self.data, self.zf, "[Content_Types].xml", self.name)
-            replace["[Content_Types].xml"] = ("[Content_Types].xml", types.replace(
-                f'PartName="/{self.book_part}"'.encode(), b'PartName="/xl/workbook.xml"'))
+            replace["[Content_Types].xml"] = (
+                "[Content_Types].xml",
+                types.replace(f'PartName="/{self.book_part}"'.encode(), b'PartName="/xl/workbook.xml"'),
+            )
         if moved and "_rels/.rels" in zip_entries(self.zf):
             package = inflate(self.data, self.zf, "_rels/.rels", self.name)
-            replace["_rels/.rels"] = ("_rels/.rels", re.sub(
-                rb'Target\s*=\s*"/?' + re.escape(self.book_part.encode()) + rb'"', b'Target="xl/workbook.xml"', package))
+            replace["_rels/.rels"] = (
+                "_rels/.rels",
+                re.sub(
+                    rb'Target\s*=\s*"/?' + re.escape(self.book_part.encode()) + rb'"',
+                    b'Target="xl/workbook.xml"',
+                    package,
+                ),
+            )
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in self.zf.infolist():
                 if info.filename in replace:
                     dst.writestr(*replace[info.filename])
                 elif info.filename not in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
-                    dst.writestr(info.filename, b"" if info.is_dir() else
-                                 inflate(self.data, self.zf, info.filename, self.name))
+                    dst.writestr(
+                        info.filename, b"" if info.is_dir() else inflate(self.data, self.zf, info.filename, self.name)
+                    )
         return out.getvalue()
 
     def special_cells(self, sheet: str) -> dict[tuple[int, int], tuple[str, str]]:
@@ -420,6 +470,5 @@ class Xlsx:
         for prop in root:
             name = prop.get("name") or ""
             if name.startswith(L.CUSTOM_PREFIX):
-                props[name[len(L.CUSTOM_PREFIX):]] = "".join(prop.itertext()).strip()
+                props[name[len(L.CUSTOM_PREFIX) :]] = "".join(prop.itertext()).strip()
         return props
-

@@ -29,7 +29,7 @@ PERMISSIONS = {
     "reviewer": {"review", "adjust", "report"},
     "viewer": set(),
 }
-SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 SESSION_HOURS = 12
 MIN_PASSWORD = 10
 
@@ -102,8 +102,14 @@ def check_password(password: str, stored: str) -> bool:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(bytes.fromhex(digest)))
+        got = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(bytes.fromhex(digest)),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got.hex(), digest)
@@ -147,8 +153,10 @@ class Store:
             exists = db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
             if exists and not replace:
                 raise ConsolidateError(f"Користувач «{name}» уже є; щоб змінити пароль чи роль, додайте --replace.")
-            db.execute("INSERT OR REPLACE INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?)",
-                       (name, role, hash_password(password), _now().isoformat()))
+            db.execute(
+                "INSERT OR REPLACE INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?)",
+                (name, role, hash_password(password), _now().isoformat()),
+            )
             db.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
     def remove_user(self, name: str) -> bool:
@@ -169,8 +177,9 @@ class Store:
         """The user's role when the password is right, else None (same work either way)."""
         global _DUMMY
         with self._db() as db:
-            row = db.execute("SELECT role, password FROM users WHERE name = ? AND disabled = 0",
-                             (name.strip(),)).fetchone()
+            row = db.execute(
+                "SELECT role, password FROM users WHERE name = ? AND disabled = 0", (name.strip(),)
+            ).fetchone()
         if row is None:
             if _DUMMY is None:
                 _DUMMY = hash_password(secrets.token_hex(8))
@@ -185,17 +194,26 @@ class Store:
         now = _now()
         with self._db() as db:
             db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(),))
-            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                       (_sid_hash(sid), user, role, csrf, now.isoformat(),
-                        (now + dt.timedelta(hours=SESSION_HOURS)).isoformat()))
+            db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    _sid_hash(sid),
+                    user,
+                    role,
+                    csrf,
+                    now.isoformat(),
+                    (now + dt.timedelta(hours=SESSION_HOURS)).isoformat(),
+                ),
+            )
         return sid, Session(user, role, csrf)
 
     def session(self, sid: str | None) -> Session | None:
         if not sid:
             return None
         with self._db() as db:
-            row = db.execute("SELECT user, role, csrf, expires_at FROM sessions WHERE id_hash = ?",
-                             (_sid_hash(sid),)).fetchone()
+            row = db.execute(
+                "SELECT user, role, csrf, expires_at FROM sessions WHERE id_hash = ?", (_sid_hash(sid),)
+            ).fetchone()
         if row is None or row[3] < _now().isoformat():
             return None
         return Session(row[0], row[1], row[2])
@@ -208,33 +226,41 @@ class Store:
     # journal ----------------------------------------------------------------
     def log(self, user: str, action: str, detail: str = "") -> None:
         with self._db() as db:
-            db.execute("INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)",
-                       (_now().isoformat(), user, action, detail))
+            db.execute(
+                "INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)",
+                (_now().isoformat(), user, action, detail),
+            )
 
     def events(self, limit: int = 500) -> list[Event]:
         with self._db() as db:
-            rows = db.execute("SELECT at, user, action, detail FROM events ORDER BY id DESC LIMIT ?",
-                              (limit,)).fetchall()
+            rows = db.execute(
+                "SELECT at, user, action, detail FROM events ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [Event(*r) for r in rows]
 
     def record_upload(self, batch: str, user: str, files: list[tuple[str, str, str]]) -> None:
         """``files``: (original name, sha256, outcome code) in the order uploaded."""
         at = _now().isoformat()
         with self._db() as db:
-            db.executemany("INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(batch, i, user, at, name, sha, state) for i, (name, sha, state) in enumerate(files)])
+            db.executemany(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(batch, i, user, at, name, sha, state) for i, (name, sha, state) in enumerate(files)],
+            )
 
     def upload(self, batch: str) -> list[tuple[str, str, str, str, str]]:
         """(user, at, original name, sha256, state) of one upload."""
         with self._db() as db:
-            return db.execute("SELECT user, at, original_name, sha256, state FROM uploads WHERE batch = ? "
-                              "ORDER BY position", (batch,)).fetchall()
+            return db.execute(
+                "SELECT user, at, original_name, sha256, state FROM uploads WHERE batch = ? ORDER BY position", (batch,)
+            ).fetchall()
 
     def recent_uploads(self, limit: int = 20) -> list[tuple[str, str, str, int]]:
         """(batch, user, at, files) newest first."""
         with self._db() as db:
-            return db.execute("SELECT batch, user, at, COUNT(*) FROM uploads GROUP BY batch "
-                              "ORDER BY MAX(rowid) DESC LIMIT ?", (limit,)).fetchall()
+            return db.execute(
+                "SELECT batch, user, at, COUNT(*) FROM uploads GROUP BY batch ORDER BY MAX(rowid) DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
 
     def uploader(self, sha256: str) -> str | None:
         with self._db() as db:
@@ -244,8 +270,9 @@ class Store:
     def stamp(self) -> int:
         """Changes to this database so far (with the ledger's mtime it tells a page that it is stale)."""
         with self._db() as db:
-            return db.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE action NOT IN "
-                              "('login', 'logout', 'login-failed')").fetchone()[0]
+            return db.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM events WHERE action NOT IN ('login', 'logout', 'login-failed')"
+            ).fetchone()[0]
 
 
 def _sid_hash(sid: str) -> str:

@@ -48,18 +48,25 @@ from .uploads import IntakeQueue, UploadError, receive
 COOKIE = "consolidate_session"
 SHA = re.compile("[0-9a-f]{64}")
 DEFAULT_UPLOAD_MB = 50
-LOGIN_WINDOW = 600.0      # seconds
-LOGIN_FAILURES = 5        # failed log-ins per name and per address within the window
-PAGES = (("overview", "/", "Огляд"), ("intake", "/intake", "Прийом"), ("review", "/review", "Розгляд"),
-         ("reconcile", "/reconcile", "Зведення"), ("report", "/report", "Звіт"), ("templates", "/templates", "Шаблони"),
-         ("catalogue", "/catalogue", "Каталог"), ("journal", "/journal", "Журнал"))
+LOGIN_WINDOW = 600.0  # seconds
+LOGIN_FAILURES = 5  # failed log-ins per name and per address within the window
+PAGES = (
+    ("overview", "/", "Огляд"),
+    ("intake", "/intake", "Прийом"),
+    ("review", "/review", "Розгляд"),
+    ("reconcile", "/reconcile", "Зведення"),
+    ("report", "/report", "Звіт"),
+    ("templates", "/templates", "Шаблони"),
+    ("catalogue", "/catalogue", "Каталог"),
+    ("journal", "/journal", "Журнал"),
+)
 
 
 @dataclass
 class Config:
     root: Path
-    accounts: bool = False         # require accounts (always when not on loopback)
-    token: str = ""                # token mode: the start line's secret
+    accounts: bool = False  # require accounts (always when not on loopback)
+    token: str = ""  # token mode: the start line's secret
     secure_cookies: bool = True
     upload_cap: int = DEFAULT_UPLOAD_MB * 1024 * 1024
 
@@ -99,6 +106,7 @@ def upload_cap(ws: Workspace) -> int:
 # ---------------------------------------------------------------------------------
 # sessions, roles, CSRF
 # ---------------------------------------------------------------------------------
+
 
 def console_of(request: Request) -> Console:
     return request.app.state.console
@@ -155,7 +163,7 @@ class AccessMiddleware:
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
@@ -170,8 +178,9 @@ def secure_headers(response: Response) -> Response:
 
 
 def set_cookie(response: Response, console: Console, sid: str) -> None:
-    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", secure=console.config.secure_cookies,
-                        path="/", max_age=12 * 3600)
+    response.set_cookie(
+        COOKIE, sid, httponly=True, samesite="strict", secure=console.config.secure_cookies, path="/", max_age=12 * 3600
+    )
 
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:
@@ -186,6 +195,7 @@ def action(permission: str):
     The token comes from the form field ``csrf`` or the ``X-CSRF-Token`` header; an upload (whose body
     is streamed, not parsed first) gives it in the query string.  The handler gets (request, session, form).
     """
+
     def wrap(handler):
         @functools.wraps(handler)
         async def endpoint(request: Request):
@@ -196,35 +206,57 @@ def action(permission: str):
             form = {} if streamed else dict(await request.form())
             given = form.get("csrf") or request.headers.get("x-csrf-token") or request.query_params.get("csrf") or ""
             if not hmac.compare_digest(str(given).encode(), session.csrf.encode()):
-                return page(request, "error.html", {"message": "Запит відхилено: немає або невірний ключ форми (CSRF). "
-                                                              "Оновіть сторінку й повторіть дію."}, status=403)
+                return page(
+                    request,
+                    "error.html",
+                    {
+                        "message": "Запит відхилено: немає або невірний ключ форми (CSRF). "
+                        "Оновіть сторінку й повторіть дію."
+                    },
+                    status=403,
+                )
             if permission and not session.can(permission):
-                return page(request, "error.html", {"message": f"Ваша роль («{ROLE_LABELS.get(session.role, session.role)}») "
-                                                              f"не дозволяє цієї дії."}, status=403)
+                return page(
+                    request,
+                    "error.html",
+                    {"message": f"Ваша роль («{ROLE_LABELS.get(session.role, session.role)}») не дозволяє цієї дії."},
+                    status=403,
+                )
             try:
                 return await handler(request, session, form)
             except CatalogueError as exc:
-                return page(request, "error.html", {"message": "Каталог програми містить помилки.",
-                                                    "problems": exc.problems}, status=409)
+                return page(
+                    request,
+                    "error.html",
+                    {"message": "Каталог програми містить помилки.", "problems": exc.problems},
+                    status=409,
+                )
             except ConsolidateError as exc:
                 return page(request, "error.html", {"message": str(exc)}, status=409)
 
         endpoint.permission = permission
         return endpoint
+
     return wrap
 
 
 def view(handler):
     """A read-only page: library errors become a Ukrainian error page, never a traceback."""
+
     @functools.wraps(handler)
     async def endpoint(request: Request):
         try:
             return await handler(request)
         except CatalogueError as exc:
-            return page(request, "error.html", {"message": "Каталог програми містить помилки.",
-                                                "problems": exc.problems}, status=409)
+            return page(
+                request,
+                "error.html",
+                {"message": "Каталог програми містить помилки.", "problems": exc.problems},
+                status=409,
+            )
         except ConsolidateError as exc:
             return page(request, "error.html", {"message": str(exc)}, status=400)
+
     return endpoint
 
 
@@ -246,9 +278,20 @@ def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLR
         periods = [p for y in sorted(console.ws.years()) for p in (str(y), *(f"{y}-Q{q}" for q in range(1, 5)))]
     except ConsolidateError:
         periods = []
-    html = console.env.get_template(name).render(stamp=stamp_now, periods=periods, path=request.url.path,
-        request=request, session=session, pages=PAGES, messages=messages, period=period, programme=programme,
-        accounts=console.config.accounts, role_labels=ROLE_LABELS, **context)
+    html = console.env.get_template(name).render(
+        stamp=stamp_now,
+        periods=periods,
+        path=request.url.path,
+        request=request,
+        session=session,
+        pages=PAGES,
+        messages=messages,
+        period=period,
+        programme=programme,
+        accounts=console.config.accounts,
+        role_labels=ROLE_LABELS,
+        **context,
+    )
     return HTMLResponse(html, status_code=status)
 
 
@@ -263,6 +306,7 @@ def back(path: str, period: str | None = None) -> RedirectResponse:
 # ---------------------------------------------------------------------------------
 # log-in
 # ---------------------------------------------------------------------------------
+
 
 def _throttled(console: Console, keys: list[str]) -> float:
     """Seconds until another log-in attempt is allowed (0: allowed now)."""
@@ -285,24 +329,38 @@ async def login(request: Request):
         return page(request, "login.html", {"csrf": _login_csrf(request)})
     form = await request.form()
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    if not hmac.compare_digest(str(form.get("csrf", "")).encode(), request.cookies.get("consolidate_login", "-").encode()):
-        return page(request, "login.html", {"error": "Форму входу застаріло: спробуйте ще раз.",
-                                            "csrf": _login_csrf(request)}, status=403)
+    if not hmac.compare_digest(
+        str(form.get("csrf", "")).encode(), request.cookies.get("consolidate_login", "-").encode()
+    ):
+        return page(
+            request,
+            "login.html",
+            {"error": "Форму входу застаріло: спробуйте ще раз.", "csrf": _login_csrf(request)},
+            status=403,
+        )
     client = request.client.host if request.client else "?"
     keys = [f"name:{name.casefold()}", f"addr:{client}"]
     wait = _throttled(console, keys)
     if wait > 0:
         minutes = max(1, int(wait // 60) + 1)
-        return page(request, "login.html", {"error": f"Забагато невдалих спроб входу. Спробуйте знову за "
-                                                     f"{plural(minutes, 'хвилину', 'хвилини', 'хвилин')}.",
-                                            "csrf": _login_csrf(request)}, status=429)
+        return page(
+            request,
+            "login.html",
+            {
+                "error": f"Забагато невдалих спроб входу. Спробуйте знову за "
+                f"{plural(minutes, 'хвилину', 'хвилини', 'хвилин')}.",
+                "csrf": _login_csrf(request),
+            },
+            status=429,
+        )
     role = await in_thread(console.store.authenticate, name, password)
     if role is None:
         for key in keys:
             console.failures[key].append(time.monotonic())
         console.store.log(name or "?", "login-failed", f"адреса {client}")
-        return page(request, "login.html", {"error": "Неправильне ім’я або пароль.", "csrf": _login_csrf(request)},
-                    status=401)
+        return page(
+            request, "login.html", {"error": "Неправильне ім’я або пароль.", "csrf": _login_csrf(request)}, status=401
+        )
     for key in keys:
         console.failures.pop(key, None)
     sid, _ = console.store.open_session(name, role)
@@ -335,6 +393,7 @@ class LoginCookie:
                 cookie = f"consolidate_login={token}; Path=/login; HttpOnly; SameSite=Strict{flags}"
                 message = {**message, "headers": list(message.get("headers", [])) + [(b"set-cookie", cookie.encode())]}
             await send(message)
+
         await self.app(scope, receive, wrapped)
 
 
@@ -351,6 +410,7 @@ async def logout(request: Request, session: Session, form: dict):  # any role ma
 # ---------------------------------------------------------------------------------
 # pages
 # ---------------------------------------------------------------------------------
+
 
 def cached_status(console: Console, ws: Workspace, period: str):
     """The status of every executor, computed again only when the ledger's stamp (or the day) changed.
@@ -384,7 +444,8 @@ def _status_row(console: Console, row, decision: str, period: str) -> str:
         if len(console.row_cache) > 20_000:
             console.row_cache.clear()
         cached = console.row_cache[key] = console.env.get_template("_status_row.html").render(
-            r=row, decision=decision, period=period)
+            r=row, decision=decision, period=period
+        )
     return cached
 
 
@@ -395,15 +456,30 @@ async def overview(request: Request):
     rows, summary, decisions = await in_thread(cached_status, console, ws, period)
     state = request.query_params.get("state", "")
     query = request.query_params.get("q", "").strip()
-    shown = [r for r in rows if (not state or r.state_key == state)
-             and (not query or query.casefold() in f"{r.name} {r.executor}".casefold())]
+    shown = [
+        r
+        for r in rows
+        if (not state or r.state_key == state)
+        and (not query or query.casefold() in f"{r.name} {r.executor}".casefold())
+    ]
     from ..status import STATE_KEYS, STATES
 
     rows_html = Markup("".join(_status_row(console, r, decisions.get(r.executor, ""), period) for r in shown))
-    return page(request, "overview.html", {"rows": shown, "rows_html": rows_html, "summary": summary,
-                                           "total": len(rows), "state": state,
-                                           "q": query, "states": [(STATE_KEYS[s], s) for s in STATES],
-                                           "page_id": "overview", "live": True})
+    return page(
+        request,
+        "overview.html",
+        {
+            "rows": shown,
+            "rows_html": rows_html,
+            "summary": summary,
+            "total": len(rows),
+            "state": state,
+            "q": query,
+            "states": [(STATE_KEYS[s], s) for s in STATES],
+            "page_id": "overview",
+            "live": True,
+        },
+    )
 
 
 @view
@@ -412,10 +488,18 @@ async def intake_page(request: Request):
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     quarantine = await in_thread(ops.quarantined, ws)
     executors = [(c, ws.catalogue.executor_label(c)) for c in ws.catalogue.expected_executors()]
-    return page(request, "intake.html", {"quarantine": list(reversed(quarantine)), "recent": console.store.recent_uploads(),
-                                         "executors": executors,
-                                         "cap_mb": console.config.upload_cap // (1024 * 1024),
-                                         "cap": console.config.upload_cap, "page_id": "intake"})
+    return page(
+        request,
+        "intake.html",
+        {
+            "quarantine": list(reversed(quarantine)),
+            "recent": console.store.recent_uploads(),
+            "executors": executors,
+            "cap_mb": console.config.upload_cap // (1024 * 1024),
+            "cap": console.config.upload_cap,
+            "page_id": "intake",
+        },
+    )
 
 
 @action("intake")
@@ -427,9 +511,14 @@ async def upload(request: Request, session: Session, form: dict):
         return page(request, "error.html", {"message": str(exc)}, status=exc.status)
     outcomes = await asyncio.wrap_future(console.queue.submit(staged))
     batch = secrets.token_hex(8)
-    files = [(f.name, o.sha256 if o else "", o.state if o else "not-read") for f, o in zip(staged.files, outcomes, strict=True)]
+    files = [
+        (f.name, o.sha256 if o else "", o.state if o else "not-read")
+        for f, o in zip(staged.files, outcomes, strict=True)
+    ]
     console.store.record_upload(batch, session.user, files)
-    console.store.log(session.user, "upload", "; ".join(f"{name} — {_outcome_label(state)}" for name, _, state in files))
+    console.store.log(
+        session.user, "upload", "; ".join(f"{name} — {_outcome_label(state)}" for name, _, state in files)
+    )
     return RedirectResponse(f"/intake/batch/{batch}", 303)
 
 
@@ -445,8 +534,11 @@ async def assign(request: Request, session: Session, form: dict):
     done = await in_thread(ops.assign_quarantined, ws, sha, code, period, session.user, str(form.get("reason", "")))
     label = ws.catalogue.executor_label(code)
     console.store.log(session.user, "assign", f"{done.assigned.file.original_name} → {label}: {done.state_label}")
-    flash(request, f"Файл «{done.assigned.file.original_name}» віднесено до «{label}»: {done.state_label}.",
-          "ok" if done.ok else "warn")
+    flash(
+        request,
+        f"Файл «{done.assigned.file.original_name}» віднесено до «{label}»: {done.state_label}.",
+        "ok" if done.ok else "warn",
+    )
     return back("/intake", period)
 
 
@@ -466,8 +558,16 @@ async def batch_page(request: Request):
     files = []
     for _user, _at, name, sha, state in rows:
         record, findings = await in_thread(ops.file_by_sha, console.ws, sha) if sha else (None, [])
-        files.append({"name": name, "sha": sha, "state": state, "label": _outcome_label(state), "record": record,
-                      "findings": findings})
+        files.append(
+            {
+                "name": name,
+                "sha": sha,
+                "state": state,
+                "label": _outcome_label(state),
+                "record": record,
+                "findings": findings,
+            }
+        )
     return page(request, "batch.html", {"files": files, "user": rows[0][0], "at": rows[0][1], "page_id": "intake"})
 
 
@@ -485,24 +585,32 @@ async def download_file(request: Request):
     console = console_of(request)
     sha = request.path_params["sha"]
     if not SHA.fullmatch(sha):
-        return page(request, "error.html", {"message": "Файл вказують його SHA-256 (64 шістнадцяткові цифри)."},
-                    status=404)
+        return page(
+            request, "error.html", {"message": "Файл вказують його SHA-256 (64 шістнадцяткові цифри)."}, status=404
+        )
     record, _ = await in_thread(ops.file_by_sha, console.ws, sha)
     if record is None:
         return page(request, "error.html", {"message": "Такого файлу в журналі немає."}, status=404)
     archive = (console.ws.root / "archive").resolve()
     path = (console.ws.root / record.archive_path).resolve()
     if not path.is_relative_to(archive) or not path.is_file():
-        return page(request, "error.html", {"message": "Архівної копії цього файлу немає (див. «consolidate verify»)."},
-                    status=404)
+        return page(
+            request,
+            "error.html",
+            {"message": "Архівної копії цього файлу немає (див. «consolidate verify»)."},
+            status=404,
+        )
     return _attachment(path.read_bytes(), record.original_name)
 
 
 def _attachment(data: bytes, name: str, media: str = "application/octet-stream") -> Response:
     quoted = urllib.parse.quote(name, safe="")
     ascii_name = "".join(c if c.isascii() and c.isalnum() or c in ".-_" else "_" for c in name) or "file"
-    return Response(data, media_type=media, headers={
-        "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"})
+    return Response(
+        data,
+        media_type=media,
+        headers={"content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"},
+    )
 
 
 @view
@@ -512,12 +620,24 @@ async def review_page(request: Request):
     slots, findings, outliers = await in_thread(ops.review_slots, ws, period)
     from ..review import SLOT_STATES
 
-    order = {s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[4], SLOT_STATES[0]))}
+    order = {
+        s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[4], SLOT_STATES[0]))
+    }
     slots = sorted(slots, key=lambda s: (order[s.state], s.executor))
     counts = {s: sum(1 for x in slots if x.state == s) for s in SLOT_STATES}
-    return page(request, "review.html", {"slots": slots, "findings": findings, "counts": counts, "outliers": outliers,
-                                         "label": ws.catalogue.executor_label, "page_id": "review",
-                                         "live": True})
+    return page(
+        request,
+        "review.html",
+        {
+            "slots": slots,
+            "findings": findings,
+            "counts": counts,
+            "outliers": outliers,
+            "label": ws.catalogue.executor_label,
+            "page_id": "review",
+            "live": True,
+        },
+    )
 
 
 def _executor_code(ws: Workspace, form: dict) -> str:
@@ -532,11 +652,15 @@ async def review_accept(request: Request, session: Session, form: dict):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, form.get("period"))
     code = _executor_code(ws, form)
-    refs = [k[len("confirm_"):] for k, v in form.items() if k.startswith("confirm_") and v == "1"]
-    decision = await in_thread(ops.accept, ws, code, period, session.user, form.get("force") == "1", refs,
-                               str(form.get("reason", "")))
+    refs = [k[len("confirm_") :] for k, v in form.items() if k.startswith("confirm_") and v == "1"]
+    decision = await in_thread(
+        ops.accept, ws, code, period, session.user, form.get("force") == "1", refs, str(form.get("reason", ""))
+    )
     console.store.log(session.user, "accept", f"{ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}")
-    flash(request, f"{Decision.ACCEPT.label.capitalize()}: {ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.")
+    flash(
+        request,
+        f"{Decision.ACCEPT.label.capitalize()}: {ws.catalogue.executor_label(code)}, звіт №{decision.submission_id}.",
+    )
     return back("/review", period)
 
 
@@ -545,14 +669,18 @@ async def review_return(request: Request, session: Session, form: dict):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, form.get("period"))
     code = _executor_code(ws, form)
-    decision, letters = await in_thread(ops.return_for_rework, ws, code, period,
-                                        str(form.get("comment", "")), session.user)
+    decision, letters = await in_thread(
+        ops.return_for_rework, ws, code, period, str(form.get("comment", "")), session.user
+    )
     label = ws.catalogue.executor_label(code)
     console.store.log(session.user, "return", f"{label}, звіт №{decision.submission_id}: {decision.comment}")
     sent = ""
     if letters:
-        sent = (f"; лист надіслано ({letters[0].recipients})" if letters[0].via == "smtp"
-                else f"; лист підготовлено ({letters[0].recipients}, {letters[0].location})")
+        sent = (
+            f"; лист надіслано ({letters[0].recipients})"
+            if letters[0].via == "smtp"
+            else f"; лист підготовлено ({letters[0].recipients}, {letters[0].location})"
+        )
     flash(request, f"Повернуто на доопрацювання: {label}, звіт №{decision.submission_id}{sent}.")
     return back("/review", period)
 
@@ -572,11 +700,22 @@ async def reconcile_page(request: Request):
 
     found = rec.find(item) if item else None
     bounds = adjustment_bounds(found) if isinstance(found, IndicatorResult) else None
-    return page(request, "reconcile.html", {"rec": rec, "total": total, "item": item, "explained": explained,
-                                            "adjustments": list(reversed(adjustments)), "active": active,
-                                            "bounds": bounds,
-                                            "draft": draft, "label": ws.catalogue.executor_label,
-                                            "page_id": "reconcile"})
+    return page(
+        request,
+        "reconcile.html",
+        {
+            "rec": rec,
+            "total": total,
+            "item": item,
+            "explained": explained,
+            "adjustments": list(reversed(adjustments)),
+            "active": active,
+            "bounds": bounds,
+            "draft": draft,
+            "label": ws.catalogue.executor_label,
+            "page_id": "reconcile",
+        },
+    )
 
 
 @action("adjust")
@@ -588,8 +727,9 @@ async def adjust(request: Request, session: Session, form: dict):
         value = float(str(form.get("value", "")).replace(",", ".").replace(" ", ""))
     except ValueError:
         raise ConsolidateError(f"Значення «{form.get('value', '')}» не є числом.") from None
-    made = await in_thread(ops.adjust, ws, period, item, value, str(form.get("reason", "")), session.user,
-                           form.get("force") == "1")
+    made = await in_thread(
+        ops.adjust, ws, period, item, value, str(form.get("reason", "")), session.user, form.get("force") == "1"
+    )
     console.store.log(session.user, "adjust", f"{item} = {show_value(made.value)}: {made.reason}")
     flash(request, f"Значення {item} встановлено: {show_value(made.value)}.")
     return RedirectResponse(f"/reconcile?period={urllib.parse.quote(period)}&item={urllib.parse.quote(item)}", 303)
@@ -615,15 +755,31 @@ async def report_page(request: Request):
         for fmt in ops.REPORT_FORMATS:
             path = ops.report_path(ws, period, fmt, draft)
             if path.is_file():
-                built.append({"fmt": fmt, "draft": draft, "size": path.stat().st_size,
-                              "at": dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%d.%m.%Y %H:%M:%S")})
+                built.append(
+                    {
+                        "fmt": fmt,
+                        "draft": draft,
+                        "size": path.stat().st_size,
+                        "at": dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%d.%m.%Y %H:%M:%S"),
+                    }
+                )
     slots, _, _ = await in_thread(ops.review_slots, ws, period, False)
     from ..review import APPROVED
 
     approved = sum(1 for s in slots if s.state == APPROVED)
     received = sum(1 for s in slots if s.latest is not None)
-    return page(request, "report.html", {"built": built, "formats": ops.REPORT_FORMATS, "approved": approved,
-                                         "received": received, "expected": len(slots), "page_id": "report"})
+    return page(
+        request,
+        "report.html",
+        {
+            "built": built,
+            "formats": ops.REPORT_FORMATS,
+            "approved": approved,
+            "received": received,
+            "expected": len(slots),
+            "page_id": "report",
+        },
+    )
 
 
 @action("report")
@@ -633,15 +789,21 @@ async def report_build(request: Request, session: Session, form: dict):
     formats = [f for f in ops.REPORT_FORMATS if form.get(f"fmt_{f}") == "1"] or ["xlsx"]
     draft = form.get("draft") == "1"
     written = await in_thread(ops.build_report, ws, period, formats, draft)
-    console.store.log(session.user, "report", f"{period}: " + ", ".join(p.suffix[1:] for p in written)
-                      + (" (чернетка)" if draft else ""))
+    console.store.log(
+        session.user,
+        "report",
+        f"{period}: " + ", ".join(p.suffix[1:] for p in written) + (" (чернетка)" if draft else ""),
+    )
     flash(request, "Звіт сформовано: " + ", ".join(p.name for p in written) + ".")
     return back("/report", period)
 
 
-MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-         "pdf": "application/pdf", "zip": "application/zip"}
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+    "zip": "application/zip",
+}
 
 
 @view
@@ -663,14 +825,21 @@ async def templates_page(request: Request):
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     listing = {row["executor"]: row for row in await in_thread(ops.templates_listing, ws, period)}
     cat = ws.catalogue
-    version = cat.template_version   # a digest of the whole catalogue: once, not per row
-    rows = [{"code": c, "name": cat.executor_label(c), "file": listing.get(c, {}).get("file", ""),
-             "version": listing.get(c, {}).get("template_version", ""), "current":
-             listing.get(c, {}).get("template_version") == version}
-            for c in cat.expected_executors()]
+    version = cat.template_version  # a digest of the whole catalogue: once, not per row
+    rows = [
+        {
+            "code": c,
+            "name": cat.executor_label(c),
+            "file": listing.get(c, {}).get("file", ""),
+            "version": listing.get(c, {}).get("template_version", ""),
+            "current": listing.get(c, {}).get("template_version") == version,
+        }
+        for c in cat.expected_executors()
+    ]
     with_mail = await in_thread(ops.template_letters, ws, period)
-    return page(request, "templates.html", {"rows": rows, "version": version, "sent": with_mail,
-                                            "page_id": "templates"})
+    return page(
+        request, "templates.html", {"rows": rows, "version": version, "sent": with_mail, "page_id": "templates"}
+    )
 
 
 @action("templates")
@@ -679,8 +848,10 @@ async def templates_generate(request: Request, session: Session, form: dict):
     ws, period = ops.for_period(console.ws, form.get("period"))
     files = await in_thread(ops.generate_templates, ws, period)
     console.store.log(session.user, "templates", f"{period}: {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')}")
-    flash(request, f"Згенеровано {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')} "
-                   f"(версія {ws.catalogue.template_version}).")
+    flash(
+        request,
+        f"Згенеровано {plural(len(files), 'шаблон', 'шаблони', 'шаблонів')} (версія {ws.catalogue.template_version}).",
+    )
     return back("/templates", period)
 
 
@@ -691,8 +862,10 @@ async def templates_send(request: Request, session: Session, form: dict):
     records = await in_thread(ops.send_templates, ws, period, form.get("resend") == "1")
     console.store.log(session.user, "send-templates", f"{period}: {plural(len(records), 'лист', 'листи', 'листів')}")
     how = "надіслано" if records and records[0].via == "smtp" else f"підготовлено (out/mail/{period}/)"
-    flash(request, f"Листи із шаблонами: {plural(len(records), 'лист', 'листи', 'листів')} {how}; "
-                   f"кожен записано в журнал.")
+    flash(
+        request,
+        f"Листи із шаблонами: {plural(len(records), 'лист', 'листи', 'листів')} {how}; кожен записано в журнал.",
+    )
     return back("/templates", period)
 
 
@@ -705,9 +878,16 @@ async def template_download(request: Request):
         return page(request, "error.html", {"message": f"Невідомий виконавець «{code}»."}, status=404)
     session = session_of(request)
     found = await in_thread(ops.template_file, ws, period, code, session.can("templates"))
-    if found is None:   # a reader's GET writes nothing
-        return page(request, "error.html", {"message": "Шаблон цього виконавця ще не згенеровано (або він застарів); "
-                                                      "його генерує діловод на сторінці «Шаблони»."}, status=404)
+    if found is None:  # a reader's GET writes nothing
+        return page(
+            request,
+            "error.html",
+            {
+                "message": "Шаблон цього виконавця ще не згенеровано (або він застарів); "
+                "його генерує діловод на сторінці «Шаблони»."
+            },
+            status=404,
+        )
     name, data = found
     return _attachment(data, name, MEDIA["xlsx"])
 
@@ -718,9 +898,16 @@ async def templates_zip(request: Request):
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
     name, data, missing = await in_thread(ops.templates_zip, ws, period, session_of(request).can("templates"))
     if missing:
-        return page(request, "error.html", {"message": f"Не згенеровано (або застаріло) "
-                                                      f"{plural(missing, 'шаблон', 'шаблони', 'шаблонів')}; їх генерує "
-                                                      f"діловод на сторінці «Шаблони»."}, status=404)
+        return page(
+            request,
+            "error.html",
+            {
+                "message": f"Не згенеровано (або застаріло) "
+                f"{plural(missing, 'шаблон', 'шаблони', 'шаблонів')}; їх генерує "
+                f"діловод на сторінці «Шаблони»."
+            },
+            status=404,
+        )
     return _attachment(data, name, MEDIA["zip"])
 
 
@@ -763,11 +950,18 @@ async def catalogue_import(request: Request, session: Session, form: dict):
         staged.discard()
     if r.problems:
         ws, _ = ops.for_period(console.ws, None)
-        return page(request, "catalogue.html", {"cat": ws.catalogue, "page_id": "catalogue", "problems": r.problems,
-                                                "book": staged.files[0].name}, status=422)
+        return page(
+            request,
+            "catalogue.html",
+            {"cat": ws.catalogue, "page_id": "catalogue", "problems": r.problems, "book": staged.files[0].name},
+            status=422,
+        )
     console.ws.forget_catalogues()
-    what = f"каталог {r.year} року замінено (версія {r.version})" if r.changed else \
-        f"книга збігається з чинним каталогом {r.year} року"
+    what = (
+        f"каталог {r.year} року замінено (версія {r.version})"
+        if r.changed
+        else f"книга збігається з чинним каталогом {r.year} року"
+    )
     console.store.log(session.user, "catalogue", f"{staged.files[0].name}: {what}")
     flash(request, f"Книгу «{staged.files[0].name}» перевірено: {what}.")
     return back("/catalogue", str(r.year))
@@ -782,10 +976,23 @@ async def catalogue_download(request: Request):
     return _attachment((console.ws.templates_dir / name).read_bytes(), name, "text/plain; charset=utf-8")
 
 
-ACTION_LABELS = {"login": "вхід", "logout": "вихід", "login-failed": "невдала спроба входу", "upload": "завантаження",
-                 "accept": f"{Decision.ACCEPT.label} звіт", "return": Decision.RETURN.label, "adjust": "коригування",
-                 "undo": "скасовано коригування", "report": "сформовано звіт", "templates": "згенеровано шаблони",
-                 "send-templates": "листи з шаблонами", "catalogue": "імпорт каталогу", "assign": "файл із карантину віднесено", "received": "отримано файл", "mail": "лист"}
+ACTION_LABELS = {
+    "login": "вхід",
+    "logout": "вихід",
+    "login-failed": "невдала спроба входу",
+    "upload": "завантаження",
+    "accept": f"{Decision.ACCEPT.label} звіт",
+    "return": Decision.RETURN.label,
+    "adjust": "коригування",
+    "undo": "скасовано коригування",
+    "report": "сформовано звіт",
+    "templates": "згенеровано шаблони",
+    "send-templates": "листи з шаблонами",
+    "catalogue": "імпорт каталогу",
+    "assign": "файл із карантину віднесено",
+    "received": "отримано файл",
+    "mail": "лист",
+}
 
 
 @view
@@ -794,22 +1001,39 @@ async def journal_page(request: Request):
     files, reviews, adjustments, mails = await in_thread(ops.ledger_history, console.ws)
     entries = [(e.at, e.user, e.action, e.detail, "консоль") for e in console.store.events()]
     label = console.ws.catalogue.executor_label
-    entries += [(f.received_at, console.store.uploader(f.sha256) or "—", "received",
-                 f"{f.original_name} — {_outcome_label(f.status)}" + (f" ({label(f.executor)})" if f.executor else ""),
-                 "журнал") for f in files]
-    entries += [(r.decided_at, r.operator, "accept" if r.decision == "accept" else "return",
-                 f"{label(r.executor)}, звіт №{r.submission_id}" + (f": {r.comment}" if r.comment else ""), "журнал")
-                for r in reviews]
-    entries += [(a.made_at, a.operator, "adjust", f"{a.item} = {show_value(a.value)}: {a.reason}", "журнал") for a in adjustments]
+    entries += [
+        (
+            f.received_at,
+            console.store.uploader(f.sha256) or "—",
+            "received",
+            f"{f.original_name} — {_outcome_label(f.status)}" + (f" ({label(f.executor)})" if f.executor else ""),
+            "журнал",
+        )
+        for f in files
+    ]
+    entries += [
+        (
+            r.decided_at,
+            r.operator,
+            "accept" if r.decision == "accept" else "return",
+            f"{label(r.executor)}, звіт №{r.submission_id}" + (f": {r.comment}" if r.comment else ""),
+            "журнал",
+        )
+        for r in reviews
+    ]
+    entries += [
+        (a.made_at, a.operator, "adjust", f"{a.item} = {show_value(a.value)}: {a.reason}", "журнал")
+        for a in adjustments
+    ]
     entries += [(a.undone_at, a.undone_by, "undo", a.item, "журнал") for a in adjustments if a.undone_at]
-    entries += [(m.sent_at, "—", "mail", f"{label(m.executor)}: {m.subject}", "журнал")
-                for m in mails]
+    entries += [(m.sent_at, "—", "mail", f"{label(m.executor)}: {m.subject}", "журнал") for m in mails]
     who = request.query_params.get("user", "").strip()
     if who:
         entries = [e for e in entries if e[1] == who]
     entries.sort(key=lambda e: e[0] or "", reverse=True)
-    return page(request, "journal.html", {"entries": entries[:500], "labels": ACTION_LABELS, "who": who,
-                                          "page_id": "journal"})
+    return page(
+        request, "journal.html", {"entries": entries[:500], "labels": ACTION_LABELS, "who": who, "page_id": "journal"}
+    )
 
 
 def current_stamp(console: Console) -> str:
@@ -829,6 +1053,7 @@ async def bye(request: Request):
 # the application
 # ---------------------------------------------------------------------------------
 
+
 async def not_found(request: Request, exc):
     return page(request, "error.html", {"message": "Такої сторінки немає."}, status=404)
 
@@ -842,8 +1067,12 @@ def create_app(config: Config) -> Starlette:
     _ = ws.catalogue  # a broken catalogue stops the start with its problems, not the first page
     config.upload_cap = upload_cap(ws)
     store = Store(ws.root)
-    env = Environment(loader=PackageLoader("consolidate.web", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("consolidate.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["time"] = short_time
     env.globals["plural"] = plural
     env.filters["amount"] = format_amount
@@ -851,8 +1080,9 @@ def create_app(config: Config) -> Starlette:
     env.filters["kind"] = code_label
     env.globals["state_label"] = _outcome_label
     env.globals["decision_label"] = lambda code: Decision.of(code).label
-    queue = IntakeQueue(lambda paths, names: ops.intake(ws, paths, names, refresh=False),
-                        after=lambda: ops.refresh_status(ws, None))
+    queue = IntakeQueue(
+        lambda paths, names: ops.intake(ws, paths, names, refresh=False), after=lambda: ops.refresh_status(ws, None)
+    )
     routes = [
         Route("/", overview),
         Route("/login", login, methods=["GET", "POST"]),

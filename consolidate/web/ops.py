@@ -84,7 +84,7 @@ class ExecutorView:
     mails: list
     reviews: list
     slot: object
-    by_mail: dict = field(default_factory=dict)   # sha256 → «адреса, лист від …» for files that came by mail
+    by_mail: dict = field(default_factory=dict)  # sha256 → «адреса, лист від …» for files that came by mail
 
 
 def executor(ws: Workspace, code: str, period: str) -> ExecutorView:
@@ -102,8 +102,9 @@ def executor(ws: Workspace, code: str, period: str) -> ExecutorView:
         reviews = ledger.reviews(executor=code)
         slot = next((s for s in slots_from_ledger(ws.catalogue, ledger, period) if s.executor == code), None)
         by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
-    return ExecutorView(found, list(reversed(files)), findings, list(reversed(mails)), list(reversed(reviews)), slot,
-                        by_mail)
+    return ExecutorView(
+        found, list(reversed(files)), findings, list(reversed(mails)), list(reversed(reviews)), slot, by_mail
+    )
 
 
 def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
@@ -116,18 +117,23 @@ def review_slots(ws: Workspace, period: str, with_outliers: bool = True):
         outliers = {}
         if with_outliers:
             thresholds = _thresholds(ws)
-            outliers = {s.latest.id: outliers_of(ws.catalogue, ledger, s.latest, thresholds)
-                        for s in slots if s.latest is not None and s.state != APPROVED}
+            outliers = {
+                s.latest.id: outliers_of(ws.catalogue, ledger, s.latest, thresholds)
+                for s in slots
+                if s.latest is not None and s.state != APPROVED
+            }
     return slots, findings, outliers
 
 
 @refreshes_status
-def accept(ws: Workspace, code: str, period: str, operator: str, force: bool = False, confirm_refs=(),
-           reason: str = ""):
+def accept(
+    ws: Workspace, code: str, period: str, operator: str, force: bool = False, confirm_refs=(), reason: str = ""
+):
     from ..workflows.review import accept as accept_workflow
 
-    return accept_workflow(ws, [code], period, operator=operator, force=force, confirm_refs=confirm_refs,
-                           reason=reason).decisions[0]
+    return accept_workflow(
+        ws, [code], period, operator=operator, force=force, confirm_refs=confirm_refs, reason=reason
+    ).decisions[0]
 
 
 @refreshes_status
@@ -137,7 +143,7 @@ def return_for_rework(ws: Workspace, code: str, period: str, comment: str, opera
     from ..mailbox import smtp_from_workspace
     from ..workflows.review import return_for_rework as return_workflow
 
-    smtp = smtp_from_workspace(ws)   # a broken [smtp] stops here, before anything is recorded
+    smtp = smtp_from_workspace(ws)  # a broken [smtp] stops here, before anything is recorded
     done = return_workflow(ws, code, comment, period, operator=operator, smtp=smtp)
     return done.decisions[0], done.letters.records
 
@@ -252,8 +258,11 @@ def ledger_stamp(ws: Workspace) -> str:
     db = sqlite3.connect(f"file:{ws.ledger_path}?mode=ro", uri=True, timeout=10)
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        parts = [str(db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0])
-                 for t in _STAMP_TABLES if t in tables]
+        parts = [
+            str(db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0])
+            for t in _STAMP_TABLES
+            if t in tables
+        ]
         if "adjustments" in tables:
             parts.append(str(db.execute("SELECT COUNT(undone_at) FROM adjustments").fetchone()[0]))
     finally:

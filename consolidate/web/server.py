@@ -28,17 +28,27 @@ def build(root: Path, host: str, *, accounts: bool = False):
 
     accounts = accounts or not is_loopback(host)
     token = "" if accounts else secrets.token_urlsafe(32)
-    config = Config(root=Path(root), accounts=accounts, token=token,
-                    secure_cookies=accounts)  # token mode on loopback: plain http to this machine only
+    config = Config(
+        root=Path(root), accounts=accounts, token=token, secure_cookies=accounts
+    )  # token mode on loopback: plain http to this machine only
     app = create_app(config)
     if accounts and not Store(app.state.console.ws.root).has_users():
-        raise ConsolidateError("Консоль на адресі, відмінній від 127.0.0.1, потребує облікових записів: додайте їх "
-                               "командою «consolidate users add ІМ’Я --role clerk|reviewer|viewer».")
+        raise ConsolidateError(
+            "Консоль на адресі, відмінній від 127.0.0.1, потребує облікових записів: додайте їх "
+            "командою «consolidate users add ІМ’Я --role clerk|reviewer|viewer»."
+        )
     return app, token
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8765, *, open_browser: bool = True,
-          accounts: bool = False, echo=print) -> None:
+def serve(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    open_browser: bool = True,
+    accounts: bool = False,
+    echo=print,
+) -> None:
     import uvicorn
 
     app, token = build(root, host, accounts=accounts)
@@ -49,14 +59,23 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8765, *, open_browser
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
         except OSError as exc:
-            raise ConsolidateError(f"Не вдалося відкрити {host}:{port} ({exc.strerror or exc}); вкажіть інший --port.") from None
+            raise ConsolidateError(
+                f"Не вдалося відкрити {host}:{port} ({exc.strerror or exc}); вкажіть інший --port."
+            ) from None
     if token:
         echo(f"Консоль: {url}")
     else:
         echo(f"Консоль: {url} (вхід за обліковими записами; за зворотним проксі з TLS — див. docs/web.md)")
     echo("Зупинити: Ctrl+C.")
-    if open_browser and is_loopback(host):   # the clerk's own machine (a server's console is opened from elsewhere)
+    if open_browser and is_loopback(host):  # the clerk's own machine (a server's console is opened from elsewhere)
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
     uvicorn.Server(config).run()

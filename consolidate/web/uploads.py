@@ -26,8 +26,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 STAGING = ".uploads"
 MAX_FILES = 200
-GATHER_SECONDS = 0.05     # an intake waits this long for uploads sent at the same moment to join it
-QUIET_SECONDS = 0.5       # the status files are rewritten once no upload has arrived for this long
+GATHER_SECONDS = 0.05  # an intake waits this long for uploads sent at the same moment to join it
+QUIET_SECONDS = 0.5  # the status files are rewritten once no upload has arrived for this long
 
 
 class UploadError(Exception):
@@ -41,7 +41,7 @@ class UploadError(Exception):
 @dataclass
 class Staged:
     path: Path
-    name: str          # the sender's file name: data, never a path
+    name: str  # the sender's file name: data, never a path
     size: int = 0
 
 
@@ -62,8 +62,10 @@ def display_name(raw: bytes) -> str:
 
 
 def _cap_message(cap: int) -> str:
-    return (f"Завантаження більше за дозволені {cap // (1024 * 1024)} МБ за один раз: нічого не прийнято. "
-            f"Надішліть файли меншими частинами або попросіть адміністратора змінити [web] upload_limit_mb.")
+    return (
+        f"Завантаження більше за дозволені {cap // (1024 * 1024)} МБ за один раз: нічого не прийнято. "
+        f"Надішліть файли меншими частинами або попросіть адміністратора змінити [web] upload_limit_mb."
+    )
 
 
 async def receive(request, root: Path, cap: int) -> Upload:
@@ -110,10 +112,17 @@ async def receive(request, root: Path, cap: int) -> Upload:
             state["out"].close()
         state["out"], state["current"], state["headers"] = None, None, {}
 
-    parser = MultipartParser(boundary, {
-        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     received = 0
     try:
         async for chunk in request.stream():
@@ -151,12 +160,12 @@ class IntakeQueue:
 
     def __init__(self, run: Callable, after: Callable | None = None):
         self._run = run
-        self._after = after   # after each run, once its uploads have their results (the status files)
+        self._after = after  # after each run, once its uploads have their results (the status files)
         self._cond = threading.Condition()
         self._pending: list[tuple[Upload, Future]] = []
         self._thread = threading.Thread(target=self._loop, name="consolidate-intake", daemon=True)
         self._stopped = False
-        self._dirty = False       # an intake ran and ``after`` has not run since
+        self._dirty = False  # an intake ran and ``after`` has not run since
         self._thread.start()
 
     def submit(self, upload: Upload) -> Future:
@@ -190,7 +199,7 @@ class IntakeQueue:
                     self._cond.wait()
             if self._stopped:
                 return None
-        time.sleep(GATHER_SECONDS)   # uploads sent together (several clerks, one drop of files) join one run
+        time.sleep(GATHER_SECONDS)  # uploads sent together (several clerks, one drop of files) join one run
         with self._cond:
             batch, self._pending = self._pending, []
         return batch

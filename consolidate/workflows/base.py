@@ -19,9 +19,9 @@ from typing import Any
 class ExitCode(enum.IntEnum):
     """One exit-code contract for every command (docs/architecture.md)."""
 
-    CLEAN = 0      # done, and the data is clean
-    PROBLEMS = 1   # done, but the data has problems (files rejected, errors found, executors outstanding)
-    FAILED = 2     # could not run (bad arguments, not a workspace, locked, broken catalogue)
+    CLEAN = 0  # done, and the data is clean
+    PROBLEMS = 1  # done, but the data has problems (files rejected, errors found, executors outstanding)
+    FAILED = 2  # could not run (bad arguments, not a workspace, locked, broken catalogue)
 
 
 def plain(value: Any) -> Any:

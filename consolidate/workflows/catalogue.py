@@ -21,8 +21,13 @@ from .base import ExitCode, Result
 
 
 def _counts(cat: Catalogue) -> dict[str, int]:
-    return {"tasks": len(cat.tasks), "measures": len(cat.measures), "indicators": len(cat.indicators),
-            "funding": len(cat.funding), "executors": len(cat.registry)}
+    return {
+        "tasks": len(cat.tasks),
+        "measures": len(cat.measures),
+        "indicators": len(cat.indicators),
+        "funding": len(cat.funding),
+        "executors": len(cat.registry),
+    }
 
 
 def folder_digest(folder: Path) -> str:
@@ -93,8 +98,9 @@ def write_catalogue(folder: Path, cat: Catalogue) -> None:
         os.replace(src, dst)
 
 
-def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False, name: str | None = None
-                     ) -> CatalogueImported:
+def import_catalogue(
+    ws: Workspace, path: Path | str, dry_run: bool = False, name: str | None = None
+) -> CatalogueImported:
     """Validate a catalogue workbook and, when it is valid, make it the catalogue of its reporting year.
 
     ``name``: the file's name as the user knows it (an upload is staged under another), for messages only.
@@ -114,14 +120,21 @@ def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False, nam
     result.year, result.version, result.counts = year, cat.template_version, _counts(cat)
     years = ws.years()
     if year not in years:
-        result.problems = [Problem("Програма", "", f"звітний рік {year} не розпочато в цій робочій теці (роки: "
-                                                    f"{', '.join(str(y) for y in years)}); новий рік починають "
-                                                    f"командою «consolidate catalogue new-year {year}»")]
+        result.problems = [
+            Problem(
+                "Програма",
+                "",
+                f"звітний рік {year} не розпочато в цій робочій теці (роки: "
+                f"{', '.join(str(y) for y in years)}); новий рік починають "
+                f"командою «consolidate catalogue new-year {year}»",
+            )
+        ]
         return result
     folder = years[year]
     result.digest_before = result.digest_after = folder_digest(folder)
     current = ws.catalogue_for(str(year))
     from ..history import check_change  # the ledger's view: what data the change would orphan
+
     result.problems = check_change(ws, current, cat)
     if result.problems or dry_run or current.digest == cat.digest:
         return result
@@ -129,6 +142,7 @@ def import_catalogue(ws: Workspace, path: Path | str, dry_run: bool = False, nam
     ws.forget_catalogues()
     if ws.ledger_path.exists():
         from ..history import record_catalogue
+
         record_catalogue(ws, ws.catalogue_for(str(year)))  # the new version, as it reads back from disk
     result.changed = True
     result.digest_after = folder_digest(folder)
@@ -173,8 +187,10 @@ def new_year(ws: Workspace, year: int) -> YearStarted:
     years = ws.years()
     latest = max(years)
     if year in years:
-        raise ConsolidateError(f"Звітний рік {year} уже розпочато (каталог: {years[year]}); нічого не змінено. "
-                               f"План на рік змінюють через книгу: consolidate catalogue export ФАЙЛ.xlsx -p {year}")
+        raise ConsolidateError(
+            f"Звітний рік {year} уже розпочато (каталог: {years[year]}); нічого не змінено. "
+            f"План на рік змінюють через книгу: consolidate catalogue export ФАЙЛ.xlsx -p {year}"
+        )
     if year < latest:
         raise ConsolidateError(f"Новий рік має йти після останнього ({latest}), а не «{year}»; нічого не змінено.")
     base = ws.catalogue_for(str(latest))
@@ -188,6 +204,7 @@ def new_year(ws: Workspace, year: int) -> YearStarted:
     os.replace(staging, folder)
     ws.forget_catalogues()
     from ..history import record_catalogue
+
     record_catalogue(ws, cat)
     return YearStarted(year, latest, folder, cat.template_version, _counts(cat))
 

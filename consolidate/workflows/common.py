@@ -51,7 +51,9 @@ def operator_name(ws: Workspace, operator: str | None) -> str:
     """Who decides: the name given, else [operator] name of consolidate.toml."""
     name = (operator or str(ws.setting("operator", "name", "") or "")).strip()
     if not name:
-        raise ConsolidateError("Не вказано оператора: додайте --operator «Прізвище» або [operator] name у consolidate.toml.")
+        raise ConsolidateError(
+            "Не вказано оператора: додайте --operator «Прізвище» або [operator] name у consolidate.toml."
+        )
     return name
 
 

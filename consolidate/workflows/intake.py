@@ -21,17 +21,25 @@ FAILED = (FileStatus.ERRORS, FileStatus.QUARANTINED, FileStatus.NOT_READ)
 def outcome_dict(o) -> dict[str, Any]:
     """JSON of one inbox.Outcome."""
     return {
-        "file": o.name, "path": str(o.path), "sha256": o.sha256, "status": o.state, "status_label": o.label,
-        "executor": o.executor, "period": o.period,
-        "submission_id": o.record.submission_id if o.record else None, "superseded": o.superseded,
-        "archive_path": o.record.archive_path if o.record else None, "moved_from_inbox": o.moved,
-        "note": o.note, "findings": [f.to_dict() for f in o.findings],
+        "file": o.name,
+        "path": str(o.path),
+        "sha256": o.sha256,
+        "status": o.state,
+        "status_label": o.label,
+        "executor": o.executor,
+        "period": o.period,
+        "submission_id": o.record.submission_id if o.record else None,
+        "superseded": o.superseded,
+        "archive_path": o.record.archive_path if o.record else None,
+        "moved_from_inbox": o.moved,
+        "note": o.note,
+        "findings": [f.to_dict() for f in o.findings],
     }
 
 
 @dataclass
 class IntakeResult(Result):
-    outcomes: list = field(default_factory=list)      # inbox.Outcome per file, in order
+    outcomes: list = field(default_factory=list)  # inbox.Outcome per file, in order
 
     def counts(self) -> dict[FileStatus, int]:
         return {s: n for s in FileStatus if (n := sum(1 for o in self.outcomes if o.state == s))}
@@ -41,13 +49,22 @@ class IntakeResult(Result):
         return ExitCode.PROBLEMS if any(o.state in FAILED for o in self.outcomes) else ExitCode.CLEAN
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": [outcome_dict(o) for o in self.outcomes],
-                "summary": {s.value: n for s, n in self.counts().items()}}
+        return {
+            "files": [outcome_dict(o) for o in self.outcomes],
+            "summary": {s.value: n for s, n in self.counts().items()},
+        }
 
 
-def intake(ws: Workspace, paths: list[Path] | None = None, *, period: str | None = None,
-           on_start: Callable[[int], None] | None = None, on_outcome: Callable[[Any], None] | None = None,
-           received_at: dt.datetime | None = None, names: dict[Path, str] | None = None) -> IntakeResult:
+def intake(
+    ws: Workspace,
+    paths: list[Path] | None = None,
+    *,
+    period: str | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Any], None] | None = None,
+    received_at: dt.datetime | None = None,
+    names: dict[Path, str] | None = None,
+) -> IntakeResult:
     """Receive the files of inbox/ (or those given): check, archive, ledger, quarantine.
 
     ``names`` gives the sender's file name of files saved under other names (uploads, mail attachments)."""
@@ -65,7 +82,7 @@ def intake(ws: Workspace, paths: list[Path] | None = None, *, period: str | None
 
 @dataclass
 class IntakePreview(Result):
-    items: list = field(default_factory=list)         # preview.Preview per file
+    items: list = field(default_factory=list)  # preview.Preview per file
 
     @property
     def exit_code(self) -> ExitCode:
@@ -73,9 +90,21 @@ class IntakePreview(Result):
         return ExitCode.PROBLEMS if failing else ExitCode.CLEAN
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": [{"file": p.name, "sha256": p.sha256, "state": p.state, "label": FileStatus.of(p.state).label,
-                           "executor": p.executor, "period": p.period, "supersedes": p.supersedes,
-                           "findings": [f.to_dict() for f in p.findings]} for p in self.items]}
+        return {
+            "files": [
+                {
+                    "file": p.name,
+                    "sha256": p.sha256,
+                    "state": p.state,
+                    "label": FileStatus.of(p.state).label,
+                    "executor": p.executor,
+                    "period": p.period,
+                    "supersedes": p.supersedes,
+                    "findings": [f.to_dict() for f in p.findings],
+                }
+                for p in self.items
+            ]
+        }
 
 
 def intake_preview(ws: Workspace, paths: list[Path] | None = None, *, period: str | None = None) -> IntakePreview:
@@ -89,17 +118,26 @@ def intake_preview(ws: Workspace, paths: list[Path] | None = None, *, period: st
 
 @dataclass
 class History(Result):
-    executor: Any                                     # registry.Executor
+    executor: Any  # registry.Executor
     period: str | None
-    files: list = field(default_factory=list)         # ledger.FileRecord, oldest first
-    findings: dict = field(default_factory=dict)      # file id → findings
-    by_mail: dict = field(default_factory=dict)       # sha256 → «address, letter of …» for files that came by mail
+    files: list = field(default_factory=list)  # ledger.FileRecord, oldest first
+    findings: dict = field(default_factory=dict)  # file id → findings
+    by_mail: dict = field(default_factory=dict)  # sha256 → «address, letter of …» for files that came by mail
 
     def to_dict(self) -> dict[str, Any]:
-        return {"executor": self.executor.code, "name": self.executor.full_name, "files": [
-            {**asdict(f), "status_label": FileStatus.of(f.status).label,
-             "findings": [x.to_dict() for x in self.findings[f.id]], "by_mail": self.by_mail.get(f.sha256, "")}
-            for f in self.files]}
+        return {
+            "executor": self.executor.code,
+            "name": self.executor.full_name,
+            "files": [
+                {
+                    **asdict(f),
+                    "status_label": FileStatus.of(f.status).label,
+                    "findings": [x.to_dict() for x in self.findings[f.id]],
+                    "by_mail": self.by_mail.get(f.sha256, ""),
+                }
+                for f in self.files
+            ],
+        }
 
 
 def history(ws: Workspace, executor: str, period: str | None = None) -> History:
@@ -118,9 +156,9 @@ def history(ws: Workspace, executor: str, period: str | None = None) -> History:
 class Findings(Result):
     executor: Any
     period: str
-    current: Any = None                               # model.Submission, or None
-    items: list = field(default_factory=list)         # findings of the current return
-    rejected: list = field(default_factory=list)      # (ledger.FileRecord, findings) quarantined from the executor
+    current: Any = None  # model.Submission, or None
+    items: list = field(default_factory=list)  # findings of the current return
+    rejected: list = field(default_factory=list)  # (ledger.FileRecord, findings) quarantined from the executor
 
     @property
     def exit_code(self) -> ExitCode:
@@ -129,11 +167,22 @@ class Findings(Result):
         return ExitCode.CLEAN
 
     def to_dict(self) -> dict[str, Any]:
-        return {"executor": self.executor.code, "name": self.executor.full_name, "period": self.period,
-                "submission": asdict(self.current) if self.current else None,
-                "findings": [x.to_dict() for x in self.items],
-                "quarantined": [{"file": f.original_name, "sha256": f.sha256, "received_at": f.received_at,
-                                 "findings": [x.to_dict() for x in r]} for f, r in self.rejected]}
+        return {
+            "executor": self.executor.code,
+            "name": self.executor.full_name,
+            "period": self.period,
+            "submission": asdict(self.current) if self.current else None,
+            "findings": [x.to_dict() for x in self.items],
+            "quarantined": [
+                {
+                    "file": f.original_name,
+                    "sha256": f.sha256,
+                    "received_at": f.received_at,
+                    "findings": [x.to_dict() for x in r],
+                }
+                for f, r in self.rejected
+            ],
+        }
 
 
 def findings(ws: Workspace, executor: str, period: str | None = None) -> Findings:
@@ -143,6 +192,9 @@ def findings(ws: Workspace, executor: str, period: str | None = None) -> Finding
     with Ledger(ws.ledger_path) as ledger:
         current = next((s for s in ledger.latest_submissions(period) if s.executor == found.code), None)
         items = ledger.findings(current.id) if current else []
-        rejected = [(f, ledger.file_findings(f.id)) for f in ledger.files(executor=found.code, status=FileStatus.QUARANTINED)
-                    if f.period in (period, None)]
+        rejected = [
+            (f, ledger.file_findings(f.id))
+            for f in ledger.files(executor=found.code, status=FileStatus.QUARANTINED)
+            if f.period in (period, None)
+        ]
     return Findings(found, period, current, items, rejected)

@@ -21,12 +21,12 @@ from .common import executor_codes, resolve_period
 @dataclass
 class LettersDelivered(Result):
     period: str
-    what: str                         # «шаблони», «нагадування», «повернення на доопрацювання»
-    records: list = field(default_factory=list)          # ledger.MailRecord of each letter
+    what: str  # «шаблони», «нагадування», «повернення на доопрацювання»
+    records: list = field(default_factory=list)  # ledger.MailRecord of each letter
     mail_dir: Path | None = None
-    smtp_address: str | None = None   # None: .eml drafts were written
-    unfit: list[str] = field(default_factory=list)       # why the letters are not yet fit to send (placeholders)
-    not_needed: list[tuple[str, Any]] = field(default_factory=list)   # (executor, state) asked for, not outstanding
+    smtp_address: str | None = None  # None: .eml drafts were written
+    unfit: list[str] = field(default_factory=list)  # why the letters are not yet fit to send (placeholders)
+    not_needed: list[tuple[str, Any]] = field(default_factory=list)  # (executor, state) asked for, not outstanding
 
 
 def _refuse_repeat(earlier: dict, what: str, hint: str) -> None:
@@ -46,14 +46,26 @@ def refuse_unfit(sender, recipients, smtp, force: bool = False) -> list[str]:
 
     problems = unfit_to_send(sender, recipients)
     if problems and smtp is not None and not force:
-        raise ConsolidateError("Листи не надіслано: налаштування ще містять заглушки —\n"
-                               + "\n".join(f"  • {p};" for p in problems)
-                               + "\nВиправте їх (або, щоб надіслати все одно, додайте --force).")
+        raise ConsolidateError(
+            "Листи не надіслано: налаштування ще містять заглушки —\n"
+            + "\n".join(f"  • {p};" for p in problems)
+            + "\nВиправте їх (або, щоб надіслати все одно, додайте --force)."
+        )
     return problems
 
 
-def deliver(ws: Workspace, ledger, letters, sender, smtp, period: str, what: str, *, force: bool = False,
-            now: dt.datetime | None = None) -> LettersDelivered:
+def deliver(
+    ws: Workspace,
+    ledger,
+    letters,
+    sender,
+    smtp,
+    period: str,
+    what: str,
+    *,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> LettersDelivered:
     """Write the letters as .eml drafts, or send them through SMTP — never from a fresh workspace's placeholders.
 
     Sending is refused (a ``ConsolidateError``) while the signer, the sender or recipients are placeholders,
@@ -67,8 +79,16 @@ def deliver(ws: Workspace, ledger, letters, sender, smtp, period: str, what: str
     return LettersDelivered(period, what, records, mail_dir, smtp.address if smtp is not None else None, problems)
 
 
-def send_templates(ws: Workspace, period: str | None = None, executors=(), *, smtp=None, resend: bool = False,
-                   force: bool = False, only_unsent: bool = False) -> LettersDelivered:
+def send_templates(
+    ws: Workspace,
+    period: str | None = None,
+    executors=(),
+    *,
+    smtp=None,
+    resend: bool = False,
+    force: bool = False,
+    only_unsent: bool = False,
+) -> LettersDelivered:
     """One letter per executor with its template attached.
 
     Executors already sent one are refused (nothing sent) unless ``resend``; with ``only_unsent`` they are
@@ -86,8 +106,11 @@ def send_templates(ws: Workspace, period: str | None = None, executors=(), *, sm
             if only_unsent and len(earlier) < len(codes):
                 codes = [c for c in codes if c not in earlier]
             else:
-                _refuse_repeat(earlier, "Шаблон",
-                               "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).")
+                _refuse_repeat(
+                    earlier,
+                    "Шаблон",
+                    "Щоб надіслати ще раз, додайте --resend (або оберіть інших виконавців через --executor).",
+                )
         files = template_files(ws, period, codes)
         letters = [template_letter(ws.catalogue, period, code, *files[code], sender) for code in codes]
         return deliver(ws, ledger, letters, sender, smtp, period, "шаблони", force=force)
@@ -98,8 +121,17 @@ def reminder_targets(rows, wanted: set[str] | None = None) -> list:
     return [r for r in rows if r.outstanding and (wanted is None or r.executor in wanted)]
 
 
-def remind(ws: Workspace, period: str | None = None, executors=(), *, smtp=None, resend: bool = False,
-           force: bool = False, today: dt.date | None = None, now: dt.datetime | None = None) -> LettersDelivered:
+def remind(
+    ws: Workspace,
+    period: str | None = None,
+    executors=(),
+    *,
+    smtp=None,
+    resend: bool = False,
+    force: bool = False,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> LettersDelivered:
     """Reminders to the executors still outstanding, with their findings and the template (once a day)."""
     from ..mail import earlier_letters, reminder_letters, workspace_sender
     from ..status import REMINDER, status_from_ledger
@@ -115,8 +147,11 @@ def remind(ws: Workspace, period: str | None = None, executors=(), *, smtp=None,
         if not targets:
             return LettersDelivered(period, "нагадування", not_needed=not_needed)
         if not resend:
-            _refuse_repeat(earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
-                           "Сьогодні нагадування", "Щоб нагадати ще раз сьогодні, додайте --resend.")
+            _refuse_repeat(
+                earlier_letters(ledger, REMINDER, period, [r.executor for r in targets], same_day=today),
+                "Сьогодні нагадування",
+                "Щоб нагадати ще раз сьогодні, додайте --resend.",
+            )
         letters = reminder_letters(ws, ledger, period, targets, sender, today)
         done = deliver(ws, ledger, letters, sender, smtp, period, "нагадування", force=force, now=now)
     done.not_needed = not_needed

@@ -59,16 +59,29 @@ def settings_for(ws, *, password: str | None = None, smtp=None, environ: Mapping
     return settings, smtp if smtp is not None else smtp_from_workspace(ws, environ)
 
 
-def fetch(ws, *, settings: MailboxSettings, smtp=None, on_message: Callable[[MessageOutcome], None] | None = None,
-          on_step: Callable[[str, str], None] | None = None) -> MailFetchResult:
+def fetch(
+    ws,
+    *,
+    settings: MailboxSettings,
+    smtp=None,
+    on_message: Callable[[MessageOutcome], None] | None = None,
+    on_step: Callable[[str, str], None] | None = None,
+) -> MailFetchResult:
     """``consolidate mail fetch``: every new message once; receipts; messages filed away."""
     messages = fetch_mail(ws, settings, smtp, on_message=on_message, on_step=on_step)
     return MailFetchResult(settings.address, settings.folder, messages)
 
 
-def watch(ws, *, settings: MailboxSettings, smtp=None, rounds: int | None = None,
-          on_round: Callable[[MailFetchResult | None, str], None] | None = None,
-          on_message: Callable[[MessageOutcome], None] | None = None, sleep: Callable[[float], None] | None = None) -> int:
+def watch(
+    ws,
+    *,
+    settings: MailboxSettings,
+    smtp=None,
+    rounds: int | None = None,
+    on_round: Callable[[MailFetchResult | None, str], None] | None = None,
+    on_message: Callable[[MessageOutcome], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
     """``consolidate mail fetch --watch``: a run every ``poll_minutes``; a failed round is reported, not fatal."""
 
     def round_done(messages, error: str) -> None:

@@ -41,12 +41,22 @@ class FileAssigned(Result):
     def to_dict(self):
         a = self.assigned
         data = super().to_dict()
-        data["assigned"] = {"file": a.file.original_name, "sha256": a.file.sha256, "executor": a.executor,
-                            "period": a.period, "status": a.status, "status_label": self.state_label,
-                            "submission_id": a.file.submission_id, "superseded": a.superseded,
-                            "operator": a.operator, "assigned_at": a.assigned_at,
-                            "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
-                                          "sheet": f.sheet, "cell": f.cell} for f in a.findings]}
+        data["assigned"] = {
+            "file": a.file.original_name,
+            "sha256": a.file.sha256,
+            "executor": a.executor,
+            "period": a.period,
+            "status": a.status,
+            "status_label": self.state_label,
+            "submission_id": a.file.submission_id,
+            "superseded": a.superseded,
+            "operator": a.operator,
+            "assigned_at": a.assigned_at,
+            "findings": [
+                {"code": f.code, "severity": f.severity, "message": f.message, "sheet": f.sheet, "cell": f.cell}
+                for f in a.findings
+            ],
+        }
         return data
 
 

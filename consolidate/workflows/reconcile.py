@@ -45,7 +45,7 @@ class Explained(Result):
     period: str
     item: str
     lines: list[str]
-    adjustments: list = field(default_factory=list)   # ledger.Adjustment of the item, oldest first
+    adjustments: list = field(default_factory=list)  # ledger.Adjustment of the item, oldest first
 
 
 def explain(ws: Workspace, item: str, period: str | None = None, include_unapproved: bool = False) -> Explained:
@@ -65,12 +65,20 @@ class Adjusted(Result):
     period: str
     item: str
     operator: str
-    adjustment: Any = None      # ledger.Adjustment made (None when undone)
+    adjustment: Any = None  # ledger.Adjustment made (None when undone)
     undone: bool = False
 
 
-def adjust(ws: Workspace, item: str, value: float | None, reason: str = "", *, period: str | None = None,
-           operator: str | None = None, force: bool = False) -> Adjusted:
+def adjust(
+    ws: Workspace,
+    item: str,
+    value: float | None,
+    reason: str = "",
+    *,
+    period: str | None = None,
+    operator: str | None = None,
+    force: bool = False,
+) -> Adjusted:
     """Set a national figure by hand, within the bounds the claims allow (audited)."""
     from ..review import adjust as record_adjustment
 

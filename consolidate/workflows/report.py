@@ -20,8 +20,8 @@ FORMATS = ("xlsx", "docx", "pdf")
 class ReportWritten(Result):
     period: str
     files: list[Path]
-    missing_executors: list[str] = field(default_factory=list)   # expected executors with no approved return
-    unapproved: int = 0          # returns received but not approved (left out unless include_unapproved)
+    missing_executors: list[str] = field(default_factory=list)  # expected executors with no approved return
+    unapproved: int = 0  # returns received but not approved (left out unless include_unapproved)
     draft: bool = False
 
 
@@ -45,9 +45,17 @@ def previous_year(ws: Workspace, ledger, period: str, include_unapproved: bool =
     return reconcile_ledger(ws.catalogue_for(before), ledger, before, include_unapproved, thresholds(ws))
 
 
-def report(ws: Workspace, period: str | None = None, formats: list[str] | tuple[str, ...] = ("xlsx",), *,
-           include_unapproved: bool = False, out_file: Path | None = None, as_of: str | dt.date | None = None,
-           appendix: bool | None = None, draft_name: bool = False) -> ReportWritten:
+def report(
+    ws: Workspace,
+    period: str | None = None,
+    formats: list[str] | tuple[str, ...] = ("xlsx",),
+    *,
+    include_unapproved: bool = False,
+    out_file: Path | None = None,
+    as_of: str | dt.date | None = None,
+    appendix: bool | None = None,
+    draft_name: bool = False,
+) -> ReportWritten:
     """Reconcile and write the report in each format.
 
     ``out_file``: the file (one format) or the base name (several); default out/report-<period>.<format>

@@ -20,22 +20,34 @@ LIST_ORDER = (SlotState.RECEIVED, SlotState.RESUBMITTED, SlotState.RETURNED, Slo
 @dataclass
 class ReviewListed(Result):
     period: str
-    slots: list                              # review.Slot per expected executor, in LIST_ORDER
-    blocked: dict[str, list] = field(default_factory=dict)   # executor → outliers blocking approval
+    slots: list  # review.Slot per expected executor, in LIST_ORDER
+    blocked: dict[str, list] = field(default_factory=dict)  # executor → outliers blocking approval
 
     def counts(self) -> dict[SlotState, int]:
         return {s: n for s in SlotState if (n := sum(1 for r in self.slots if r.state == s))}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "slots": [{
-            "executor": r.executor, "state": r.state.value, "state_label": r.state.label,
-            "latest": r.latest.id if r.latest else None,
-            "latest_status": r.latest.status.value if r.latest else None,
-            "latest_status_label": r.latest.status.label if r.latest else None,
-            "approved": r.approved.id if r.approved else None, "comment": r.comment,
-            "decided_by": r.decided_by, "decided_at": r.decided_at,
-            "unconfirmed": [o.ref for o in self.blocked.get(r.executor, [])]} for r in self.slots],
-            "ok": self.ok, "exit_code": int(self.exit_code)}
+        return {
+            "period": self.period,
+            "slots": [
+                {
+                    "executor": r.executor,
+                    "state": r.state.value,
+                    "state_label": r.state.label,
+                    "latest": r.latest.id if r.latest else None,
+                    "latest_status": r.latest.status.value if r.latest else None,
+                    "latest_status_label": r.latest.status.label if r.latest else None,
+                    "approved": r.approved.id if r.approved else None,
+                    "comment": r.comment,
+                    "decided_by": r.decided_by,
+                    "decided_at": r.decided_at,
+                    "unconfirmed": [o.ref for o in self.blocked.get(r.executor, [])],
+                }
+                for r in self.slots
+            ],
+            "ok": self.ok,
+            "exit_code": int(self.exit_code),
+        }
 
 
 def review_list(ws: Workspace, period: str | None = None) -> ReviewListed:
@@ -53,13 +65,22 @@ def review_list(ws: Workspace, period: str | None = None) -> ReviewListed:
 class Decided(Result):
     period: str
     operator: str
-    decisions: list = field(default_factory=list)        # ledger.Review recorded, one per executor
-    confirmations: list = field(default_factory=list)    # ledger.Confirmation recorded (review confirm)
-    letters: Any = None                                  # letters.LettersDelivered (review return)
+    decisions: list = field(default_factory=list)  # ledger.Review recorded, one per executor
+    confirmations: list = field(default_factory=list)  # ledger.Confirmation recorded (review confirm)
+    letters: Any = None  # letters.LettersDelivered (review return)
 
 
-def accept(ws: Workspace, executors, period: str | None = None, *, operator: str | None = None, force: bool = False,
-           confirm_refs=(), reason: str = "", now: dt.datetime | None = None) -> Decided:
+def accept(
+    ws: Workspace,
+    executors,
+    period: str | None = None,
+    *,
+    operator: str | None = None,
+    force: bool = False,
+    confirm_refs=(),
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> Decided:
     """Approve each executor's latest return (a return with errors needs ``force``; outliers need confirming)."""
     from ..review import accept as record_accept
 
@@ -69,14 +90,32 @@ def accept(ws: Workspace, executors, period: str | None = None, *, operator: str
     with Ledger(ws.ledger_path) as ledger:
         for text in executors:
             code = executor_code(ws, text)
-            done.decisions.append(record_accept(ws.catalogue, ledger, code, period, who, force=force,
-                                                confirm_refs=confirm_refs, reason=reason, thresholds=thresholds(ws),
-                                                now=now))
+            done.decisions.append(
+                record_accept(
+                    ws.catalogue,
+                    ledger,
+                    code,
+                    period,
+                    who,
+                    force=force,
+                    confirm_refs=confirm_refs,
+                    reason=reason,
+                    thresholds=thresholds(ws),
+                    now=now,
+                )
+            )
     return done
 
 
-def confirm(ws: Workspace, executor: str, confirm_refs, reason: str = "", period: str | None = None, *,
-            operator: str | None = None) -> Decided:
+def confirm(
+    ws: Workspace,
+    executor: str,
+    confirm_refs,
+    reason: str = "",
+    period: str | None = None,
+    *,
+    operator: str | None = None,
+) -> Decided:
     """Confirm, with a reason, figures of a return that block its approval."""
     from ..review import confirm as record_confirm
 
@@ -86,13 +125,22 @@ def confirm(ws: Workspace, executor: str, confirm_refs, reason: str = "", period
     who = operator_name(ws, operator)
     code = executor_code(ws, executor)
     with Ledger(ws.ledger_path) as ledger:
-        confirmed = record_confirm(ws.catalogue, ledger, code, period, confirm_refs, reason, who,
-                                   thresholds=thresholds(ws))
+        confirmed = record_confirm(
+            ws.catalogue, ledger, code, period, confirm_refs, reason, who, thresholds=thresholds(ws)
+        )
     return Decided(period, who, confirmations=list(confirmed))
 
 
-def return_for_rework(ws: Workspace, executor: str, comment: str, period: str | None = None, *,
-                      operator: str | None = None, smtp=None, now: dt.datetime | None = None) -> Decided:
+def return_for_rework(
+    ws: Workspace,
+    executor: str,
+    comment: str,
+    period: str | None = None,
+    *,
+    operator: str | None = None,
+    smtp=None,
+    now: dt.datetime | None = None,
+) -> Decided:
     """Return the latest return with a comment, and prepare (or send) the letter with the executor's own file."""
     from ..mail import recipients_of, workspace_sender
     from ..review import return_for_rework as record_return

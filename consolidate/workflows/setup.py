@@ -18,9 +18,16 @@ class WorkspaceMade(Result):
 
     def to_dict(self) -> dict[str, Any]:
         cat = self.workspace.catalogue
-        return {"root": str(self.workspace.root), "tasks": len(cat.tasks), "measures": len(cat.measures),
-                "indicators": len(cat.indicators), "funding": len(cat.funding), "executors": len(cat.registry),
-                "ok": self.ok, "exit_code": int(self.exit_code)}
+        return {
+            "root": str(self.workspace.root),
+            "tasks": len(cat.tasks),
+            "measures": len(cat.measures),
+            "indicators": len(cat.indicators),
+            "funding": len(cat.funding),
+            "executors": len(cat.registry),
+            "ok": self.ok,
+            "exit_code": int(self.exit_code),
+        }
 
 
 def init(directory: Path | str, force: bool = False) -> WorkspaceMade:
@@ -33,7 +40,7 @@ class TemplatesWritten(Result):
     period: str
     folder: Path
     version: str
-    files: list = field(default_factory=list)      # template.TemplateFile per executor
+    files: list = field(default_factory=list)  # template.TemplateFile per executor
 
     @property
     def manifest(self) -> Path:
@@ -49,15 +56,22 @@ def templates(ws: Workspace, period: str | None = None, executors=(), timestamp:
     period = resolve_period(ws, period)
     codes = executor_codes(ws, executors) if executors else None
     generated_at = parse_timestamp(timestamp) if timestamp else DEFAULT_TIMESTAMP
-    files = write_templates(ws.catalogue, ws.out / "templates", period, ws.sheet_password, codes,
-                            generated_at=generated_at, contact=template_contact(ws))
+    files = write_templates(
+        ws.catalogue,
+        ws.out / "templates",
+        period,
+        ws.sheet_password,
+        codes,
+        generated_at=generated_at,
+        contact=template_contact(ws),
+    )
     record_templates(ws, ws.catalogue, files)  # which catalogue version each template used
     return TemplatesWritten(period, ws.out / "templates" / period, ws.catalogue.template_version, files)
 
 
 @dataclass
 class Verified(Result):
-    verification: Any                              # verify.Verification
+    verification: Any  # verify.Verification
 
     @property
     def exit_code(self) -> ExitCode:
@@ -76,7 +90,7 @@ def verify(ws: Workspace) -> Verified:
 
 @dataclass
 class DemoRun(Result):
-    run: Any                                       # demo.DemoResult
+    run: Any  # demo.DemoResult
 
 
 def demo(directory: Path | str | None = None, echo=print) -> DemoRun:

@@ -21,7 +21,7 @@ class StatusResult(Result):
     rows: list[ExecutorStatus]
     summary: Summary
     files: StatusFiles | None = None
-    decisions: dict[str, str] = field(default_factory=dict)   # the clerk's decision in words, per executor
+    decisions: dict[str, str] = field(default_factory=dict)  # the clerk's decision in words, per executor
 
     @property
     def exit_code(self) -> ExitCode:
@@ -38,8 +38,9 @@ class StatusResult(Result):
         return data
 
 
-def status(ws: Workspace, period: str | None = None, as_of: str | dt.date | None = None, *,
-           write_files: bool = True) -> StatusResult:
+def status(
+    ws: Workspace, period: str | None = None, as_of: str | dt.date | None = None, *, write_files: bool = True
+) -> StatusResult:
     """The state of every expected executor as of a day (today by default).
 
     ``write_files``: rewrite out/status.html, .xlsx and .csv — always as of today (a page of a past day
