@@ -537,6 +537,7 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
 
 
 def _smtp_options(fn):
+    """The SMTP options of a command that sends letters, given to it as one ``smtp`` (None: .eml drafts)."""
     from .mail import PASSWORD_ENV
 
     options = [
@@ -569,9 +570,14 @@ def _smtp_options(fn):
             help="Сертифікати (PEM) для перевірки сервера, напр. відомчого центру сертифікації.",
         ),
     ]
+
+    @functools.wraps(fn)
+    def wrapper(*args, smtp_server, starttls, smtp_user, password_env, cafile, **kwargs):
+        return fn(*args, smtp=_smtp(smtp_server, starttls, smtp_user, password_env, cafile), **kwargs)
+
     for option in reversed(options):
-        fn = option(fn)
-    return fn
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def _smtp(smtp_server, starttls, smtp_user, password_env, cafile):
@@ -626,18 +632,13 @@ def send_templates_cmd(
     ws: Workspace,
     period: str | None,
     executors: tuple[str, ...],
-    smtp_server: str | None,
-    starttls: bool,
-    smtp_user: str,
-    password_env: str,
-    cafile: str,
+    smtp,
     resend: bool,
     force: bool = False,
 ):
     """Надіслати виконавцям шаблони звітів із супровідним листом (.eml у out/mail/<період>/ або через SMTP)."""
     from .workflows.letters import send_templates
 
-    smtp = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
     _show_letters(send_templates(ws, period, executors, smtp=smtp, resend=resend, force=force))
 
 
@@ -660,18 +661,13 @@ def remind_cmd(
     ws: Workspace,
     period: str | None,
     executors: tuple[str, ...],
-    smtp_server: str | None,
-    starttls: bool,
-    smtp_user: str,
-    password_env: str,
-    cafile: str,
+    smtp,
     resend: bool,
     force: bool = False,
 ):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
     from .workflows.letters import remind
 
-    smtp = _smtp(smtp_server, starttls, smtp_user, password_env, cafile)
     r = remind(ws, period, executors, smtp=smtp, resend=resend, force=force)
     for code, state in r.not_needed:
         click.echo(f"  {code}: {state} — нагадування не потрібне")
@@ -1325,7 +1321,7 @@ def mail_group():
 @_smtp_options
 @with_workspace
 @refreshes_status
-def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, starttls, smtp_user, password_env, cafile):
+def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp):
     """Прийняти звіти з листів поштової скриньки ([mailbox] у consolidate.toml) і надіслати квитанції.
 
     Кожне вкладення-таблицю (також з архіву zip, пересланого листа чи winmail.dat) прийнято так само, як
@@ -1343,9 +1339,7 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp_server, start
     password = None
     if not os.environ.get(env_name) and ws.setting("mailbox", "host") and sys.stdin.isatty():
         password = click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True, err=True)
-    settings, smtp = wf.settings_for(
-        ws, password=password, smtp=_smtp(smtp_server, starttls, smtp_user, password_env, cafile)
-    )
+    settings, smtp = wf.settings_for(ws, password=password, smtp=smtp)
 
     def show(m) -> None:
         if as_json:
