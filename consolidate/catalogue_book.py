@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from .catalogue import (
     GROUPS,
@@ -236,17 +237,8 @@ class BookError(CatalogueError):
         super().__init__([str(p) for p in problems])
 
 
-def col_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def _a1(row: int, col: int) -> str:
-    return f"{col_letter(col)}{row + 1}"
+    return f"{xl_col_to_name(col)}{row + 1}"
 
 
 # ---------------------------------------------------------------------------------
@@ -725,7 +717,7 @@ def _header(book: _Book, spec: SheetSpec, rows: list[list]) -> dict[str, int] | 
         elif col.required:
             book.problem(
                 spec.name,
-                f"{col_letter(len(labels))}1",
+                f"{xl_col_to_name(len(labels))}1",
                 f"у заголовку бракує колонки «{col.label}» (колонки аркуша описано на аркуші «{HELP_SHEET}»)",
             )
     return found

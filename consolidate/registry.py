@@ -138,15 +138,6 @@ def _delimiter(header: str) -> str:
 DELIMITER_NAMES = {",": "кома", ";": "крапка з комою", "\t": "табуляція"}
 
 
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def load_registry(path: Path) -> Registry:
     """Load ``executors.csv`` as Excel, LibreOffice or an editor saved it; lines starting with '#' are comments.
 
@@ -154,6 +145,8 @@ def load_registry(path: Path) -> Registry:
     ``;`` or tab (whichever splits the header into the known columns).  Every problem names the line and
     the column; nothing here raises anything but ``CatalogueError``.
     """
+    from xlsxwriter.utility import xl_col_to_name  # column letters in the messages (0 → A)
+
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -195,7 +188,7 @@ def load_registry(path: Path) -> Registry:
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             problems.append(
                 f"{path}, рядок {lineno}: клітинок більше ({len(cells)}), ніж колонок у заголовку ({len(header)}), "
-                f"починаючи з колонки {_column_letter(len(header))} — можливо, у назві є розділювач "
+                f"починаючи з колонки {xl_col_to_name(len(header))} — можливо, у назві є розділювач "
                 f"«{DELIMITER_NAMES[delim]}» без лапок"
             )
             continue
@@ -204,7 +197,7 @@ def load_registry(path: Path) -> Registry:
     def where(lineno: int, name: str | None = None) -> str:
         if name is None:
             return f"{path}, рядок {lineno}"
-        return f"{path}, рядок {lineno}, колонка {_column_letter(col[name])} «{name}»"
+        return f"{path}, рядок {lineno}, колонка {xl_col_to_name(col[name])} «{name}»"
 
     return registry_from_records(records, where, problems, f"{path}")
 
