@@ -62,35 +62,45 @@ def test_a_quarantined_file_is_assigned_from_the_page(served, workspace):
     assert "файл із карантину віднесено" in journal.decode()
 
 
+def _return_through_smtp(workspace, tmp_path, port: int, *, real_settings: bool):
+    """Set [smtp] (aiosmtpd on ``port``) — with the signer, sender and executors' addresses made real, or with
+    the fresh workspace's placeholders left — upload MINJUST's return and press «Повернути» with a comment.
+    (workspace, the response's status, the page shown after it)."""
+    cfg = workspace.root / "consolidate.toml"
+    text = cfg.read_text(encoding="utf-8")
+    if real_settings:
+        text = text.replace('name = "Оператор"', 'name = "Олена Коваль"').replace("@example.org", "@ministry.test")
+        for registry in workspace.root.glob("templates/**/executors.csv"):  # real addresses, not placeholders
+            registry.write_text(registry.read_text(encoding="utf-8").replace("example.org", "ministry.test"),
+                                encoding="utf-8")
+    cfg.write_text(text + f'\n[smtp]\nserver = "127.0.0.1:{port}"\n', encoding="utf-8")
+    workspace = open_workspace(workspace.root)
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    good = filled(workspace.catalogue, folder, "Мін'юст звіт.xlsx")
+    server = Server(workspace.root)
+    try:
+        cookie = token_session(server)
+        upload(server, cookie, csrf_of(server, cookie, "/intake"), [(good.name, good.read_bytes())])
+        status, headers, page = post_form(server, "/review/return", {
+            "csrf": csrf_of(server, cookie), "executor": "MINJUST", "period": "2024",
+            "comment": "Додайте пояснення до заходу 2.2."}, cookie)
+        if status == 303:
+            _, _, page = request(server, "GET", headers["location"], cookie=cookie)
+    finally:
+        server.stop()
+    return workspace, status, html.unescape(page.decode())
+
+
 def test_a_return_letter_goes_through_smtp_when_it_is_set(workspace, tmp_path):
     """[smtp] in consolidate.toml: «Повернути» sends the letter (aiosmtpd on 127.0.0.1), not just an .eml."""
     from .test_mail import start
 
     controller, inbox = start()
     try:
-        cfg = workspace.root / "consolidate.toml"
-        text = cfg.read_text(encoding="utf-8").replace('name = "Оператор"', 'name = "Олена Коваль"')
-        cfg.write_text(text.replace("@example.org", "@ministry.test")
-                       + f'\n[smtp]\nserver = "127.0.0.1:{controller.port}"\n', encoding="utf-8")
-        for registry in workspace.root.glob("templates/**/executors.csv"):   # real addresses, not placeholders
-            registry.write_text(registry.read_text(encoding="utf-8").replace("example.org", "ministry.test"),
-                                encoding="utf-8")
-        workspace = open_workspace(workspace.root)
-        folder = tmp_path / "returns"
-        folder.mkdir()
-        good = filled(workspace.catalogue, folder, "Мін'юст звіт.xlsx")
-        server = Server(workspace.root)
-        try:
-            cookie = token_session(server)
-            upload(server, cookie, csrf_of(server, cookie, "/intake"), [(good.name, good.read_bytes())])
-            status, headers, _ = post_form(server, "/review/return", {
-                "csrf": csrf_of(server, cookie), "executor": "MINJUST", "period": "2024",
-                "comment": "Додайте пояснення до заходу 2.2."}, cookie)
-            assert status == 303
-            _, _, page = request(server, "GET", headers["location"], cookie=cookie)
-            assert "лист надіслано" in html.unescape(page.decode())
-        finally:
-            server.stop()
+        workspace, status, page = _return_through_smtp(workspace, tmp_path, controller.port, real_settings=True)
+        assert status == 303
+        assert "лист надіслано" in page
         assert len(inbox.messages) == 1
         import email
         from email import policy
@@ -168,23 +178,9 @@ def test_a_return_letter_is_not_sent_from_placeholders(workspace, tmp_path):
 
     controller, inbox = start()
     try:
-        cfg = workspace.root / "consolidate.toml"
-        cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[smtp]\nserver = "127.0.0.1:{controller.port}"\n',
-                       encoding="utf-8")
-        folder = tmp_path / "returns"
-        folder.mkdir()
-        good = filled(workspace.catalogue, folder, "Мін'юст звіт.xlsx")
-        server = Server(workspace.root)
-        try:
-            cookie = token_session(server)
-            upload(server, cookie, csrf_of(server, cookie, "/intake"), [(good.name, good.read_bytes())])
-            status, _, page = post_form(server, "/review/return", {
-                "csrf": csrf_of(server, cookie), "executor": "MINJUST", "period": "2024",
-                "comment": "Додайте пояснення до заходу 2.2."}, cookie)
-            assert status == 409
-            assert "заглушки" in html.unescape(page.decode())
-        finally:
-            server.stop()
+        workspace, status, page = _return_through_smtp(workspace, tmp_path, controller.port, real_settings=False)
+        assert status == 409
+        assert "заглушки" in page
         assert inbox.messages == []
         with Ledger(workspace.ledger_path) as ledger:
             assert [m for m in ledger.mails() if m.kind == "return"] == []
