@@ -608,15 +608,31 @@ def _reply(code, message) -> str:
     return f"{code} {text}".strip()
 
 
-def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
+def network_error(exc: Exception, host: str, where: str, timeout: float, *, address_hint: str, cafile_hint: str):
+    """The Ukrainian reason of a connection failure any mail server can give (SMTP or IMAP), or None.
+
+    ``address_hint`` and ``cafile_hint`` name where the clerk sets the address and the certificates.
+    """
     if isinstance(exc, ConnectionRefusedError):
-        return (
-            f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте адресу і порт (--smtp)."
-        )
+        return f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте {address_hint}."
     if isinstance(exc, socket.gaierror):
-        return f"Поштовий сервер «{s.host}» не знайдено (помилка DNS: {exc.strerror})."
+        return f"Поштовий сервер «{host}» не знайдено (помилка DNS: {exc.strerror})."
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"Поштовий сервер {where} не відповідає (очікування {s.timeout:g} с)."
+        return f"Поштовий сервер {where} не відповідає (очікування {timeout:g} с)."
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). "
+            f"Якщо сервер використовує сертифікат відомчого центру, вкажіть його файлом {cafile_hint}."
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"Помилка шифрування (TLS) з поштовим сервером {where}: {exc}."
+    return None
+
+
+def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
+    common = network_error(exc, s.host, where, s.timeout, address_hint="адресу і порт (--smtp)", cafile_hint="--cafile")
+    if common is not None:
+        return common
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return (
             f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({_reply(exc.smtp_code, exc.smtp_error)}). "
@@ -631,13 +647,6 @@ def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
         what = "STARTTLS" if s.starttls and "STARTTLS" in str(exc).upper() else "вхід (AUTH)"
         hint = "" if s.starttls else " Можливо, потрібне шифрування: додайте --starttls."
         return f"Поштовий сервер {where} не підтримує {what}.{hint}"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). "
-            f"Якщо сервер використовує сертифікат відомчого центру, вкажіть його файлом --cafile."
-        )
-    if isinstance(exc, ssl.SSLError):
-        return f"Помилка шифрування (TLS) з поштовим сервером {where}: {exc}."
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"Поштовий сервер {where} відповів помилкою {_reply(exc.smtp_code, exc.smtp_error)}."
     if isinstance(exc, smtplib.SMTPException):

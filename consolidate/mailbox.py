@@ -37,7 +37,6 @@ import imaplib
 import os
 import re
 import shutil
-import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -365,22 +364,14 @@ class Imap:
 
 
 def _imap_error(exc: Exception, s: MailboxSettings) -> str:
+    from .mail import network_error
+
     where = s.address
-    if isinstance(exc, ConnectionRefusedError):
-        return (
-            f"Не вдалося з’єднатися з поштовим сервером {where}: з’єднання відхилено. Перевірте [mailbox] host і port."
-        )
-    if isinstance(exc, socket.gaierror):
-        return f"Поштовий сервер «{s.host}» не знайдено (помилка DNS: {exc.strerror})."
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"Поштовий сервер {where} не відповідає (очікування {s.timeout:g} с)."
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"Не вдалося перевірити сертифікат поштового сервера {where} ({exc.verify_message}). Якщо сервер "
-            f"використовує сертифікат відомчого центру, вкажіть його файлом [mailbox] cafile."
-        )
-    if isinstance(exc, ssl.SSLError):
-        return f"Помилка шифрування (TLS) з поштовим сервером {where}: {exc}."
+    common = network_error(
+        exc, s.host, where, s.timeout, address_hint="[mailbox] host і port", cafile_hint="[mailbox] cafile"
+    )
+    if common is not None:
+        return common
     if isinstance(exc, UnicodeEncodeError):
         return "Ім’я користувача або пароль містить символи поза ASCII, яких вхід IMAP (LOGIN) не передає."
     if isinstance(exc, imaplib.IMAP4.error):
