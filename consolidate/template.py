@@ -58,15 +58,14 @@ class TemplateFile:
 
 @dataclass(frozen=True)
 class Identity:
-    """The catalogue's content hash and template version (computing them hashes the whole catalogue)."""
+    """The catalogue's content hash and template version (hashed once per catalogue, see ``Catalogue.digest``)."""
 
     digest: str
     version: str
 
 
 def catalogue_identity(catalogue: Catalogue) -> Identity:
-    digest = catalogue.digest  # hashes the whole catalogue: once (``template_version`` would hash it again)
-    return Identity(digest, f"{catalogue.programme.version}+{digest[:12]}")
+    return Identity(catalogue.digest, catalogue.template_version)
 
 
 def template_id(catalogue: Catalogue, executor: str, period: str, identity: Identity | None = None) -> str:

@@ -188,3 +188,58 @@ def test_registry_duplicate_code_names_line(templates_copy):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = _problems(templates_copy)
     assert any(f"рядок {len(lines)}" in p and "повторюється" in p for p in problems)
+
+
+def test_digest_is_hashed_once_and_follows_every_change(monkeypatch):
+    """``template_version`` (and ``digest``) hash the catalogue once; any later change to the catalogue — an item,
+    a list, the programme, the registry — gives the digest a catalogue built with that content has."""
+    import dataclasses
+    import hashlib
+
+    from consolidate import catalogue as catalogue_module
+    from consolidate.catalogue import Catalogue
+
+    cat = load_catalogue(ROOT / "templates")  # its own copy: it is changed below
+
+    def fresh(c) -> str:
+        """The digest of a new catalogue with ``c``'s content (nothing kept)."""
+        return Catalogue(c.programme, list(c.tasks), list(c.measures), list(c.indicators), list(c.funding),
+                         c.registry).digest
+
+    hashed = []
+
+    class Counting:
+        @staticmethod
+        def sha256(data):
+            hashed.append(len(data))
+            return hashlib.sha256(data)
+
+    monkeypatch.setattr(catalogue_module, "hashlib", Counting)
+    version = cat.template_version
+    assert [cat.template_version for _ in range(5)] == [version] * 5 and cat.digest.startswith(version[-12:])
+    assert len(hashed) == 1
+
+    seen = {cat.digest}
+
+    def changed() -> None:
+        now = cat.digest
+        assert now not in seen and now == fresh(cat)
+        assert cat.template_version == f"{cat.programme.version}+{now[:12]}"
+        seen.add(now)
+
+    ind = cat.indicators[3]
+    cat.indicators[3] = dataclasses.replace(ind, planned=(ind.planned or 0) + 1)     # an item replaced in its list
+    changed()
+    cat.funding.append(dataclasses.replace(cat.funding[0], id=cat.funding[0].id + ".X"))  # a list grown
+    changed()
+    cat.measures = [dataclasses.replace(cat.measures[0], text="інший текст"), *cat.measures[1:]]  # a list replaced
+    changed()
+    cat.programme = dataclasses.replace(cat.programme, version="2024.99")             # the programme
+    changed()
+    assert cat.template_version.startswith("2024.99+")
+    e = cat.registry.executors[0]
+    cat.registry.executors[0] = dataclasses.replace(e, full_name=e.full_name + " (нова назва)")  # the registry
+    changed()
+    before = len(hashed)
+    cat.indicators[3] = dataclasses.replace(cat.indicators[3])  # an equal item: the same content, nothing rehashed
+    assert cat.digest in seen and len(hashed) == before
