@@ -34,6 +34,10 @@ SUBTOTAL_LABELS = {
     "local": "– місцевий бюджет",
     "other": "– інші",
 }
+# Section I prints a subtotal only for a source the programme has lines of: the state budget's three rows (the
+# budget and both its funds, as the form has them) when any line is state-budget money, «місцевий бюджет» when any
+# is local, «інші» when any is other; «Усього» always.
+SUBTOTAL_GROUPS = (("state", ("state_general", "state_special")), ("local", ("local",)), ("other", ("other",)))
 REGIONAL_HEADER = "Обласний рівень:"
 NEAR_DUPLICATE = 0.9  # 2·LCS/(la + lb) from which two paragraphs are "the same text" (consolidate.neardup)
 MIN_PARAGRAPH = 40  # shorter paragraphs (headings, list items) are not checked for duplication
@@ -209,6 +213,11 @@ class Reconciliation:
 
     def measures_by_id(self) -> dict[str, MeasureResult]:
         return {mr.measure.id: mr for mr in self.measures}
+
+    @property
+    def subtotal_kinds(self) -> tuple[str, ...]:
+        """The subtotal rows section I prints, in order (see SUBTOTAL_GROUPS): the same for every task."""
+        return subtotal_kinds(r.line.source for r in self.funding)
 
     def subtotal(self, task_id: str | None, kind: str) -> Subtotal | None:
         return next((s for s in self.subtotals if s.task_id == task_id and s.kind == kind), None)
@@ -488,6 +497,16 @@ def _funding_line(line: FundingLine, v: _Values | None) -> FundingResult:
     return r
 
 
+def subtotal_kinds(sources) -> tuple[str, ...]:
+    """The subtotal kinds of a programme whose funding lines have ``sources``, in SUBTOTAL_KINDS order."""
+    present = set(sources)
+    shown = {"total"}
+    for group, members in SUBTOTAL_GROUPS:
+        if present.intersection(members):
+            shown.update((group, *(m for m in members if m != group)))
+    return tuple(k for k in SUBTOTAL_KINDS if k in shown)
+
+
 def _kinds_of(source: str) -> tuple[str, ...]:
     if source in ("state_general", "state_special"):
         return ("total", "state", source)
@@ -505,8 +524,9 @@ def _subtotals(catalogue: Catalogue, funding: list[FundingResult]) -> list[Subto
         if tid not in order:
             order.append(tid)
     order.append(None)
+    kinds = subtotal_kinds(r.line.source for r in funding)
     for tid in order:
-        for kind in SUBTOTAL_KINDS:
+        for kind in kinds:
             acc[(tid, kind)] = Subtotal(tid, kind, 0.0, 0.0, 0.0, 0.0, [], False)
     for r in funding:
         tid = task_of[r.line.measure_id]
@@ -522,7 +542,7 @@ def _subtotals(catalogue: Catalogue, funding: list[FundingResult]) -> list[Subto
     for s in acc.values():
         for attr in ("programme_amount", "planned", "financed", "cash"):
             setattr(s, attr, round(getattr(s, attr), 6))
-    return [acc[(tid, kind)] for tid in order for kind in SUBTOTAL_KINDS]
+    return [acc[(tid, kind)] for tid in order for kind in kinds]
 
 
 @dataclass

@@ -18,7 +18,6 @@ from .errors import ConsolidateError
 from .fileutil import _remove_stale_temps, atomic_write, process_alive  # noqa: F401  (re-exported: tests, older callers)
 from .model import CODE_LABELS, ERROR
 from .reconcile import (
-    SUBTOTAL_KINDS,
     SUBTOTAL_LABELS,
     FundingResult,
     IndicatorResult,
@@ -336,8 +335,10 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
         if by_task.get(task.id)
     ]
     first_data = header + 1
+    kinds = rec.subtotal_kinds  # only the sources the programme has lines of
+    at = {kind: i for i, kind in enumerate(kinds)}  # a kind's row within a subtotal block
     # the table's last row before the programme's subtotals: every task's lines and subtotal block
-    last_data = header + sum(lines + len(SUBTOTAL_KINDS) for _, _, lines in tasks)
+    last_data = header + sum(lines + len(kinds) for _, _, lines in tasks)
     src_col, task_col = xl_col_to_name(S1_SOURCE_COL), xl_col_to_name(S1_TASK_COL)
     sums = [
         (xl_col_to_name(c), attr) for c, attr in ((4, "programme_amount"), (5, "planned"), (6, "financed"), (7, "cash"))
@@ -398,19 +399,23 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
                 yield values, formats, height
                 row += 1
 
+    # «Усього» adds the sources' rows, the state budget its two funds'; the rest are SUMIFS over the lines
+    parts: dict[str, list[str]] = {
+        "total": [k for k in ("state", "local", "other") if k in at],
+        "state": ["state_general", "state_special"],
+    }
+
     def subtotal_rows(task_id: str | None, start: int, label: str):
-        ws.merge_rows(start, 0, start + len(SUBTOTAL_KINDS) - 1, 1)
+        ws.merge_rows(start, 0, start + len(kinds) - 1, 1)
         crit_task = f',{task_col}{first_data + 1}:{task_col}{last_data + 1},"{task_id}"' if task_id else ""
-        for i, kind in enumerate(SUBTOTAL_KINDS):
+        for i, kind in enumerate(kinds):
             rr = start + i
             st = rec.subtotal(task_id, kind)
             ws.merge_rows(rr, 2, rr, 3)
             cells: list[object] = [label if i == 0 else None, None, SUBTOTAL_LABELS[kind], None]
             for letter, attr in sums:
-                if kind == "total":
-                    formula = f"={letter}{rr + 2}+{letter}{rr + 5}+{letter}{rr + 6}"
-                elif kind == "state":
-                    formula = f"={letter}{rr + 2}+{letter}{rr + 3}"
+                if kind in parts:
+                    formula = "=" + ("+".join(f"{letter}{start + at[k] + 1}" for k in parts[kind]) or "0")
                 else:
                     formula = (
                         f"=SUMIFS({letter}{first_data + 1}:{letter}{last_data + 1},"
@@ -426,7 +431,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
             yield from line_rows(task, groups, lines, row)
             row += lines
             yield from subtotal_rows(task.id, row, f"Разом за завданням {task.number}")
-            row += len(SUBTOTAL_KINDS)
+            row += len(kinds)
         yield from subtotal_rows(None, row, "Разом по Програмі")
 
     end = ws.put_rows(first_data, table())

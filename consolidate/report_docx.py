@@ -55,7 +55,7 @@ from .catalogue import Catalogue
 from .docx_fast import Cell
 from .errors import ConsolidateError
 from .numbers import format_amount, format_value
-from .reconcile import SUBTOTAL_KINDS, SUBTOTAL_LABELS, Reconciliation
+from .reconcile import SUBTOTAL_LABELS, Reconciliation
 from .report import (
     NIL_TEXT,
     NOT_REPORTED,
@@ -445,8 +445,9 @@ def _title_block(doc, catalogue: Catalogue, rec: Reconciliation, draft: str) -> 
 
 
 def _subtotal_block(grid: _Grid, rec: Reconciliation, task_id: str | None, label: str) -> None:
-    rows = [grid.row(((0, 2), (2, 2)), cant_split=True) for _ in SUBTOTAL_KINDS]
-    for cells, kind in zip(rows, SUBTOTAL_KINDS):
+    kinds = rec.subtotal_kinds  # only the sources the programme has lines of
+    rows = [grid.row(((0, 2), (2, 2)), cant_split=True) for _ in kinds]
+    for cells, kind in zip(rows, kinds):
         st = rec.subtotal(task_id, kind)
         values = (st.programme_amount, st.planned, st.financed, st.cash) if st is not None else (None, None, None, None)
         _write(cells[1], SUBTOTAL_LABELS[kind], bold=True)
