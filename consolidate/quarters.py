@@ -47,10 +47,25 @@ def _actuals(ledger, period: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def check_quarters(cat: Catalogue, ledger, year: int | None = None) -> QuarterCheck:
+def annual_actuals(returns) -> dict[str, dict[str, float]]:
+    """executor → indicator → actual figure, of (Submission, values) pairs (the returns a reconciliation used)."""
+    return {
+        sub.executor: {v.key: v.number for v in values if v.field == "actual" and v.number is not None}
+        for sub, values in returns
+    }
+
+
+def check_quarters(
+    cat: Catalogue, ledger, year: int | None = None, annual: dict[str, dict[str, float]] | None = None
+) -> QuarterCheck:
+    """Each executor's annual figures against its latest quarterly returns.  ``annual``: the annual figures to
+    check (:func:`annual_actuals` of the returns reconciled); by default each executor's latest annual return."""
     year = year or cat.programme.report_year
-    annual = _actuals(ledger, str(year))
     quarters = {q: _actuals(ledger, f"{year}-{q}") for q in QUARTERS}
+    if not any(quarters.values()):
+        return QuarterCheck(year)  # no quarterly return at all: nothing to compare (the annual one is not read)
+    if annual is None:
+        annual = _actuals(ledger, str(year))
     result = QuarterCheck(year)
     indicators = {i.id: i for i in cat.indicators if i.numeric}
     for executor, figures in sorted(annual.items()):

@@ -295,10 +295,16 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def reconcile(
-    catalogue: Catalogue, period: str, returns: list[tuple[Submission, list[CellValue]]], adjustments=(), outliers=()
+    catalogue: Catalogue,
+    period: str,
+    returns: list[tuple[Submission, list[CellValue]]],
+    adjustments=(),
+    outliers=(),
+    quarters=(),
 ) -> Reconciliation:
     """Reconcile the given returns; ``adjustments``: active ledger.Adjustment rows that set figures by hand;
-    ``outliers``: review.CheckedOutlier of these returns (listed as findings, unconfirmed ones marked)."""
+    ``outliers``: review.CheckedOutlier of these returns (listed as findings, unconfirmed ones marked);
+    ``quarters``: quarters.QuarterMismatch of these (annual) returns against the executors' quarterly ones."""
     vals = {sub.executor: _Values(sub, values) for sub, values in returns}
     reported = {sub.executor: sub for sub, _ in returns}
     conflicts: list[Conflict] = []
@@ -393,6 +399,18 @@ def reconcile(
             )
         )
     _outlier_findings(catalogue, outliers, funding, indicators, conflicts)
+    for q in quarters:
+        # the year's figure contradicts the executor's own quarters as the catalogue declares them: one is wrong
+        conflicts.append(
+            Conflict(
+                "quarter-mismatch",
+                ERROR,
+                q.indicator,
+                q.message,
+                (q.executor,),
+                f"{show_value(q.annual)} / {show_value(q.expected)}",
+            )
+        )
     return Reconciliation(
         period, funding, subtotals, indicators, measures, proposals, conflicts, expected, reported, list(outliers)
     )
@@ -870,8 +888,11 @@ def reconcile_ledger(
 
     By default only approved returns count (see :mod:`consolidate.review`); ``include_unapproved``
     takes every executor's latest return instead (a draft).  ``thresholds``: outliers.Thresholds of the
-    workspace (consolidate.toml), the defaults if None.
+    workspace (consolidate.toml), the defaults if None.  For a year, the figures reconciled are checked
+    against each executor's latest quarterly returns (:mod:`consolidate.quarters`): each mismatch a finding.
     """
+    from .catalogue import PERIOD_RE
+    from .quarters import annual_actuals, check_quarters
     from .review import approved_returns, outliers_of_returns
 
     if include_unapproved:
@@ -881,7 +902,13 @@ def reconcile_ledger(
     else:
         returns = approved_returns(catalogue, ledger, period)
     outliers = outliers_of_returns(catalogue, ledger, period, returns, thresholds)
-    return reconcile(catalogue, period, returns, ledger.adjustments(period=period, active_only=True), outliers)
+    year = PERIOD_RE.match(period)
+    quarters = []
+    if year is not None and year.group(2) is None:
+        quarters = check_quarters(catalogue, ledger, int(period), annual_actuals(returns)).mismatches
+    return reconcile(
+        catalogue, period, returns, ledger.adjustments(period=period, active_only=True), outliers, quarters
+    )
 
 
 def conflict_dict(c: Conflict) -> dict:

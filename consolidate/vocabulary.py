@@ -118,6 +118,7 @@ class ConflictKind(Term):
     ADJUSTED = "adjusted"
     CASH_OVER_FINANCED = "cash-over-financed"
     MERGED_PROPOSAL = "merged-proposal"
+    QUARTER_MISMATCH = "quarter-mismatch"  # consolidate.quarters: the year against the executor's quarters
     NARRATIVE_VS_OWN = "narrative-vs-own"  # consolidate.narrative
     NARRATIVE_VS_NATIONAL = "narrative-vs-national"
     AMOUNT_THOUSANDS = "amount-thousands"  # consolidate.outliers
@@ -236,6 +237,7 @@ CODE_LABELS: dict[str, str] = {
     "duplicate-paragraph": "повторений текст різних виконавців",
     "repeated-paragraph": "той самий текст під кількома заходами",
     "adjusted": "значення скориговано вручну",
+    "quarter-mismatch": "річне значення не відповідає квартальним",
     # outliers (consolidate.outliers): block acceptance until confirmed
     "amount-thousands": "ймовірно, гривні замість тисяч гривень",
     "amount-over-plan": "сума в рази більша за передбачену",

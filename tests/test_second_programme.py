@@ -126,3 +126,73 @@ def test_init_from_an_invalid_workbook_creates_nothing(tmp_path):
     res = run("init", tmp_path / "ws", "--from", book, code=(2,))
     assert "аркуш «Показники», клітинка E2" in res.output and "Робочу теку не створено" in res.output
     assert not (tmp_path / "ws").exists()
+
+
+def _declare(ws, indicator: str, how: str) -> None:
+    import yaml
+
+    path = ws.templates_dir / "catalogue.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found = [i for t in data["tasks"] for m in t["measures"] for i in m.get("indicators", []) if i["id"] == indicator]
+    assert len(found) == 1
+    found[0]["quarterly"] = how
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_the_year_against_its_quarters_is_a_finding_of_the_reconciliation(tmp_path):
+    """DON reports Z1.2.1 (declared cumulative) as 10, 25, 40, 60 by quarter and 60 for the year: no finding.  Declared
+    per quarter, the same returns disagree (10 + 25 + 40 + 60 = 135 ≠ 60): a «quarter-mismatch» on every «Звірка» —
+    `reconcile` (text and JSON), the report's sheet, the web page."""
+    from consolidate.vocabulary import ConflictKind
+
+    from .web_util import Server, request, token_session
+
+    book = tmp_path / "програма.xlsx"
+    book.write_bytes(export_book(catalogue()))
+    run("init", tmp_path / "ws", "--from", book)
+    ws = open_workspace(tmp_path / "ws")
+    for period in [f"{YEAR}-{q}" for q in Z121] + [str(YEAR)]:
+        run("templates", "-w", ws.root, "-p", period, "-e", "DON")
+        src = next((ws.out / "templates" / period).glob("*(DON).xlsx"))
+        fill_workbook(src, ws.inbox / f"DON-{period}.xlsx", answers(ws.catalogue, "DON", period, 1))
+        run("intake", "-w", ws.root, "-p", period)
+        run("review", "accept", "DON", "-w", ws.root, "-p", period, "--force")
+    label = ConflictKind.QUARTER_MISMATCH.label
+    expected = "не дорівнює сумі чотирьох кварталів (135"
+
+    def zvirka() -> dict[str, list[str]]:
+        """What each front shows of the quarters' check: the lines naming the kind or the mismatch."""
+        data = json.loads(run("reconcile", "-w", ws.root, "-p", YEAR, "--json").output)
+        found = {"json": [f"{c['item']} {c['executors']} {c['severity']} {c['values']}: {c['message']}"
+                          for c in data["conflicts"] if c["kind"] == "quarter-mismatch"]}
+        text = run("reconcile", "-w", ws.root, "-p", YEAR).output
+        found["text"] = [line for line in text.splitlines() if label in line or expected in line]
+        out = tmp_path / "звіт.xlsx"
+        run("report", "-w", ws.root, "-p", YEAR, "--out", out)
+        sheet = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Звірка").to_python()
+        found["report"] = [" | ".join(str(c) for c in row) for row in sheet if row[-1] == "quarter-mismatch"]
+        server = Server(ws.root)
+        try:
+            status, _, body = request(server, "GET", f"/reconcile?period={YEAR}", cookie=token_session(server))
+        finally:
+            server.stop()
+        assert status == 200
+        import html
+        page = html.unescape(body.decode())
+        found["web"] = [row for row in page.split("<tr>") if label in row or expected in row]
+        return found
+
+    assert zvirka() == {"json": [], "text": [], "report": [], "web": []}   # the declaration matches the returns
+
+    _declare(ws, "Z1.2.1", "per_quarter")
+    found = zvirka()
+    assert found["json"] == [f"Z1.2.1 ['DON'] error 60 / 135: Департамент освіти, показник Z1.2.1 (окремо за кожен "
+                             f"квартал): річне значення 60 не дорівнює сумі чотирьох кварталів (135; Q1: 10, Q2: 25, "
+                             f"Q3: 40, Q4: 60)"]
+    assert len(found["text"]) == 2                     # the count by kind, and the finding itself (an error)
+    assert f"{label}: 1" in found["text"][0] and expected in found["text"][1] and "Z1.2.1" in found["text"][1]
+    assert len(found["report"]) == 1 and expected in found["report"][0] and label in found["report"][0]
+    assert "помилка" in found["report"][0] and "Департамент освіти" in found["report"][0]
+    assert len(found["web"]) == 1 and expected in found["web"][0] and label in found["web"][0]
+    # the quarters command says the same
+    assert expected in run("quarters", "-w", ws.root, "-p", YEAR, code=(1,)).output
