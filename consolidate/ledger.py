@@ -379,6 +379,31 @@ class MailRecord:
     sent_at: str  # ISO time
 
 
+_STAMP_TABLES = ("files", "reviews", "adjustments", "mail", "confirmations")
+
+
+def change_stamp(path: Path) -> str:
+    """What changes whenever the ledger's state does (rows added, adjustments undone): a cache key.
+
+    A read-only connection and five indexed MAX(rowid) queries — no :class:`Ledger` opened (that would
+    create or upgrade the schema); "0" while there is no ledger yet."""
+    if not Path(path).exists():
+        return "0"
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        parts = [
+            str(db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0])
+            for t in _STAMP_TABLES
+            if t in tables
+        ]
+        if "adjustments" in tables:
+            parts.append(str(db.execute("SELECT COUNT(undone_at) FROM adjustments").fetchone()[0]))
+    finally:
+        db.close()
+    return ".".join(parts)
+
+
 class Ledger:
     """The workspace ledger.  Use as a context manager; the schema is created on open."""
 

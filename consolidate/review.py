@@ -167,21 +167,39 @@ def outliers_of(
     return outliers_of_returns(catalogue, ledger, sub.period, [(sub, ledger.values(sub.id))], thresholds)
 
 
+AWAITING = (RECEIVED, RESUBMITTED)  # a slot whose latest return awaits the clerk's decision
+
+
+def slot_outliers(
+    catalogue: Catalogue, ledger, period: str, slots_: list[Slot], thresholds: Thresholds | None = None
+) -> dict[int, list[CheckedOutlier]]:
+    """The outliers of each given slot's latest return, with their confirmations, by submission id."""
+    latest = [s.latest for s in slots_ if s.latest is not None]
+    values = ledger.values_of(sub.id for sub in latest)
+    out: dict[int, list[CheckedOutlier]] = {sub.id: [] for sub in latest}
+    for c in outliers_of_returns(catalogue, ledger, period, [(sub, values[sub.id]) for sub in latest], thresholds):
+        out[c.outlier.submission_id].append(c)
+    return out
+
+
+def blocking_of(slots_: list[Slot], checked: dict[int, list[CheckedOutlier]]) -> dict[str, list[Outlier]]:
+    """Per executor whose latest return awaits a decision, its outliers in ``checked`` not yet confirmed."""
+    out: dict[str, list[Outlier]] = {}
+    for s in slots_:
+        if s.state in AWAITING and s.latest is not None:
+            unconfirmed = [c.outlier for c in checked.get(s.latest.id, ()) if not c.confirmed]
+            if unconfirmed:
+                out[s.executor] = unconfirmed
+    return out
+
+
 def blocking(
     catalogue: Catalogue, ledger, period: str, thresholds: Thresholds | None = None
 ) -> dict[str, list[Outlier]]:
     """Per executor whose latest return awaits a decision, the outliers that still block its acceptance."""
-    waiting = [
-        s.latest
-        for s in slots_from_ledger(catalogue, ledger, period)
-        if s.state in (RECEIVED, RESUBMITTED) and s.latest is not None
-    ]
-    values = ledger.values_of(sub.id for sub in waiting)
-    out: dict[str, list[Outlier]] = {}
-    for c in outliers_of_returns(catalogue, ledger, period, [(sub, values[sub.id]) for sub in waiting], thresholds):
-        if not c.confirmed:
-            out.setdefault(c.outlier.executor, []).append(c.outlier)
-    return out
+    rows = slots_from_ledger(catalogue, ledger, period)
+    waiting = [s for s in rows if s.state in AWAITING]
+    return blocking_of(rows, slot_outliers(catalogue, ledger, period, waiting, thresholds))
 
 
 def _confirm_hint(catalogue: Catalogue, executor: str, items: list[CheckedOutlier]) -> str:

@@ -172,9 +172,9 @@ def test_returns_received_archived_answered_in_the_thread_and_filed_away(box):
     rows = {r["executor"]: r for r in json.JSONDecoder().raw_decode(status.output)[0]["executors"]}
     assert rows["MVS"]["by_mail"] == "mvs@example.org, лист від 15.01.2025 10:12"
     assert "поштою: mvs@example.org" in (box.ws.out / "status.html").read_text(encoding="utf-8")
-    from consolidate.web import ops
+    from consolidate.workflows.intake import executor_history
 
-    view = ops.executor(box.ws, "MVS", "2024")
+    view = executor_history(box.ws, "MVS", "2024")   # the console's executor page
     assert view.by_mail[sha(clean)] == "mvs@example.org, лист від 15.01.2025 10:12"
     history = CliRunner().invoke(main, ["history", "MVS", "-w", str(box.ws.root)])
     assert "поштою від mvs@example.org, лист від 15.01.2025" in history.output, history.output

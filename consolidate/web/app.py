@@ -422,8 +422,10 @@ def cached_status(console: Console, ws: Workspace, period: str):
     key = (period, today)
     with console.cache_lock:
         lock = console.status_locks.setdefault(key, threading.Lock())
+    from ..workflows.status import ledger_stamp
+
     with lock:
-        stamp_now = ops.ledger_stamp(console.ws)
+        stamp_now = ledger_stamp(console.ws)
         hit = console.status_cache.get(key)
         if hit is not None and hit[0] == stamp_now:
             return hit[1]
@@ -555,9 +557,12 @@ async def batch_page(request: Request):
     rows = console.store.upload(batch)
     if not rows:
         return page(request, "error.html", {"message": "Такого завантаження немає."}, status=404)
+    from ..workflows.intake import files_by_sha
+
+    known = await in_thread(files_by_sha, console.ws, [sha for *_, sha, _state in rows if sha])
     files = []
     for _user, _at, name, sha, state in rows:
-        record, findings = await in_thread(ops.file_by_sha, console.ws, sha) if sha else (None, [])
+        record, findings = known.of(sha)
         files.append(
             {
                 "name": name,
@@ -574,8 +579,10 @@ async def batch_page(request: Request):
 @view
 async def executor_page(request: Request):
     console = console_of(request)
+    from ..workflows.intake import executor_history
+
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    found = await in_thread(ops.executor, ws, request.path_params["code"], period)
+    found = await in_thread(executor_history, ws, request.path_params["code"], period)
     return page(request, "executor.html", {"v": found, "page_id": "overview"})
 
 
@@ -588,7 +595,9 @@ async def download_file(request: Request):
         return page(
             request, "error.html", {"message": "Файл вказують його SHA-256 (64 шістнадцяткові цифри)."}, status=404
         )
-    record, _ = await in_thread(ops.file_by_sha, console.ws, sha)
+    from ..workflows.intake import files_by_sha
+
+    record, _ = (await in_thread(files_by_sha, console.ws, [sha])).of(sha)
     if record is None:
         return page(request, "error.html", {"message": "Такого файлу в журналі немає."}, status=404)
     archive = (console.ws.root / "archive").resolve()
@@ -616,23 +625,25 @@ def _attachment(data: bytes, name: str, media: str = "application/octet-stream")
 @view
 async def review_page(request: Request):
     console = console_of(request)
-    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    slots, findings, outliers = await in_thread(ops.review_slots, ws, period)
     from ..review import SLOT_STATES
+    from ..workflows.review import review_list
+
+    ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    listed = await in_thread(review_list, ws, period, details=True)
 
     order = {
         s: i for i, s in enumerate((SLOT_STATES[1], SLOT_STATES[3], SLOT_STATES[2], SLOT_STATES[4], SLOT_STATES[0]))
     }
-    slots = sorted(slots, key=lambda s: (order[s.state], s.executor))
+    slots = sorted(listed.slots, key=lambda s: (order[s.state], s.executor))
     counts = {s: sum(1 for x in slots if x.state == s) for s in SLOT_STATES}
     return page(
         request,
         "review.html",
         {
             "slots": slots,
-            "findings": findings,
+            "findings": listed.findings,
             "counts": counts,
-            "outliers": outliers,
+            "outliers": listed.outliers,
             "label": ws.catalogue.executor_label,
             "page_id": "review",
             "live": True,
@@ -689,17 +700,15 @@ async def review_return(request: Request, session: Session, form: dict):
 async def reconcile_page(request: Request):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
+    from ..workflows.reconcile import reconcile
+
     draft = request.query_params.get("draft") == "1"
-    rec, adjustments = await in_thread(ops.reconciliation, ws, period, draft)
+    reconciled = await in_thread(reconcile, ws, period, draft)
+    rec, adjustments = reconciled.rec, reconciled.adjustments
     item = request.query_params.get("item", "").strip()
-    explained = await in_thread(ops.explain, ws, period, item, draft) if item else []
+    explained = await in_thread(ops.explain, ws, period, item, draft) if item else None
     total = rec.subtotal(None, "total")
     active = [a for a in adjustments if not a.undone_at]
-    from ..reconcile import IndicatorResult
-    from ..review import adjustment_bounds
-
-    found = rec.find(item) if item else None
-    bounds = adjustment_bounds(found) if isinstance(found, IndicatorResult) else None
     return page(
         request,
         "reconcile.html",
@@ -707,10 +716,10 @@ async def reconcile_page(request: Request):
             "rec": rec,
             "total": total,
             "item": item,
-            "explained": explained,
+            "explained": explained.lines if explained else [],
             "adjustments": list(reversed(adjustments)),
             "active": active,
-            "bounds": bounds,
+            "bounds": explained.bounds if explained else None,
             "draft": draft,
             "label": ws.catalogue.executor_label,
             "page_id": "reconcile",
@@ -763,9 +772,10 @@ async def report_page(request: Request):
                         "at": dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%d.%m.%Y %H:%M:%S"),
                     }
                 )
-    slots, _, _ = await in_thread(ops.review_slots, ws, period, False)
     from ..review import APPROVED
+    from ..workflows.review import review_list
 
+    slots = (await in_thread(review_list, ws, period, outliers=False)).slots
     approved = sum(1 for s in slots if s.state == APPROVED)
     received = sum(1 for s in slots if s.latest is not None)
     return page(
@@ -822,23 +832,20 @@ async def report_download(request: Request):
 @view
 async def templates_page(request: Request):
     console = console_of(request)
+    from ..workflows.setup import templates_listing
+
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    listing = {row["executor"]: row for row in await in_thread(ops.templates_listing, ws, period)}
-    cat = ws.catalogue
-    version = cat.template_version  # a digest of the whole catalogue: once, not per row
-    rows = [
-        {
-            "code": c,
-            "name": cat.executor_label(c),
-            "file": listing.get(c, {}).get("file", ""),
-            "version": listing.get(c, {}).get("template_version", ""),
-            "current": listing.get(c, {}).get("template_version") == version,
-        }
-        for c in cat.expected_executors()
-    ]
-    with_mail = await in_thread(ops.template_letters, ws, period)
+    listed = await in_thread(templates_listing, ws, period)
     return page(
-        request, "templates.html", {"rows": rows, "version": version, "sent": with_mail, "page_id": "templates"}
+        request,
+        "templates.html",
+        {
+            "rows": listed.rows,
+            "label": ws.catalogue.executor_label,
+            "version": listed.version,
+            "sent": listed.letters,
+            "page_id": "templates",
+        },
     )
 
 
@@ -923,13 +930,12 @@ CATALOGUE_FILES = {"catalogue": "catalogue.yaml", "executors": "executors.csv"}
 
 @view
 async def catalogue_workbook(request: Request):
-    """The year's catalogue as the workbook the clerk edits (workflows.catalogue.export_catalogue's content)."""
-    from ..catalogue_book import export_book
+    """The year's catalogue as the workbook the clerk edits (what «consolidate catalogue export» writes)."""
+    from ..workflows.catalogue import catalogue_book
 
     ws, _ = ops.for_period(console_of(request).ws, request.query_params.get("period"))
-    cat = ws.catalogue
-    data = await in_thread(export_book, cat)
-    return _attachment(data, f"каталог-{cat.programme.report_year}.xlsx", MEDIA["xlsx"])
+    book = await in_thread(catalogue_book, ws)
+    return _attachment(book.data, f"каталог-{book.year}.xlsx", MEDIA["xlsx"])
 
 
 @action("catalogue")
@@ -997,8 +1003,11 @@ ACTION_LABELS = {
 
 @view
 async def journal_page(request: Request):
+    from ..workflows.status import journal
+
     console = console_of(request)
-    files, reviews, adjustments, mails = await in_thread(ops.ledger_history, console.ws)
+    recorded = await in_thread(journal, console.ws)
+    files, reviews, adjustments, mails = recorded.files, recorded.reviews, recorded.adjustments, recorded.mails
     entries = [(e.at, e.user, e.action, e.detail, "консоль") for e in console.store.events()]
     label = console.ws.catalogue.executor_label
     entries += [
@@ -1037,7 +1046,9 @@ async def journal_page(request: Request):
 
 
 def current_stamp(console: Console) -> str:
-    return f"{ops.ledger_stamp(console.ws)}-{console.store.stamp()}"
+    from ..workflows.status import ledger_stamp
+
+    return f"{ledger_stamp(console.ws)}-{console.store.stamp()}"
 
 
 async def stamp(request: Request):

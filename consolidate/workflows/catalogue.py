@@ -1,4 +1,4 @@
-"""Catalogue workflows: export to a workbook, import from one, start a new reporting year.
+"""Catalogue workflows: the workbook (in memory, or exported), import from one, start a new reporting year.
 
 Each returns a ``Result``; fronts render it.  The import replaces a year's catalogue only when the whole
 workbook is valid (and no change would orphan data already received); otherwise nothing on disk changes.
@@ -47,17 +47,39 @@ class CatalogueExported(Result):
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class CatalogueBook(Result):
+    year: int
+    version: str
+    data: bytes = field(default=b"", repr=False)  # the .xlsx workbook
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "version": self.version,
+            "size": len(self.data),
+            "ok": self.ok,
+            "exit_code": int(self.exit_code),
+        }
+
+
+def catalogue_book(ws: Workspace, period: str | None = None) -> CatalogueBook:
+    """The catalogue of a year (default: the workspace's selected one) as the workbook the clerk edits, in memory."""
+    cat = ws.catalogue_for(period) if period else ws.catalogue
+    return CatalogueBook(cat.programme.report_year, cat.template_version, export_book(cat))
+
+
 def export_catalogue(ws: Workspace, path: Path | str, period: str | None = None) -> CatalogueExported:
     """Write the catalogue of a year (default: the latest) as a workbook the clerk edits."""
-    cat = ws.catalogue_for(period) if period else ws.catalogue
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise ConsolidateError(f"Каталог експортується у файл .xlsx, а не «{path.name}»")
-    data = export_book(cat)
+    book = catalogue_book(ws, period)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
+    tmp.write_bytes(book.data)
     os.replace(tmp, path)
-    return CatalogueExported(path, cat.programme.report_year, cat.template_version, _counts(cat))
+    cat = ws.catalogue_for(period) if period else ws.catalogue
+    return CatalogueExported(path, book.year, book.version, _counts(cat))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ..ledger import Ledger
 from ..model import ERROR
 from ..vocabulary import FileStatus
 from ..workspace import Workspace
-from .base import ExitCode, Result
+from .base import ExitCode, Result, plain
 from .common import executor_code, resolve_period
 
 FAILED = (FileStatus.ERRORS, FileStatus.QUARANTINED, FileStatus.NOT_READ)
@@ -140,16 +140,81 @@ class History(Result):
         }
 
 
-def history(ws: Workspace, executor: str, period: str | None = None) -> History:
-    """Every file received from an executor, the current return marked."""
+def _files_of(ledger: Ledger, code: str, period: str | None) -> tuple[list, dict, dict]:
+    """An executor's files (oldest first), the findings of each, and which of all files came by mail."""
     from ..mailbox import describe_origin, mail_origins
 
+    files = ledger.files(executor=code, period=period)
+    findings = {f.id: ledger.file_findings(f.id) for f in files}
+    by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
+    return files, findings, by_mail
+
+
+def history(ws: Workspace, executor: str, period: str | None = None) -> History:
+    """Every file received from an executor, the current return marked."""
     found = ws.catalogue.registry[executor_code(ws, executor)]
     with Ledger(ws.ledger_path) as ledger:
-        files = ledger.files(executor=found.code, period=period)
-        findings = {f.id: ledger.file_findings(f.id) for f in files}
-        by_mail = {sha: describe_origin(m) for sha, m in mail_origins(ledger).items()}
+        files, findings, by_mail = _files_of(ledger, found.code, period)
     return History(found, period, files, findings, by_mail)
+
+
+@dataclass
+class ExecutorHistory(History):
+    """:class:`History` of every period, with the clerk's decisions, the letters, and the review of one period."""
+
+    review_period: str = ""
+    slot: Any = None  # review.Slot of review_period (None when the executor is not expected in it)
+    reviews: list = field(default_factory=list)  # ledger.Review, oldest first
+    mails: list = field(default_factory=list)  # ledger.MailRecord, oldest first
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.update(
+            review_period=self.review_period,
+            slot=plain(self.slot),
+            reviews=plain(self.reviews),
+            mails=plain(self.mails),
+        )
+        return data
+
+
+def executor_history(ws: Workspace, executor: str, period: str | None = None) -> ExecutorHistory:
+    """All an executor's files (any period), decisions and letters; where its return of ``period`` stands."""
+    from ..review import slots_from_ledger
+
+    period = resolve_period(ws, period)
+    found = ws.catalogue.registry[executor_code(ws, executor)]
+    with Ledger(ws.ledger_path) as ledger:
+        files, findings, by_mail = _files_of(ledger, found.code, None)
+        slot = next((s for s in slots_from_ledger(ws.catalogue, ledger, period) if s.executor == found.code), None)
+        reviews = ledger.reviews(executor=found.code)
+        mails = ledger.mails(executor=found.code)
+    return ExecutorHistory(found, None, files, findings, by_mail, period, slot, reviews, mails)
+
+
+@dataclass
+class FilesFound(Result):
+    """Received files looked up by sha256 (those the ledger does not know are absent)."""
+
+    records: dict = field(default_factory=dict)  # sha256 → ledger.FileRecord
+    findings: dict = field(default_factory=dict)  # file id → findings
+
+    def of(self, sha256: str) -> tuple[Any, list]:
+        """(the file's record, its findings), or (None, []) for a file the ledger does not know."""
+        record = self.records.get(sha256)
+        return record, (self.findings.get(record.id, []) if record is not None else [])
+
+
+def files_by_sha(ws: Workspace, shas) -> FilesFound:
+    """The ledger's record and findings of each file named by its sha256 (an upload's files, a download)."""
+    found = FilesFound()
+    with Ledger(ws.ledger_path) as ledger:
+        for sha in dict.fromkeys(shas):
+            record = ledger.file(sha)
+            if record is not None:
+                found.records[sha] = record
+                found.findings[record.id] = ledger.file_findings(record.id)
+    return found
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ConsolidateError
 from ..ledger import Ledger
-from ..reconcile import Reconciliation, explain_lines, reconcile_ledger, summary_dict
+from ..reconcile import IndicatorResult, Reconciliation, explain_lines, reconcile_ledger, summary_dict
 from ..workspace import Workspace
 from .base import Result
 from .common import operator_name, resolve_period, thresholds
@@ -18,6 +18,7 @@ class Reconciled(Result):
     period: str
     rec: Reconciliation
     _catalogue: Any = field(default=None, repr=False)
+    adjustments: list = field(default_factory=list)  # ledger.Adjustment of the period, oldest first (undone too)
 
     def by_kind(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -37,7 +38,8 @@ def reconcile(ws: Workspace, period: str | None = None, include_unapproved: bool
     period = resolve_period(ws, period)
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved, thresholds(ws))
-    return Reconciled(period, rec, ws.catalogue)
+        adjustments = ledger.adjustments(period=period)
+    return Reconciled(period, rec, ws.catalogue, adjustments)
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Explained(Result):
     item: str
     lines: list[str]
     adjustments: list = field(default_factory=list)  # ledger.Adjustment of the item, oldest first
+    bounds: tuple[float, float] | None = None  # what an adjustment of an indicator may set (None: no bounds)
 
 
 def explain(ws: Workspace, item: str, period: str | None = None, include_unapproved: bool = False) -> Explained:
@@ -54,10 +57,14 @@ def explain(ws: Workspace, item: str, period: str | None = None, include_unappro
     with Ledger(ws.ledger_path) as ledger:
         rec = reconcile_ledger(ws.catalogue, ledger, period, include_unapproved, thresholds(ws))
         history = ledger.adjustments(period=period, item=item)
+    from ..review import adjustment_bounds
+
     lines = explain_lines(ws.catalogue, rec, item)
     if not lines:
         raise ConsolidateError(f"Немає показника, рядка фінансування чи заходу з ідентифікатором «{item}»")
-    return Explained(period, item, lines, history)
+    found = rec.find(item)
+    bounds = adjustment_bounds(found) if isinstance(found, IndicatorResult) else None
+    return Explained(period, item, lines, history, bounds)
 
 
 @dataclass

@@ -22,6 +22,9 @@ class ReviewListed(Result):
     period: str
     slots: list  # review.Slot per expected executor, in LIST_ORDER
     blocked: dict[str, list] = field(default_factory=dict)  # executor → outliers blocking approval
+    # with details: per latest return (submission id), its findings, and (not yet approved) its outliers, confirmed or not
+    findings: dict[int, list] = field(default_factory=dict)
+    outliers: dict[int, list] = field(default_factory=dict)  # review.CheckedOutlier
 
     def counts(self) -> dict[SlotState, int]:
         return {s: n for s in SlotState if (n := sum(1 for r in self.slots if r.state == s))}
@@ -50,15 +53,32 @@ class ReviewListed(Result):
         }
 
 
-def review_list(ws: Workspace, period: str | None = None) -> ReviewListed:
-    from ..review import blocking, slots_from_ledger
+def review_list(
+    ws: Workspace, period: str | None = None, *, details: bool = False, outliers: bool = True
+) -> ReviewListed:
+    """Every expected executor's slot, those waiting for the clerk first, with the outliers blocking approval.
+
+    ``details``: also the findings of each latest return and the outliers (confirmed ones too) of each
+    not yet approved (the web console's review page).  ``outliers=False``: the slots alone (no outlier
+    is looked for: the report page counts approvals)."""
+    from ..review import APPROVED, blocking, blocking_of, slot_outliers, slots_from_ledger
 
     period = resolve_period(ws, period)
+    found: dict[int, list] = {}
+    checked: dict[int, list] = {}
+    blocked: dict[str, list] = {}
     with Ledger(ws.ledger_path) as ledger:
         rows = slots_from_ledger(ws.catalogue, ledger, period)
-        blocked = blocking(ws.catalogue, ledger, period, thresholds(ws))
+        if details:
+            found = ledger.findings_of(s.latest.id for s in rows if s.latest is not None)
+            if outliers:
+                pending = [s for s in rows if s.state != APPROVED]
+                checked = slot_outliers(ws.catalogue, ledger, period, pending, thresholds(ws))
+                blocked = blocking_of(rows, checked)
+        elif outliers:
+            blocked = blocking(ws.catalogue, ledger, period, thresholds(ws))
     order = {s: i for i, s in enumerate(LIST_ORDER)}
-    return ReviewListed(period, sorted(rows, key=lambda r: order[r.state]), blocked)
+    return ReviewListed(period, sorted(rows, key=lambda r: order[r.state]), blocked, found, checked)
 
 
 @dataclass

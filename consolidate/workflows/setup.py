@@ -70,6 +70,83 @@ def templates(ws: Workspace, period: str | None = None, executors=(), timestamp:
 
 
 @dataclass
+class TemplateRow:
+    """One expected executor's template as the manifest lists it ("" when none was written yet)."""
+
+    code: str
+    file: str = ""
+    version: str = ""
+    current: bool = False  # written with the catalogue's current version
+    letter: Any = None  # ledger.MailRecord of the last letter that sent it, or None
+
+
+@dataclass
+class TemplatesListed(Result):
+    period: str
+    version: str  # the catalogue's template version
+    rows: list[TemplateRow] = field(default_factory=list)  # per expected executor, in the registry's order
+
+    @property
+    def letters(self) -> dict[str, Any]:
+        """executor → the last template letter recorded for it."""
+        return {r.code: r.letter for r in self.rows if r.letter is not None}
+
+
+def templates_listing(ws: Workspace, period: str | None = None) -> TemplatesListed:
+    """Which templates out/templates/<period>/ holds (current or outdated) and when each was last sent."""
+    from ..ledger import Ledger
+    from ..status import TEMPLATE
+    from ..template import MANIFEST, read_manifest
+
+    period = resolve_period(ws, period)
+    cat = ws.catalogue
+    version = cat.template_version  # a digest of the whole catalogue: once, not per row
+    path = ws.out / "templates" / period / MANIFEST
+    listed = {row["executor"]: row for row in read_manifest(path)} if path.is_file() else {}
+    with Ledger(ws.ledger_path) as ledger:
+        letters = {m.executor: m for m in ledger.mails(period=period, kind=TEMPLATE)}
+    rows = []
+    for code in cat.expected_executors():
+        row = listed.get(code, {})
+        written = row.get("template_version", "")
+        rows.append(TemplateRow(code, row.get("file", ""), written, written == version, letters.get(code)))
+    return TemplatesListed(period, version, rows)
+
+
+@dataclass
+class TemplateFiles(Result):
+    period: str
+    expected: list[str]  # the executors asked for
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # executor → (file name, bytes)
+
+    @property
+    def missing(self) -> list[str]:
+        """Those asked for whose current template is not there (only when nothing was to be generated)."""
+        return [c for c in self.expected if c not in self.files]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "files": {code: name for code, (name, _) in self.files.items()},
+            "missing": self.missing,
+            "ok": self.ok,
+            "exit_code": int(self.exit_code),
+        }
+
+
+def template_files(ws: Workspace, period: str | None = None, executors=(), *, generate: bool = True) -> TemplateFiles:
+    """The current template of each executor (default: every expected one) as (file name, bytes).
+
+    A missing or outdated template is generated first (as :func:`templates` does) — unless ``generate`` is
+    false (a reader who changes nothing): then it is left out (:attr:`TemplateFiles.missing`)."""
+    from ..mail import template_files as current_templates
+
+    period = resolve_period(ws, period)
+    codes = executor_codes(ws, executors)
+    return TemplateFiles(period, codes, current_templates(ws, period, codes, generate=generate))
+
+
+@dataclass
 class Verified(Result):
     verification: Any  # verify.Verification
 

@@ -1,4 +1,6 @@
-"""``consolidate status``: who has reported, and the status files (out/status.html, .xlsx, .csv) rewritten."""
+"""``consolidate status``: who has reported, and the status files (out/status.html, .xlsx, .csv) rewritten.
+
+Also what a front needs to know the state changed (:func:`ledger_stamp`) and who did what (:func:`journal`)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ledger import Ledger
+from ..ledger import Ledger, change_stamp
 from ..status import ExecutorStatus, Summary, status_from_ledger
 from ..statusfiles import StatusFiles, decision_labels, refresh_status, status_csv
 from ..workspace import Workspace
@@ -53,3 +55,31 @@ def status(
         files = refresh_status(ws, ledger, period) if write_files else None
         decisions = decision_labels(ws.catalogue, ledger, period)
     return StatusResult(period, day, rows, summary, files, decisions)
+
+
+def ledger_stamp(ws: Workspace) -> str:
+    """A key that changes whenever the ledger's state does: a front caches a page until it changes.
+
+    Not an operation (no Result): the web console asks for it on every page and every few seconds per
+    open page, so it is one cheap read-only query (``ledger.change_stamp``), never a Ledger opened."""
+    return change_stamp(ws.ledger_path)
+
+
+@dataclass
+class Journal(Result):
+    """Who did what, from the ledger: the most recent of each kind of record, oldest first."""
+
+    files: list = field(default_factory=list)  # ledger.FileRecord received
+    reviews: list = field(default_factory=list)  # ledger.Review: the clerk's decisions
+    adjustments: list = field(default_factory=list)  # ledger.Adjustment (an undone one carries its undoing)
+    mails: list = field(default_factory=list)  # ledger.MailRecord: letters prepared or sent
+
+
+def journal(ws: Workspace, limit: int = 300) -> Journal:
+    """The last ``limit`` files received, decisions, adjustments and letters, of every period."""
+    with Ledger(ws.ledger_path) as ledger:
+        files = ledger.files()
+        reviews = ledger.reviews()
+        adjustments = ledger.adjustments()
+        mails = ledger.mails()
+    return Journal(files[-limit:], reviews[-limit:], adjustments[-limit:], mails[-limit:])
