@@ -183,11 +183,11 @@ def parse(raw: bytes, limits: Limits = Limits(), own_addresses: tuple[str, ...] 
     out = Parsed()
     try:
         msg = email.message_from_bytes(raw, policy=policy.default)
+    except RecursionError:  # before Exception, of which it is a subclass
+        out.malformed = "надто глибоко вкладені частини"
+        return out
     except Exception as exc:
         out.malformed = f"{type(exc).__name__}: {str(exc)[:200]}"
-        return out
-    except RecursionError:
-        out.malformed = "надто глибоко вкладені частини"
         return out
     try:
         ids = message_ids(_header(msg, "Message-ID"))

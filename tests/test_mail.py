@@ -15,12 +15,12 @@ import subprocess
 from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
 from consolidate.cli import main
 from consolidate.ledger import Ledger
+from consolidate.mailsandbox import SmtpSink, free_port
 from consolidate.mail import Letter, Sender, build_message, template_contact
 from consolidate.template import build_workbook, file_name
 from consolidate.workspace import open_workspace
@@ -37,23 +37,6 @@ USER, PASSWORD = "clerk", "s3cret-42"
 # a real SMTP server
 # ---------------------------------------------------------------------------------
 
-class Inbox:
-    """aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self):
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() \
         and auth_data.password == PASSWORD.encode()
@@ -61,10 +44,10 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 
 def start(**kwargs):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kwargs)
-    controller.start()
-    return controller, inbox
+    """A real SMTP server on 127.0.0.1 (consolidate.mailsandbox.SmtpSink: aiosmtpd) keeping what it accepts:
+    (the server, its ``messages``) — the same object twice."""
+    sink = SmtpSink(**kwargs).start()
+    return sink, sink
 
 
 @pytest.fixture
