@@ -39,7 +39,7 @@ from .errors import ConsolidateError
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, CellValue, Finding, Return, Submission
 from .vocabulary import FileStatus
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 FILE_STATES = tuple(s.value for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS, QUARANTINED))  # codes
 SUBMISSION_STATES = tuple(s.value for s in (ACCEPTED, ACCEPTED_WARNINGS, ACCEPTED_ERRORS))
 
@@ -246,6 +246,8 @@ _SEVERITY_CODES = """
 UPDATE findings SET severity = 'error' WHERE severity = 'помилка';
 UPDATE findings SET severity = 'warning' WHERE severity = 'попередження'
 """
+# Version 10: when a message reached the mailbox (the server's INTERNALDATE): its returns' time of receipt.
+_DELIVERED_AT = "ALTER TABLE messages ADD COLUMN delivered_at TEXT NOT NULL DEFAULT ''"
 _MIGRATIONS = (
     (1, _SCHEMA),
     (2, _MAIL_SCHEMA),
@@ -256,6 +258,7 @@ _MIGRATIONS = (
     (7, _ASSIGNMENT_SCHEMA),
     (8, _INBOUND_SCHEMA),
     (9, _SEVERITY_CODES),
+    (10, _DELIVERED_AT),
 )  # (version reached, script); idempotent
 _MAIL_SQL = """
 SELECT id, executor, period, kind, recipients, subject, attachment_name, attachment_sha256, via, location,

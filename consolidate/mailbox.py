@@ -311,14 +311,16 @@ class Imap:
         data = self._ok(*self._do("uid", "SEARCH", None, *criteria), "пошук листів")
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
-    def size(self, uid: int) -> int | None:
-        data = self._ok(*self._do("uid", "FETCH", str(uid), "(RFC822.SIZE)"), "розмір листа")
+    def size(self, uid: int) -> tuple[int, str] | None:
+        """(size in bytes, when the message reached the mailbox as ISO time or "") — the server's RFC822.SIZE and
+        INTERNALDATE, which the sender cannot set (its Date header it can); None when the message is gone."""
+        data = self._ok(*self._do("uid", "FETCH", str(uid), "(RFC822.SIZE INTERNALDATE)"), "розмір листа")
         for item in data:
             line = item[0] if isinstance(item, tuple) else item
             if isinstance(line, bytes):
                 m = re.search(rb"RFC822\.SIZE (\d+)", line)
                 if m:
-                    return int(m.group(1))
+                    return int(m.group(1)), internal_date(line)
         return None
 
     def fetch(self, uid: int, what: str = "BODY.PEEK[]") -> bytes | None:
@@ -361,6 +363,17 @@ class Imap:
             if "UIDPLUS" in self.caps:
                 self._ok(*self._do("uid", "EXPUNGE", str(uid)), "вилучити лист")
         return folder
+
+
+def internal_date(line: bytes) -> str:
+    """The INTERNALDATE of a FETCH response line as ISO time with its offset, or "" when absent or unreadable."""
+    m = re.search(rb'INTERNALDATE "([^"]+)"', line)
+    if not m:
+        return ""
+    try:
+        return dt.datetime.strptime(m.group(1).decode("ascii"), "%d-%b-%Y %H:%M:%S %z").isoformat()
+    except (UnicodeDecodeError, ValueError):
+        return ""
 
 
 def _imap_error(exc: Exception, s: MailboxSettings) -> str:
@@ -414,6 +427,7 @@ _MESSAGE_COLUMNS = (
     "replied_at",
     "moved_to",
     "done_at",
+    "delivered_at",
 )
 _PART_COLUMNS = ("message", "seq", "name", "container", "size", "sha256", "taken", "reason", "known_before")
 
@@ -442,6 +456,7 @@ class MessageRecord:
     replied_at: str
     moved_to: str
     done_at: str
+    delivered_at: str  # when the message reached the mailbox (the server's INTERNALDATE), "" if unknown
 
 
 @dataclass(frozen=True)
@@ -855,9 +870,10 @@ class _Run:
 
     # --- step 1 ------------------------------------------------------------------------
     def take(self, uid: int) -> MessageOutcome | None:
-        size = self.imap.size(uid)
-        if size is None:
+        meta = self.imap.size(uid)
+        if meta is None:
             return None  # gone meanwhile
+        size, delivered_at = meta
         too_large = size > self.s.max_message_bytes
         raw = self.imap.fetch(uid, "BODY.PEEK[HEADER]" if too_large else "BODY.PEEK[]")
         if raw is None:
@@ -896,8 +912,8 @@ class _Run:
         with self.ledger.transaction():
             cur = self.ledger.db.execute(
                 "INSERT INTO messages (message_key, message_id, sender, sender_name, sent_at, subject, raw_sha256, "
-                "raw_path, size, folder, uidvalidity, uid, fetched_at, kind, state, reply) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "raw_path, size, folder, uidvalidity, uid, fetched_at, kind, state, reply, delivered_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     key,
                     parsed.message_id,
@@ -915,6 +931,7 @@ class _Run:
                     kind,
                     "fetched",
                     "",
+                    delivered_at,
                 ),
             )
             mid = cur.lastrowid
@@ -989,7 +1006,7 @@ class _Run:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(got.data)
                 staged[path] = part.name
-            run_intake(self.ws, list(staged), names=staged, workers=1)
+            run_intake(self.ws, list(staged), names=staged, workers=1, received_at=self._received_at(rec))
         self.on_step("archived", rec.message_key)
         with self.ledger.transaction():
             for part in taken.values():
@@ -1008,6 +1025,19 @@ class _Run:
         shutil.rmtree(folder, ignore_errors=True)
         self.on_step("recorded", rec.message_key)
         return self._reload(rec)
+
+    def _received_at(self, rec: MessageRecord) -> dt.datetime:
+        """When the return was received: when its message reached the mailbox (INTERNALDATE), so that a message
+        delivered before the deadline is on time however late it is fetched; the time of the fetch when the server
+        gave no date or a date in the future (a wrong clock)."""
+        now = self.now()
+        try:
+            delivered = dt.datetime.fromisoformat(rec.delivered_at) if rec.delivered_at else None
+        except ValueError:
+            delivered = None
+        if delivered is None or delivered.tzinfo is None or delivered > now:
+            return now
+        return delivered
 
     def _sender_check(self, sender: str, executor: str, name: str) -> Finding | None:
         ex = self.ws.catalogue.registry.get(executor)

@@ -78,8 +78,8 @@ class Box:
                              values)
         return path.read_bytes()
 
-    def append(self, raw: bytes) -> bytes:
-        self.dovecot.append(self.user, raw)
+    def append(self, raw: bytes, when=None) -> bytes:
+        self.dovecot.append(self.user, raw, when=when)
         return raw
 
     def fetch(self, **kwargs) -> wf.MailFetchResult:
@@ -178,6 +178,32 @@ def test_returns_received_archived_answered_in_the_thread_and_filed_away(box):
     assert view.by_mail[sha(clean)] == "mvs@example.org, лист від 15.01.2025 10:12"
     history = CliRunner().invoke(main, ["history", "MVS", "-w", str(box.ws.root)])
     assert "поштою від mvs@example.org, лист від 15.01.2025" in history.output, history.output
+
+
+def test_a_return_is_received_when_its_message_reached_the_mailbox_not_when_it_was_fetched(box):
+    """INTERNALDATE (set by the server on delivery; the sender cannot set it) is the time of receipt: a message
+    delivered before the deadline is on time however late the mailbox is read; a date in the future (a wrong
+    clock) gives way to the time of the fetch."""
+    import datetime as dt
+
+    deadline = box.ws.catalogue.deadline("2024")
+    delivered = dt.datetime.combine(deadline, dt.time(9, 30)).astimezone()   # half an hour before a 10:00 deadline
+    on_time, future = box.workbook("MVS", 4), box.workbook("NSSU", 5)
+    box.append(outlook("mvs@example.org", box.user, "Звіт МВС", [("МВС.xlsx", on_time)]), when=delivered)
+    box.append(outlook("nssu@example.org", box.user, "Звіт", [("НСС.xlsx", future)]),
+               when=dt.datetime.now().astimezone() + dt.timedelta(days=400))
+    before = dt.datetime.now().astimezone().replace(microsecond=0)
+    box.fetch()
+    with Ledger(box.ws.ledger_path) as ledger:
+        mvs, nssu = ledger.file(sha(on_time)), ledger.file(sha(future))
+        rows = {m.sender: m for m in messages(ledger)}
+    assert dt.datetime.fromisoformat(mvs.received_at) == delivered.replace(microsecond=0)
+    assert dt.datetime.fromisoformat(rows["mvs@example.org"].delivered_at) == delivered.replace(microsecond=0)
+    assert dt.datetime.fromisoformat(nssu.received_at) >= before        # the future date is not believed
+    status = CliRunner().invoke(main, ["status", "-w", str(box.ws.root), "--json", "--as-of",
+                                       (deadline + dt.timedelta(days=30)).isoformat()])
+    row = {r["executor"]: r for r in json.JSONDecoder().raw_decode(status.output)[0]["executors"]}["MVS"]
+    assert row["late"] is False and row["received"] == mvs.received_at, row
 
 
 def test_sender_not_in_the_registry_is_a_warning(box):
