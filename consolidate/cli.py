@@ -954,11 +954,18 @@ def verify_cmd(ws: Workspace, as_json: bool):
     type=click.Path(file_okay=False, path_type=Path),
     help="Тека для демонстрації (типово ./demo, а якщо вона вже є — тимчасова тека).",
 )
-def demo_cmd(workspace_dir: Path | None):
-    """Увесь цикл звітування 2024 року на вбудованих даних: шаблони, звіти виконавців, прийом, зведення, звіт."""
+@click.option(
+    "--mail/--no-mail",
+    "mail",
+    default=None,
+    help="Поштовий раунд: кілька виконавців надсилають звіти листами до тимчасової скриньки на цьому комп’ютері "
+    "(Dovecot), квитанції — до out/mail/receipts. Типово — якщо Dovecot встановлено; --mail вимагає його.",
+)
+def demo_cmd(workspace_dir: Path | None, mail: bool | None):
+    """Увесь цикл звітування 2024 року на вбудованих даних: шаблони, звіти виконавців, прийом, пошта, зведення, звіт."""
     from .workflows.setup import demo
 
-    demo(workspace_dir, echo=click.echo)
+    demo(workspace_dir, echo=click.echo, mail=mail)
 
 
 # ---------------------------------------------------------------------------------

@@ -5,8 +5,13 @@
 3. executors simulated from the seed report (:mod:`consolidate.simulate`): templates filled with
    openpyxl and saved as executors do — some with typical damage — one executor late, one who
    never reports, one return sent twice, one resubmitted with a correction;
-4. intake, reconciliation, status and the national report;
-5. a short Ukrainian summary.
+4. the mail round, when this computer can run a throw-away mail server (:mod:`consolidate.mailsandbox`: Dovecot
+   and an SMTP server on 127.0.0.1): a few executors e-mail their returns to the reporting mailbox, as their mail
+   clients build the messages, and ``consolidate mail fetch``'s workflow receives them and answers each sender
+   (the receipts are kept in ``out/mail/receipts/``); otherwise those returns go to the inbox like the others —
+   the figures are the same either way;
+5. intake, reconciliation, status and the national report;
+6. a short Ukrainian summary.
 
 The scenario below names *who* does what; every figure comes from the seed through code.
 """
@@ -24,6 +29,7 @@ import openpyxl
 
 from . import layout as L
 from .catalogue import Catalogue
+from .errors import ConsolidateError
 from .filler import fill_workbook, set_text
 from .simulate import Simulated, simulate
 from .template import DEFAULT_TIMESTAMP, write_templates
@@ -41,6 +47,17 @@ RENAMED_FILE = ("UA-07", "Волинь звіт остаточний (2).xlsx") 
 SENT_TWICE = "UA-30"  # sends the same file twice
 RESUBMITTED = ("UA-32", "F.T4.1.LOC.UA-32")  # first return has a negative amount; corrected a week later
 SLIP = ("UA-35", "F.T4.1.LOC.UA-35")  # first return has the amount in hryvnias (×1000); returned, corrected
+# The mail round: who e-mails the return (and with which client) instead of saving it into the inbox.
+BY_MAIL = {
+    RESUBMITTED[0]: "outlook",  # the receipt names the cell with the error; the correction answers the receipt
+    LATE: "thunderbird",  # late by the time its message reached the mailbox
+    "UA-12": "zip",  # zipped by Windows («Надіслати → Стиснута тека»)
+    "UA-53": "outlook",
+}
+FORGOT_FILE = "UA-12"  # first writes without the file (a polite receipt), then sends it
+OTHER_ADDRESS = ("UA-53", "zvit.oda@ukr.test")  # writes from an address the registry does not list (a warning)
+OUT_OF_OFFICE = "UA-14"  # its automatic reply to the ministry's letter lands in the mailbox (no receipt to it)
+MAIL_PICKUP = dt.timedelta(minutes=15)  # the clerk's «mail fetch --watch» reads the mailbox this long after
 ON_TIME_DAYS = 5  # regular returns arrive this many days before the deadline
 LATE_DAYS = 6  # late returns and corrections arrive this many days after it
 
@@ -53,6 +70,7 @@ class Delivery:
     path: Path
     arrives: dt.datetime
     note: str = ""
+    by_mail: str = ""  # the mail client that sends it (BY_MAIL), when the mail round runs
 
 
 @dataclass
@@ -167,12 +185,124 @@ def prepare(dest: Path | None = None, period: str | None = None) -> tuple[Worksp
 class DemoResult:
     workspace: Workspace
     period: str
-    outcomes: list  # inbox.Outcome of every delivered file, in order
+    outcomes: list  # inbox.Outcome of every file delivered into the inbox, in order
     report_xlsx: Path
     report_docx: Path | None
     status_page: Path
     mail: list[Path]
     summary_lines: list[str]
+    messages: list = field(default_factory=list)  # mailbox.MessageOutcome of every message of the mail round
+    receipts: list[Path] = field(default_factory=list)  # the receipts as the executors received them (.eml)
+    mail_skipped: str = ""  # why there was no mail round, or ""
+
+
+class MailRound:
+    """The demo's reporting mailbox: a throw-away Dovecot on 127.0.0.1 holding the ministry's mailbox (the
+    workspace's [mail] sender) and an SMTP server keeping the receipts in ``out/mail/receipts/``.  Executors'
+    messages are put in as their clients build them, with the time they arrive as the server's delivery time;
+    :meth:`fetch` is ``consolidate mail fetch``'s workflow."""
+
+    def __init__(self, ws: Workspace, period: str):
+        from .workflows.mail import reporting_address
+
+        self.ws, self.period = ws, period
+        self.address = reporting_address(ws)
+        self.dovecot: Any = None  # mailsandbox.Dovecot once started
+        self.sink: Any = None  # mailsandbox.SmtpSink once started
+        self.last_message: dict[str, str] = {}  # executor → Message-ID of its latest message
+
+    def start(self) -> str:
+        """ "" once both servers run; otherwise why there is no mail round."""
+        from . import mailsandbox
+
+        reason = mailsandbox.available()
+        if reason:
+            return reason
+        try:
+            self.dovecot = mailsandbox.Dovecot.temporary(names=(self.address,)).start()
+            self.sink = mailsandbox.SmtpSink(self.ws.out / "mail" / "receipts").start()
+        except Exception as exc:  # a server that cannot start on this computer: the demo goes on without mail
+            self.stop()
+            return f"не вдалося запустити тимчасовий поштовий сервер ({str(exc).strip()[:300]})"
+        return ""
+
+    def stop(self) -> None:
+        if self.sink is not None:
+            self.sink.stop()
+        if self.dovecot is not None:
+            self.dovecot.stop()
+
+    def _post(self, raw: bytes, when: dt.datetime, executor: str = "") -> None:
+        import email
+        from email import policy
+
+        self.dovecot.append(self.address, raw, when=when.astimezone())
+        if executor:
+            self.last_message[executor] = str(email.message_from_bytes(raw, policy=policy.default)["Message-ID"])
+
+    def _receipt_to(self, executor: str):
+        """The receipt answering the executor's latest message (what its correction replies to), or None."""
+        import email
+        from email import policy
+
+        for _, _, raw in reversed(self.sink.messages):
+            msg = email.message_from_bytes(raw, policy=policy.default)
+            if str(msg["In-Reply-To"] or "").strip() == self.last_message.get(executor):
+                return msg
+        return None
+
+    def post(self, catalogue: Catalogue, d: Delivery) -> None:
+        """The executor's message with its return, as its mail client sends it (some a little before ``arrives``)."""
+        from . import mailsandbox as ms
+
+        ex = catalogue.registry[d.executor]
+        sender = OTHER_ADDRESS[1] if d.executor == OTHER_ADDRESS[0] else (ex.emails[0] if ex.emails else "")
+        name, data = d.path.name, d.path.read_bytes()
+        subject = f"Звіт за {self.period} — {ex.short_name}"
+        sent = d.arrives - dt.timedelta(minutes=2)
+        if d.executor == FORGOT_FILE:
+            forgot = ms.outlook(sender, self.address, subject, [], sender_name=ex.short_name, date=sent)
+            self._post(forgot, d.arrives - dt.timedelta(minutes=20), d.executor)
+            subject = "Перепрошуємо, файл у вкладенні: " + subject
+        receipt = self._receipt_to(d.executor) if d.executor in self.last_message else None
+        headers = ""
+        if receipt is not None:  # the corrected return answers the receipt, in the same thread
+            refs = " ".join([*str(receipt["References"] or "").split(), str(receipt["Message-ID"])][-10:])
+            headers = f"In-Reply-To: {receipt['Message-ID']}\r\nReferences: {refs}\r\n"
+            subject = "RE: " + str(receipt["Subject"])
+        if d.by_mail == "thunderbird":
+            raw = ms.thunderbird(sender, self.address, subject, [(name, data)], sender_name=ex.short_name,
+                                 extra_headers=headers, date=sent)  # fmt: skip
+        elif d.by_mail == "zip":
+            packed = ms.zip_windows([(name, data)], date=sent)
+            stem = name.rsplit(".", 1)[0]
+            raw = ms.outlook(sender, self.address, subject, [(f"{stem}.zip", packed)], sender_name=ex.short_name,
+                             extra_headers=headers, ctype="application/x-zip-compressed", date=sent)  # fmt: skip
+        else:
+            raw = ms.outlook(sender, self.address, subject, [(name, data)], sender_name=ex.short_name,
+                             extra_headers=headers, date=sent)  # fmt: skip
+        self._post(raw, d.arrives, d.executor)
+
+    def out_of_office(self, catalogue: Catalogue, when: dt.datetime) -> None:
+        from . import mailsandbox as ms
+
+        ex = catalogue.registry[OUT_OF_OFFICE]
+        subject = f"Шаблон звіту за {self.period}"
+        self._post(ms.out_of_office(ex.emails[0] if ex.emails else "", self.address, subject, date=when), when)
+
+    def fetch(self, when: dt.datetime) -> list:
+        """The clerk's ``mail fetch`` a little after ``when``: every new message received and answered."""
+        from .workflows.mail import fetch, sandbox_settings
+
+        settings, smtp = sandbox_settings(
+            self.ws,
+            port=self.dovecot.imaps_port,
+            password=self.dovecot.password,
+            cafile=str(self.dovecot.cert),
+            smtp_address=self.sink.address,
+        )
+        pickup = (when + MAIL_PICKUP).astimezone()
+        return fetch(self.ws, settings=settings, smtp=smtp, now=lambda: pickup, sandbox=True).messages
 
 
 def deliver(ws: Workspace, deliveries: list[Delivery]) -> None:
@@ -183,11 +313,12 @@ def deliver(ws: Workspace, deliveries: list[Delivery]) -> None:
         shutil.copyfile(d.path, target)
 
 
-def run(dest: Path | None = None, period: str | None = None, echo=print) -> DemoResult:
+def run(dest: Path | None = None, period: str | None = None, echo=print, mail: bool | None = None) -> DemoResult:
     """The whole cycle; returns paths and the Ukrainian summary (also passed line by line to ``echo``).
 
     Every step after the staging of the executors' files is the workflow a clerk's command runs
-    (consolidate.workflows): intake, review, report, remind, status.
+    (consolidate.workflows): intake, mail fetch, review, report, remind, status.  ``mail``: None runs the mail
+    round when this computer can (see the module's docstring), False never, True or a ConsolidateError.
     """
     from .ledger import Ledger
     from .statusfiles import refresh_status
@@ -202,15 +333,32 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     period = period or catalogue.default_period()
     echo(f"Робоча тека демонстрації: {ws.root}")
     echo(f"Шаблони: {plural(len(catalogue.expected_executors()), 'файл')} у {ws.out / 'templates' / period}")
-    outcomes = []
+    mailbox = MailRound(ws, period)
+    skipped = mailbox.start() if mail is not False else "без поштового раунду (--no-mail)"
+    if skipped and mail:
+        raise ConsolidateError(f"Поштовий раунд неможливий: {skipped}.")
+    if not skipped:
+        for d in plan.deliveries:
+            d.by_mail = BY_MAIL.get(d.executor, "")
+    outcomes, messages = [], []
     last = None
     decisions: list[str] = []
-    for when, batch in plan.rounds():
-        deliver(ws, batch)
-        outcomes += intake(ws, received_at=when.astimezone()).outcomes
-        last = when
-        with Ledger(ws.ledger_path) as ledger:
-            decisions += review_round(ws, ledger, period, when + dt.timedelta(days=1))
+    try:
+        for n, (when, batch) in enumerate(plan.rounds()):
+            deliver(ws, [d for d in batch if not d.by_mail])
+            outcomes += intake(ws, received_at=when.astimezone()).outcomes
+            by_mail = [d for d in batch if d.by_mail]
+            if not skipped and (by_mail or n == 0):
+                if n == 0:
+                    mailbox.out_of_office(catalogue, when - dt.timedelta(hours=3))
+                for d in by_mail:
+                    mailbox.post(catalogue, d)
+                messages += mailbox.fetch(when)
+            last = when
+            with Ledger(ws.ledger_path) as ledger:
+                decisions += review_round(ws, ledger, period, when + dt.timedelta(days=1))
+    finally:
+        mailbox.stop()
     as_of = (last or dt.datetime.now()).date() + dt.timedelta(days=1)
     morning = dt.datetime.combine(as_of, dt.time(9, 0))
     rec = reconcile(ws, period).rec
@@ -220,11 +368,40 @@ def run(dest: Path | None = None, period: str | None = None, echo=print) -> Demo
     records = remind(ws, period, today=as_of, now=morning.astimezone()).records
     status_page = refresh_status(ws, period=period, now=morning).html
     mail_paths = [ws.root / r.location for r in records] if records else []
-    lines = summarise(catalogue, outcomes, rec, summary, report_xlsx, report_docx, status_page, mail_paths)
+    receipts: list[Path] = list(mailbox.sink.paths) if mailbox.sink is not None else []
+    received = [(o.label, o.findings) for o in outcomes] + [(f.label, f.findings) for m in messages for f in m.files]
+    lines = summarise(catalogue, received, rec, summary, report_xlsx, report_docx, status_page, mail_paths)
     lines.insert(1, "Розгляд: " + "; ".join(decisions))
+    lines.insert(1, mail_summary(ws, messages, receipts, skipped, [d.executor for d in plan.deliveries]))
     for line in lines:
         echo(line)
-    return DemoResult(ws, period, outcomes, report_xlsx, report_docx, status_page, mail_paths, lines)
+    return DemoResult(
+        ws, period, outcomes, report_xlsx, report_docx, status_page, mail_paths, lines, messages, receipts, skipped
+    )
+
+
+def mail_summary(ws: Workspace, messages: list, receipts: list[Path], skipped: str, executors: list[str]) -> str:
+    """One line on the mail round: what came, what was answered, where the messages went (or why it did not run)."""
+    from collections import Counter
+
+    from .mailbox import SENT, reply_label
+
+    catalogue = ws.catalogue
+    if skipped:
+        who = sorted({catalogue.executor_label(c) for c in executors if c in BY_MAIL})
+        return f"Пошта: раунд пропущено — {skipped}; звіти {', '.join(who)} покладено до теки inbox/."
+    files = sum(1 for m in messages for f in m.files if f.status != "refused")
+    sent = sum(1 for m in messages if m.reply == SENT)
+    quiet = Counter(reply_label(m.reply) for m in messages if m.reply != SENT)
+    moved = Counter(m.moved_to for m in messages)
+    folder = receipts[0].parent if receipts else ws.out / "mail" / "receipts"
+    text = (
+        f"Пошта (тимчасовий сервер на 127.0.0.1): {plural(len(messages), 'лист')} до скриньки звітів, "
+        f"прийнято до журналу {plural(files, 'файл')}; надіслано {plural(sent, 'квитанція')} (у {folder})"
+    )
+    if quiet:
+        text += "; " + "; ".join(f"{label} — {n}" for label, n in sorted(quiet.items()))
+    return text + "; листи переміщено: " + ", ".join(f"«{f}» — {n}" for f, n in sorted(moved.items()))
 
 
 RETURN_COMMENT = (
@@ -287,7 +464,7 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
 
 def summarise(
     catalogue: Catalogue,
-    outcomes,
+    received: list[tuple[str, list]],
     rec,
     summary,
     report_xlsx: Path,
@@ -303,11 +480,11 @@ def summarise(
     def name(code: str) -> str:
         return CODE_LABELS.get(code, code)
 
-    states = Counter(o.label for o in outcomes)
-    findings = Counter((f.severity, f.code) for o in outcomes for f in o.findings)
+    states = Counter(label for label, _ in received)
+    findings = Counter((f.severity, f.code) for _, found in received for f in found)
     conflicts = Counter(c.kind for c in rec.conflicts)
     lines = [
-        f"Отримано файлів: {len(outcomes)} — " + ", ".join(f"{label}: {n}" for label, n in states.most_common()),
+        f"Отримано файлів: {len(received)} — " + ", ".join(f"{label}: {n}" for label, n in states.most_common()),
         "Зауваження прийому: "
         + (
             "; ".join(f"{name(code)} ({Severity.of(sev).label}) — {n}" for (sev, code), n in sorted(findings.items()))

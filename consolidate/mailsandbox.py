@@ -31,12 +31,12 @@ import uuid
 import zipfile
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .mailbox import imap_utf7
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DEFAULT_DATE = dt.datetime(2025, 1, 15, 10, 12, 33, tzinfo=dt.UTC)
 
 
 def free_port() -> int:
@@ -55,13 +55,13 @@ def available() -> str:
     if sys.platform == "win32":
         return "на Windows тимчасовий поштовий сервер (Dovecot) не запускається"
     if find_dovecot() is None:
-        return "поштовий сервер Dovecot не встановлено (apt-get install dovecot-imapd)"
+        return "поштовий сервер Dovecot не встановлено (пакет dovecot-imapd)"
     if shutil.which("openssl") is None:
-        return "немає програми openssl для сертифіката сервера (apt-get install openssl)"
+        return "немає програми openssl для сертифіката сервера (пакет openssl)"
     try:
         import aiosmtpd  # noqa: F401
     except ImportError:
-        return "немає пакета aiosmtpd для приймання квитанцій (pip install aiosmtpd)"
+        return "немає пакета aiosmtpd для приймання квитанцій"
     return ""
 
 
@@ -264,7 +264,7 @@ class SmtpSink:
         self.paths: list[Path] = []
         self.port = free_port()
         self._options = controller
-        self._controller = None
+        self._controller: Any = None  # aiosmtpd's Controller while running
 
     @property
     def address(self) -> str:
@@ -304,6 +304,11 @@ class SmtpSink:
 # ---------------------------------------------------------------------------------
 
 
+def _date(date: dt.datetime | None) -> str:
+    """A Date header: ``date``, or now (with this computer's offset)."""
+    return format_datetime(date if date is not None else dt.datetime.now().astimezone().replace(microsecond=0))
+
+
 def ew(text: str, charset: str = "utf-8") -> str:
     """An RFC 2047 encoded word (base64), as Outlook and Thunderbird write non-ASCII headers."""
     return f"=?{charset}?B?{base64.b64encode(text.encode(charset)).decode()}?="
@@ -326,11 +331,11 @@ def outlook(
     charset: str = "utf-8",
     extra_headers: str = "",
     ctype: str = XLSX,
-    date: dt.datetime = DEFAULT_DATE,
+    date: dt.datetime | None = None,
 ) -> bytes:
     """As Outlook (Microsoft 365) sends it: multipart/mixed around multipart/alternative, base64 bodies, attachment
     names as RFC 2047 encoded words in quotes, Thread-Index, X-MS-Has-Attach."""
-    when = format_datetime(date)
+    when = _date(date)
     mid = message_id or f"<AM0PR04MB{uuid.uuid4().hex[:12].upper()}@AM0PR04MB1234.eurprd04.prod.outlook.com>"
     outer, inner = f"_004_{uuid.uuid4().hex}_", f"_000_{uuid.uuid4().hex}_"
     html = ("<html><body><p>" + body + "</p></body></html>").encode(charset)
@@ -390,14 +395,14 @@ def thunderbird(
     message_id: str | None = None,
     extra_headers: str = "",
     references: str = "",
-    date: dt.datetime = DEFAULT_DATE,
+    date: dt.datetime | None = None,
 ) -> bytes:
     """As Thunderbird 115 sends it: format=flowed 8bit text, names per RFC 2231 (``filename*0*``…)."""
     mid = message_id or f"<{uuid.uuid4()}@{sender.partition('@')[2]}>"
     boundary = f"------------{uuid.uuid4().hex[:24]}"
     head = (
         f'Content-Type: multipart/mixed; boundary="{boundary}"\r\nMessage-ID: {mid}\r\n'
-        f"Date: {format_datetime(date)}\r\n"
+        f"Date: {_date(date)}\r\n"
         f"MIME-Version: 1.0\r\nUser-Agent: Mozilla Thunderbird\r\nContent-Language: uk\r\nTo: {to}\r\n"
         f"From: {ew(sender_name)} <{sender}>\r\nSubject: {ew(subject)}\r\n{references}{extra_headers}\r\n"
         f"This is a multi-part message in MIME format.\r\n"
@@ -418,10 +423,10 @@ def thunderbird(
     return text + f"--{boundary}--\r\n".encode("ascii")
 
 
-def forwarded(sender: str, to: str, subject: str, inner: bytes, *, date: dt.datetime = DEFAULT_DATE) -> bytes:
+def forwarded(sender: str, to: str, subject: str, inner: bytes, *, date: dt.datetime | None = None) -> bytes:
     """Outlook's «Forward as attachment»: the original message as a message/rfc822 part."""
     boundary = f"_005_{uuid.uuid4().hex}_"
-    when = format_datetime(date)
+    when = _date(date)
     return (
         (
             f"From: {sender}\r\nTo: {to}\r\nSubject: {ew(subject)}\r\nDate: {when}\r\n"
@@ -437,19 +442,19 @@ def forwarded(sender: str, to: str, subject: str, inner: bytes, *, date: dt.date
     )
 
 
-def out_of_office(sender: str, to: str, subject: str, *, date: dt.datetime = DEFAULT_DATE) -> bytes:
+def out_of_office(sender: str, to: str, subject: str, *, date: dt.datetime | None = None) -> bytes:
     """Exchange's automatic reply (out of office) to a letter of the mailbox: Auto-Submitted, X-Auto-Response-Suppress,
     «Автоматична відповідь:» in the subject, no attachment."""
     body = "Я у відпустці до 20 січня. З термінових питань звертайтеся до заступника.".encode()
     return (
         f"From: {sender}\r\nTo: {to}\r\nSubject: {ew('Автоматична відповідь: ' + subject)}\r\n"
-        f"Date: {format_datetime(date)}\r\nMessage-ID: <{uuid.uuid4().hex}@exchange.oda.test>\r\n"
+        f"Date: {_date(date)}\r\nMessage-ID: <{uuid.uuid4().hex}@exchange.oda.test>\r\n"
         f"Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\nMIME-Version: 1.0\r\n"
         f'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64(body)}\r\n'
     ).encode("ascii")
 
 
-def zip_windows(entries: list[tuple[str, bytes]]) -> bytes:
+def zip_windows(entries: list[tuple[str, bytes]], date: dt.datetime | None = None) -> bytes:
     """A zip as Windows' «Send to → Compressed folder» writes it: names in the OEM code page (866 for a Ukrainian
     Windows, which has no «і»: Windows writes the Latin «i» for it), no UTF-8 flag."""
     buf = io.BytesIO()
@@ -459,7 +464,8 @@ def zip_windows(entries: list[tuple[str, bytes]]) -> bytes:
             raw = oem_name(name).encode("cp866")
             placeholder = (f"@{n:03d}@" + "x" * len(raw))[: len(raw)].encode("ascii")
             names.append((placeholder, raw))
-            info = zipfile.ZipInfo(placeholder.decode("ascii"), date_time=(2025, 1, 15, 10, 0, 0))
+            stamp = (date or dt.datetime.now()).timetuple()[:6]
+            info = zipfile.ZipInfo(placeholder.decode("ascii"), date_time=stamp)
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     out = buf.getvalue()
     for placeholder, raw in names:  # the names' bytes as that code page gives them (zipfile would write UTF-8)
@@ -469,6 +475,17 @@ def zip_windows(entries: list[tuple[str, bytes]]) -> bytes:
     return out
 
 
+_BEST_FIT = {ord("і"): "i", ord("І"): "I", ord("—"): "-", ord("–"): "-", ord("’"): "'", ord("«"): '"', ord("»"): '"'}
+
+
 def oem_name(name: str) -> str:
-    """A name as code page 866 can hold it (Windows' best fit: «і» → «i»)."""
-    return name.translate({ord("і"): "i", ord("І"): "I"})
+    """A name as code page 866 can hold it (Windows' best fit: «і» → «i», dashes → «-»; anything else that
+    code page lacks → «_»)."""
+    out = []
+    for ch in name.translate(_BEST_FIT):
+        try:
+            ch.encode("cp866")
+        except UnicodeEncodeError:
+            ch = "_"
+        out.append(ch)
+    return "".join(out)

@@ -201,6 +201,7 @@ CODE_LABELS: dict[str, str] = {
     "title-edited": "змінено титульний аркуш",
     "identified-by-title": "виконавця визначено за титульним аркушем",
     "assigned-by-clerk": "виконавця визначив працівник",
+    "sender-not-in-registry": "адреса відправника не з реєстру",  # a return by mail (consolidate.mailbox)
     "stale-template": "застаріла версія шаблону",
     "missing-sheet": "бракує аркуша",
     "duplicate-sheet": "аркуш повторюється",

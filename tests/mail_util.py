@@ -5,27 +5,25 @@ users behind one password, and Outlook's "rich text" winmail.dat (TNEF).
 
 from __future__ import annotations
 
+import datetime
+import functools
 import struct
 import uuid
 from email.utils import format_datetime
 
 from consolidate import mailsandbox
-from consolidate.mailsandbox import (  # noqa: F401  (re-exported for the tests)
-    XLSX,
-    b64,
-    ew,
-    forwarded,
-    free_port,
-    oem_name,
-    outlook,
-    rfc2231,
-    thunderbird,
-    zip_windows,
-)
+from consolidate.mailsandbox import XLSX, b64, ew, free_port, oem_name, rfc2231  # noqa: F401  (re-exported)
 
 PASSWORD = "app-password-42"
 USERS = 60                      # mailbox users a test server offers
-DATE = format_datetime(mailsandbox.DEFAULT_DATE)
+TEST_DATE = datetime.datetime(2025, 1, 15, 10, 12, 33, tzinfo=datetime.timezone.utc)  # every test message's Date
+DATE = format_datetime(TEST_DATE)
+
+# the package's builders, each message dated TEST_DATE unless a test says otherwise
+outlook = functools.partial(mailsandbox.outlook, date=TEST_DATE)
+thunderbird = functools.partial(mailsandbox.thunderbird, date=TEST_DATE)
+forwarded = functools.partial(mailsandbox.forwarded, date=TEST_DATE)
+zip_windows = functools.partial(mailsandbox.zip_windows, date=TEST_DATE)
 
 
 class Dovecot(mailsandbox.Dovecot):

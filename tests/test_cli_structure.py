@@ -65,5 +65,5 @@ def test_every_command_calls_a_workflow():
 
 def test_demo_runs_the_clerks_workflows():
     modules = {module for _, module, _ in _imports(DEMO)}
-    assert {"workflows.intake", "workflows.report", "workflows.letters", "workflows.status"} <= modules
+    assert {"workflows.intake", "workflows.report", "workflows.letters", "workflows.status", "workflows.mail"} <= modules
     assert not {"reconcile", "report", "inbox", "mail"} & modules

@@ -20,7 +20,7 @@ from .util import SEED_NOT_SELF_CONSISTENT
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    return demo.run(tmp_path_factory.mktemp("demo") / "ws", echo=lambda line: None)
+    return demo.run(tmp_path_factory.mktemp("demo") / "ws", echo=lambda line: None, mail=False)  # mail: test_demo_mail
 
 
 def _sheet(path, name):

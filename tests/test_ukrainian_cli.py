@@ -24,6 +24,8 @@ ALLOWED = {
     # consolidate.toml sections and keys a clerk edits
     "operator", "name", "mail", "sender", "sender_name", "templates", "contact", "phone", "mailbox", "poll_minutes",
     "zip",
+    # the demo's throw-away mail server, when it cannot run (consolidate.mailsandbox.available)
+    "dovecot", "dovecot-imapd", "openssl", "aiosmtpd",
 }
 # click's own metavars and words: never shown (they are upper-case, so the code rule would let them pass)
 DENIED = {"OPTIONS", "COMMAND", "ARGS", "TEXT", "PATH", "FILE", "DIRECTORY", "FLOAT", "INTEGER", "BOOLEAN",
@@ -50,8 +52,8 @@ def english_words(text: str) -> list[str]:
     bad = []
     for token in TOKEN.findall(text):
         word = token.strip("…?!.").strip()
-        if not re.search(r"[A-Za-z]", word):
-            continue
+        if not re.search(r"[A-Za-z]", word) or re.search(r"[А-Яа-яІіЇїЄєҐґ]", word):
+            continue       # no Latin letter; or a Ukrainian word with a Latin look-alike (a name Windows wrote in cp866)
         if any(w in DENIED for w in re.findall(r"[A-Z_]+", word)):
             bad.append(token)
             continue

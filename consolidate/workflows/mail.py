@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -59,6 +60,22 @@ def settings_for(ws, *, password: str | None = None, smtp=None, environ: Mapping
     return settings, smtp if smtp is not None else smtp_from_workspace(ws, environ)
 
 
+def reporting_address(ws) -> str:
+    """The reporting mailbox's address: the workspace's [mail] sender (receipts come from it)."""
+    from ..mail import workspace_sender
+
+    return workspace_sender(ws).address
+
+
+def sandbox_settings(ws, *, port: int, password: str, cafile: str, smtp_address: str):
+    """(mailbox settings, SMTP settings) for the demo's throw-away servers on 127.0.0.1 (consolidate.mailsandbox):
+    IMAPS on ``port`` with its self-signed certificate ``cafile``, the mailbox user the reporting address."""
+    from ..mail import smtp_settings
+
+    mailbox = MailboxSettings(host="127.0.0.1", port=port, user=reporting_address(ws), password=password, cafile=cafile)
+    return mailbox, smtp_settings(smtp_address)
+
+
 def fetch(
     ws,
     *,
@@ -66,9 +83,15 @@ def fetch(
     smtp=None,
     on_message: Callable[[MessageOutcome], None] | None = None,
     on_step: Callable[[str, str], None] | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+    sandbox: bool = False,
 ) -> MailFetchResult:
-    """``consolidate mail fetch``: every new message once; receipts; messages filed away."""
-    messages = fetch_mail(ws, settings, smtp, on_message=on_message, on_step=on_step)
+    """``consolidate mail fetch``: every new message once; receipts; messages filed away.
+
+    ``now`` pins the clock (the demo replays its dates); ``sandbox``: the demo's throw-away servers
+    (:func:`consolidate.mailbox.fetch_mail`)."""
+    extra = {"now": now} if now is not None else {}
+    messages = fetch_mail(ws, settings, smtp, on_message=on_message, on_step=on_step, sandbox=sandbox, **extra)
     return MailFetchResult(settings.address, settings.folder, messages)
 
 

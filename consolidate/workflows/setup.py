@@ -170,8 +170,11 @@ class DemoRun(Result):
     run: Any  # demo.DemoResult
 
 
-def demo(directory: Path | str | None = None, echo=print) -> DemoRun:
-    """The whole 2024 cycle on the bundled data, in a new folder (./demo, or a temporary one if that exists)."""
+def demo(directory: Path | str | None = None, echo=print, mail: bool | None = None) -> DemoRun:
+    """The whole 2024 cycle on the bundled data, in a new folder (./demo, or a temporary one if that exists).
+
+    ``mail``: None — the mail round when this computer can run a throw-away mail server; True — it must;
+    False — none (:func:`consolidate.demo.run`)."""
     import tempfile
 
     from ..demo import run
@@ -182,4 +185,4 @@ def demo(directory: Path | str | None = None, echo=print) -> DemoRun:
             directory = Path(tempfile.mkdtemp(prefix="consolidate-demo-"))
     elif Path(directory).exists() and any(Path(directory).iterdir()):
         raise ConsolidateError(f"Тека «{directory}» не порожня: демонстрація потребує нової теки.")
-    return DemoRun(run(Path(directory), echo=echo))
+    return DemoRun(run(Path(directory), echo=echo, mail=mail))
