@@ -187,3 +187,35 @@ def test_a_return_letter_is_not_sent_from_placeholders(workspace, tmp_path):
             assert [r for r in ledger.reviews() if r.executor == "MINJUST"] == []
     finally:
         controller.stop()
+
+
+def test_the_review_page_counts_errors_and_offers_no_decision_on_a_returned_return(workspace, tmp_path):
+    """A return with an error: its row says so and offers «попри помилки»; once returned, no decision is offered
+    until the corrected file comes (the template compares the codes of severities and states, not their labels)."""
+    from .intake_util import complete, merged
+
+    bad = filled(workspace.catalogue, tmp_path, "Мін'юст звіт.xlsx",
+                 merged(complete(), {"execution": {"T2.2.1": {"actual": "багато"}}}))
+    server = Server(workspace.root)
+    try:
+        cookie = token_session(server)
+        status, headers, _ = upload(server, cookie, csrf_of(server, cookie, "/intake"), [(bad.name, bad.read_bytes())])
+        assert status == 303
+        _, _, body = request(server, "GET", headers["location"], cookie=cookie)
+        assert re.search(r'<tr class="sev-error"><td>помилка</td><td>II\. Виконання', html.unescape(body.decode()))
+
+        def row():
+            _, _, body = request(server, "GET", "/review", cookie=cookie)
+            text = html.unescape(body.decode())
+            return re.search(r'<tr data-executor="MINJUST".*?</tr>', text, re.S).group(0)
+
+        received = row()
+        assert "1 помилка" in received and 'name="force"' in received and 'class="accept"' in received
+        status, _, _ = post_form(server, "/review/return", {"csrf": csrf_of(server, cookie), "executor": "MINJUST",
+                                                            "period": "2024", "comment": "Виправте T2.2.1."}, cookie)
+        assert status == 303
+        returned = row()
+        assert "1 помилка" in returned   # awaits the corrected file: nothing to decide («Повернути» would be refused)
+        assert 'class="return"' not in returned and 'class="accept"' not in returned
+    finally:
+        server.stop()
