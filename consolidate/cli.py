@@ -341,12 +341,15 @@ def templates_cmd(ws: Workspace, executors: tuple[str, ...], period: str | None,
 @click.option("--include-unapproved", is_flag=True, help="Узяти й незатверджені звіти (останні отримані).")
 @with_workspace
 def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unapproved: bool):
-    """Звести затверджені звіти виконавців: фінансування, показники за правилами, зауваження."""
+    """Звести затверджені звіти виконавців: фінансування, показники за правилами, зауваження.
+
+    Код виходу 1, якщо серед зауважень звірки є помилки (їх треба усунути до підписання звіту)."""
     from .workflows.reconcile import reconcile
 
     r = reconcile(ws, period, include_unapproved)
     if as_json:
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2, default=str))
+        finish(r.exit_code)
         return
     rec, cat = r.rec, ws.catalogue
     total = rec.subtotal(None, "total")
@@ -368,6 +371,7 @@ def reconcile_cmd(ws: Workspace, period: str | None, as_json: bool, include_unap
     for c in rec.conflicts:
         if c.severity == ERROR:
             click.echo(f"    [{Severity.of(c.severity)}] {c.item}: {c.message}")
+    finish(r.exit_code)
 
 
 @main.command("explain", short_help="Звідки взялося національне значення.")

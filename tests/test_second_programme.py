@@ -160,12 +160,15 @@ def test_the_year_against_its_quarters_is_a_finding_of_the_reconciliation(tmp_pa
     label = ConflictKind.QUARTER_MISMATCH.label
     expected = "не дорівнює сумі чотирьох кварталів (135"
 
+    found_errors: list[bool] = []   # whether each reconciliation had errors: `reconcile` exits 1 then, else 0
+
     def zvirka() -> dict[str, list[str]]:
         """What each front shows of the quarters' check: the lines naming the kind or the mismatch."""
-        data = json.loads(run("reconcile", "-w", ws.root, "-p", YEAR, "--json").output)
+        data = json.loads(run("reconcile", "-w", ws.root, "-p", YEAR, "--json", code=(0, 1)).output)
+        found_errors.append(any(c["severity"] == "error" for c in data["conflicts"]))
         found = {"json": [f"{c['item']} {c['executors']} {c['severity']} {c['values']}: {c['message']}"
                           for c in data["conflicts"] if c["kind"] == "quarter-mismatch"]}
-        text = run("reconcile", "-w", ws.root, "-p", YEAR).output
+        text = run("reconcile", "-w", ws.root, "-p", YEAR, code=(int(found_errors[-1]),)).output  # 1: errors
         found["text"] = [line for line in text.splitlines() if label in line or expected in line]
         out = tmp_path / "звіт.xlsx"
         run("report", "-w", ws.root, "-p", YEAR, "--out", out)
@@ -186,6 +189,7 @@ def test_the_year_against_its_quarters_is_a_finding_of_the_reconciliation(tmp_pa
 
     _declare(ws, "Z1.2.1", "per_quarter")
     found = zvirka()
+    assert found_errors == [False, True]               # reconcile exited 0 while clean, 1 with the mismatch (an error)
     assert found["json"] == [f"Z1.2.1 ['DON'] error 60 / 135: Департамент освіти, показник Z1.2.1 (окремо за кожен "
                              f"квартал): річне значення 60 не дорівнює сумі чотирьох кварталів (135; Q1: 10, Q2: 25, "
                              f"Q3: 40, Q4: 60)"]

@@ -7,9 +7,10 @@ from typing import Any
 
 from ..errors import ConsolidateError
 from ..ledger import Ledger
+from ..model import ERROR
 from ..reconcile import IndicatorResult, Reconciliation, explain_lines, reconcile_ledger, summary_dict
 from ..workspace import Workspace
-from .base import Result
+from .base import ExitCode, Result
 from .common import operator_name, resolve_period, thresholds
 
 
@@ -25,6 +26,11 @@ class Reconciled(Result):
         for c in self.rec.conflicts:
             counts[c.kind] = counts.get(c.kind, 0) + 1
         return dict(sorted(counts.items()))
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when the reconciliation found errors (conflicts a clerk must resolve before the figures are signed)."""
+        return ExitCode.PROBLEMS if any(c.severity == ERROR for c in self.rec.conflicts) else ExitCode.CLEAN
 
     def complete_indicators(self) -> int:
         return sum(1 for r in self.rec.indicators if r.value is not None and not r.incomplete)
