@@ -1325,7 +1325,8 @@ def mail_group():
 @click.option(
     "--watch",
     is_flag=True,
-    help="Перевіряти скриньку постійно, кожні [mailbox] poll_minutes хвилин "
+    help="Перевіряти скриньку постійно: новий лист — одразу, якщо сервер підтримує IMAP IDLE "
+    "(вимкнути — [mailbox] idle = false), і щонайдовше кожні [mailbox] poll_minutes хвилин "
     "(зупинити — Ctrl+C); збій з’єднання не зупиняє перевірку.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
@@ -1399,18 +1400,31 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp):
     def round_done(result, error: str) -> None:
         stamp = dt.datetime.now().strftime("%d.%m.%Y %H:%M")
         if error:
-            click.secho(f"{stamp} Помилка: {error} Повторимо за {settings.poll_minutes:g} хв.", fg="red", err=True)
+            click.secho(f"{stamp} Помилка: {error}", fg="red", err=True)
         else:
             click.echo(f"{stamp} ", nl=False)
             summary(result)
 
+    def waiting(idle: bool, seconds: float, why: str) -> None:
+        import math
+
+        minutes = f"{math.ceil(seconds / 6) / 10:g}".replace(".", ",")  # to a tenth of a minute, up
+        if idle:
+            click.echo(f"Очікування нових листів (IMAP IDLE), щонайдовше {minutes} хв.", err=True)
+        else:
+            click.echo(f"Наступна перевірка через {minutes} хв." + (f" Без IMAP IDLE: {why}" if why else ""), err=True)
+
     click.echo(
-        f"Стежимо за скринькою {settings.address} (тека «{settings.folder}») кожні "
-        f"{settings.poll_minutes:g} хв; зупинити — Ctrl+C.",
+        f"Стежимо за скринькою {settings.address} (тека «{settings.folder}»): перевірка "
+        + ("щонайдовше " if settings.idle else "")
+        + f"кожні {settings.poll_minutes:g}".replace(".", ",")
+        + " хв"
+        + (", новий лист — одразу, якщо сервер підтримує IMAP IDLE" if settings.idle else "")
+        + "; зупинити — Ctrl+C.",
         err=True,
     )
     try:
-        wf.watch(ws, settings=settings, smtp=smtp, on_round=round_done, on_message=show)
+        wf.watch(ws, settings=settings, smtp=smtp, on_round=round_done, on_wait=waiting, on_message=show)
     except KeyboardInterrupt:
         click.echo("Зупинено.", err=True)
 

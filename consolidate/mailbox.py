@@ -62,6 +62,8 @@ STAGING_DIR = ".mail-staging"
 LOCK_FILE = ".mail.lock"
 SENDER_CODE = "sender-not-in-registry"
 RECEIPT = "receipt"  # the mail log's kind of a receipt
+IDLE_REISSUE_SECONDS = 25 * 60  # RFC 2177: servers drop an IDLE after 30 minutes; begun again well before
+MAX_WAIT_RESPONSE = 1024 * 1024  # a server's answer while waiting longer than this is not an IMAP server's
 
 # messages.kind
 WITH_FILES, NO_FILES, MALFORMED, TOO_LARGE = "files", "no-files", "malformed", "too-large"
@@ -93,6 +95,7 @@ class MailboxSettings:
     poll_minutes: float = 5.0
     timeout: float = 60.0
     password_env: str = PASSWORD_ENV
+    idle: bool = True  # --watch waits in IMAP IDLE between rounds when the server offers it
 
     @property
     def address(self) -> str:
@@ -144,6 +147,9 @@ def mailbox_settings(
             raise ConsolidateError(f"[mailbox] {key} = «{value}»: очікується додатне число.")
         return float(value)
 
+    idle = cfg.get("idle", True)
+    if not isinstance(idle, bool):
+        raise ConsolidateError(f"[mailbox] idle = «{idle}»: очікується true або false.")
     mb = 1024 * 1024
     try:
         port = int(cfg.get("port") or (993 if security == "tls" else 143))
@@ -166,6 +172,7 @@ def mailbox_settings(
         limits=mailparts.Limits(int(number("max_attachment_mb", 20) * mb), int(number("max_attachments", 20))),
         poll_minutes=number("poll_minutes", 5),
         password_env=env_name,
+        idle=idle,
     )
 
 
@@ -363,6 +370,166 @@ class Imap:
             if "UIDPLUS" in self.caps:
                 self._ok(*self._do("uid", "EXPUNGE", str(uid)), "вилучити лист")
         return folder
+
+    # --- waiting for new mail (IMAP IDLE, RFC 2177) ---------------------------------------------
+    # imaplib of Python 3.11 has no IDLE, and its reader (a file over the socket) cannot wait with a time-out:
+    # a read that times out leaves that file unusable.  On a connection given to waiting, these methods send
+    # their own tagged commands (IMAP4.send) and read the socket themselves (IMAP4.socket, with a time-out per
+    # read), after __enter__ has left imaplib's reader empty (nothing comes unasked before a folder is open).
+    _wait_buffer: bytes = b""
+    _wait_count: int = 0  # messages in the observed folder, as the server last said
+    _wait_tags: int = 0
+
+    @property
+    def can_idle(self) -> bool:
+        return "IDLE" in self.caps
+
+    def observe(self, folder: str) -> None:
+        """Open ``folder`` read-only (EXAMINE) for :meth:`wait_for_new`; from here on this connection only waits."""
+        self._wait_buffer, self._wait_count = b"", 0
+        try:
+            tag = self._send_tagged(f"EXAMINE {_quoted(imap_utf7(folder))}")
+            self._finish(tag, f"відкрити теку «{folder}»")
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, (imaplib.IMAP4.error, OSError)):
+                raise ImapConnectionError(_imap_error(exc, self.s)) from exc
+            raise
+
+    def wait_for_new(self, seconds: float, *, reissue: float = IDLE_REISSUE_SECONDS) -> bool:
+        """Wait in IDLE on the observed folder: True as soon as a new message arrives (``* N EXISTS`` above the
+        count), False after ``seconds``.  The IDLE is ended (DONE) and begun again every ``reissue`` seconds, as
+        servers drop an IDLE after 30 minutes.  A refusal or a broken connection is an :class:`ImapError`, after
+        which the connection is closed; so is an interruption (Ctrl+C), which propagates."""
+        if not self.can_idle:
+            raise ImapError(f"Поштовий сервер {self.s.address} не підтримує IMAP IDLE.")
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                tag = self._send_tagged("IDLE")
+                new = False
+                while True:  # until the server's go-ahead («+ idling»); updates may come first
+                    line = self._response(time.monotonic() + self.s.timeout)
+                    if line is None:
+                        raise ImapConnectionError(f"Поштовий сервер {self.s.address} не відповів на IDLE.")
+                    if line.startswith(b"+"):
+                        break
+                    if line.startswith(tag + b" "):
+                        self._server_ended(line)
+                    new |= self._note(line)
+                until = min(deadline, time.monotonic() + reissue)
+                while not new:
+                    line = self._response(until)
+                    if line is None:
+                        break
+                    if line.startswith(tag + b" "):
+                        self._server_ended(line)
+                    new = self._note(line)
+                self.conn.send(b"DONE\r\n")
+                new |= self._finish(tag, "IMAP IDLE")
+                if new:
+                    return True
+            return False
+        except BaseException as exc:
+            self.abort()  # the conversation is in an unknown state: no LOGOUT on it
+            if isinstance(exc, (imaplib.IMAP4.error, OSError)):
+                raise ImapConnectionError(_imap_error(exc, self.s)) from exc
+            raise
+
+    def abort(self) -> None:
+        """Drop the connection without a goodbye (a waiting connection whose state is not known)."""
+        if self.conn is not None:
+            try:
+                self.conn.shutdown()
+            except Exception:
+                pass
+            self.conn = None
+
+    def _send_tagged(self, command: str) -> bytes:
+        self._wait_tags += 1
+        tag = f"cw{self._wait_tags}".encode("ascii")  # lower case: never one of imaplib's tags
+        self.conn.send(tag + b" " + command.encode("ascii") + b"\r\n")
+        return tag
+
+    def _finish(self, tag: bytes, what: str) -> bool:
+        """Read up to the tagged answer to ``tag`` (which must be OK); True when a new message was announced."""
+        new = False
+        while True:
+            line = self._response(time.monotonic() + self.s.timeout)
+            if line is None:
+                raise ImapConnectionError(
+                    f"Поштовий сервер {self.s.address} не відповів за {self.s.timeout:g} с ({what})."
+                )
+            if line.startswith(tag + b" "):
+                self._tagged_ok(line, what)
+                return new
+            new |= self._note(line)
+
+    def _server_ended(self, line: bytes) -> None:
+        """The IDLE answered by the server itself (refused, or ended unasked): not waited on again at once, which
+        could become a loop of IDLEs; the watch sleeps instead."""
+        self._tagged_ok(line, "IMAP IDLE")
+        raise ImapError(f"Поштовий сервер {self.s.address} завершив IMAP IDLE сам.")
+
+    def _tagged_ok(self, line: bytes, what: str) -> None:
+        status = line.split(b" ", 2)[1:2]
+        if status != [b"OK"]:
+            text = line.decode("utf-8", "replace").strip()
+            raise ImapError(f"Поштовий сервер {self.s.address} відмовив ({what}): {text}")
+
+    def _note(self, line: bytes) -> bool:
+        """An untagged response while waiting: the folder's count kept; True for a new message."""
+        m = re.match(rb"\* (\d+) (EXISTS|EXPUNGE)\b", line, re.IGNORECASE)
+        if m:
+            n = int(m.group(1))
+            if m.group(2).upper() == b"EXPUNGE":
+                self._wait_count = max(0, self._wait_count - 1)
+                return False
+            new, self._wait_count = n > self._wait_count, n
+            return new
+        if re.match(rb"\* BYE\b", line, re.IGNORECASE):
+            text = line[6:].decode("utf-8", "replace").strip()
+            raise ImapConnectionError(f"Поштовий сервер {self.s.address} закрив з’єднання: {text}")
+        return False
+
+    def _response(self, until: float) -> bytes | None:
+        """The next whole response (its literals included), or None when ``until`` (time.monotonic) came first."""
+        while True:
+            end = _response_end(self._wait_buffer)
+            if end is not None:
+                line, self._wait_buffer = self._wait_buffer[:end], self._wait_buffer[end:]
+                return line
+            if len(self._wait_buffer) > MAX_WAIT_RESPONSE:
+                raise ImapConnectionError(f"Поштовий сервер {self.s.address} надіслав завелику відповідь.")
+            left = until - time.monotonic()
+            if left <= 0:
+                return None
+            sock = self.conn.socket()
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue  # the loop sees the time is up (or, woken early, waits for the rest)
+            finally:
+                sock.settimeout(self.s.timeout)
+            if not chunk:
+                raise ImapConnectionError(f"Поштовий сервер {self.s.address} закрив з’єднання.")
+            self._wait_buffer += chunk
+
+
+def _response_end(buf: bytes) -> int | None:
+    """Where the first whole response in ``buf`` ends (past its CRLF), literals ``{n}`` included; None if none yet."""
+    pos = 0
+    while True:
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        literal = re.search(rb"\{(\d+)\}$", buf[pos:eol])
+        if literal is None:
+            return eol + 2
+        pos = eol + 2 + int(literal.group(1))
+        if pos > len(buf):
+            return None
 
 
 def internal_date(line: bytes) -> str:
@@ -1201,6 +1368,56 @@ def fetch_mail(
     return outcomes
 
 
+class _Waiter:
+    """The watch's own connection for waiting between rounds in IMAP IDLE (see :func:`watch_mail`)."""
+
+    def __init__(self, settings: MailboxSettings):
+        self.s = settings
+        self.imap: Imap | None = None
+        self.why = ""  # why the next wait is a plain sleep
+        self.unsupported = False
+
+    def prepare(self) -> None:
+        """Before a round: connected, the folder observed, so that a message arriving during the round ends the
+        next wait at once.  Failing is not an error: the wait is then a sleep, and the next round tries again."""
+        if self.imap is not None or self.unsupported:
+            return
+        imap = Imap(self.s)
+        try:
+            imap.__enter__()
+            if not imap.can_idle:
+                self.unsupported, self.why = True, "сервер не підтримує IMAP IDLE."
+                imap.__exit__(None, None, None)
+                return
+            imap.observe(self.s.folder)
+        except Exception as exc:
+            imap.abort()
+            self.why = str(exc)
+            return
+        self.imap, self.why = imap, ""
+
+    def wait(self, seconds: float, sleep: Callable[[float], None], on_wait) -> None:
+        if self.imap is not None:
+            if on_wait:
+                on_wait(True, seconds, "")
+            started = time.monotonic()
+            try:
+                self.imap.wait_for_new(seconds)
+                return
+            except Exception as exc:  # refused, or the connection broke: a sleep for the rest of the time
+                self.why = str(exc)
+                self.close()
+            seconds = max(0.0, seconds - (time.monotonic() - started))
+        if on_wait:
+            on_wait(False, seconds, self.why)
+        sleep(seconds)
+
+    def close(self) -> None:
+        if self.imap is not None:
+            self.imap.abort()
+            self.imap = None
+
+
 def watch_mail(
     ws,
     settings: MailboxSettings,
@@ -1208,21 +1425,42 @@ def watch_mail(
     *,
     rounds: int | None = None,
     on_round: Callable[[list[MessageOutcome] | None, str], None] | None = None,
+    on_wait: Callable[[bool, float, str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     **kwargs,
 ) -> int:
-    """:func:`fetch_mail` every ``poll_minutes``; a round that fails (server down) is reported and retried next
-    round.  Returns the number of rounds run (``rounds``: stop after that many; None: until interrupted)."""
+    """:func:`fetch_mail` in rounds; a round that fails (server down) is reported and retried next round.
+    Returns the number of rounds run (``rounds``: stop after that many; None: until interrupted).
+
+    Between rounds, when the server offers IDLE (and ``settings.idle``), a connection of its own waits in IDLE on
+    the folder: a new message starts the next round at once, else it starts after ``poll_minutes``.  That
+    connection is opened before each round it is missing for (a message arriving during the round then ends the
+    wait) and is kept between rounds; the round's own connection stays as it is, opened and closed by the round.
+    Without IDLE, or when it is refused or its connection breaks, the wait is ``sleep`` (for the rest of that
+    wait).  ``on_wait(idle, seconds, why)`` is told how each wait is done (``why``: why it is not IDLE)."""
     done = 0
-    while rounds is None or done < rounds:
-        try:
-            result, error = fetch_mail(ws, settings, smtp, **kwargs), ""
-        except ConsolidateError as exc:
-            result, error = None, str(exc)
-        done += 1
-        if on_round:
-            on_round(result, error)
-        if rounds is not None and done >= rounds:
-            break
-        sleep(settings.poll_minutes * 60)
+    waiter = _Waiter(settings) if settings.idle else None
+    try:
+        while rounds is None or done < rounds:
+            if waiter is not None:
+                waiter.prepare()
+            try:
+                result, error = fetch_mail(ws, settings, smtp, **kwargs), ""
+            except ConsolidateError as exc:
+                result, error = None, str(exc)
+            done += 1
+            if on_round:
+                on_round(result, error)
+            if rounds is not None and done >= rounds:
+                break
+            seconds = settings.poll_minutes * 60
+            if waiter is not None:
+                waiter.wait(seconds, sleep, on_wait)
+            else:
+                if on_wait:
+                    on_wait(False, seconds, "")
+                sleep(seconds)
+    finally:
+        if waiter is not None:
+            waiter.close()
     return done

@@ -135,6 +135,7 @@ ssl = required
 ssl_cert = <{self.cert}
 ssl_key = <{self.key}
 {identity}disable_plaintext_auth = yes
+verbose_proctitle = yes
 auth_mechanisms = plain login
 passdb {{
   driver = passwd-file
@@ -183,6 +184,13 @@ service imap-login {{
         return self
 
     def stop(self) -> None:
+        """The server stopped and its folder removed (when it made the folder)."""
+        self.halt()
+        if self.owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def halt(self) -> None:
+        """The server stopped (its clients' connections closed); its folder stays."""
         pid_file = self.root / "run" / "master.pid"
         if pid_file.exists():
             pid = int(pid_file.read_text().split()[0])
@@ -197,8 +205,6 @@ service imap-login {{
                     except ProcessLookupError:
                         break
                     time.sleep(0.05)
-        if self.owned:
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Dovecot:
         return self.start()

@@ -388,6 +388,7 @@ def test_settings_refuse_plain_text_stored_passwords_and_unknown_certificates(bo
 
 
 def test_watch_runs_rounds_and_survives_a_failed_round(box):
+    box.configure(idle=False)   # the rounds between sleeps (the waits in IDLE: the tests below)
     box.append(outlook("mvs@example.org", box.user, "Звіт", [("Звіт.xlsx", box.workbook("MVS", 13))]))
     settings, smtp = wf.settings_for(box.ws, environ={ENV: PASSWORD})
     rounds = []
@@ -450,3 +451,222 @@ def test_servers_without_move_get_copy_deleted_and_uid_expunge(box):
         assert imap.file_away(first, accepted=False) == "Не прийнято"
         assert imap.uids() == [second] and not imap.exists(first)
     assert len(box.folder("Не прийнято")) == 1 and len(box.folder("INBOX")) == 1
+
+
+# ---------------------------------------------------------------------------------
+# --watch: waiting in IMAP IDLE between rounds
+# ---------------------------------------------------------------------------------
+
+LIMIT = 120   # seconds: the bound of every wait in these tests (a failure fails, it never hangs)
+
+
+def idling(user: str) -> int | None:
+    """The pid of the Dovecot process serving ``user`` in IDLE (its title, verbose_proctitle), or None."""
+    import os
+
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read()
+        except OSError:
+            continue
+        if title.startswith(b"dovecot/imap [") and f"[{user} ".encode() in title and title.rstrip(b"\0").endswith(b" IDLE]"):
+            return int(pid)
+    return None
+
+
+def until_idling(user: str) -> int:
+    import time
+
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        pid = idling(user)
+        if pid is not None:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError(f"no connection of {user} went into IDLE within {LIMIT} s")
+
+
+def watch_in_thread(box, settings, smtp, rounds: int, sleep, on_wait):
+    """wf.watch in a thread, joined within LIMIT; returns (rounds as (result, error), exceptions)."""
+    import threading
+
+    seen, errors = [], []
+
+    def run():
+        try:
+            wf.watch(box.ws, settings=settings, smtp=smtp, rounds=rounds, on_round=lambda r, e: seen.append((r, e)),
+                     on_wait=on_wait, sleep=sleep)
+        except BaseException as exc:  # noqa: BLE001 — handed to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(LIMIT)
+    assert not thread.is_alive(), f"the watch did not finish within {LIMIT} s (rounds so far: {seen})"
+    return seen, errors
+
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"the watch slept {seconds} s instead of waiting in IDLE")
+
+
+def test_watch_waits_in_idle_and_a_new_message_starts_the_next_round_at_once(box):
+    import threading
+
+    box.configure(poll_minutes=30)
+    settings, smtp = wf.settings_for(box.ws, environ={ENV: PASSWORD})
+    assert settings.idle                                       # the default
+    raw = outlook("mvs@example.org", box.user, "Звіт під час очікування", [("Звіт.xlsx", box.workbook("MVS", 31))])
+    waits, appenders = [], []
+
+    def on_wait(idle, seconds, why):
+        waits.append((idle, seconds, why))
+        if idle:   # the message comes once the watch is in IDLE (the server says so in its process title)
+            t = threading.Thread(target=lambda: (until_idling(box.user), box.append(raw)), daemon=True)
+            t.start()
+            appenders.append(t)
+
+    rounds, errors = watch_in_thread(box, settings, smtp, 2, no_sleep, on_wait)
+    assert errors == []                                        # no_sleep was never called: IDLE ended the wait
+    assert waits == [(True, 1800.0, "")]
+    assert rounds[0] == (rounds[0][0], "") and rounds[0][0].messages == []
+    result, error = rounds[1]
+    assert error == "" and [m.subject for m in result.messages] == ["Звіт під час очікування"]
+    assert result.messages[0].moved_to == "Оброблено" and result.exit_code == 0
+    assert len(box.receipts()) == 1
+
+
+def test_idle_waits_are_begun_again_within_a_long_wait(box):
+    """Servers drop an IDLE after 30 minutes: a wait longer than ``reissue`` ends the IDLE and begins another."""
+    import threading
+
+    from consolidate.mailbox import IDLE_REISSUE_SECONDS, Imap
+
+    assert IDLE_REISSUE_SECONDS <= 29 * 60                     # RFC 2177
+    settings, _ = wf.settings_for(box.ws, environ={ENV: PASSWORD})
+    with Imap(settings) as imap:
+        assert imap.can_idle
+        imap.observe("INBOX")
+        sent = []
+        original = imap._send_tagged
+        imap._send_tagged = lambda command: sent.append(command) or original(command)
+        assert imap.wait_for_new(1.0, reissue=0.25) is False   # nothing came: the whole wait, in several IDLEs
+        assert len(sent) >= 4 and set(sent) == {"IDLE"}
+        t = threading.Thread(target=lambda: (until_idling(box.user), box.append(thunderbird(
+            "mvs@example.org", box.user, "Лист", []))), daemon=True)
+        t.start()
+        assert imap.wait_for_new(LIMIT, reissue=0.25) is True  # the connection is as good after the re-issues
+        t.join(LIMIT)
+
+
+def test_idle_switched_off_the_watch_sleeps(box):
+    box.configure(poll_minutes=30, idle=False)
+    settings, smtp = wf.settings_for(box.ws, environ={ENV: PASSWORD})
+    assert settings.idle is False
+    slept, waits = [], []
+    rounds, errors = watch_in_thread(box, settings, smtp, 2, slept.append, lambda *a: waits.append(a))
+    assert errors == [] and len(rounds) == 2
+    assert slept == [1800.0] and waits == [(False, 1800.0, "")]
+    box.configure(idle="yes")
+    with pytest.raises(Exception, match="idle = «yes»: очікується true або false"):
+        wf.settings_for(box.ws, environ={ENV: PASSWORD})
+
+
+def test_a_connection_broken_during_idle_falls_back_to_sleeping_and_the_watch_goes_on(box):
+    """The waiting connection is cut under the watch (its server process killed): that wait is a sleep for the
+    rest of its time; the next round runs, the next wait is in IDLE again on a new connection."""
+    import os
+    import signal
+    import threading
+
+    box.configure(poll_minutes=30)
+    settings, smtp = wf.settings_for(box.ws, environ={ENV: PASSWORD})
+    raw = thunderbird("mvs@example.org", box.user, "Після збою", [("Звіт.xlsx", box.workbook("MVS", 32))])
+    waits, slept = [], []
+
+    def on_wait(idle, seconds, why):
+        waits.append((idle, seconds, why))
+        if idle and len(waits) == 1:      # the first wait: the connection is killed once it is in IDLE
+            threading.Thread(target=lambda: os.kill(until_idling(box.user), signal.SIGKILL), daemon=True).start()
+        elif idle:                        # the second: a message comes
+            threading.Thread(target=lambda: (until_idling(box.user), box.append(raw)), daemon=True).start()
+
+    rounds, errors = watch_in_thread(box, settings, smtp, 3, slept.append, on_wait)
+    assert errors == [] and len(rounds) == 3 and all(error == "" for _, error in rounds)
+    (first, _, _), (fallback, rest, why), (again, _, _) = waits
+    assert first is True and fallback is False and again is True
+    assert "закрив з’єднання" in why and 0 <= rest <= 1800 and slept == [rest]
+    assert [m.subject for m in rounds[2][0].messages] == ["Після збою"]
+
+
+def test_a_server_gone_during_idle_the_rounds_are_reported_not_fatal(box, dovecot):
+    """A second server stopped while the watch is in IDLE on it: the wait falls back to sleeping, the rounds
+    that follow fail, are reported, and the watch runs them all."""
+    import threading
+
+    second = Dovecot.temporary(dovecot.binary).start()
+    try:
+        user = second.add_user()
+        box.configure(port=second.imaps_port, cafile=str(second.cert), user=user, poll_minutes=30)
+        settings, smtp = wf.settings_for(box.ws, environ={ENV: PASSWORD})
+        waits, slept = [], []
+
+        def on_wait(idle, seconds, why):
+            waits.append((idle, seconds, why))
+            if idle:
+                threading.Thread(target=lambda: (until_idling(user), second.halt()), daemon=True).start()
+
+        rounds, errors = watch_in_thread(box, settings, smtp, 3, slept.append, on_wait)
+    finally:
+        second.stop()
+    assert errors == [] and len(rounds) == 3
+    assert rounds[0][1] == "" and all(r is None and "з’єднання відхилено" in e for r, e in rounds[1:])
+    assert [w[0] for w in waits] == [True, False, False] and len(slept) == 2
+    assert waits[2][1] == 1800.0 and "з’єднання відхилено" in waits[2][2]  # no server: no IDLE, said why
+
+
+def test_the_cli_says_how_it_waits_and_ctrl_c_in_idle_stops_it(box):
+    """`mail fetch --watch` as a clerk runs it: the wait said in Ukrainian; Ctrl+C while in IDLE stops cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from .conftest import ROOT
+
+    box.configure(poll_minutes=30)
+    env = {**os.environ, ENV: PASSWORD, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", "from consolidate.cli import main; main()", "mail", "fetch",
+                             "--watch", "-w", str(box.ws.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env, text=True)
+    try:
+        lines: list[str] = []
+        said = threading.Event()
+
+        def read():
+            for line in proc.stderr:
+                lines.append(line)
+                if "Очікування нових листів (IMAP IDLE), щонайдовше 30 хв." in line:
+                    said.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert said.wait(LIMIT), lines
+        until_idling(box.user)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(LIMIT)
+        reader.join(LIMIT)
+        out = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, lines
+    assert "Нових листів немає" in out
+    assert f"скринькою 127.0.0.1:{box.dovecot.imaps_port}" in lines[0] and "IMAP IDLE" in lines[0]
+    assert lines[-1].strip() == "Зупинено."
+    assert "Traceback" not in "".join(lines)

@@ -88,3 +88,14 @@ def test_forwarded_messages_nest_only_so_deep():
 def test_bytes_that_are_no_message_at_all():
     parsed = mailparts.parse(b"\x00\xff" * 1000)
     assert parsed.parts == [] and parsed.message_id == "" and not parsed.taken
+
+
+def test_imap_responses_are_cut_whole_with_their_literals():
+    """What --watch reads while waiting in IDLE: whole responses, a literal ``{n}`` (its CRLFs too) inside one."""
+    from consolidate.mailbox import _response_end
+
+    assert _response_end(b"") is None and _response_end(b"* 3 EXI") is None
+    assert _response_end(b"+ idling\r\n* 4 EXISTS\r\n") == 10
+    literal = b'* 1 FETCH (BODY[HEADER] {12}\r\nSubject: a\r\n)\r\n'
+    assert _response_end(literal) == len(literal)
+    assert _response_end(literal[:-3]) is None and _response_end(literal[:30]) is None

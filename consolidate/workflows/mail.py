@@ -103,13 +103,18 @@ def watch(
     rounds: int | None = None,
     on_round: Callable[[MailFetchResult | None, str], None] | None = None,
     on_message: Callable[[MessageOutcome], None] | None = None,
+    on_wait: Callable[[bool, float, str], None] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> int:
-    """``consolidate mail fetch --watch``: a run every ``poll_minutes``; a failed round is reported, not fatal."""
+    """``consolidate mail fetch --watch``: a run, then a wait — in IMAP IDLE (a new message ends it at once) when
+    the server offers it and [mailbox] idle is not false, else a sleep — of at most ``poll_minutes``; a failed
+    round is reported, not fatal.  ``on_wait(idle, seconds, why)`` says how each wait is done."""
 
     def round_done(messages, error: str) -> None:
         if on_round:
             on_round(None if messages is None else MailFetchResult(settings.address, settings.folder, messages), error)
 
     extra = {"sleep": sleep} if sleep is not None else {}
-    return watch_mail(ws, settings, smtp, rounds=rounds, on_round=round_done, on_message=on_message, **extra)
+    return watch_mail(
+        ws, settings, smtp, rounds=rounds, on_round=round_done, on_wait=on_wait, on_message=on_message, **extra
+    )
