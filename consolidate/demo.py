@@ -270,17 +270,15 @@ class MailRound:
             refs = " ".join([*str(receipt["References"] or "").split(), str(receipt["Message-ID"])][-10:])
             headers = f"In-Reply-To: {receipt['Message-ID']}\r\nReferences: {refs}\r\n"
             subject = "RE: " + str(receipt["Subject"])
-        if d.by_mail == "thunderbird":
-            raw = ms.thunderbird(sender, self.address, subject, [(name, data)], sender_name=ex.short_name,
-                                 extra_headers=headers, date=sent)  # fmt: skip
-        elif d.by_mail == "zip":
-            packed = ms.zip_windows([(name, data)], date=sent)
-            stem = name.rsplit(".", 1)[0]
-            raw = ms.outlook(sender, self.address, subject, [(f"{stem}.zip", packed)], sender_name=ex.short_name,
-                             extra_headers=headers, ctype="application/x-zip-compressed", date=sent)  # fmt: skip
-        else:
-            raw = ms.outlook(sender, self.address, subject, [(name, data)], sender_name=ex.short_name,
-                             extra_headers=headers, date=sent)  # fmt: skip
+        attachments, zipped = [(name, data)], {}
+        if d.by_mail == "zip":  # Outlook with the file zipped by Windows
+            attachments = [(f"{name.rsplit('.', 1)[0]}.zip", ms.zip_windows(attachments, date=sent))]
+            zipped = {"ctype": "application/x-zip-compressed"}
+        build = ms.thunderbird if d.by_mail == "thunderbird" else ms.outlook
+        raw = build(
+            sender, self.address, subject, attachments, sender_name=ex.short_name, extra_headers=headers, date=sent,
+            **zipped,
+        )  # fmt: skip
         self._post(raw, d.arrives, d.executor)
 
     def out_of_office(self, catalogue: Catalogue, when: dt.datetime) -> None:
