@@ -318,7 +318,7 @@ class Imap:
         data = self._ok(*self._do("uid", "SEARCH", None, *criteria), "пошук листів")
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
-    def size(self, uid: int) -> tuple[int, str] | None:
+    def size_and_arrival(self, uid: int) -> tuple[int, str] | None:
         """(size in bytes, when the message reached the mailbox as ISO time or "") — the server's RFC822.SIZE and
         INTERNALDATE, which the sender cannot set (its Date header it can); None when the message is gone."""
         data = self._ok(*self._do("uid", "FETCH", str(uid), "(RFC822.SIZE INTERNALDATE)"), "розмір листа")
@@ -533,13 +533,14 @@ def _response_end(buf: bytes) -> int | None:
 
 
 def internal_date(line: bytes) -> str:
-    """The INTERNALDATE of a FETCH response line as ISO time with its offset, or "" when absent or unreadable."""
-    m = re.search(rb'INTERNALDATE "([^"]+)"', line)
-    if not m:
-        return ""
+    """The INTERNALDATE of a FETCH response line as ISO time (this computer's offset), or "" when absent or
+    unreadable; parsed by imaplib.Internaldate2tuple (English month names whatever the locale)."""
     try:
-        return dt.datetime.strptime(m.group(1).decode("ascii"), "%d-%b-%Y %H:%M:%S %z").isoformat()
-    except (UnicodeDecodeError, ValueError):
+        stamp = imaplib.Internaldate2tuple(line)
+        if stamp is None:
+            return ""
+        return dt.datetime.fromtimestamp(time.mktime(stamp)).astimezone().isoformat()
+    except (KeyError, ValueError, OverflowError):  # a month name or a field the parser does not know
         return ""
 
 
@@ -1037,7 +1038,7 @@ class _Run:
 
     # --- step 1 ------------------------------------------------------------------------
     def take(self, uid: int) -> MessageOutcome | None:
-        meta = self.imap.size(uid)
+        meta = self.imap.size_and_arrival(uid)
         if meta is None:
             return None  # gone meanwhile
         size, delivered_at = meta
