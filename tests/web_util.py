@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -21,7 +22,9 @@ from .conftest import need_binary
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                   "--window-size=1400,1000", "--lang=uk")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "web"
+# Screenshots go to a temporary folder, so that a test run leaves the checkout clean; docs/web.md's pictures
+# are refreshed on purpose with CONSOLIDATE_SCREENSHOTS=docs/web (see docs/web.md).
+SHOTS = Path(os.environ.get("CONSOLIDATE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "consolidate-web-shots")
 
 
 def free_port() -> int:
@@ -188,16 +191,35 @@ def chromium(tmp_path: Path):
     return driver
 
 
+# What Chromium says when a query reaches a document that is being replaced by the next one.
+NAVIGATING = (
+    "does not belong to the document",
+    "no such execution context",
+    "Cannot find context with specified id",
+    "Execution context was destroyed",
+)
+
+
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     """Poll ``predicate`` until it is true; an element that went stale or is not there yet (the page is
     being replaced by the next one) counts as not yet."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
 
     deadline = time.monotonic() + timeout
     while True:
         try:
             value = predicate()
         except (StaleElementReferenceException, NoSuchElementException):
+            value = None
+        except WebDriverException as exc:
+            # Chromium reports an element of the page being replaced as an «unknown error» rather than a
+            # stale reference when the query lands mid-navigation; that too is «not yet».
+            if not any(sign in str(exc) for sign in NAVIGATING):
+                raise
             value = None
         if value:
             return value
