@@ -299,6 +299,7 @@ class Catalogue:
 
     def deadline(self, period: str) -> dt.date:
         m = PERIOD_RE.match(self.check_period(period))
+        assert m is not None  # check_period raised otherwise
         quarter = m.group(2)
         if not quarter or quarter == "4":
             return self.programme.deadline

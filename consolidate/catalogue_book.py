@@ -567,7 +567,7 @@ def _load(data: bytes, name: str) -> tuple[dict[str, list[list]], dict[str, set[
     if len(data) > MAX_FILE_BYTES:
         raise _Refuse(f"файл завеликий ({len(data) // MiB} МіБ; допустимо до {MAX_FILE_BYTES // MiB} МіБ)")
     fmt, zf = _sniff(data)
-    if not fmt:
+    if zf is None:  # fmt is "" exactly then
         raise _Refuse(
             "файл не є книгою .xlsx чи .ods (збережіть каталог у Excel як .xlsx або в LibreOffice як .ods чи .xlsx)"
         )
@@ -678,6 +678,8 @@ class _Book:
         return None if value == "" else value
 
     def number(self, sheet: str, rows, r: int, c: int | None, label: str, integer: bool = False):
+        if c is None:
+            return None
         raw = self.value(sheet, rows, r, c)
         if raw is None:
             return None
@@ -685,7 +687,7 @@ class _Book:
             parsed = None
         else:
             parsed = parse_number(raw)
-        if parsed is None or parsed.kind != "number":
+        if parsed is None or parsed.value is None:  # not kind "number"
             if parsed is not None and parsed.kind == "empty":
                 return None
             self.problem(sheet, _a1(r, c), f"«{label}»: очікується число, знайдено «{_cell_text(raw)[:60]}»")
@@ -746,7 +748,9 @@ def _entity_rows(book: _Book, spec: SheetSpec) -> list[tuple[int, dict]]:
                 continue
             text = _cell_text(book.value(spec.name, rows, r, c))
             item[col.code] = text
-            if col.required and not text and c is not None:
+            if c is None:  # a column missing from the header (a problem already if required)
+                continue
+            if col.required and not text:
                 book.problem(spec.name, _a1(r, c), f"«{col.label}»: порожньо, очікується значення")
             elif col.kind == "choice" and text and text not in col.choices:
                 book.problem(
@@ -900,7 +904,7 @@ def read_book(data: bytes, name: str = "каталог") -> Catalogue:
             code, eq, amount = part.partition("=")
             code, amount = code.strip(), amount.strip()
             parsed = parse_number(amount) if eq else None
-            if not eq or parsed is None or parsed.kind != "number" or parsed.value < 0:
+            if not eq or parsed is None or parsed.value is None or parsed.value < 0:
                 book.problem(
                     sheet, item["_ref"]("plans"), f"«Плани виконавців»: очікується «КОД=число», знайдено «{part}»"
                 )

@@ -23,7 +23,7 @@ class Parsed:
     """Result of parsing one cell.
 
     kind: "number", "empty" (blank or a dash), "text" (not a number),
-    "error" (a spreadsheet error value such as #DIV/0!).
+    "error" (a spreadsheet error value such as #DIV/0!).  value: the number, set for kind "number" only.
     """
 
     kind: str

@@ -146,8 +146,9 @@ def _read(rd: Reading) -> None:
     load_sheets(rd)
     meta, title, data_sheets = classify(rd)
     identify(rd, meta, title, bool(data_sheets))
-    check_sheets(rd, data_sheets)
+    assert rd.executor is not None  # identify set it or raised Reject
     expected = rd.index.expected(rd.executor)
+    check_sheets(rd, data_sheets, expected)
     cells = Cells(rd)
     for kind in SHEET_ORDER:
         ds = data_sheets.get(kind)

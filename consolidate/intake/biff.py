@@ -251,7 +251,7 @@ def scan(ole: Ole, entry: Entry, stream_limit: int) -> Workbook:
     book = Workbook(entry)
     by_offset: dict[int, Sheet] = {}
     sheet: Sheet | None = None
-    sst_body, in_sst = None, False
+    sst_body, in_sst = b"", False  # in_sst: sst_body holds the SST record being read
     sst_continues: list[bytes] = []
     label_counts: dict[int, int] = {}  # SST index → cells showing it, of the current sheet
     max_row = max_col = -1

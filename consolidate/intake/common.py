@@ -139,6 +139,7 @@ class Reading:
             if not f.cell:
                 return (1, order.get(f.sheet, 99), 0, 0)
             m = re.match(r"([A-Z]+)(\d+)", f.cell)
+            assert m is not None  # the cells of findings are a1() references
             return (1, order.get(f.sheet, 99), int(m.group(2)), col_number(m.group(1).encode()))
 
         findings = sorted(self.findings, key=position)

@@ -251,7 +251,7 @@ def _check_zip(rd: Reading) -> None:
             if info.filename.endswith((".xml", ".rels")) and unsafe_part(rd.data, rd.zip, info.filename, rd.name):
                 raise rd.reject("unsafe-xml", UNSAFE_XML_MESSAGE, found=info.filename)
         if rd.fmt == "ods":
-            _check_ods(rd)
+            _check_ods(rd, rd.zip)
         else:
             rd.xlsx = Xlsx(rd.data, rd.zip, rd.name, lim)
             _bound(rd, rd.xlsx.areas, 0)  # the other sheets are under 1,000 rows × 702 columns each
@@ -262,12 +262,12 @@ def _check_zip(rd: Reading) -> None:
         raise reasons.from_exception(rd.name, exc) from exc
 
 
-def _check_ods(rd: Reading) -> None:
-    if ods.encrypted(rd.zip):
+def _check_ods(rd: Reading, zf: zipfile.ZipFile) -> None:
+    if ods.encrypted(zf):
         raise rd.reject("encrypted", ENCRYPTED_MESSAGE)
-    if "content.xml" not in zip_entries(rd.zip):
+    if "content.xml" not in zip_entries(zf):
         raise reasons.unreadable(rd.name, "part-missing", "content.xml")
-    content = inflate(rd.data, rd.zip, "content.xml", rd.name)
+    content = inflate(rd.data, zf, "content.xml", rd.name)
     if declares_entities(content):
         raise rd.reject("unsafe-xml", UNSAFE_XML_MESSAGE, found="content.xml")
     found = ods.scan(content)
@@ -278,7 +278,7 @@ def _check_ods(rd: Reading) -> None:
         rd.limits.max_ods_cells,
     )
     if found.indented:
-        rd.source = ods.normalised(rd.data, rd.zip, content)
+        rd.source = ods.normalised(rd.data, zf, content)
 
 
 def _looks_like_a_workbook(data: bytes) -> bool:

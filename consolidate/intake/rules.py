@@ -60,7 +60,7 @@ def funding(cx: Cells, ds: DataSheet, expected: Expected) -> None:
                     n.ref,
                     f"{what}, тис. грн (або оберіть «{L.NIL_FUNDING}» у колонці «Фінансування не здійснювалось»)",
                 )
-        if nil and any(n.state == "number" and n.value > 0 for n in (financed, cash)):
+        if nil and any(n.value is not None and n.value > 0 for n in (financed, cash)):
             cx.add(
                 WARNING,
                 "nil-with-amount",
@@ -70,7 +70,7 @@ def funding(cx: Cells, ds: DataSheet, expected: Expected) -> None:
                 row_key=key,
                 found=nil_text,
             )
-        if financed.state == "number" and cash.state == "number" and cash.value > financed.value:
+        if financed.value is not None and cash.value is not None and cash.value > financed.value:
             cx.add(
                 ERROR,
                 "cash-over-financed",
@@ -83,7 +83,7 @@ def funding(cx: Cells, ds: DataSheet, expected: Expected) -> None:
                 expected=f"≤ {shown(financed.value)}",
             )
             cash = Number("invalid")
-        if financed.state == "number" and line.planned is not None and financed.value > line.planned:
+        if financed.value is not None and line.planned is not None and financed.value > line.planned:
             cx.add(
                 WARNING,
                 "financed-over-planned",
@@ -170,7 +170,7 @@ def _indicator(cx: Cells, ds: DataSheet, r: int, ind: Indicator, measure_status:
     den = cx.number(ds, r, "denominator", key, "number") if percent else Number("empty")
     if (
         percent
-        and actual.state == "number"
+        and actual.value is not None
         and 0 < actual.value <= 1
         and not isinstance(actual.raw, str)
         and cx.percent_formatted(ds, r, "actual")
@@ -178,7 +178,7 @@ def _indicator(cx: Cells, ds: DataSheet, r: int, ind: Indicator, measure_status:
         actual.value = round(actual.value * 100, 10)
         actual.text = format_value(actual.value)
     where = dict(sheet=ds.sheet.name, cell=actual.ref, row_key=key)
-    if actual.state == "number":
+    if actual.value is not None:
         if percent and actual.value > 100:
             cx.add(
                 WARNING,
@@ -197,7 +197,7 @@ def _indicator(cx: Cells, ds: DataSheet, r: int, ind: Indicator, measure_status:
                 expected="ціле число",
                 **where,
             )
-    if num.state == "number" and den.state == "number":
+    if num.value is not None and den.value is not None:
         if num.value > den.value:
             cx.add(
                 WARNING,
@@ -209,7 +209,7 @@ def _indicator(cx: Cells, ds: DataSheet, r: int, ind: Indicator, measure_status:
                 found=shown(num.value),
                 expected=f"≤ {shown(den.value)}",
             )
-        elif actual.state == "number" and den.value > 0:
+        elif actual.value is not None and den.value > 0:
             computed = 100 * num.value / den.value
             if abs(actual.value - computed) > PERCENT_TOLERANCE:
                 cx.add(

@@ -13,7 +13,7 @@ from .. import layout as L
 from ..catalogue import Catalogue, FundingLine, Indicator, Measure
 from ..model import ERROR, WARNING
 from .common import INPUTS, ROWS_WITHOUT_KEY_SHOWN, SHEET_LABELS, SHEET_ORDER, Reading, a1, norm, text_of
-from .identify import meta_rows, title_values
+from .identify import Expected, meta_rows, title_values
 
 # Codes that must all be in a row for it to be a sheet's code row (the first match wins, in this order).
 KIND_CODES = {
@@ -106,7 +106,7 @@ def key_kind(sheet: Sheet, catalogue: Catalogue) -> str | None:
             counts["execution"] += 1
         elif key in L.PROPOSAL_KEYS:
             counts["proposals"] += 1
-    kind = max(counts, key=counts.get)
+    kind = max(counts, key=counts.__getitem__)
     needed = 2 if kind == "proposals" else 1
     return kind if counts[kind] >= needed else None
 
@@ -166,8 +166,7 @@ def _locate(rd: Reading, sheet: Sheet) -> DataSheet | None:
     return DataSheet(kind, sheet, {code: c for c, (code, _) in enumerate(L.SHEET_KINDS[kind])}, "keys")
 
 
-def check_sheets(rd: Reading, data_sheets: dict[str, DataSheet]) -> None:
-    expected = rd.index.expected(rd.executor)
+def check_sheets(rd: Reading, data_sheets: dict[str, DataSheet], expected: Expected) -> None:
     needed = {"funding": bool(expected.funding), "execution": bool(expected.measures), "proposals": False}
     for kind in SHEET_ORDER:
         ds = data_sheets.get(kind)

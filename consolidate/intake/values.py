@@ -21,7 +21,8 @@ from .sheets import DataSheet
 
 @dataclass
 class Number:
-    """A numeric input cell after parsing: ``state`` is "number", "empty", "dash" or "invalid"."""
+    """A numeric input cell after parsing: ``state`` is "number", "empty", "dash" or "invalid";
+    ``value`` is set for "number" only."""
 
     state: str
     value: float | None = None
@@ -85,7 +86,7 @@ class Cells:
         if raw == "" and self.special(ds, r, code, key):
             return Number("invalid", ref=ref)
         p: Parsed = parse_number(raw)
-        if p.kind == "number" and p.value >= 0 and not (p.percent_sign and unit != "percent"):
+        if p.value is not None and p.value >= 0 and not (p.percent_sign and unit != "percent"):
             return Number("number", p.value, raw if isinstance(raw, str) else format_value(p.value), ref, raw)
         where = dict(sheet=ds.sheet.name, cell=ref, row_key=key, found=shown(raw))
         if p.kind == "empty":

@@ -427,7 +427,7 @@ class Xlsx:
         The sheet's XML is inflated again here (the scan above holds no part: data sheets are few and small).
         """
         part = self.parts.get(sheet)
-        xml = inflate(self.data, self.zf, part, self.name) if part in zip_entries(self.zf) else b""
+        xml = inflate(self.data, self.zf, part, self.name) if part is not None and part in zip_entries(self.zf) else b""
         cells = _cells(xml)
         if not any(marker in cells for marker in _SPECIAL_MARKERS):
             return {}
