@@ -433,11 +433,13 @@ def review_round(ws: Workspace, ledger, period: str, when: dt.datetime) -> list[
     for slot in slots_from_ledger(catalogue, ledger, period):
         if slot.state not in (RECEIVED, RESUBMITTED):
             continue
-        open_outliers = [c.outlier for c in outliers_of(catalogue, ledger, slot.latest, thresholds) if not c.confirmed]
-        pending.append((slot, open_outliers))
-    for slot, open_outliers in pending:
+        latest = slot.latest
+        assert latest is not None  # received or resubmitted: there is a return
+        open_outliers = [c.outlier for c in outliers_of(catalogue, ledger, latest, thresholds) if not c.confirmed]
+        pending.append((slot, latest, open_outliers))
+    for slot, latest, open_outliers in pending:
         slips = [o for o in open_outliers if o.code == THOUSANDS]
-        if slot.latest.status == ACCEPTED_ERRORS or slips:
+        if latest.status == ACCEPTED_ERRORS or slips:
             comment = SLIP_COMMENT.format("; ".join(o.message for o in slips)) if slips else RETURN_COMMENT
             decide.return_for_rework(ws, slot.executor, comment, period, operator=operator, now=when.astimezone())
             returned.append(catalogue.executor_label(slot.executor))

@@ -98,7 +98,9 @@ def preview(ws: Workspace, paths: list[Path] | None = None, *, workers: int | No
         ledger.close()
         if pool is not None:
             pool.close()
-    return out
+    previews = [p for p in out if p is not None]
+    assert len(previews) == len(out)  # every slot filled: nothing is pending
+    return previews
 
 
 def _collect(pool, ledger: _ReadOnlyLedger, pending: dict, out: list) -> None:

@@ -65,6 +65,12 @@ class Claim:
     sources: list[Source] = field(default_factory=list)
 
 
+def _value(c: Claim) -> float:
+    """The value of a claim known to have one (of the ``numbers`` below: the claims with a value)."""
+    assert c.value is not None
+    return c.value
+
+
 @dataclass(frozen=True)
 class Conflict:
     """A reconciliation finding."""
@@ -378,8 +384,8 @@ def reconcile(
                     (code,),
                 )
             )
-    for ir in indicators:
-        ir.computed = ir.value
+    for result in indicators:
+        result.computed = result.value
     by_id = {ir.indicator.id: ir for ir in indicators}
     for adj in adjustments:
         ir = by_id.get(adj.item)
@@ -543,9 +549,9 @@ def _subtotals(catalogue: Catalogue, funding: list[FundingResult]) -> list[Subto
             order.append(tid)
     order.append(None)
     kinds = subtotal_kinds(r.line.source for r in funding)
-    for tid in order:
+    for task in order:
         for kind in kinds:
-            acc[(tid, kind)] = Subtotal(tid, kind, 0.0, 0.0, 0.0, 0.0, [], False)
+            acc[(task, kind)] = Subtotal(task, kind, 0.0, 0.0, 0.0, 0.0, [], False)
     for r in funding:
         tid = task_of[r.line.measure_id]
         for key in (tid, None):
@@ -735,7 +741,7 @@ def _indicator(
     if ind.rule == "text" or not claims:
         pass
     elif ind.rule == "sum":
-        res.value = sum(c.value for c in numbers) if numbers else None
+        res.value = sum(_value(c) for c in numbers) if numbers else None
         _double_counting(catalogue, ind, numbers, twins, conflicts)
     elif ind.rule == "lead":
         lead = catalogue.measure(ind.measure_id).lead
@@ -743,7 +749,7 @@ def _indicator(
         if lead_claim is not None:
             res.value = lead_claim.value
             for c in numbers:
-                if c.executor != lead and abs(c.value - lead_claim.value) > 1e-9:
+                if c.executor != lead and abs(_value(c) - _value(lead_claim)) > 1e-9:
                     conflicts.append(
                         Conflict(
                             "lead-mismatch",
@@ -759,7 +765,7 @@ def _indicator(
             res.note = f"відповідальний виконавець {label(lead)} не повідомив значення"
     elif ind.rule == "max":
         if numbers:
-            top = max(numbers, key=lambda c: c.value)
+            top = max(numbers, key=_value)
             res.value = top.value
             if len(numbers) > 1:
                 listing = ", ".join(f"{label(c.executor)} {show_value(c.value)}" for c in numbers)
@@ -807,10 +813,10 @@ def _percent(
                 listing,
             )
         )
-    full = [c for c in claims if c.numerator is not None and c.denominator]
+    full = [(c.numerator, c.denominator) for c in claims if c.numerator is not None and c.denominator]
     if full and len(full) == len(claims):
-        num = sum(c.numerator for c in full)
-        den = sum(c.denominator for c in full)
+        num = sum(n for n, _ in full)
+        den = sum(d for _, d in full)
         res.value = round(100.0 * num / den, 1)
         res.note = f"перераховано: {show_value(num)} / {show_value(den)}"
         return
@@ -843,7 +849,7 @@ def _double_counting(
     """Under `sum`, flag claims that look like the same events counted twice."""
     label = catalogue.executor_label
     regional = [c for c in numbers if catalogue.registry.get(c.executor) and catalogue.registry[c.executor].is_regional]
-    regional_sum = sum(c.value for c in regional)
+    regional_sum = sum(_value(c) for c in regional)
     for c in numbers:
         e = catalogue.registry.get(c.executor)
         if (
@@ -851,7 +857,7 @@ def _double_counting(
             and not e.is_regional
             and len(regional) > 1
             and regional_sum > 0
-            and abs(c.value - regional_sum) < 1e-9
+            and abs(_value(c) - regional_sum) < 1e-9
         ):
             conflicts.append(
                 Conflict(
@@ -867,7 +873,7 @@ def _double_counting(
     by_exec = {c.executor: c for c in numbers}
     for a, b in twins:
         ca, cb = by_exec.get(a), by_exec.get(b)
-        if ca is not None and cb is not None and ca.value and abs(ca.value - cb.value) < 1e-9:
+        if ca is not None and cb is not None and ca.value and abs(ca.value - _value(cb)) < 1e-9:
             conflicts.append(
                 Conflict(
                     "double-count",

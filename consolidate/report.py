@@ -411,6 +411,7 @@ def _write_section1(wb, fmts, catalogue: Catalogue, rec: Reconciliation, draft: 
         for i, kind in enumerate(kinds):
             rr = start + i
             st = rec.subtotal(task_id, kind)
+            assert st is not None  # reconcile made one per kind for the programme and each task with lines
             ws.merge_rows(rr, 2, rr, 3)
             cells: list[object] = [label if i == 0 else None, None, SUBTOTAL_LABELS[kind], None]
             for letter, attr in sums:

@@ -114,7 +114,8 @@ def _now(now: dt.datetime | None) -> str:
     return (now or dt.datetime.now()).astimezone().isoformat(timespec="seconds")
 
 
-def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> Slot:
+def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> tuple[Slot, Submission]:
+    """The executor's slot and its latest return; ConsolidateError when nothing was received."""
     if executor not in catalogue.registry:
         raise ConsolidateError(f"Невідомий виконавець «{executor}» (немає в реєстрі)")
     slot = next((s for s in slots_from_ledger(catalogue, ledger, period) if s.executor == executor), None)
@@ -122,7 +123,7 @@ def _slot(catalogue: Catalogue, ledger, executor: str, period: str) -> Slot:
         raise ConsolidateError(
             f"Від «{catalogue.executor_label(executor)}» за {period} звіту ще не отримано — нема чого розглядати."
         )
-    return slot
+    return slot, slot.latest
 
 
 # ---------------------------------------------------------------------------------
@@ -228,13 +229,13 @@ def confirm(
         return []
     if not reason or not reason.strip():
         raise ConsolidateError("Підтверджуючи значення, вкажіть причину (--reason «…»): її буде записано в журнал.")
-    slot = _slot(catalogue, ledger, executor, period)
-    checked = outliers_of(catalogue, ledger, slot.latest, thresholds)
+    slot, latest = _slot(catalogue, ledger, executor, period)
+    checked = outliers_of(catalogue, ledger, latest, thresholds)
     chosen, unknown = resolve([c.outlier for c in checked], refs)
     if unknown:
         known = ", ".join(c.outlier.ref for c in checked) or "немає"
         raise ConsolidateError(
-            f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
+            f"У звіті «{catalogue.executor_label(executor)}» (№{latest.id}) немає значень, "
             f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
             f"Потребують підтвердження: {known}"
         )
@@ -260,30 +261,30 @@ def accept(
 
     An outlier (consolidate.outliers) blocks the approval, --force or not, until it is confirmed: ``confirm_refs``
     names the ones confirmed now with ``reason``.  Nothing is recorded if any stays unconfirmed."""
-    slot = _slot(catalogue, ledger, executor, period)
+    slot, latest = _slot(catalogue, ledger, executor, period)
     if slot.state == APPROVED:
         raise ConsolidateError(
-            f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}») уже {APPROVED.label}."
+            f"Звіт «{catalogue.executor_label(executor)}» (файл «{latest.original_name}») уже {APPROVED.label}."
         )
-    if slot.latest.status == ACCEPTED_ERRORS and not force:
+    if latest.status == ACCEPTED_ERRORS and not force:
         raise ConsolidateError(
             f"Звіт «{catalogue.executor_label(executor)}» містить помилки: поверніть його на "
             f"доопрацювання (review return) або прийміть попри помилки з --force."
         )
-    checked = outliers_of(catalogue, ledger, slot.latest, thresholds)
+    checked = outliers_of(catalogue, ledger, latest, thresholds)
     refs = [r for r in confirm_refs if r and r.strip()]
     chosen, unknown = resolve([c.outlier for c in checked], refs)
     if unknown:
         known = ", ".join(c.outlier.ref for c in checked) or "немає"
         raise ConsolidateError(
-            f"У звіті «{catalogue.executor_label(executor)}» (№{slot.latest.id}) немає значень, "
+            f"У звіті «{catalogue.executor_label(executor)}» (№{latest.id}) немає значень, "
             f"що потребують підтвердження, з посиланням {', '.join(unknown)}. "
             f"Потребують підтвердження: {known}"
         )
     left = [c for c in checked if not c.confirmed and c.outlier not in chosen]
     if left:
         raise ConsolidateError(
-            f"Звіт «{catalogue.executor_label(executor)}» (файл «{slot.latest.original_name}», №{slot.latest.id}) "
+            f"Звіт «{catalogue.executor_label(executor)}» (файл «{latest.original_name}», №{latest.id}) "
             f"не {APPROVED.label}: {len(left)} {plural_word(len(left), 'значення потребує', 'значення потребують', 'значень потребують')} "
             f"підтвердження:\n" + _confirm_hint(catalogue, executor, left)
         )
@@ -295,7 +296,7 @@ def accept(
     return ledger.record_review(
         executor=executor,
         period=period,
-        submission_id=slot.latest.id,
+        submission_id=latest.id,
         decision=ACCEPT,
         comment="",
         operator=operator,
@@ -316,7 +317,7 @@ def return_for_rework(
     """Return the latest return for rework; the comment is mandatory."""
     if not comment or not comment.strip():
         raise ConsolidateError("Повертаючи звіт на доопрацювання, вкажіть коментар (--comment «що виправити»).")
-    slot = _slot(catalogue, ledger, executor, period)
+    slot, latest = _slot(catalogue, ledger, executor, period)
     if slot.state == RETURNED:
         raise ConsolidateError(
             f"Звіт «{catalogue.executor_label(executor)}» уже повернуто на доопрацювання; чекаємо виправлений."
@@ -324,7 +325,7 @@ def return_for_rework(
     return ledger.record_review(
         executor=executor,
         period=period,
-        submission_id=slot.latest.id,
+        submission_id=latest.id,
         decision=RETURN,
         comment=comment.strip(),
         operator=operator,

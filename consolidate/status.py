@@ -252,9 +252,9 @@ def compute_status(
         errors = warnings = 0
         late = False
         if latest is None:
-            overdue = as_of is not None and as_of > deadline
-            state = OVERDUE if overdue else NOT_SUBMITTED
-            if overdue:
+            state = NOT_SUBMITTED
+            if as_of is not None and as_of > deadline:
+                state = OVERDUE
                 notes.append(f"строк минув {deadline:%d.%m.%Y} ({days_phrase((as_of - deadline).days)} тому)")
         else:
             found = findings.get(latest.id, ())
