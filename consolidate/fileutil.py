@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from glob import escape as glob_escape
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ConsolidateError
 
@@ -174,24 +175,26 @@ class Lock:
     """
 
     def __init__(self, path: Path, message: str, wait: float | None = 0.0):
-        self.path, self.message, self.fh = Path(path), message, None
+        self.path, self.message = Path(path), message
+        self.fh: BinaryIO | None = None  # open while held
         if wait is not None:
             self.wait = wait
 
     def __enter__(self):
-        self.fh = open(self.path, "a+b")
+        self.fh = fh = open(self.path, "a+b")
         deadline = time.monotonic() + float(self.wait)
         while True:
             try:
-                _try_lock(self.fh)
+                _try_lock(fh)
                 return self
             except OSError:
                 if time.monotonic() >= deadline:
-                    self.fh.close()
+                    fh.close()
                     raise ConsolidateError(self.message) from None
                 time.sleep(0.1)
 
     def __exit__(self, *exc):
+        assert self.fh is not None  # opened by __enter__
         self.fh.close()
         return False
 

@@ -363,7 +363,9 @@ class _Intake:
     def _finish(self, job: _Job) -> None:
         outcome = job.outcome
         if job.data is None:
-            self._already(outcome, self.ledger.file(outcome.sha256), job.from_inbox, job.stat)
+            known = self.ledger.file(outcome.sha256)
+            assert known is not None  # a repeat: the job with these bytes was finished (and recorded) before it
+            self._already(outcome, known, job.from_inbox, job.stat)
             return
         while job.index not in self.results:
             index, ret, copied = self.pool.next_result()
@@ -396,6 +398,7 @@ class _Intake:
 
     def _quarantine(self, job: _Job, ret: Return) -> None:
         target = self.ws.quarantine / f"{ret.sha256}.{job.suffix}"
+        assert job.data is not None  # _finish holds the bytes until the file is recorded
         self._copy(target, job.data, ret.sha256)
         note = quarantine_note(job.outcome.name, job.received_at, ret, job.size, target.name).encode("utf-8")
         _write_atomic(target.with_name(target.name + ".txt"), note)

@@ -492,7 +492,9 @@ class Ledger:
     def _column_exists(self, statement: str) -> bool:
         """Whether an ``ALTER TABLE t ADD COLUMN c`` statement was applied already (migrations are idempotent)."""
         m = re.match(r"\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", statement)
-        return bool(m) and any(row[1] == m.group(2) for row in self.db.execute(f"PRAGMA table_info({m.group(1)})"))
+        return m is not None and any(
+            row[1] == m.group(2) for row in self.db.execute(f"PRAGMA table_info({m.group(1)})")
+        )
 
     # --- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -567,8 +569,9 @@ class Ledger:
         if identified and not (ret.executor and ret.period):
             raise ValueError("an accepted return needs an executor and a period")
         with self._atomic():
-            if self.has_file(ret.sha256):
-                return Receipt(self.file(ret.sha256), duplicate=True, superseded=None)
+            existing = self.file(ret.sha256)
+            if existing is not None:
+                return Receipt(existing, duplicate=True, superseded=None)
             cur = self.db.execute(
                 "INSERT INTO files (sha256, original_name, size, received_at, archive_path, format, status, executor, "
                 "period, template_version, identified_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -587,6 +590,7 @@ class Ledger:
                 ),
             )
             file_id = cur.lastrowid
+            assert file_id is not None  # set by the INSERT just made
             self._insert_findings(file_id, ret.findings)
             superseded = new_id = None
             if identified:

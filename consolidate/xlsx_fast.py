@@ -66,22 +66,29 @@ def public_api_forced() -> bool:
     return os.environ.get(PUBLIC_API_ENV, "").strip() not in ("", "0")
 
 
+def _fast_now() -> dict[str, Any] | None:
+    """The fast path's classes if the workbooks made now take it, else None."""
+    return None if public_api_forced() else _FAST
+
+
 def fast_path() -> bool:
     """Whether the workbooks made now take the fast path."""
-    return _FAST is not None and not public_api_forced()
+    return _fast_now() is not None
 
 
 def template_workbook(target, options: dict) -> xlsxwriter.Workbook:
     """A workbook for a template (same bytes on both paths)."""
-    if fast_path():
-        return _FAST["TemplateWorkbook"](target, options)
+    fast = _fast_now()
+    if fast is not None:
+        return fast["TemplateWorkbook"](target, options)
     return xlsxwriter.Workbook(target, options)
 
 
 def report_workbook(target, options: dict) -> xlsxwriter.Workbook:
     """A workbook for the national report, whose long sheets come from :func:`add_streamed_sheet`."""
-    if fast_path():
-        return _FAST["ReportWorkbook"](target, options)
+    fast = _fast_now()
+    if fast is not None:
+        return fast["ReportWorkbook"](target, options)
     return xlsxwriter.Workbook(target, options)
 
 
@@ -107,8 +114,9 @@ def add_streamed_sheet(wb: xlsxwriter.Workbook, name: str, text: Callable[[Any],
 
     Everything else is the worksheet's own API.
     """
-    if fast_path() and isinstance(wb, _FAST["ReportWorkbook"]):
-        ws = wb.add_worksheet(name, worksheet_class=_FAST["StreamedSheet"])
+    fast = _fast_now()
+    if fast is not None and isinstance(wb, fast["ReportWorkbook"]):
+        ws = wb.add_worksheet(name, worksheet_class=fast["StreamedSheet"])
         ws._text = text
         return ws
     return _HeldSheet(wb.add_worksheet(name), text)
