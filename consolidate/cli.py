@@ -509,6 +509,7 @@ def status_cmd(ws: Workspace, period: str | None, as_of: str | None, fmt: str | 
 
     r = status(ws, period, as_of)
     rows, summary, files = r.rows, r.summary, r.files
+    assert files is not None  # status() writes them unless told not to
     if fmt == "json":
         click.echo(json.dumps(r.to_dict(), ensure_ascii=False, indent=2))
     elif fmt == "csv":

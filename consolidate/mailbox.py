@@ -45,12 +45,16 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import mailparts
 from .errors import ConsolidateError
 from .fileutil import Lock, atomic_write
 from .ledger import Ledger
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, STATE_LABELS, WARNING, Finding
+
+if TYPE_CHECKING:
+    from .mail import SmtpSession  # at run time mail is imported where it is used, as elsewhere here
 
 PASSWORD_ENV = "CONSOLIDATE_IMAP_PASSWORD"
 PROCESSED_FOLDER = "Оброблено"
@@ -290,6 +294,11 @@ class Imap:
                     pass
             self.conn = None
 
+    def _open(self) -> imaplib.IMAP4:
+        """The connection, for the methods used between __enter__ and closing (or abort)."""
+        assert self.conn is not None  # not used after closing: fetch_mail's with, _Waiter drops it on abort
+        return self.conn
+
     def _do(self, command: str, *args) -> tuple[str, list]:
         """One IMAP command; a broken connection or a protocol error is an :class:`ImapError` (what is done stays done)."""
         try:
@@ -306,7 +315,7 @@ class Imap:
     def select(self, folder: str) -> int:
         typ, data = self._do("select", _quoted(imap_utf7(folder)))
         self._ok(typ, data, f"відкрити теку «{folder}»")
-        value = self.conn.response("UIDVALIDITY")[1]
+        value = self._open().response("UIDVALIDITY")[1]
         self.uidvalidity = int(value[0]) if value and value[0] else 0
         return self.uidvalidity
 
@@ -425,7 +434,7 @@ class Imap:
                     if line.startswith(tag + b" "):
                         self._server_ended(line)
                     new = self._note(line)
-                self.conn.send(b"DONE\r\n")
+                self._open().send(b"DONE\r\n")
                 new |= self._finish(tag, "IMAP IDLE")
                 if new:
                     return True
@@ -448,7 +457,7 @@ class Imap:
     def _send_tagged(self, command: str) -> bytes:
         self._wait_tags += 1
         tag = f"cw{self._wait_tags}".encode("ascii")  # lower case: never one of imaplib's tags
-        self.conn.send(tag + b" " + command.encode("ascii") + b"\r\n")
+        self._open().send(tag + b" " + command.encode("ascii") + b"\r\n")
         return tag
 
     def _finish(self, tag: bytes, what: str) -> bool:
@@ -504,7 +513,7 @@ class Imap:
             left = until - time.monotonic()
             if left <= 0:
                 return None
-            sock = self.conn.socket()
+            sock = self._open().socket()
             sock.settimeout(left)
             try:
                 chunk = sock.recv(65536)
@@ -1026,7 +1035,7 @@ class _Run:
         self.ws, self.s, self.smtp_settings, self.ledger, self.imap = ws, settings, smtp, ledger, imap
         self.on_step = on_step or (lambda step, key: None)
         self.now = now
-        self.smtp_session = None
+        self.smtp_session: SmtpSession | None = None
         from .mail import workspace_sender
 
         self.own = tuple(a for a in (workspace_sender(ws).address.lower(), settings.user.lower()) if "@" in a)

@@ -240,7 +240,7 @@ service imap-login {{
             typ, _ = conn.select(f'"{imap_utf7(folder)}"', readonly=True)
             if typ != "OK":
                 return []
-            typ, data = conn.uid("SEARCH", None, "ALL")
+            typ, data = conn.uid("SEARCH", "ALL")  # no charset (imaplib leaves a None out)
             out = []
             for uid in data[0].split():
                 typ, got = conn.uid("FETCH", uid, "(BODY.PEEK[])")

@@ -138,7 +138,7 @@ class AccessMiddleware:
                 sid, session = console.store.open_session(user, "clerk")
                 console.store.log(user, "login", "ключ доступу з рядка запуску")
                 query = urllib.parse.urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-                response = RedirectResponse(scope["path"] + (f"?{query}" if query else ""), 303)
+                response: Response = RedirectResponse(scope["path"] + (f"?{query}" if query else ""), 303)
                 set_cookie(response, console, sid)
                 return await secure_headers(response)(scope, receive, send)
         scope["console.session"] = session
@@ -234,7 +234,6 @@ def action(permission: str):
             except ConsolidateError as exc:
                 return page(request, "error.html", {"message": str(exc)}, status=409)
 
-        endpoint.permission = permission
         return endpoint
 
     return wrap
@@ -884,6 +883,7 @@ async def template_download(request: Request):
     if code not in ws.catalogue.expected_executors():
         return page(request, "error.html", {"message": f"Невідомий виконавець «{code}»."}, status=404)
     session = session_of(request)
+    assert session is not None  # AccessMiddleware lets no request without one past, but to /login and /static/
     found = await in_thread(ops.template_file, ws, period, code, session.can("templates"))
     if found is None:  # a reader's GET writes nothing
         return page(
@@ -903,7 +903,9 @@ async def template_download(request: Request):
 async def templates_zip(request: Request):
     console = console_of(request)
     ws, period = ops.for_period(console.ws, request.query_params.get("period"))
-    name, data, missing = await in_thread(ops.templates_zip, ws, period, session_of(request).can("templates"))
+    session = session_of(request)
+    assert session is not None  # AccessMiddleware lets no request without one past, but to /login and /static/
+    name, data, missing = await in_thread(ops.templates_zip, ws, period, session.can("templates"))
     if missing:
         return page(
             request,

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -54,6 +55,17 @@ class Upload:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+@dataclass
+class _Parsing:
+    """What the parser's callbacks share: the headers of the current part, the file it is written to."""
+
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    header_name: bytes = b""
+    header_value: bytes = b""
+    out: BinaryIO | None = None  # open while a file part streams, with current its Staged
+    current: Staged | None = None
+
+
 def display_name(raw: bytes) -> str:
     """The file name a browser sent, as text: the last component of any path, never empty."""
     text = raw.decode("utf-8", "replace")
@@ -80,37 +92,37 @@ async def receive(request, root: Path, cap: int) -> Upload:
     folder = Path(root) / STAGING / secrets.token_hex(16)
     folder.mkdir(parents=True)
     upload = Upload(folder)
-    state = {"headers": {}, "field": b"", "value": b"", "out": None, "current": None}
+    state = _Parsing()
 
     def on_header_field(data, start, end):
-        state["field"] += data[start:end]
+        state.header_name += data[start:end]
 
     def on_header_value(data, start, end):
-        state["value"] += data[start:end]
+        state.header_value += data[start:end]
 
     def on_header_end():
-        state["headers"][state["field"].lower()] = state["value"]
-        state["field"], state["value"] = b"", b""
+        state.headers[state.header_name.lower()] = state.header_value
+        state.header_name, state.header_value = b"", b""
 
     def on_headers_finished():
-        _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        _, opts = parse_options_header(state.headers.get(b"content-disposition", b""))
         if b"filename" in opts and opts[b"filename"]:
             if len(upload.files) >= MAX_FILES:
                 raise UploadError(f"Забагато файлів за один раз (більше {MAX_FILES}).", 413)
             staged = Staged(folder / f"{len(upload.files):04d}.part", display_name(opts[b"filename"]))
             upload.files.append(staged)
-            state["current"] = staged
-            state["out"] = open(staged.path, "wb")
+            state.current = staged
+            state.out = open(staged.path, "wb")
 
     def on_part_data(data, start, end):
-        if state["out"] is not None:
-            state["out"].write(data[start:end])
-            state["current"].size += end - start
+        if state.out is not None and state.current is not None:
+            state.out.write(data[start:end])
+            state.current.size += end - start
 
     def on_part_end():
-        if state["out"] is not None:
-            state["out"].close()
-        state["out"], state["current"], state["headers"] = None, None, {}
+        if state.out is not None:
+            state.out.close()
+        state.out, state.current, state.headers = None, None, {}
 
     parser = MultipartParser(
         boundary,
@@ -146,10 +158,10 @@ async def receive(request, root: Path, cap: int) -> Upload:
     return upload
 
 
-def _close(state) -> None:
-    if state["out"] is not None:
-        state["out"].close()
-        state["out"] = None
+def _close(state: _Parsing) -> None:
+    if state.out is not None:
+        state.out.close()
+        state.out = None
 
 
 class IntakeQueue:
