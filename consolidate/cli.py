@@ -1346,11 +1346,13 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp):
     import sys
 
     from .mailbox import PASSWORD_ENV as IMAP_PASSWORD_ENV
+    from .oauth import OAUTH2
     from .workflows import mail as wf
 
     env_name = str(ws.setting("mailbox", "password_env") or IMAP_PASSWORD_ENV)
     password = None
-    if not os.environ.get(env_name) and ws.setting("mailbox", "host") and sys.stdin.isatty():
+    by_token = str(ws.setting("mailbox", "auth") or "").strip().lower() == OAUTH2  # an application's token, no password
+    if not os.environ.get(env_name) and ws.setting("mailbox", "host") and not by_token and sys.stdin.isatty():
         password = click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True, err=True)
     settings, smtp = wf.settings_for(ws, password=password, smtp=smtp)
 

@@ -30,6 +30,7 @@ from .catalogue import Catalogue, period_label
 from .errors import ConsolidateError
 from .fileutil import atomic_write
 from .model import ERROR, QUARANTINED, Finding
+from .oauth import OAuthError, OAuthSettings, login_with_token, token_source, xoauth2
 from .status import OVERDUE, REMINDER, TEMPLATE, WITH_ERRORS, ExecutorStatus, day_of, format_time
 from .wording import period_phrase, plural, ua_date, ua_datetime
 
@@ -85,6 +86,7 @@ class SmtpSettings:
     password_env: str = PASSWORD_ENV
     cafile: str = ""
     timeout: float = 30.0
+    oauth: OAuthSettings | None = None  # [smtp] auth = "oauth2": SASL XOAUTH2 as ``user`` with an application's token
 
     @property
     def address(self) -> str:
@@ -524,11 +526,23 @@ def smtp_settings(
     password_env: str = PASSWORD_ENV,
     cafile: str = "",
     environ: Mapping[str, str] | None = None,
+    oauth: OAuthSettings | None = None,
 ) -> SmtpSettings:
-    """Settings for :class:`SmtpSession`; the password comes from an environment variable, never a flag."""
+    """Settings for :class:`SmtpSession`; the password comes from an environment variable, never a flag
+    (``oauth``: log in as ``user`` with an application's token instead of a password)."""
     host, port = parse_server(server)
     password = ""
-    if user:
+    if oauth is not None:
+        if not user:
+            raise ConsolidateError(
+                '[smtp] auth = "oauth2": вкажіть [smtp] user — скриньку, від імені якої надсилаються листи.'
+            )
+        if not starttls:
+            raise ConsolidateError(
+                '[smtp] auth = "oauth2": токен передається лише шифрованим з’єднанням; задайте starttls = true '
+                '(для Microsoft 365: server = "smtp.office365.com:587").'
+            )
+    elif user:
         password = (os.environ if environ is None else environ).get(password_env, "")
         if not password:
             raise ConsolidateError(
@@ -537,7 +551,7 @@ def smtp_settings(
             )
     if cafile and not Path(cafile).is_file():
         raise ConsolidateError(f"Файл сертифікатів «{cafile}» не знайдено")
-    return SmtpSettings(host, port, starttls, user, password, password_env, cafile)
+    return SmtpSettings(host, port, starttls, user, password, password_env, cafile, oauth=oauth)
 
 
 class SmtpSession:
@@ -557,10 +571,22 @@ class SmtpSession:
                 context = ssl.create_default_context(cafile=s.cafile or None)
                 self.smtp.starttls(context=context)
                 self.smtp.ehlo()
-            if s.user:
+            if s.oauth is not None:
+                smtp = self.smtp
+
+                def attempt(token: str) -> None:
+                    answer = xoauth2(s.user, token)
+                    # the initial response carries the token; a 334 challenge after it is the server's reason
+                    # (JSON), answered empty so that the server ends the exchange with its error
+                    smtp.auth("XOAUTH2", lambda challenge=None: answer if challenge is None else "")
+
+                login_with_token(token_source(s.oauth), attempt, smtplib.SMTPAuthenticationError)
+            elif s.user:
                 self.smtp.login(s.user, s.password)
         except BaseException as exc:
             self._close()
+            if isinstance(exc, OAuthError):
+                raise OAuthError(f"{exc} Жодного листа не надіслано.") from exc
             if isinstance(exc, Exception):
                 raise ConsolidateError(_connect_error(exc, s, where) + " Жодного листа не надіслано.") from exc
             raise
@@ -633,6 +659,13 @@ def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
     common = network_error(exc, s.host, where, s.timeout, address_hint="адресу і порт (--smtp)", cafile_hint="--cafile")
     if common is not None:
         return common
+    if isinstance(exc, smtplib.SMTPAuthenticationError) and s.oauth is not None:
+        return (
+            f"Поштовий сервер {where} не прийняв токен застосунку {s.oauth.client_id} для скриньки «{s.user}» "
+            f"({_reply(exc.smtp_code, exc.smtp_error)}). Перевірте, що застосунку надано дозвіл SMTP.SendAsApp зі "
+            "згодою адміністратора, у скриньки ввімкнено SMTP AUTH (Set-CASMailbox -SmtpClientAuthenticationDisabled "
+            "$false) і застосунку надано доступ до неї (Add-MailboxPermission); див. docs/mail.md."
+        )
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return (
             f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({_reply(exc.smtp_code, exc.smtp_error)}). "

@@ -52,6 +52,7 @@ from .errors import ConsolidateError
 from .fileutil import Lock, atomic_write
 from .ledger import Ledger
 from .model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED, STATE_LABELS, WARNING, Finding
+from .oauth import OAUTH2, OAuthSettings, auth_method, login_with_token, oauth_settings, token_source, xoauth2
 
 if TYPE_CHECKING:
     from .mail import SmtpSession  # at run time mail is imported where it is used, as elsewhere here
@@ -100,6 +101,7 @@ class MailboxSettings:
     timeout: float = 60.0
     password_env: str = PASSWORD_ENV
     idle: bool = True  # --watch waits in IMAP IDLE between rounds when the server offers it
+    oauth: OAuthSettings | None = None  # [mailbox] auth = "oauth2": SASL XOAUTH2 with an application's token
 
     @property
     def address(self) -> str:
@@ -134,9 +136,12 @@ def mailbox_settings(
     if not user:
         raise ConsolidateError("[mailbox] user: вкажіть ім’я користувача поштової скриньки.")
     env_name = str(cfg.get("password_env") or PASSWORD_ENV)
-    if password is None:
+    oauth = oauth_settings(ws, environ) if auth_method(cfg, "mailbox") == OAUTH2 else None
+    if oauth is not None:
+        password = ""
+    elif password is None:
         password = (os.environ if environ is None else environ).get(env_name, "")
-    if not password and require_password:
+    if not password and require_password and oauth is None:
         raise ConsolidateError(
             f"Пароль до поштової скриньки «{user}» не задано: задайте змінну середовища "
             f"{env_name} або введіть пароль на запит."
@@ -177,6 +182,7 @@ def mailbox_settings(
         poll_minutes=number("poll_minutes", 5),
         password_env=env_name,
         idle=idle,
+        oauth=oauth,
     )
 
 
@@ -200,6 +206,7 @@ def smtp_from_workspace(ws, environ: Mapping[str, str] | None = None):
         password_env=str(cfg.get("password_env") or SMTP_PASSWORD_ENV),
         cafile=str(cfg.get("cafile") or ""),
         environ=environ,
+        oauth=oauth_settings(ws, environ) if auth_method(cfg, "smtp") == OAUTH2 else None,
     )
 
 
@@ -268,7 +275,10 @@ class Imap:
                         f'читаємо (спробуйте security = "tls", порт 993).'
                     )
                 self.conn.starttls(ssl_context=context)
-            self.conn.login(s.user, s.password)
+            if s.oauth is not None:
+                self._authenticate(s.oauth)
+            else:
+                self.conn.login(s.user, s.password)
             typ, data = self.conn.capability()
             self.caps = {c.upper() for c in b" ".join(x for x in data if x).decode("ascii", "replace").split()}
         except BaseException as exc:
@@ -279,6 +289,23 @@ class Imap:
                 raise ImapError(_imap_error(exc, s)) from exc
             raise
         return self
+
+    def _authenticate(self, oauth: OAuthSettings) -> None:
+        """SASL XOAUTH2 with the application's token (RFC 3501 AUTHENTICATE; Microsoft's and Google's mechanism)."""
+        assert self.conn is not None
+        if "AUTH=XOAUTH2" not in {c.upper() for c in self.conn.capabilities}:
+            raise ImapError(
+                f"Поштовий сервер {self.s.address} не приймає вхід через OAuth 2.0 (немає AUTH=XOAUTH2 серед його "
+                'можливостей); для нього задайте [mailbox] auth = "password".'
+            )
+        conn, user = self.conn, self.s.user
+
+        def attempt(token: str) -> None:
+            answer = xoauth2(user, token).encode("utf-8")
+            # the first challenge is empty; a second is the server's reason (JSON), answered empty to end the exchange
+            conn.authenticate("XOAUTH2", lambda challenge: b"" if challenge else answer)
+
+        login_with_token(token_source(oauth), attempt, imaplib.IMAP4.error)
 
     def __exit__(self, *exc) -> None:
         self._close()
@@ -566,10 +593,18 @@ def _imap_error(exc: Exception, s: MailboxSettings) -> str:
         return "Ім’я користувача або пароль містить символи поза ASCII, яких вхід IMAP (LOGIN) не передає."
     if isinstance(exc, imaplib.IMAP4.error):
         text = str(exc)
+        if s.oauth is not None and ("auth" in text.lower() or "login" in text.lower()):
+            return (
+                f"Поштовий сервер {where} не прийняв токен застосунку {s.oauth.client_id} для скриньки «{s.user}» "
+                f"({text}). Перевірте, що застосунку надано дозвіл IMAP.AccessAsApp зі згодою адміністратора, а в "
+                "Exchange Online його зареєстровано (New-ServicePrincipal) і надано доступ до цієї скриньки "
+                "(Add-MailboxPermission … -AccessRights FullAccess); див. docs/mail.md."
+            )
         if "auth" in text.lower() or "login" in text.lower() or "credentials" in text.lower():
             return (
                 f"Поштовий сервер {where} відхилив вхід користувача «{s.user}» ({text}). Перевірте ім’я і пароль "
-                f"(змінна середовища {s.password_env}; для Microsoft 365 чи Gmail — пароль застосунку)."
+                f"(змінна середовища {s.password_env}; для Gmail — пароль застосунку; для Microsoft 365 — "
+                'auth = "oauth2", див. docs/mail.md).'
             )
         return f"Помилка поштового сервера {where}: {text}."
     if isinstance(exc, OSError):

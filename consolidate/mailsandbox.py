@@ -70,10 +70,20 @@ class Dovecot:
 
     ``users``: how many mailbox users to create (all written before the start: dovecot notices a changed
     passwd-file by its time stamp, which a user added within the same second as its last read does not change);
-    ``names``: their addresses (the rest are generated).
+    ``names``: their addresses (the rest are generated); ``introspection_url``: also accept SASL XOAUTH2 and
+    OAUTHBEARER, each token checked by POSTing it to this RFC 7662 endpoint (Dovecot's oauth2 passdb).
     """
 
-    def __init__(self, root: Path, binary: str, *, users: int = 1, names: tuple[str, ...] = (), password: str = ""):
+    def __init__(
+        self,
+        root: Path,
+        binary: str,
+        *,
+        users: int = 1,
+        names: tuple[str, ...] = (),
+        password: str = "",
+        introspection_url: str = "",
+    ):
         self.root = root
         self.binary = binary
         self.imaps_port = free_port()
@@ -86,6 +96,7 @@ class Dovecot:
             f"reports{n}-{uuid.uuid4().hex[:6]}@ministry.test" for n in range(1, max(users - len(names), 0) + 1)
         ]
         self.owned = False
+        self.introspection_url = introspection_url
 
     @classmethod
     def temporary(cls, binary: str | None = None, **kwargs) -> Dovecot:
@@ -124,6 +135,17 @@ class Dovecot:
             me = pwd.getpwuid(os.geteuid()).pw_name
             identity = f"first_valid_uid = {os.geteuid()}\ndefault_internal_user = {me}\ndefault_login_user = {me}\n"
             userdb = f"uid={os.geteuid()} gid={os.getegid()}"
+        mechanisms, oauth_passdb = "plain login", ""
+        if self.introspection_url:
+            (r / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.introspection_url}\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n",
+                encoding="utf-8",
+            )
+            mechanisms += " xoauth2 oauthbearer"
+            oauth_passdb = (
+                f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {r}/oauth2.conf.ext\n}}\n"
+            )
         (r / "dovecot.conf").write_text(
             f"""\
 protocols = imap
@@ -136,8 +158,9 @@ ssl_cert = <{self.cert}
 ssl_key = <{self.key}
 {identity}disable_plaintext_auth = yes
 verbose_proctitle = yes
-auth_mechanisms = plain login
-passdb {{
+auth_mechanisms = {mechanisms}
+auth_failure_delay = 0
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.users_file}
 }}
