@@ -1322,6 +1322,22 @@ def mail_group():
     """Звіти з поштової скриньки (IMAP) і квитанції відправникам."""
 
 
+def _mailbox_password(ws: Workspace) -> str | None:
+    """The mailbox password typed at a prompt, when the environment has none and a person is at the console
+    (None: from the environment, or not needed — an application's token under [mailbox] auth = "oauth2")."""
+    import os
+    import sys
+
+    from .mailbox import PASSWORD_ENV as IMAP_PASSWORD_ENV
+    from .oauth import OAUTH2
+
+    env_name = str(ws.setting("mailbox", "password_env") or IMAP_PASSWORD_ENV)
+    by_token = str(ws.setting("mailbox", "auth") or "").strip().lower() == OAUTH2
+    if not os.environ.get(env_name) and ws.setting("mailbox", "host") and not by_token and sys.stdin.isatty():
+        return click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True, err=True)
+    return None
+
+
 @mail_group.command("fetch", epilog=MAIL_EXIT_HELP, short_help="Прийняти звіти з листів і надіслати квитанції.")
 @click.option(
     "--watch",
@@ -1342,19 +1358,9 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp):
     лист переміщено до «Оброблено» або «Не прийнято».  Пароль — зі змінної середовища або на запит.
     Квитанції надсилаються через [smtp] у consolidate.toml або --smtp.
     """
-    import os
-    import sys
-
-    from .mailbox import PASSWORD_ENV as IMAP_PASSWORD_ENV
-    from .oauth import OAUTH2
     from .workflows import mail as wf
 
-    env_name = str(ws.setting("mailbox", "password_env") or IMAP_PASSWORD_ENV)
-    password = None
-    by_token = str(ws.setting("mailbox", "auth") or "").strip().lower() == OAUTH2  # an application's token, no password
-    if not os.environ.get(env_name) and ws.setting("mailbox", "host") and not by_token and sys.stdin.isatty():
-        password = click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True, err=True)
-    settings, smtp = wf.settings_for(ws, password=password, smtp=smtp)
+    settings, smtp = wf.settings_for(ws, password=_mailbox_password(ws), smtp=smtp)
 
     def show(m) -> None:
         if as_json:
@@ -1432,7 +1438,45 @@ def mail_fetch_cmd(ws: Workspace, watch: bool, as_json: bool, smtp):
         click.echo("Зупинено.", err=True)
 
 
-for _param in mail_fetch_cmd.params:  # the shared SMTP options, said for receipts
+MAIL_CHECK_EXIT_HELP = """\b
+Коди виходу:
+  0 — скринька і сервер для квитанцій працюють (зауваження, напр. «немає IMAP IDLE», не заважають);
+  1 — щось не працює: вхід, тека, токен OAuth 2.0 або SMTP (див. причину);
+  2 — налаштування не прочитано (немає [mailbox], пароля, неправильне значення)."""
+
+
+@mail_group.command("check", epilog=MAIL_CHECK_EXIT_HELP, short_help="Перевірити скриньку і SMTP, нічого не змінюючи.")
+@click.option("--json", "as_json", is_flag=True, help="Вивести результат як JSON.")
+@_smtp_options
+@with_workspace
+def mail_check_cmd(ws: Workspace, as_json: bool, smtp):
+    """Перевірити, що mail fetch зможе працювати: токен OAuth 2.0 (якщо auth = "oauth2"), вхід до скриньки,
+    тека (відкрито лише для читання), можливості сервера (IDLE, MOVE), теки «Оброблено» і «Не прийнято»,
+    вхід на сервер SMTP для квитанцій.  Жоден лист не прочитано, не переміщено і не надіслано.
+    """
+    from .mailbox import FAILED, NOTED, PASSED, SKIPPED
+    from .workflows import mail as wf
+
+    settings, smtp = wf.settings_for(ws, password=_mailbox_password(ws), smtp=smtp)
+    result = wf.check(ws, settings=settings, smtp=smtp)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        marks = {PASSED: ("✓", "green"), NOTED: ("!", "yellow"), FAILED: ("✗", "red"), SKIPPED: ("–", None)}
+        for step in result.steps:
+            mark, colour = marks[step.state]
+            click.secho(f"{mark} {step.text}", fg=colour)
+        failed = sum(1 for step in result.steps if step.state == FAILED)
+        if failed:
+            click.secho(
+                f"Не працює: {plural(failed, 'перевірка', 'перевірки', 'перевірок')} з {len(result.steps)}.", fg="red"
+            )
+        else:
+            click.secho("Усе готово: mail fetch зможе приймати звіти й надсилати квитанції.", fg="green")
+    finish(result.exit_code)
+
+
+for _param in (*mail_fetch_cmd.params, *mail_check_cmd.params):  # the shared SMTP options, said for receipts
     if _param.name == "smtp_server":
         _param.help = (
             "Поштовий сервер SMTP для квитанцій (типово — з розділу [smtp] у consolidate.toml); "

@@ -407,6 +407,60 @@ class Imap:
                 self._ok(*self._do("uid", "EXPUNGE", str(uid)), "вилучити лист")
         return folder
 
+    def check_folders(self) -> list[CheckStep]:
+        """``mail check``: the folder opened read-only (EXAMINE) and counted, the extensions ``mail fetch`` uses,
+        and whether the folders for filing exist (they are created at the first move)."""
+        from .wording import plural
+
+        s = self.s
+        typ, data = self._do("select", _quoted(imap_utf7(s.folder)), True)
+        if typ != "OK":
+            text = b" ".join(x for x in data if isinstance(x, bytes)).decode("utf-8", "replace")
+            return [CheckStep("folder", FAILED, f"Теку «{s.folder}» ([mailbox] folder) не відкрито: {text}")]
+        count = int(data[0]) if data and data[0] and data[0].isdigit() else 0
+        typ, data = self._do("uid", "SEARCH", "UNSEEN")
+        unseen = len(data[0].split()) if typ == "OK" and data and data[0] else 0
+        steps = [
+            CheckStep(
+                "folder",
+                PASSED,
+                f"Тека «{s.folder}»: {plural(count, 'лист', 'листи', 'листів')}, з них непрочитаних {unseen}.",
+            )
+        ]
+        notes = []
+        if s.idle and "IDLE" not in self.caps:
+            notes.append("немає IMAP IDLE: --watch перевірятиме кожні poll_minutes хвилин, а не одразу")
+        if s.action == "move" and "MOVE" not in self.caps and "UIDPLUS" not in self.caps:
+            notes.append("немає MOVE і UIDPLUS: листи буде скопійовано й позначено вилученими, але не вилучено")
+        have = [x for x in ("IDLE", "MOVE", "UIDPLUS") if x in self.caps]
+        steps.append(
+            CheckStep(
+                "server",
+                NOTED if notes else PASSED,
+                "Можливості сервера: "
+                + (", ".join(have) or "жодної з IDLE, MOVE, UIDPLUS")
+                + ("; " + "; ".join(notes) if notes else "")
+                + ".",
+            )
+        )
+        if s.action == "move":
+            found: list[str] = []
+            missing: list[str] = []
+            for folder in (s.processed_folder, s.rejected_folder):
+                typ, data = self._do("list", '""', _quoted(imap_utf7(folder)))
+                (found if typ == "OK" and any(data) else missing).append(f"«{folder}»")
+            text = "Теки для листів: " + (", ".join(found) + " є" if found else "")
+            if missing:
+                text += ("; " if found else "") + ", ".join(missing) + " буде створено під час першого переміщення"
+            steps.append(CheckStep("folders", PASSED, text + "."))
+        else:
+            steps.append(
+                CheckStep(
+                    "folders", PASSED, 'Листи позначатимуться, а не переміщуватимуться ([mailbox] action = "flag").'
+                )
+            )
+        return steps
+
     # --- waiting for new mail (IMAP IDLE, RFC 2177) ---------------------------------------------
     # imaplib of Python 3.11 has no IDLE, and its reader (a file over the socket) cannot wait with a time-out:
     # a read that times out leaves that file unusable.  On a connection given to waiting, these methods send
@@ -1509,3 +1563,95 @@ def watch_mail(
         if waiter is not None:
             waiter.close()
     return done
+
+
+# ---------------------------------------------------------------------------------
+# checking the settings (mail check)
+# ---------------------------------------------------------------------------------
+
+# CheckStep.state
+PASSED, NOTED, FAILED, SKIPPED = "ok", "warning", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    """One thing ``mail check`` tried: what (``code``), how it went (``state``) and what it found (Ukrainian)."""
+
+    code: str  # token, login, folder, server, folders, smtp
+    state: str
+    text: str
+
+
+def check_mailbox(settings: MailboxSettings, smtp) -> list[CheckStep]:
+    """Everything ``mail fetch`` needs, tried without taking, moving or sending anything: the token (OAuth 2.0),
+    the login, the folder (opened read-only), the server's extensions, the folders for filing, the SMTP login for
+    receipts.  A step that cannot be tried because an earlier one failed is SKIPPED."""
+    from .mail import SmtpSession
+
+    s = settings
+    steps: list[CheckStep] = []
+    token_ok = True
+    if s.oauth is not None:
+        try:
+            token_source(s.oauth).token()
+            steps.append(
+                CheckStep(
+                    "token",
+                    PASSED,
+                    f"Токен OAuth 2.0 для застосунку {s.oauth.client_id} отримано ({s.oauth.authority_url}).",
+                )
+            )
+        except ConsolidateError as exc:
+            token_ok = False
+            steps.append(CheckStep("token", FAILED, str(exc)))
+    if not token_ok:
+        steps.append(CheckStep("login", SKIPPED, "Вхід до скриньки не перевірено: немає токена."))
+    else:
+        try:
+            with Imap(s) as imap:
+                conn = imap._open()
+                sock = getattr(conn, "sock", None)
+                tls = sock.version() if isinstance(sock, ssl.SSLSocket) else None
+                how = "OAuth 2.0 (XOAUTH2)" if s.oauth is not None else "паролем"
+                steps.append(
+                    CheckStep(
+                        "login",
+                        PASSED,
+                        f"Вхід до {s.address} як «{s.user}» ({how}" + (f", {tls}" if tls else "") + ").",
+                    )
+                )
+                steps.extend(imap.check_folders())
+        except ConsolidateError as exc:
+            steps.append(CheckStep("login", FAILED, str(exc)))
+    if not s.receipts:
+        steps.append(
+            CheckStep("smtp", NOTED, "Квитанції вимкнено ([mailbox] receipts = false): відправники їх не отримають.")
+        )
+    elif smtp is None:
+        steps.append(
+            CheckStep(
+                "smtp",
+                FAILED,
+                "Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml або вкажіть --smtp "
+                "(або вимкніть квитанції: [mailbox] receipts = false).",
+            )
+        )
+    elif smtp.oauth is not None and not token_ok:
+        steps.append(CheckStep("smtp", SKIPPED, "Вхід на сервер SMTP не перевірено: немає токена."))
+    else:
+        try:
+            with SmtpSession(smtp):
+                pass
+            how = (
+                " як «" + smtp.user + "» (" + ("OAuth 2.0" if smtp.oauth is not None else "паролем") + ")"
+                if smtp.user
+                else " (без входу)"
+            )
+            steps.append(
+                CheckStep(
+                    "smtp", PASSED, f"Сервер SMTP для квитанцій {smtp.address}: з’єднання{how}, лист не надсилався."
+                )
+            )
+        except ConsolidateError as exc:
+            steps.append(CheckStep("smtp", FAILED, str(exc)))
+    return steps

@@ -17,7 +17,7 @@ OPERATIONS = {"ledger", "reconcile", "report", "report_docx", "inbox", "preview"
               "history", "mail", "status", "verify", "statusfiles", "catalogue_book", "mailbox", "quarantine",
               "workspace"}
 # What cli.py may take from those modules: display helpers and option parsing, no operation.
-ALLOWED = {("status", "format_time"), ("verify", "report_lines"), ("mail", "PASSWORD_ENV"), ("mail", "smtp_settings"),
+ALLOWED = {("status", "format_time"), *(("mailbox", state) for state in ("PASSED", "NOTED", "FAILED", "SKIPPED")), ("verify", "report_lines"), ("mail", "PASSWORD_ENV"), ("mail", "smtp_settings"),
            ("statusfiles", "after_change"), ("workspace", "Workspace"), ("workspace", "open_workspace"),
            ("mailbox", "PASSWORD_ENV"), ("mailbox", "reply_label")}
 # Commands that manage the web console itself (its server, its accounts), not a reporting operation.

@@ -23,7 +23,7 @@ ALLOWED = {
     "starttls", "bom", "scrypt", "inbox", "archive", "quarantine", "out",
     # consolidate.toml sections and keys a clerk edits
     "operator", "name", "mail", "sender", "sender_name", "templates", "contact", "phone", "mailbox", "poll_minutes",
-    "zip", "idle", "true", "false",
+    "zip", "idle", "true", "false", "auth", "oauth2", "oauth",
     # the demo's throw-away mail server, when it cannot run (consolidate.mailsandbox.available)
     "dovecot", "dovecot-imapd", "openssl", "aiosmtpd",
 }

@@ -7,8 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..mailbox import (
+    FAILED,
+    CheckStep,
     MailboxSettings,
     MessageOutcome,
+    check_mailbox,
     fetch_mail,
     mailbox_settings,
     reply_label,
@@ -51,6 +54,24 @@ class MailFetchResult(Result):
             d["reply_label"] = reply_label(m.reply)
         data["duplicates"] = self.duplicates
         return data
+
+
+@dataclass
+class MailCheckResult(Result):
+    """``mail check``: each thing tried (token, login, folder, server, folders, SMTP) and how it went."""
+
+    mailbox: str
+    steps: list[CheckStep] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when a step failed (``mail fetch`` would not work); notes (no IDLE, say) do not count."""
+        return ExitCode.PROBLEMS if any(step.state == FAILED for step in self.steps) else ExitCode.CLEAN
+
+
+def check(ws, *, settings: MailboxSettings, smtp=None) -> MailCheckResult:
+    """``consolidate mail check``: what ``mail fetch`` needs, tried without taking, moving or sending anything."""
+    return MailCheckResult(settings.address, check_mailbox(settings, smtp))
 
 
 def settings_for(ws, *, password: str | None = None, smtp=None, environ: Mapping[str, str] | None = None):
