@@ -581,6 +581,17 @@ class SmtpSession:
                     smtp.auth("XOAUTH2", lambda challenge=None: answer if challenge is None else "")
 
                 login_with_token(token_source(s.oauth), attempt, smtplib.SMTPAuthenticationError)
+            elif (
+                s.user
+                and not (s.user + s.password).isascii()
+                and self.smtp.has_extn("auth")
+                and "PLAIN" in (self.smtp.esmtp_features.get("auth", "").upper().split())
+            ):
+                # smtplib's login sends ASCII only; SASL PLAIN carries UTF-8 (RFC 4616): a Cyrillic password
+                plain = base64.b64encode(f"\0{s.user}\0{s.password}".encode()).decode("ascii")
+                code, reply = self.smtp.docmd("AUTH", "PLAIN " + plain)
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, reply)
             elif s.user:
                 self.smtp.login(s.user, s.password)
         except BaseException as exc:
@@ -673,8 +684,8 @@ def _connect_error(exc: Exception, s: SmtpSettings, where: str) -> str:
         )
     if isinstance(exc, UnicodeEncodeError):
         return (
-            "Ім’я користувача або пароль містить символи поза ASCII, яких протокол SMTP (smtplib) не передає; "
-            "використайте латиницю, цифри і звичайні знаки."
+            "Ім’я користувача або пароль містить символи поза ASCII (напр. кирилицю), а сервер не приймає вхід "
+            "AUTH PLAIN, яким їх можна передати; задайте пароль латиницею."
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         what = "STARTTLS" if s.starttls and "STARTTLS" in str(exc).upper() else "вхід (AUTH)"

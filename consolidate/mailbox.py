@@ -277,6 +277,10 @@ class Imap:
                 self.conn.starttls(ssl_context=context)
             if s.oauth is not None:
                 self._authenticate(s.oauth)
+            elif not (s.user + s.password).isascii() and "AUTH=PLAIN" in self.conn.capabilities:
+                # LOGIN carries ASCII only; SASL PLAIN carries UTF-8 (RFC 4616): a password typed in the Cyrillic layout
+                plain = f"\0{s.user}\0{s.password}".encode()
+                self.conn.authenticate("PLAIN", lambda challenge: plain)
             else:
                 self.conn.login(s.user, s.password)
             typ, data = self.conn.capability()
@@ -644,7 +648,10 @@ def _imap_error(exc: Exception, s: MailboxSettings) -> str:
     if common is not None:
         return common
     if isinstance(exc, UnicodeEncodeError):
-        return "Ім’я користувача або пароль містить символи поза ASCII, яких вхід IMAP (LOGIN) не передає."
+        return (
+            "Ім’я користувача або пароль містить символи поза ASCII (напр. кирилицю), а сервер не приймає вхід "
+            "AUTH=PLAIN, яким їх можна передати; задайте пароль латиницею."
+        )
     if isinstance(exc, imaplib.IMAP4.error):
         text = str(exc)
         if s.oauth is not None and ("auth" in text.lower() or "login" in text.lower()):
@@ -1620,7 +1627,10 @@ def check_mailbox(settings: MailboxSettings, smtp) -> list[CheckStep]:
                         f"Вхід до {s.address} як «{s.user}» ({how}" + (f", {tls}" if tls else "") + ").",
                     )
                 )
-                steps.extend(imap.check_folders())
+                try:
+                    steps.extend(imap.check_folders())
+                except ConsolidateError as exc:  # the connection broke after the login
+                    steps.append(CheckStep("folder", FAILED, str(exc)))
         except ConsolidateError as exc:
             steps.append(CheckStep("login", FAILED, str(exc)))
     if not s.receipts:

@@ -411,3 +411,26 @@ def test_sending_from_placeholders_is_refused(workspace, smtp_server):
     # drafts (.eml) are written, with the reasons as a warning
     draft = run("send-templates", "-w", str(ws.root), "-e", "DMS", force=False)
     assert draft.exit_code == 0 and "листи ще не придатні до надсилання" in draft.output
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_password_in_cyrillic_goes_by_sasl_plain(workspace):
+    """smtplib's login sends ASCII only; a password typed in the Ukrainian layout goes as UTF-8 in AUTH PLAIN."""
+    cyrillic = "Пароль-Київ-2024"
+
+    def check(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
+                          and auth_data.password == cyrillic.encode("utf-8"), handled=False)
+
+    controller, inbox = start(authenticator=check, auth_required=True, auth_require_tls=False)
+    try:
+        args = ("send-templates", "-w", str(workspace.root), "-e", "MVS", "--smtp", f"127.0.0.1:{controller.port}",
+                "--smtp-user", USER)
+        ok = run(*args, env={"CONSOLIDATE_SMTP_PASSWORD": cyrillic})
+        assert ok.exit_code == 0, ok.output
+        assert len(inbox.messages) == 1
+        wrong = run(*args, "--resend", env={"CONSOLIDATE_SMTP_PASSWORD": "Пароль-Львів"})
+        assert wrong.exit_code == 2 and f"відхилив вхід користувача «{USER}»" in wrong.stderr
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()

@@ -73,3 +73,22 @@ def test_oauth_token_login_and_smtp(oauth_mail, provider):  # noqa: F811
     assert [(s["code"], s["state"]) for s in data["steps"]] == [("token", "failed"), ("login", "skipped"),
                                                                ("smtp", "skipped")]
     assert "AADSTS7000215" in data["steps"][0]["text"]
+
+
+def test_a_password_in_cyrillic_logs_in_by_sasl_plain(workspace, smtp):  # noqa: F811
+    """IMAP LOGIN carries ASCII only; a password typed in the Ukrainian layout goes as UTF-8 in AUTHENTICATE PLAIN."""
+    from consolidate.mailsandbox import Dovecot
+
+    from .test_mailbox import Box
+
+    cyrillic = "Пароль-Київ-2024"
+    server = Dovecot.temporary(password=cyrillic).start()
+    try:
+        b = Box(workspace, server, smtp, server.add_user())
+        b.configure()
+        code, data = check(b, {ENV: cyrillic})
+        assert code == 0, data
+        code, data = check(b, {ENV: "Пароль-Львів"})
+        assert code == 1 and "відхилив вхід" in data["steps"][0]["text"]
+    finally:
+        server.stop()
