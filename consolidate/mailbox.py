@@ -109,9 +109,17 @@ class MailboxSettings:
 
 
 def mailbox_settings(
-    ws, *, password: str | None = None, environ: Mapping[str, str] | None = None, require_password: bool = True
+    ws,
+    *,
+    password: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_password: bool = True,
+    prompt: bool = True,
 ) -> MailboxSettings:
-    """[mailbox] of consolidate.toml; the password from ``password`` (a prompt) or the environment, never the file."""
+    """[mailbox] of consolidate.toml; the password from ``password`` (a prompt) or the environment, never the file.
+
+    ``prompt``: the front can ask for a missing password (the CLI in a console); the web console cannot, and its
+    message says where the variable must be set instead."""
     cfg = ws.config.get("mailbox") or {}
     if not cfg.get("host"):
         raise ConsolidateError(
@@ -142,9 +150,14 @@ def mailbox_settings(
     elif password is None:
         password = (os.environ if environ is None else environ).get(env_name, "")
     if not password and require_password and oauth is None:
+        how = (
+            "або введіть пароль на запит"
+            if prompt
+            else "для вебконсолі (у середовищі, де запущено consolidate serve) і перезапустіть її; "
+            "вебконсоль пароля не запитує"
+        )
         raise ConsolidateError(
-            f"Пароль до поштової скриньки «{user}» не задано: задайте змінну середовища "
-            f"{env_name} або введіть пароль на запит."
+            f"Пароль до поштової скриньки «{user}» не задано: задайте змінну середовища {env_name} {how}."
         )
     cafile = str(cfg.get("cafile") or "")
     if cafile and not Path(cafile).is_file():
@@ -764,6 +777,21 @@ def message_parts(ledger: Ledger, message: int) -> list[PartRecord]:
     return [PartRecord(*r) for r in rows]
 
 
+def part_states(ledger: Ledger) -> dict[int, list[tuple[str, str]]]:
+    """For every message: (name, state) of each attachment, in one query — the state is the received file's
+    status, "already" (the same bytes were in the ledger before), "refused" (not taken), or "missing" (taken but
+    the file is not recorded: the message stopped before its intake)."""
+    rows = ledger.db.execute(
+        "SELECT p.message, p.name, p.taken, p.known_before, f.status FROM message_parts p "
+        "LEFT JOIN files f ON f.sha256 = p.sha256 AND p.taken = 1 ORDER BY p.message, p.seq"
+    ).fetchall()
+    out: dict[int, list[tuple[str, str]]] = {}
+    for message, name, taken, known_before, status in rows:
+        state = "refused" if not taken else "missing" if status is None else "already" if known_before else status
+        out.setdefault(message, []).append((name, state))
+    return out
+
+
 def mail_origins(ledger: Ledger) -> dict[str, MessageRecord]:
     """For each file's sha256 first received from the mailbox: the message it came with."""
     rows = ledger.db.execute(
@@ -831,6 +859,7 @@ class FileResult:
     reason: str = ""
     findings: tuple[Finding, ...] = ()
     received_before: str = ""
+    sha256: str = ""  # the file's, when the ledger has it (its archived copy can be downloaded)
 
 
 def file_results(ws, ledger: Ledger, rec: MessageRecord, limits: mailparts.Limits) -> list[FileResult]:
@@ -865,12 +894,20 @@ def file_results(ws, ledger: Ledger, rec: MessageRecord, limits: mailparts.Limit
                     f.period,
                     findings=findings,
                     received_before=f.received_at,
+                    sha256=f.sha256,
                 )
             )
         else:
             out.append(
                 FileResult(
-                    part.name, part.container, f.status, STATE_LABELS[f.status], f.executor, f.period, findings=findings
+                    part.name,
+                    part.container,
+                    f.status,
+                    STATE_LABELS[f.status],
+                    f.executor,
+                    f.period,
+                    findings=findings,
+                    sha256=f.sha256,
                 )
             )
     return out
@@ -1076,6 +1113,20 @@ class MessageOutcome:
         return receipt_accepted(self.files)
 
 
+KIND_LABELS = {
+    WITH_FILES: "з файлами",
+    NO_FILES: "без файлу звіту",
+    MALFORMED: "пошкоджений лист",
+    TOO_LARGE: "завеликий лист (не завантажено)",
+}
+# A message's step not yet done (messages.state before "moved"): what is left, in the clerk's words.
+PENDING_LABELS = {
+    "fetched": "файли ще не прийнято",
+    "recorded": "квитанцію ще не надіслано",
+    "replying": "квитанція надсилалася, коли роботу перервано",
+    "replied": "лист ще не переміщено",
+}
+
 NO_REPLY_LABELS = {
     "auto-submitted": "автоматичний лист",
     "auto-reply": "автовідповідь",
@@ -1086,6 +1137,7 @@ NO_REPLY_LABELS = {
     "disabled": "квитанції вимкнено",
     "no-files": "квитанції про листи без вкладень вимкнено",
     "no-address": "немає адреси відправника",
+    "duplicate": "повторний лист, уже оброблений",
 }
 
 

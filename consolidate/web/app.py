@@ -53,6 +53,7 @@ LOGIN_FAILURES = 5  # failed log-ins per name and per address within the window
 PAGES = (
     ("overview", "/", "Огляд"),
     ("intake", "/intake", "Прийом"),
+    ("mail", "/mail", "Пошта"),
     ("review", "/review", "Розгляд"),
     ("reconcile", "/reconcile", "Зведення"),
     ("report", "/report", "Звіт"),
@@ -84,6 +85,8 @@ class Console:
     row_cache: dict = field(default_factory=dict)
     status_locks: dict = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    mail_lock: threading.Lock = field(default_factory=threading.Lock)  # one mailbox check of this console at a time
+    mail_started: tuple[str, str] = ("", "")  # (who, when) of the check running
 
 
 def short_time(iso: str | None) -> str:
@@ -622,6 +625,79 @@ def _attachment(data: bytes, name: str, media: str = "application/octet-stream")
 
 
 @view
+async def mail_page(request: Request):
+    """«Пошта»: the messages taken from the reporting mailbox, newest first, and how the mailbox is set up."""
+    from ..workflows.mail import MESSAGE_FILTERS, mailbox_messages
+
+    console = console_of(request)
+    ws, _ = ops.for_period(console.ws, request.query_params.get("period"))
+    show = request.query_params.get("show", "")
+    query = request.query_params.get("q", "").strip()
+    number = request.query_params.get("page", "1")
+    listed = await in_thread(mailbox_messages, ws, show=show, query=query, page=int(number) if number.isdigit() else 1)
+    return page(
+        request,
+        "mail.html",
+        {
+            "v": listed,
+            "filters": MESSAGE_FILTERS,
+            "label": ws.catalogue.executor_label,
+            "running": console.mail_started if console.mail_lock.locked() else None,
+            "page_id": "mail",
+        },
+    )
+
+
+@action("mail")
+async def mail_fetch(request: Request, session: Session, form: dict):
+    """«Перевірити пошту зараз»: one round of «consolidate mail fetch»; what it did as flashes over the listing."""
+    console = console_of(request)
+    period = str(form.get("period") or "") or None
+    if not console.mail_lock.acquire(blocking=False):
+        who, when = console.mail_started
+        flash(request, f"Пошту вже перевіряє {who} (від {when}); дочекайтеся завершення й оновіть сторінку.", "warn")
+        return back("/mail", period)
+    try:
+        console.mail_started = (session.user, dt.datetime.now().strftime("%H:%M:%S"))
+        ws, _ = ops.for_period(console.ws, None)  # the default catalogue, as «consolidate mail fetch» takes it
+        result = await in_thread(ops.fetch_mail, ws)
+    except ConsolidateError as exc:  # no password, a broken [mailbox], the server unreachable, another run
+        flash(request, f"Пошту не перевірено. {exc}", "error")
+        return back("/mail", period)
+    finally:
+        console.mail_lock.release()
+    flash(request, _fetched_text(result), "ok" if result.ok else "warn")
+    for m in result.new:
+        if m.error:
+            flash(
+                request,
+                f"Лист {m.sender} («{m.subject}») оброблено не до кінця (продовжимо наступного разу): {m.error}",
+                "warn",
+            )
+    console.store.log(session.user, "mail-fetch", _fetched_text(result))
+    return back("/mail", period)
+
+
+def _fetched_text(result) -> str:
+    """What one round did, in a sentence: new messages, where they went, receipts sent, repeats."""
+    new = result.new
+    if not new:
+        text = f"Нових листів немає ({result.mailbox}, тека «{result.folder}»)"
+    else:
+        text = f"Перевірено пошту: {plural(len(new), 'новий лист', 'нові листи', 'нових листів')}"
+        folders: dict[str, int] = {}
+        for m in new:
+            if m.moved_to:
+                folders[m.moved_to] = folders.get(m.moved_to, 0) + 1
+        if folders:
+            text += "; " + ", ".join(f"до «{name}» — {n}" for name, n in folders.items())
+        text += f"; надіслано {plural(result.receipts_sent, 'квитанцію', 'квитанції', 'квитанцій')}"
+    if result.duplicates:
+        text += f"; {plural(result.duplicates, 'повторний лист', 'повторні листи', 'повторних листів')} уже оброблено"
+    return text + "."
+
+
+@view
 async def review_page(request: Request):
     console = console_of(request)
     from ..review import SLOT_STATES
@@ -1000,6 +1076,7 @@ ACTION_LABELS = {
     "assign": "файл із карантину віднесено",
     "received": "отримано файл",
     "mail": "лист",
+    "mail-fetch": "перевірено пошту",
 }
 
 
@@ -1105,6 +1182,8 @@ def create_app(config: Config) -> Starlette:
         Route("/intake/upload", upload, methods=["POST"]),
         Route("/intake/batch/{batch:str}", batch_page),
         Route("/intake/assign", assign, methods=["POST"]),
+        Route("/mail", mail_page),
+        Route("/mail/fetch", mail_fetch, methods=["POST"]),
         Route("/executor/{code:str}", executor_page),
         Route("/files/{sha:str}", download_file),
         Route("/review", review_page),

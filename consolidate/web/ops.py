@@ -163,6 +163,23 @@ def send_templates(ws: Workspace, period: str, resend: bool = False):
     return send_workflow(ws, period, smtp=smtp_from_workspace(ws), resend=resend, only_unsent=True).records
 
 
+def fetch_mail(ws: Workspace):
+    """One round of the reporting mailbox, as «consolidate mail fetch» runs it (workflow ``mail.fetch``), with the
+    password from the environment: the web asks for none, and a missing one or a broken [mailbox] stops here,
+    before anything is connected to or recorded."""
+    from ..workflows.mail import settings_for
+
+    settings, smtp = settings_for(ws, prompt=False)
+    return _fetch_mail(ws, settings, smtp)
+
+
+@refreshes_status
+def _fetch_mail(ws: Workspace, settings, smtp):
+    from ..workflows.mail import fetch
+
+    return fetch(ws, settings=settings, smtp=smtp)
+
+
 def refresh_status(shared: Workspace, period: str | None) -> str | None:
     """Rewrite out/status.html, .xlsx, .csv after a change, as every front does (statusfiles.after_change)."""
     from ..statusfiles import after_change

@@ -1,24 +1,39 @@
-"""Returns from the reporting mailbox: one run (``fetch``) or a watch loop (``watch``), as typed results."""
+"""Returns from the reporting mailbox: one run (``fetch``) or a watch loop (``watch``), as typed results; what the
+ledger holds of the messages taken (``mailbox_messages``) and how the mailbox is set up (``mailbox_config``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ..errors import ConsolidateError
+from ..ledger import Ledger
 from ..mailbox import (
     FAILED,
+    KIND_LABELS,
+    PENDING_LABELS,
+    SENT,
     CheckStep,
+    FileResult,
     MailboxSettings,
     MessageOutcome,
     check_mailbox,
     fetch_mail,
+    file_results,
     mailbox_settings,
+    messages,
+    part_states,
     reply_label,
     smtp_from_workspace,
     watch_mail,
 )
-from ..model import ACCEPTED, ACCEPTED_WARNINGS
+from ..mailparts import Limits
+from ..model import ACCEPTED, ACCEPTED_ERRORS, ACCEPTED_WARNINGS, QUARANTINED
+from ..oauth import OAUTH2, PASSWORD
+from ..vocabulary import FileStatus
 from .base import ExitCode, Result
 
 
@@ -37,6 +52,10 @@ class MailFetchResult(Result):
     @property
     def duplicates(self) -> int:
         return sum(1 for m in self.messages if m.duplicate)
+
+    @property
+    def receipts_sent(self) -> int:
+        return sum(1 for m in self.messages if m.reply == SENT)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -74,10 +93,12 @@ def check(ws, *, settings: MailboxSettings, smtp=None) -> MailCheckResult:
     return MailCheckResult(settings.address, check_mailbox(settings, smtp))
 
 
-def settings_for(ws, *, password: str | None = None, smtp=None, environ: Mapping[str, str] | None = None):
+def settings_for(
+    ws, *, password: str | None = None, smtp=None, environ: Mapping[str, str] | None = None, prompt: bool = True
+):
     """The mailbox settings and the SMTP settings for receipts (``smtp``: given on the command line, else
-    [smtp] of consolidate.toml)."""
-    settings = mailbox_settings(ws, password=password, environ=environ)
+    [smtp] of consolidate.toml).  ``prompt``: whether the front could ask for a missing password (the web cannot)."""
+    settings = mailbox_settings(ws, password=password, environ=environ, prompt=prompt)
     return settings, smtp if smtp is not None else smtp_from_workspace(ws, environ)
 
 
@@ -139,3 +160,220 @@ def watch(
     return watch_mail(
         ws, settings, smtp, rounds=rounds, on_round=round_done, on_wait=on_wait, on_message=on_message, **extra
     )
+
+
+# ---------------------------------------------------------------------------------
+# what the ledger holds of the mailbox, and how it is set up
+# ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    """[mailbox] as a page shows it: where the mailbox is and how the toolkit logs in to it — never a secret."""
+
+    configured: bool  # [mailbox] host is set
+    host: str = ""
+    port: int = 0
+    security: str = ""  # "tls" or "starttls"
+    user: str = ""
+    auth: str = ""  # "password" or "oauth2"
+    credential: str = ""  # where the password or the application's secret comes from (a variable's name, a file)
+    credential_set: bool = False  # the variable is set in this process's environment (or a certificate is used)
+    folder: str = ""
+    processed_folder: str = ""
+    rejected_folder: str = ""
+    action: str = ""  # "move" or "flag"
+    receipts: bool = True
+    smtp: str = ""  # the SMTP server of the receipts, host:port, or ""
+    problem: str = ""  # why [mailbox] cannot be used as it stands ("" when it can)
+    smtp_problem: str = ""  # why the receipts cannot be sent as [smtp] stands ("" when they can)
+
+    @property
+    def ready(self) -> bool:
+        """Whether a fetch could start from these settings (the server may still refuse)."""
+        return self.configured and not self.problem and self.credential_set and not self.smtp_problem
+
+
+def mailbox_config(ws, environ: Mapping[str, str] | None = None) -> MailboxConfig:
+    """The mailbox's settings with what is wrong with them, for a front to show (nothing is connected to)."""
+    cfg = ws.config.get("mailbox") or {}
+    if not cfg.get("host"):
+        return MailboxConfig(False)
+    try:
+        s = mailbox_settings(ws, environ=environ, require_password=False)
+    except ConsolidateError as exc:
+        return MailboxConfig(True, host=str(cfg["host"]), user=str(cfg.get("user") or ""), problem=str(exc))
+    if s.oauth is not None:
+        auth, credential, credential_set = OAUTH2, s.oauth.credential_label, True  # read, or it would have raised
+    else:
+        env = os.environ if environ is None else environ
+        auth, credential = PASSWORD, f"змінна середовища {s.password_env}"
+        credential_set = bool(env.get(s.password_env))
+    smtp, smtp_problem = "", ""
+    try:
+        found = smtp_from_workspace(ws, environ)
+        smtp = found.address if found is not None else ""
+    except ConsolidateError as exc:
+        smtp_problem = str(exc)
+    if s.receipts and not smtp and not smtp_problem:
+        smtp_problem = (
+            "Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml "
+            "(або вимкніть квитанції: [mailbox] receipts = false)."
+        )
+    return MailboxConfig(
+        True,
+        host=s.host,
+        port=s.port,
+        security=s.security,
+        user=s.user,
+        auth=auth,
+        credential=credential,
+        credential_set=credential_set,
+        folder=s.folder,
+        processed_folder=s.processed_folder,
+        rejected_folder=s.rejected_folder,
+        action=s.action,
+        receipts=s.receipts,
+        smtp=smtp,
+        smtp_problem=smtp_problem if s.receipts else "",
+    )
+
+
+# The listing's filters: code → the clerk's words (what a message must be to be shown).
+MESSAGE_FILTERS = {
+    "rejected": "не прийняті",
+    "errors": "з помилками у файлах",
+    "no-receipt": "без квитанції",
+    "unfinished": "не завершені",
+}
+PER_PAGE = 100  # messages on one page of the listing
+_FILE_PROBLEMS = {ACCEPTED_ERRORS, QUARANTINED, FileStatus.NOT_READ.value, "refused", "missing"}
+
+
+def _matches(show: str, rec, states: list[tuple[str, str]]) -> bool:
+    if show == "rejected":
+        return rec.outcome == "not-accepted"
+    if show == "errors":
+        return any(state in _FILE_PROBLEMS for _, state in states)
+    if show == "no-receipt":
+        return rec.reply != SENT
+    if show == "unfinished":
+        return rec.state != "moved"
+    return True
+
+
+@dataclass(frozen=True)
+class ListedMessage:
+    """One message taken from the mailbox, as the ledger records it, with its attachments' results."""
+
+    id: int
+    delivered_at: str  # when it reached the mailbox (the server's INTERNALDATE); "" when the server gave none
+    fetched_at: str
+    sent_at: str  # the message's own Date
+    sender: str
+    sender_name: str
+    subject: str
+    kind: str  # mailbox.WITH_FILES, NO_FILES, MALFORMED, TOO_LARGE
+    state: str  # the last step done ("moved" when finished)
+    outcome: str  # "accepted" (to the processed folder), "not-accepted", or "" before its files were recorded
+    reply: str  # mailbox.SENT, UNCERTAIN, "not-sent:<reason>", or "" before the receipt step
+    moved_to: str  # the folder it was filed to (or how it was flagged); "" until then
+    sender_executors: tuple[str, ...] = ()  # codes of the executors whose registry entry lists the sender's address
+    files: tuple[FileResult, ...] = ()
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def reply_label(self) -> str:
+        return reply_label(self.reply) if self.reply else "квитанції ще немає"
+
+    @property
+    def pending_label(self) -> str:
+        """What is left to do with the message ("" when it is finished)."""
+        return "" if self.state == "moved" else PENDING_LABELS.get(self.state, self.state)
+
+
+@dataclass
+class MailboxListed(Result):
+    """The messages of the mailbox in the ledger, newest first, one page of them; with the mailbox's settings."""
+
+    config: MailboxConfig
+    messages: list[ListedMessage] = field(default_factory=list)  # the page shown
+    total: int = 0  # messages in the ledger
+    matched: int = 0  # of them, those the filter and the search let through
+    counts: dict = field(default_factory=dict)  # filter code → messages it lets through (without the search)
+    show: str = ""
+    query: str = ""
+    page: int = 1
+    pages: int = 1
+    per_page: int = PER_PAGE
+
+    @property
+    def first(self) -> int:
+        """The position (from 1) of the page's first message among those matched; 0 when none is."""
+        return (self.page - 1) * self.per_page + 1 if self.messages else 0
+
+
+def mailbox_messages(
+    ws, *, show: str = "", query: str = "", page: int = 1, per_page: int = PER_PAGE, environ=None
+) -> MailboxListed:
+    """The messages taken from the mailbox, newest first by when they reached it; ``show`` one of
+    :data:`MESSAGE_FILTERS` (else all), ``query`` found in the sender, subject or an attachment's name; one page."""
+    if show and show not in MESSAGE_FILTERS:
+        raise ConsolidateError(f"Невідомий відбір листів «{show}»: " + ", ".join(MESSAGE_FILTERS) + ".")
+    config = mailbox_config(ws, environ)
+    try:
+        limits = mailbox_settings(ws, environ=environ, require_password=False).limits if config.configured else Limits()
+    except ConsolidateError:
+        limits = Limits()
+    known: dict[str, list[str]] = {}
+    for ex in ws.catalogue.registry:
+        for address in ex.emails:
+            known.setdefault(address.strip().lower(), []).append(ex.code)
+    needle = query.strip().casefold()
+    with Ledger(ws.ledger_path) as ledger:
+        records = messages(ledger)
+        states = part_states(ledger)
+        counts = {code: sum(1 for r in records if _matches(code, r, states.get(r.id, []))) for code in MESSAGE_FILTERS}
+        chosen = [
+            r
+            for r in records
+            if _matches(show, r, states.get(r.id, []))
+            and (
+                not needle
+                or needle in f"{r.sender} {r.sender_name} {r.subject}".casefold()
+                or any(needle in name.casefold() for name, _ in states.get(r.id, []))
+            )
+        ]
+        chosen.sort(key=lambda r: (_moment(r.delivered_at or r.fetched_at), r.id), reverse=True)
+        pages = max(1, math.ceil(len(chosen) / per_page))
+        page = min(max(1, page), pages)
+        shown = [
+            ListedMessage(
+                r.id,
+                r.delivered_at,
+                r.fetched_at,
+                r.sent_at,
+                r.sender,
+                r.sender_name,
+                r.subject,
+                r.kind,
+                r.state,
+                r.outcome,
+                r.reply,
+                r.moved_to,
+                tuple(known.get(r.sender.strip().lower(), ())),
+                tuple(file_results(ws, ledger, r, limits)) if r.state != "fetched" else (),
+            )
+            for r in chosen[(page - 1) * per_page : page * per_page]
+        ]
+    return MailboxListed(config, shown, len(records), len(chosen), counts, show, query, page, pages, per_page)
+
+
+def _moment(iso: str) -> float:
+    try:
+        return dt.datetime.fromisoformat(iso).timestamp()
+    except (ValueError, OverflowError):
+        return 0.0
