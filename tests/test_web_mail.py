@@ -22,7 +22,7 @@ from .mail_util import PASSWORD, outlook, thunderbird
 from .test_mailbox import ENV, Box, dovecot  # noqa: F401  (dovecot: the module's Dovecot, a fixture)
 from .test_web_security import add_user
 from .test_web_security import PASSWORD as USER_PASSWORD
-from .web_util import Server, csrf_of, login, post_form, request, token_session
+from .web_util import Server, chromium, csrf_of, login, post_form, request, screenshot, token_session, wait_for
 
 pytestmark = pytest.mark.slow  # a real Dovecot and a real server for each test
 
@@ -249,3 +249,37 @@ def test_without_a_mailbox_the_page_says_how_to_set_it_up_and_lists_what_the_led
         assert status == 200 and body == data   # the link downloads the archived copy
     finally:
         server.stop()
+
+
+def test_the_clerk_checks_the_mail_in_chromium(box, tmp_path):
+    """The button in a real browser: the flash and the list, then the page's picture for docs/web.md; the workflow
+    pages the list (a page of two here, a hundred on the console)."""
+    from selenium.webdriver.common.by import By
+
+    from consolidate.workflows.mail import mailbox_messages
+
+    box.append(outlook("ua32@example.org", box.user, "Звіт Київської ОВА", [("Звіт.xlsx", box.workbook("UA-32", 1))]),
+               when=DAY)
+    box.append(thunderbird("nssu@example.org", box.user, "Звіт Нацсоцслужби",
+                           [("НСС звіт.xlsx", box.workbook("NSSU", 2, error=True))]), when=DAY + dt.timedelta(hours=3))
+    box.append(thunderbird("mvs@example.org", box.user, "Звіт", []), when=DAY + dt.timedelta(days=1))
+    box.append(out_of_office("dir@oda.test", box.user, "Нагадування", date=DAY + dt.timedelta(days=2)),
+               when=DAY + dt.timedelta(days=2))
+    server = Server(box.ws.root, env={ENV: PASSWORD})
+    driver = chromium(tmp_path)
+    try:
+        driver.get(server.url.replace("/?", "/mail?"))
+        wait_for(lambda: driver.find_elements(By.ID, "fetch"), what="«Пошта»")
+        driver.find_element(By.ID, "fetch").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#messages tbody tr"), 60, "the list")
+        assert driver.find_element(By.CSS_SELECTOR, "p.flash").text.startswith("Перевірено пошту: 4 нові листи")
+        senders = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#messages tbody .sender")]
+        assert senders == ["dir@oda.test", "mvs@example.org", "nssu@example.org", "ua32@example.org"]
+        screenshot(driver, "mail")
+    finally:
+        driver.quit()
+        server.stop()
+    second = mailbox_messages(box.ws, page=2, per_page=2)
+    assert (second.page, second.pages, second.first, second.matched) == (2, 2, 3, 4)
+    assert [m.sender for m in second.messages] == ["nssu@example.org", "ua32@example.org"]
+    assert mailbox_messages(box.ws, page=9, per_page=2).page == 2   # past the end: the last page
