@@ -145,10 +145,11 @@ class Catalogue:
     funding: list[FundingLine]
     registry: Registry
     source_path: Path | None = None
-    _by_id: dict = field(default_factory=dict, repr=False)
+    # Not init fields, so that dataclasses.replace gives the new catalogue lookups of its own, not the old one's.
+    _by_id: dict = field(default_factory=dict, init=False, repr=False)
     # Lookups computed on first use (a catalogue is not changed after it is built): with every hromada
     # named through a group, scanning lists per call made templates and intake quadratic in executors.
-    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     # (the content the digest was computed from, the digest): see ``digest``
     _digested: tuple | None = field(default=None, init=False, repr=False, compare=False)
 

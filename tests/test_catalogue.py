@@ -243,3 +243,16 @@ def test_digest_is_hashed_once_and_follows_every_change(monkeypatch):
     before = len(hashed)
     cat.indicators[3] = dataclasses.replace(cat.indicators[3])  # an equal item: the same content, nothing rehashed
     assert cat.digest in seen and len(hashed) == before
+
+
+def test_a_replaced_catalogue_has_lookups_of_its_own(cat):
+    """dataclasses.replace with fewer measures: the copy's lookups see its own lists, not the original's memo."""
+    import dataclasses
+
+    executor = next(e.code for e in cat.registry if cat.measures_for(e.code))  # fills the original's memo
+    theirs = cat.measures_for(executor)
+    kept = [m for m in cat.measures if m not in theirs]
+    smaller = dataclasses.replace(cat, measures=kept)
+    assert smaller.measures_for(executor) == []
+    assert cat.measures_for(executor) == theirs               # the original unchanged
+    assert smaller.get(theirs[0].id) is None and cat.get(theirs[0].id) is theirs[0]
