@@ -660,6 +660,9 @@ def send_templates_cmd(
 @_smtp_options
 @click.option("--resend", is_flag=True, help="Надіслати, навіть якщо сьогодні нагадування вже надсилали.")
 @click.option("--force", is_flag=True, help="Надіслати, навіть якщо підписант, відправник чи адреси — ще заглушки.")
+@click.option(
+    "--dry-run", is_flag=True, help="Лише показати листи, які було б надіслано: нічого не записано й не надіслано."
+)
 @with_workspace
 @refreshes_status
 def remind_cmd(
@@ -669,10 +672,25 @@ def remind_cmd(
     smtp,
     resend: bool,
     force: bool = False,
+    dry_run: bool = False,
 ):
     """Нагадати тим, хто не подав звіт або подав з помилками (у листі — перелік зауважень і шаблон)."""
-    from .workflows.letters import remind
+    from .workflows.letters import remind, reminder_preview
 
+    if dry_run:
+        preview = reminder_preview(ws, period, executors)
+        for code, state in preview.not_needed:
+            click.echo(f"  {code}: {state} — нагадування не потрібне")
+        for letter in preview.letters:
+            click.secho(f"— {letter.executor} → {', '.join(letter.recipients) or '(немає адреси)'}", bold=True)
+            click.echo(f"Тема: {letter.subject}")
+            if letter.attachment_name:
+                click.echo(f"Вкладення: {letter.attachment_name}")
+            click.echo(letter.body)
+        click.echo(
+            f"Було б надіслано нагадувань: {len(preview.letters)} (перегляд: нічого не записано й не надіслано)."
+        )
+        return
     r = remind(ws, period, executors, smtp=smtp, resend=resend, force=force)
     for code, state in r.not_needed:
         click.echo(f"  {code}: {state} — нагадування не потрібне")

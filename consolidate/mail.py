@@ -289,15 +289,31 @@ def reminder_letter(
 
 
 def reminder_letters(
-    ws, ledger, period: str, targets: Sequence[ExecutorStatus], sender: Sender, today: dt.date
+    ws,
+    ledger,
+    period: str,
+    targets: Sequence[ExecutorStatus],
+    sender: Sender,
+    today: dt.date,
+    *,
+    generate: bool = True,
 ) -> list[Letter]:
-    """Reminders for the given status rows: their findings (errors) or rejected files, with the template."""
+    """Reminders for the given status rows: their findings (errors) or rejected files, with the template.
+
+    ``generate`` false (a preview, which writes nothing): a template not generated yet is not generated; its
+    letter names the file it would attach and carries no attachment.
+    """
+    from .template import file_name
+
     own = {}
     for r in targets:  # a return with errors is corrected in the executor's own file: attach it
         sub = ledger.submission(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else None
         if sub is not None and sub.archive_path and (ws.root / sub.archive_path).is_file():
             own[r.executor] = (sub.original_name, (ws.root / sub.archive_path).read_bytes())
-    files = template_files(ws, period, [r.executor for r in targets if r.executor not in own])
+    wanted = [r.executor for r in targets if r.executor not in own]
+    files = template_files(ws, period, wanted, generate=generate)
+    for code in wanted:
+        files.setdefault(code, (file_name(ws.catalogue, code, period), b""))
     letters = []
     for r in targets:
         findings = ledger.findings(r.submission_id) if r.state == WITH_ERRORS and r.submission_id else []
