@@ -58,6 +58,7 @@ PAGES = (
     ("reconcile", "/reconcile", "Зведення"),
     ("report", "/report", "Звіт"),
     ("templates", "/templates", "Шаблони"),
+    ("reminders", "/reminders", "Нагадування"),
     ("catalogue", "/catalogue", "Каталог"),
     ("journal", "/journal", "Журнал"),
 )
@@ -1072,6 +1073,7 @@ ACTION_LABELS = {
     "report": "сформовано звіт",
     "templates": "згенеровано шаблони",
     "send-templates": "листи з шаблонами",
+    "remind": "нагадування",
     "catalogue": "імпорт каталогу",
     "assign": "файл із карантину віднесено",
     "received": "отримано файл",
@@ -1173,6 +1175,8 @@ def create_app(config: Config) -> Starlette:
     queue = IntakeQueue(
         lambda paths, names: ops.intake(ws, paths, names, refresh=False), after=lambda: ops.refresh_status(ws, None)
     )
+    from . import reminders
+
     routes = [
         Route("/", overview),
         Route("/login", login, methods=["GET", "POST"]),
@@ -1200,6 +1204,10 @@ def create_app(config: Config) -> Starlette:
         Route("/templates/send", templates_send, methods=["POST"]),
         Route("/templates/file/{code:str}", template_download),
         Route("/templates/all.zip", templates_zip),
+        Route("/reminders", reminders.reminders_page),
+        Route("/reminders/send", reminders.reminders_send, methods=["POST"]),
+        Route("/reminders/draft/{id:int}", reminders.reminder_draft),
+        Route("/reminders/drafts.zip", reminders.reminder_drafts_zip),
         Route("/catalogue", catalogue_page),
         Route("/catalogue/file/{which:str}", catalogue_download),
         Route("/catalogue/workbook.xlsx", catalogue_workbook),

@@ -186,3 +186,44 @@ def refresh_status(shared: Workspace, period: str | None) -> str | None:
 
     ws, period = for_period(shared, period)
     return after_change(ws, period)
+
+
+REPEAT_HINT = (
+    "Щоб нагадати ще раз сьогодні, позначте «Повторно сьогодні» і надішліть знову; щоб нагадати лише іншим, "
+    "позначте їх і натисніть «Нагадати обраним»."
+)
+
+
+def smtp_target(ws: Workspace) -> tuple[str | None, str]:
+    """Where letters go: (the [smtp] server's address, or None for .eml drafts; why [smtp] is unusable, or "")."""
+    from ..errors import ConsolidateError
+    from ..mailbox import smtp_from_workspace
+
+    try:
+        smtp = smtp_from_workspace(ws)
+    except ConsolidateError as exc:
+        return None, str(exc)
+    return (smtp.address if smtp is not None else None), ""
+
+
+@refreshes_status
+def remind(ws: Workspace, period: str, executors: list[str], resend: bool = False):
+    """Reminders to the outstanding executors (of ``executors``, when given), through [smtp] when it is set, else
+    .eml drafts in out/mail/<period>/; each recorded in the ledger (workflow ``letters.remind``, the CLI's own)."""
+    from ..mailbox import smtp_from_workspace
+    from ..workflows.letters import remind as remind_workflow
+
+    smtp = smtp_from_workspace(ws)  # a broken [smtp] stops here, before anything is written
+    return remind_workflow(ws, period, executors, smtp=smtp, resend=resend, repeat_hint=REPEAT_HINT)
+
+
+def reminder_drafts_zip(ws: Workspace, period: str, sent_at: str | None) -> tuple[str, bytes, int]:
+    """The .eml drafts of one sending (or all of the period's) in one zip; (name, bytes, letters in it)."""
+    from ..workflows.letters import reminder_drafts
+
+    found = reminder_drafts(ws, period, sent_at=sent_at)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for record, data in found.files:
+            z.writestr(Path(record.location).name, data)
+    return f"reminders-{period}.zip", buf.getvalue(), len(found.files)
