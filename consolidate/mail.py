@@ -140,7 +140,7 @@ def template_letter(
             "2. Не перейменовуйте аркуші, не переносьте дані в інший файл і не змінюйте його формат: файл містить "
             "службові відомості, за якими звіт буде прийнято автоматично.",
             "3. Перед надсиланням перевірте самоперевірку на титульному аркуші: усі лічильники мають дорівнювати 0.",
-            f"4. Надішліть заповнений файл у відповідь на цей лист{reply} не пізніше {ua_date(deadline)}.",
+            f"4. Надішліть заповнений файл у відповідь на цей лист{reply} не пізніше {ua_date(deadline)}",  # «р.» ends the sentence
             "",
             f"З питань заповнення звертайтеся: {sender.contact or sender.address}",
             "",
@@ -248,7 +248,7 @@ def reminder_letter(
                     if len(rejected) == 1
                     else "файли, що надійшли від вас, не вдалося прийняти"
                 )
-                + (f"; строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else ".")
+                + (f"; строк подання минув {ua_date(deadline)}" if row.state == OVERDUE else ".")
             )
             lines += ["", "Чому файл не прийнято:" if len(rejected) == 1 else "Чому файли не прийнято:"]
             for name, received, found in rejected:
@@ -262,7 +262,7 @@ def reminder_letter(
         else:
             lines.append(
                 f"Станом на {ua_date(as_of)} ваш звіт не надійшов"
-                + (f", хоча строк подання минув {ua_date(deadline)}." if row.state == OVERDUE else ".")
+                + (f", хоча строк подання минув {ua_date(deadline)}" if row.state == OVERDUE else ".")
             )
     lines += [
         "",

@@ -173,6 +173,7 @@ def test_templates_arrive_with_recipients_subject_text_and_attachment(workspace,
                        "Строк подання: до 20 січня 2025 р. включно", "Державної цільової соціальної програми",
                        "Надішліть заповнений файл у відповідь на цей лист", "самоперевірку"):
             assert phrase in text, phrase
+        assert "р.." not in text                 # «р.» ends a sentence without a second full stop
         name, data = attachment(msg)
         exp_name, exp_data = expected_template(ws, code)
         assert name == exp_name and data == exp_data
@@ -346,6 +347,8 @@ def test_remind_lists_findings_and_is_not_repeated_the_same_day(workspace, smtp_
     assert f"«{UA21_REJECT.file}», отримано 13 січня 2025 р., 12:00" in text and UA21_REJECT.message in text
     _, npu = got["NPU"]
     assert "не вдалося прийняти" not in npu.get_body(("plain",)).get_content()
+    for _, letter in got.values():       # «р.» ends a sentence without a second full stop
+        assert "р.." not in letter.get_body(("plain",)).get_content()
     log = [m for m in mails(ws, kind="reminder") if m.via == "smtp"]  # the scenario had one .eml reminder
     assert sorted(m.executor for m in log) == ["MVS", "NPU", "UA-21"]
     assert all(m.attachment_sha256 == hashlib.sha256(attachment(got[m.executor][1])[1]).hexdigest() for m in log)
