@@ -1347,10 +1347,10 @@ def _mailbox_password(ws: Workspace) -> str | None:
     import sys
 
     from .mailbox import PASSWORD_ENV as IMAP_PASSWORD_ENV
-    from .oauth import OAUTH2
+    from .oauth import OAUTH2, auth_method
 
     env_name = str(ws.setting("mailbox", "password_env") or IMAP_PASSWORD_ENV)
-    by_token = str(ws.setting("mailbox", "auth") or "").strip().lower() == OAUTH2
+    by_token = auth_method(ws.config.get("mailbox") or {}, "mailbox") == OAUTH2
     if not os.environ.get(env_name) and ws.setting("mailbox", "host") and not by_token and sys.stdin.isatty():
         return click.prompt(f"Пароль до скриньки {ws.setting('mailbox', 'user', '')}", hide_input=True, err=True)
     return None

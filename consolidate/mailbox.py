@@ -68,6 +68,10 @@ LOCK_FILE = ".mail.lock"
 SENDER_CODE = "sender-not-in-registry"
 RECEIPT = "receipt"  # the mail log's kind of a receipt
 IDLE_REISSUE_SECONDS = 25 * 60  # RFC 2177: servers drop an IDLE after 30 minutes; begun again well before
+NO_SMTP = (  # receipts asked for, no SMTP to send them: mail fetch stops at the first receipt, mail check says so
+    "Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml "
+    "або вкажіть --smtp (або вимкніть квитанції: [mailbox] receipts = false)."
+)
 MAX_WAIT_RESPONSE = 1024 * 1024  # a server's answer while waiting longer than this is not an IMAP server's
 
 # messages.kind
@@ -1452,10 +1456,7 @@ class _Run:
             from .mail import SmtpSession
 
             if self.smtp_settings is None:
-                raise ConsolidateError(
-                    "Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml "
-                    "або вкажіть --smtp (або вимкніть квитанції: [mailbox] receipts = false)."
-                )
+                raise ConsolidateError(NO_SMTP)
             self.smtp_session = SmtpSession(self.smtp_settings).__enter__()
         return self.smtp_session
 
@@ -1690,14 +1691,7 @@ def check_mailbox(settings: MailboxSettings, smtp) -> list[CheckStep]:
             CheckStep("smtp", NOTED, "Квитанції вимкнено ([mailbox] receipts = false): відправники їх не отримають.")
         )
     elif smtp is None:
-        steps.append(
-            CheckStep(
-                "smtp",
-                FAILED,
-                "Не налаштовано SMTP для квитанцій: додайте [smtp] server до consolidate.toml або вкажіть --smtp "
-                "(або вимкніть квитанції: [mailbox] receipts = false).",
-            )
-        )
+        steps.append(CheckStep("smtp", FAILED, NO_SMTP))
     elif smtp.oauth is not None and not token_ok:
         steps.append(CheckStep("smtp", SKIPPED, "Вхід на сервер SMTP не перевірено: немає токена."))
     else:

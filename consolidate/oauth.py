@@ -92,11 +92,17 @@ def oauth_settings(ws, environ: Mapping[str, str] | None = None) -> OAuthSetting
             'Обрано вхід через OAuth 2.0 (auth = "oauth2"), але в consolidate.toml немає розділу [oauth2] '
             "з tenant і client_id (див. docs/mail.md)."
         )
-    for secret_key in ("secret", "client_secret", "certificate_password"):
+    secret_env = str(cfg.get("secret_env") or SECRET_ENV)
+    password_env = str(cfg.get("certificate_password_env") or CERT_PASSWORD_ENV)
+    for secret_key, env_name in (
+        ("secret", secret_env),
+        ("client_secret", secret_env),
+        ("certificate_password", password_env),
+    ):
         if secret_key in cfg:
             raise ConsolidateError(
                 f"У consolidate.toml не зберігайте секрет ([oauth2] {secret_key}): задайте його у змінній "
-                f"середовища {cfg.get('secret_env', SECRET_ENV) if secret_key != 'certificate_password' else cfg.get('certificate_password_env', CERT_PASSWORD_ENV)}."
+                f"середовища {env_name}."
             )
     tenant = str(cfg.get("tenant") or "").strip()
     client_id = str(cfg.get("client_id") or "").strip()
@@ -119,8 +125,6 @@ def oauth_settings(ws, environ: Mapping[str, str] | None = None) -> OAuthSetting
             f"(для Microsoft 365 — {AUTHORITY})."
         )
     scope = str(cfg.get("scope") or EXCHANGE_SCOPE).strip()
-    secret_env = str(cfg.get("secret_env") or SECRET_ENV)
-    password_env = str(cfg.get("certificate_password_env") or CERT_PASSWORD_ENV)
     certificate = str(cfg.get("certificate") or "")
     cafile = str(cfg.get("cafile") or "")
     if cafile and not Path(cafile).is_file():
